@@ -1,0 +1,401 @@
+"""The command line (DESIGN.md section 6).
+
+Listing commands print exactly one JSON array on stdout with --json; logs go to stderr.
+Exit codes: 0 ok, 1 a user-facing error with a one-line cause, 2 bad usage (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+
+from monitor import pipeline
+from monitor.demo_server import serve_directory
+from monitor.errors import IngestError, MonitorError
+from monitor.fetch.client import Fetcher
+from monitor.fetch.local import read_local
+from monitor.fetch.sources import load_sources
+from monitor.notify import digest as digest_mod
+from monitor.rules.loader import RuleSet, load_rules
+from monitor.settings import Settings
+from monitor.store import articles, rules_io, stories
+from monitor.store import sources as sources_store
+from monitor.store.db import make_engine, session_scope, upgrade
+
+log = logging.getLogger("monitor")
+
+CHANNELS = ("email", "slack", "webhook", "log")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+# ------------------------------------------------------------------ shared plumbing
+
+
+def open_engine(settings: Settings) -> Engine:
+    """Every command works on an upgraded schema: upgrading is automatic and idempotent."""
+    engine = make_engine(
+        settings.db_url,
+        busy_timeout_ms=settings.database.busy_timeout_ms,
+        echo=settings.database.echo,
+    )
+    upgrade(engine)
+    return engine
+
+
+def load_ruleset(path: Path) -> RuleSet:
+    ruleset = load_rules(path, channels=CHANNELS)
+    for problem in ruleset.problems:
+        log.error("%s", problem)
+    return ruleset
+
+
+def make_pipeline(settings: Settings) -> pipeline.Pipeline:
+    return pipeline.Pipeline(settings, open_engine(settings), load_ruleset(settings.rules.dir))
+
+
+def emit_json(rows: Sequence[Any]) -> None:
+    json.dump(list(rows), sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def parse_since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise MonitorError(f"--since {text!r} is not a date (use YYYY-MM-DD)") from exc
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+# ------------------------------------------------------------------------- commands
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.db_url, busy_timeout_ms=settings.database.busy_timeout_ms)
+    revision = upgrade(engine)
+    print(f"database at revision {revision} ({engine.url.render_as_string()})")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    items = []
+    for raw in args.paths:
+        path = Path(raw)
+        if not path.exists():
+            raise IngestError(f"{path}: no such file")
+        items.extend(read_local(path))
+    pipe = make_pipeline(settings)
+    report = pipe.ingest(items, source=args.source)
+    print(
+        f"ingested {report.fetched} article(s) from {len(args.paths)} file(s): "
+        f"{report.new} new, {report.fetched - report.new} already stored, "
+        f"{report.duplicates} duplicate(s), {report.facts} fact(s), {report.alerts} alert(s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _sync_from_file(pipe: pipeline.Pipeline, settings: Settings, base_url: str | None) -> None:
+    specs = load_sources(settings.sources_file, base_url=base_url)
+    pipe.sync_sources(specs)
+
+
+async def _poll_once(pipe: pipeline.Pipeline, settings: Settings) -> list[pipeline.BatchReport]:
+    async with Fetcher(settings.http) as fetcher:
+        return await pipe.poll_due(fetcher, all_sources=True)
+
+
+def _print_poll(reports: Sequence[pipeline.BatchReport]) -> None:
+    for r in reports:
+        if r.error:
+            print(f"  {r.source}: FAILED {r.error}", file=sys.stderr)
+        elif r.not_modified:
+            print(f"  {r.source}: not modified", file=sys.stderr)
+        else:
+            print(
+                f"  {r.source}: {r.fetched} item(s), {r.new} new, {r.duplicates} duplicate(s), "
+                f"{r.facts} fact(s), {r.alerts} alert(s)",
+                file=sys.stderr,
+            )
+
+
+def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.once:
+        raise MonitorError("poll needs --once (the daemon is `monitor run`)")
+    pipe = make_pipeline(settings)
+    _sync_from_file(pipe, settings, None)
+    reports = asyncio.run(_poll_once(pipe, settings))
+    _print_poll(reports)
+    return 0 if all(r.error is None for r in reports) else 1
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    seeds = Path(args.seeds)
+    if not (seeds / "sources.yaml").is_file():
+        raise MonitorError(f"{seeds}/sources.yaml not found: run from the project root or "
+                           "pass --seeds DIR")
+    workdir = Path(tempfile.mkdtemp(prefix="monitor-demo-"))
+    update: dict[str, Any] = {
+        "sources_file": seeds / "sources.yaml",
+        "http": settings.http.model_copy(
+            update={"allow_networks": [*settings.http.allow_networks, "127.0.0.1/32"],
+                    "jitter": 0.0}
+        ),
+    }
+    if not args.db and not settings.database_url:
+        update["database_url"] = f"sqlite:///{workdir / 'monitor.db'}"
+    settings = settings.model_copy(update=update)
+    started = datetime.now(UTC)
+    with serve_directory(seeds) as base_url:
+        print(f"serving {seeds} at {base_url}", file=sys.stderr)
+        pipe = make_pipeline(settings)
+        _sync_from_file(pipe, settings, base_url)
+        reports = asyncio.run(_poll_once(pipe, settings))
+    _print_poll(reports)
+    d = pipe.build_digest(since=None, title="monitor digest (demo)")
+    sys.stdout.write(digest_mod.render_text(d))
+    html = pipeline.write_digest_html(d, workdir)
+    elapsed = (datetime.now(UTC) - started).total_seconds()
+    print(f"\nHTML digest: {html}", file=sys.stderr)
+    print(f"database: {settings.db_url}  (browse it: monitor --db {settings.db_url} stories)",
+          file=sys.stderr)
+    print(f"demo finished in {elapsed:.1f} s", file=sys.stderr)
+    return 0 if all(r.error is None for r in reports) else 1
+
+
+def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
+    engine = open_engine(settings)
+    with session_scope(engine) as session:
+        if args.action == "show":
+            if args.id is None:
+                raise MonitorError("stories show needs a story id")
+            detail = stories.story_detail(session, args.id)
+            if detail is None:
+                raise MonitorError(f"no story {args.id}")
+            if args.json:
+                emit_json([detail])
+            else:
+                _print_story_detail(detail)
+            return 0
+        rows = stories.list_stories(session, since=parse_since(args.since), limit=args.limit)
+    if args.json:
+        emit_json(rows)
+    else:
+        for s in rows:
+            members = s.get("members", [])
+            print(f"#{s['id']}  {s.get('title', '')}  ({len(members)} article(s))")
+            for m in members:
+                dup = f" duplicate of #{m['duplicate_of']}" if m.get("duplicate_of") else ""
+                print(f"      #{m['id']} [{m.get('source')}] {m.get('title')}{dup}")
+    return 0
+
+
+def _print_story_detail(detail: dict[str, Any]) -> None:
+    print(f"story #{detail['id']}: {detail.get('title', '')}")
+    for m in detail.get("members", []):
+        print(f"  #{m['id']} [{m.get('source')}] {m.get('title')}")
+        reason = m.get("reason") or m.get("join_reason")
+        if reason:
+            print(f"      why: {json.dumps(reason, ensure_ascii=False)}")
+
+
+def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
+    engine = open_engine(settings)
+    with session_scope(engine) as session:
+        rows = articles.list_facts(
+            session, entity=args.entity, metric=args.metric, since=parse_since(args.since),
+            typed_only=not args.all, limit=args.limit,
+        )
+        mentions = articles.list_mentions(session) if args.json else []
+    if args.json:
+        emit_json(rows + [dict(m, fact_kind=m["kind"]) for m in mentions])
+        return 0
+    for f in rows:
+        quals = ",".join(f"{k}={v}" for k, v in sorted(f["qualifiers"].items()))
+        print(f"{f['entity'] or '?':<12} {f['metric'] or '-':<26} {f['surface']:<22} "
+              f"{quals:<28} #{f['article_id']}  \u201c{f['quote'][:90]}\u201d")
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    engine = open_engine(settings)
+    with session_scope(engine) as session:
+        rows = rules_io.list_alerts(session, since=parse_since(args.since), limit=args.limit)
+    if args.json:
+        emit_json(rows)
+    else:
+        for a in rows:
+            change = ""
+            if a.get("old") is not None or a.get("new") is not None:
+                change = f" {a.get('old')} -> {a.get('new')}"
+            print(f"[{a['severity']}] {a['rule']}{change}  {a.get('title', '')}")
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.preview:
+        raise MonitorError("digest needs --preview (sending comes with the notifiers)")
+    pipe = make_pipeline(settings)
+    d = pipe.build_digest(since=parse_since(args.since))
+    sys.stdout.write(digest_mod.render_text(d))
+    if args.html:
+        Path(args.html).write_text(digest_mod.render_html(d), encoding="utf-8")
+        print(f"HTML digest: {args.html}", file=sys.stderr)
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "list":
+        engine = open_engine(settings)
+        with session_scope(engine) as session:
+            rows = [sources_store.describe(s) for s in sources_store.active_sources(session)]
+        if args.json:
+            emit_json(rows)
+        else:
+            for r in rows:
+                err = f" errors={r['error_count']} last={r['last_error_kind']}" if r[
+                    "error_count"] else ""
+                print(f"{r['name']:<24} {r['kind']:<5} last poll {r['last_poll_at'] or 'never'}"
+                      f", last new {r['last_new_item_at'] or 'never'}, next "
+                      f"{r['next_poll_at'] or 'now'}{err}")
+        return 0
+    raise MonitorError(f"sources {args.action} is not available yet")
+
+
+def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(args.path) if args.path else settings.rules.dir
+    ruleset = load_rules(path, channels=CHANNELS)
+    if args.action == "check":
+        for problem in ruleset.problems:
+            print(problem)
+        if ruleset.problems:
+            print(f"{len(ruleset.problems)} problem(s) in {path}", file=sys.stderr)
+            return 1
+        print(f"{path}: {len(ruleset.rules)} rule(s) in {len(ruleset.files)} file(s), all valid",
+              file=sys.stderr)
+        return 0
+    raise MonitorError(f"rules {args.action} is not available yet")
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="monitor",
+        description="News monitoring and alerting for market analysts: polls feeds and pages, "
+        "folds rewrites and copies into stories, extracts the facts analysts track, "
+        "evaluates the rules in rules/ and sends digests.",
+        epilog="Settings come from MONITOR_* variables and an optional .env (see README).",
+    )
+    p.add_argument("--db", help="database URL (overrides MONITOR_DATABASE_URL)")
+    p.add_argument("--rules", help="rules directory (overrides MONITOR_RULES__DIR)")
+    p.add_argument("--sources", help="sources file (overrides MONITOR_SOURCES_FILE)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(handler=handler)
+        return sp
+
+    def listing(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--json", action="store_true", help="one JSON array on stdout")
+        sp.add_argument("--since", help="only items on or after this date (YYYY-MM-DD)")
+        sp.add_argument("--limit", type=int, default=1000, help="at most this many rows")
+
+    sp = add("demo", cmd_demo, "serve seeds/ locally, poll it once, print the digest (offline)")
+    sp.add_argument("--seeds", default="seeds", help="demo corpus folder (default: seeds)")
+
+    sp = add("ingest", cmd_ingest, "store local .txt/.html/.xml files as articles")
+    sp.add_argument("paths", nargs="+", metavar="PATH")
+    sp.add_argument("--source", default="file", help="source name to file them under")
+
+    sp = add("poll", cmd_poll, "poll every source once and exit")
+    sp.add_argument("--once", action="store_true", help="one cycle, then exit")
+
+    sp = add("sources", cmd_sources, "list sources and their state")
+    sp.add_argument("action", choices=["list", "check"])
+    sp.add_argument("name", nargs="?")
+    sp.add_argument("--json", action="store_true", help="one JSON array on stdout")
+
+    sp = add("stories", cmd_stories, "list stories, or explain one (stories show ID)")
+    sp.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    sp.add_argument("id", nargs="?", type=int)
+    listing(sp)
+
+    sp = add("facts", cmd_facts, "list extracted facts with their quotes")
+    listing(sp)
+    sp.add_argument("--entity", help="only this entity id (e.g. alibaba)")
+    sp.add_argument("--metric", help="only this metric id (e.g. ai_capex_plan)")
+    sp.add_argument("--all", action="store_true", help="include untyped figures")
+
+    sp = add("alerts", cmd_alerts, "list alerts fired by the rules")
+    listing(sp)
+
+    sp = add("digest", cmd_digest, "show the digest that would be sent")
+    sp.add_argument("--preview", action="store_true", help="print it, send nothing")
+    sp.add_argument("--since", help="stories seen on or after this date")
+    sp.add_argument("--html", help="also write the HTML digest to this file")
+
+    sp = add("rules", cmd_rules, "check or replay the analysts' rule files")
+    sp.add_argument("action", choices=["check", "test"])
+    sp.add_argument("path", nargs="?", help="a rules directory or file (default: settings)")
+    sp.add_argument("--since", help="replay history from this date (rules test)")
+    sp.add_argument("--json", action="store_true", help="one JSON array on stdout")
+
+    sp = add("db", cmd_db_upgrade, "database maintenance: `db upgrade` applies migrations")
+    sp.add_argument("action", choices=["upgrade"])
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = Settings()
+        update: dict[str, Any] = {}
+        if args.db:
+            update["database_url"] = args.db
+        if args.rules:
+            update["rules"] = settings.rules.model_copy(update={"dir": Path(args.rules)})
+        if args.sources:
+            update["sources_file"] = Path(args.sources)
+        settings = settings.model_copy(update=update)
+        if not args.verbose:
+            logging.getLogger().setLevel(settings.log_level.upper())
+        code: int = args.handler(args, settings)
+        return code
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        print(f"monitor: error: setting {where}: {first.get('msg')}", file=sys.stderr)
+        return 1
+    except MonitorError as exc:
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"monitor: error: {line}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

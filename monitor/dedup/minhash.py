@@ -1,0 +1,189 @@
+"""Near-duplicate level: MinHash signatures over word shingles, LSH band keys, similarity.
+
+Parameters, chosen from the target of issue 4 (pairs at Jaccard >= 0.8 caught with recall
+>= 0.95 and precision >= 0.99 after verification) and the cost of the index:
+
+* ``SHINGLE`` = 3 words. One edited word changes three shingles, so a copy with one word
+  in thirty edited still sits near Jaccard 0.8; longer shingles would push lightly edited
+  copies below the threshold.
+* ``NUM_PERM`` = 64 permutations (datasketch ``affine32`` scheme, words hashed with
+  xxh32). The signature stores the low 16 bits of each minimum: two different minima agree
+  by chance with probability 2^-16, a bias of 1.5e-5 that :func:`similarity` removes, for
+  half the bytes (129 per article).
+* ``BANDS`` x ``ROWS`` = 12 x 5 (60 of the 64 values). The probability that a pair at
+  Jaccard ``j`` shares at least one band key is ``1 - (1 - j**5)**12``:
+
+      j      0.1     0.3     0.5     0.6     0.7     0.8     0.9
+      P     0.0001  0.029   0.32    0.62    0.88    0.9915  0.9999
+
+  datasketch's default for threshold 0.8 (9 bands x 13 rows) gives only 0.45 at 0.8.
+  Five rows per band keep chance candidates rare at scale: a pair of unrelated articles
+  at Jaccard 0.02 collides with probability 4e-8, about 0.04 candidates per lookup among
+  a million stored articles. Twelve bands mean twelve index rows per article.
+* Verification: 64 values estimate Jaccard with a standard deviation of 0.05 at 0.8, too
+  coarse to separate 0.78 from 0.82. So an estimate >= ``ACCEPT_ABOVE`` is accepted as is
+  (a pair truly below 0.8 reaches 61 of 64 matching values with probability < 0.1%), an
+  estimate < ``REJECT_BELOW`` is rejected (a pair at 0.8 falls that low with probability
+  3e-5), and anything between is settled by the exact shingle Jaccard of the two texts
+  (:func:`jaccard`), which the store can compute because it keeps the clean text.
+
+Changing any of these constants changes stored signatures: bump ``VERSION``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+import xxhash
+from datasketch import MinHash
+
+from monitor.dedup.normalize import words
+
+VERSION = 1
+SHINGLE = 3
+NUM_PERM = 64
+BANDS = 12
+ROWS = 5
+SEED = 1
+NEAR_DUPLICATE = 0.8
+ACCEPT_ABOVE = 0.95
+REJECT_BELOW = 0.6
+
+_EMPTY = bytes([0])  # the signature of a text without words: no band keys, similar to nothing
+_CHANCE = 2.0**-16  # two different 16-bit minima agree by chance
+_MASK16 = np.uint32(0xFFFF)
+_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32").permutations
+# Multipliers that place each word of a shingle (odd, so multiplication is a bijection
+# mod 2^32): (a, b, c) and (b, a, c) get different hashes.
+_C1 = np.uint64(0x9E3779B1)
+_C2 = np.uint64(0x85EBCA77)
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+# Word -> xxh32. News vocabulary is small next to the word count, so most words are
+# hashed once per process; the cap bounds memory in a daemon that runs for months.
+_WORD_CACHE: dict[bytes, int] = {}
+_WORD_CACHE_MAX = 500_000
+
+
+def _word_hashes(ws: Sequence[bytes]) -> npt.NDArray[np.uint64]:
+    cache = _WORD_CACHE
+    # map(dict.get) runs in C; only the few words not yet cached take the Python path.
+    out = list(map(cache.get, ws))
+    if None in out:
+        if len(cache) >= _WORD_CACHE_MAX:
+            cache.clear()
+        for i, h in enumerate(out):
+            if h is None:
+                w = ws[i]
+                out[i] = cache[w] = xxhash.xxh32_intdigest(w)
+    return np.array(out, dtype=np.uint64)
+
+
+def shingles(text: str) -> npt.NDArray[np.uint32]:
+    """The sorted, distinct 32-bit hashes of the ``SHINGLE``-word shingles of ``text``.
+
+    A text shorter than one shingle is a single shingle of all its words.
+    """
+    h = _word_hashes(words(text))
+    if h.size == 0:
+        return np.empty(0, dtype=np.uint32)
+    if h.size < SHINGLE:
+        h = np.concatenate([h, np.zeros(SHINGLE - h.size, dtype=np.uint64)])
+    # uint64 arithmetic wraps silently on arrays; only the low 32 bits are kept.
+    combined = np.sort(((h[:-2] * _C1 + h[1:-1] * _C2 + h[2:]) & _LOW32).astype(np.uint32))
+    # sort + mask rather than np.unique, which is several times slower on short arrays
+    keep = np.empty(combined.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(combined[1:], combined[:-1], out=keep[1:])
+    return combined[keep]
+
+
+def _identity(value: int) -> int:
+    return value
+
+
+def _signature_of(sh: npt.NDArray[np.uint32]) -> bytes:
+    if sh.size == 0:
+        return _EMPTY
+    m = MinHash(
+        num_perm=NUM_PERM,
+        seed=SEED,
+        hashfunc=_identity,
+        permutations=_PERMUTATIONS,
+        scheme="affine32",
+    )
+    m.update_batch(sh.tolist())
+    low = (np.asarray(m.hashvalues, dtype=np.uint32) & _MASK16).astype("<u2")
+    return bytes([VERSION]) + low.tobytes()
+
+
+def signature(text: str) -> bytes:
+    """MinHash of the text's word shingles: a version byte, then ``NUM_PERM`` x 16 bits."""
+    return _signature_of(shingles(text))
+
+
+def _values(sig: bytes) -> npt.NDArray[np.uint16] | None:
+    if sig == _EMPTY:
+        return None
+    if len(sig) != 1 + 2 * NUM_PERM or sig[0] != VERSION:
+        raise ValueError(f"not a version-{VERSION} signature ({len(sig)} bytes)")
+    return np.frombuffer(sig, dtype="<u2", offset=1)
+
+
+def band_keys(sig: bytes) -> list[int]:
+    """One key per band, in the signed 64-bit range of a BIGINT column.
+
+    The band number seeds the hash, so equal values in different bands give different keys.
+    """
+    if _values(sig) is None:
+        return []
+    body = sig[1:]
+    width = 2 * ROWS
+    keys = []
+    for band in range(BANDS):
+        k = xxhash.xxh64_intdigest(body[band * width : (band + 1) * width], seed=band)
+        keys.append(k - (1 << 64) if k >= 1 << 63 else k)
+    return keys
+
+
+def similarity(a: bytes, b: bytes) -> float:
+    """Estimated Jaccard similarity of the two texts behind two signatures."""
+    va, vb = _values(a), _values(b)
+    if va is None or vb is None:
+        return 0.0
+    agree = float(np.count_nonzero(va == vb)) / NUM_PERM
+    return min(1.0, max(0.0, (agree - _CHANCE) / (1.0 - _CHANCE)))
+
+
+def jaccard_of(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> float:
+    """Exact Jaccard of two shingle sets from :func:`shingles` (0.0 when both are empty)."""
+    if a.size == 0 or b.size == 0:
+        return 0.0
+    inter = int(np.intersect1d(a, b, assume_unique=True).size)
+    return inter / (a.size + b.size - inter)
+
+
+def jaccard(text_a: str, text_b: str) -> float:
+    """Exact word-shingle Jaccard of two texts: settles estimates near the threshold."""
+    return jaccard_of(shingles(text_a), shingles(text_b))
+
+
+def verify(estimate: float, exact: Callable[[], float]) -> float | None:
+    """The similarity of a candidate pair if it is a near-duplicate, else None.
+
+    ``exact`` computes the exact Jaccard and is called only for an estimate too close to
+    the threshold to trust (see the module docstring).
+    """
+    if estimate >= ACCEPT_ABOVE:
+        return estimate
+    if estimate < REJECT_BELOW:
+        return None
+    j = exact()
+    return j if j >= NEAR_DUPLICATE else None
+
+
+def candidate_probability(j: float, bands: int = BANDS, rows: int = ROWS) -> float:
+    """The LSH S-curve: probability that a pair at Jaccard ``j`` shares a band key."""
+    return float(1.0 - (1.0 - j**rows) ** bands)

@@ -1,0 +1,187 @@
+"""Entity mentions, the article's main entity, and who a number belongs to.
+
+Attribution follows how financial prose names the owner of a figure, most
+specific first (issue 5, "Entities and attribution"):
+
+1. ``AWS (30%)``, ``Amazon Web Services (AWS, 29%)``: a number in parentheses belongs
+   to the name just before the bracket or inside it. A bracketed number with no name
+   there is a comparison whose company name was stripped ("lags behind (20%)"): it is
+   credited to nobody rather than to the article's subject.
+2. ``Amazon's 35x``, ``Huawei Cloud captures 13.1%``: the nearest name before the number
+   in its sentence.
+3. ``At 18x P/E vs. Microsoft's 35x, Alibaba's valuation ...``: the first name after
+   the number that is not itself the far side of a comparison.
+4. ``its 4% share``, ``is investing $53B`` (the subject was a stripped ticker link): the
+   article's main entity, with lower confidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from monitor.extract.vocab import CompiledVocabulary
+
+# Words that put the name after them on the far side of a comparison.
+_COMPARISON_BEFORE = re.compile(
+    r"\b(?:than|vs\.?|versus|compared\s(?:to|with)|trailing|behind|like|against|outpac\w*"
+    r"|rivals?|over|beyond|ahead\sof|such\sas|including|to|with)\s+(?:the\s)?$",
+    re.IGNORECASE,
+)
+# "its 4% share", "It holds 36%", "The stock trades at 18x", "the Hangzhou-based
+# company has earmarked ...": the subject is the company the article is about.
+_SUBJECT_WORDS = (
+    r"(?:its|their|it|(?:the\s)?(?:[\w-]+\s)?(?:company|group|firm|giant|stock|shares)(?:'s|’s)?)"
+)
+_PRONOUN_BEFORE = re.compile(rf"\b{_SUBJECT_WORDS}\s+(?:[\w/-]+\s+){{0,5}}$", re.IGNORECASE)
+_PRONOUN_AFTER = re.compile(
+    r"^[^.;:]{0,40}?,\s+(?:the\s(?:company|group|firm)|it)\b", re.IGNORECASE
+)  # "At a P/E of 18x (as of December 2025), the company trades at ..."
+_POSSESSIVE_GAP = re.compile(r"^(?:['’]s)?\s*$")
+_LIST_GAP = re.compile(r"^(?:['’]s)?[^.;:()]{0,40}?(?:,|\band\b|\bor\b)\s*$")
+# A digit between a number and a later name: that name introduces its own figure.
+_QUANTITY_HINT = re.compile(r"\d")
+_SUBJECT_GAP = re.compile(r",\s*(?:the\s)?$")
+_NEAR_AFTER = 15  # characters: "18x P/E for Alibaba"
+_COMPARED_REACH = 25  # characters: "than Amazon's 35x" is 3
+
+# The main entity: named in the title, named first, named most (issue 5).
+TITLE_WEIGHT = 4
+FIRST_WEIGHT = 2
+
+# Confidence by how the owner was found; see the module docstring.
+CONF_ADJACENT = 0.9
+CONF_BEFORE = 0.85
+CONF_AFTER = 0.75
+CONF_PRONOUN = 0.7
+CONF_MAIN = 0.55
+CONF_NOBODY = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    start: int
+    end: int
+    entity: str
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    entity: str | None
+    confidence: float
+    mention: Mention | None = None  # the name in the sentence that gave the owner
+
+
+def find_mentions(folded: str, cv: CompiledVocabulary) -> list[Mention]:
+    """Every entity name in the text (whitespace folded to spaces, same offsets)."""
+    if cv.entity_re is None:
+        return []
+    out: list[Mention] = []
+    for m in cv.entity_re.finditer(folded):
+        s = m.start()
+        if s and folded[s - 1].isalnum():
+            continue  # inside a word: "Microsoft" in "XMicrosoft"
+        out.append(Mention(s, m.end(), cv.entity_of[m.group()]))
+    return out
+
+
+def main_entity(title: str, mentions: list[Mention], cv: CompiledVocabulary) -> str | None:
+    """The entity the article is about: named in the title, named first, named most."""
+    score: Counter[str] = Counter()
+    in_title = {m.entity for m in find_mentions(" ".join(title.split()), cv)}
+    for e in in_title:
+        score[e] += TITLE_WEIGHT
+    if mentions:
+        score[mentions[0].entity] += FIRST_WEIGHT
+        for m in mentions:
+            score[m.entity] += 1
+    if not score:
+        return None
+    first_seen = {m.entity: i for i, m in reversed(list(enumerate(mentions)))}
+    # Ties go to the title, then to the earliest mention.
+    return min(
+        score, key=lambda e: (-score[e], e not in in_title, first_seen.get(e, len(mentions)))
+    )
+
+
+def attribute(
+    text: str,
+    start: int,
+    end: int,
+    sentence_start: int,
+    sentence_mentions: list[Mention],
+    main: str | None,
+    *,
+    parenthesised: bool,
+) -> Owner:
+    """Who the number at ``text[start:end]`` belongs to."""
+    if parenthesised:
+        open_at = text.rfind("(", sentence_start, start)
+        inside = [m for m in sentence_mentions if open_at < m.start and m.end <= start]
+        if inside:
+            return Owner(inside[-1].entity, CONF_ADJACENT, inside[-1])
+        for m in reversed(sentence_mentions):
+            if m.end <= open_at and _POSSESSIVE_GAP.match(text[m.end : open_at]):
+                return Owner(m.entity, CONF_ADJACENT, m)
+        return Owner(None, CONF_NOBODY)
+    compared = _compared(text, sentence_start, sentence_mentions)
+    for k in range(len(sentence_mentions) - 1, -1, -1):
+        m = sentence_mentions[k]
+        if m.end > start:
+            continue
+        # "outperforms rivals like OpenAI's GPT-4 and Meta's Llama 3 ... over 200
+        # models": a name on the far side of a comparison owns only a number right
+        # after it ("lower than Amazon's 35x").
+        if compared[k] and start - m.end > _COMPARED_REACH:
+            continue
+        return Owner(m.entity, CONF_BEFORE, m)
+    head = text[max(sentence_start, start - 60) : start]
+    tail = text[end : end + 60]
+    if main is not None and (_PRONOUN_BEFORE.search(head) or _PRONOUN_AFTER.match(tail)):
+        return Owner(main, CONF_PRONOUN)
+    for k, m in enumerate(sentence_mentions):
+        if m.start < end or compared[k]:
+            continue
+        gap = text[end : m.start]
+        if _QUANTITY_HINT.search(gap):
+            break  # a later name is the owner of the later number, not of this one
+        # "With a 36% share of China's cloud market, Alibaba is ...": the name opens
+        # the main clause right after the phrase holding the number.
+        if _SUBJECT_GAP.search(gap) or len(gap) <= _NEAR_AFTER:
+            return Owner(m.entity, CONF_AFTER, m)
+        break
+    if main is not None:
+        return Owner(main, CONF_MAIN)
+    return Owner(None, CONF_NOBODY)
+
+
+def _compared(text: str, sentence_start: int, mentions: list[Mention]) -> list[bool]:
+    """For each mention: does it sit on the far side of a comparison?
+
+    A name after "than", "vs.", "like", "trailing" is compared; so is a name that
+    continues such a list ("like OpenAI's GPT-4 and Meta's Llama 3").
+    """
+    out: list[bool] = []
+    for k, m in enumerate(mentions):
+        lead = text[max(sentence_start, m.start - 30) : m.start]
+        flag = bool(_COMPARISON_BEFORE.search(lead))
+        if not flag and k and out[k - 1] and _LIST_GAP.search(text[mentions[k - 1].end : m.start]):
+            flag = True
+        out.append(flag)
+    return out
+
+
+def subject_of(
+    text: str, pos: int, sentence_start: int, sentence_mentions: list[Mention], main: str | None
+) -> str | None:
+    """The entity a term or topic at ``pos`` concerns: the nearest name before it that
+    is not the far side of a comparison, else the article's main entity."""
+    compared = _compared(text, sentence_start, sentence_mentions)
+    for k in range(len(sentence_mentions) - 1, -1, -1):
+        m = sentence_mentions[k]
+        if m.end > pos:
+            continue
+        if not compared[k] or _POSSESSIVE_GAP.match(text[m.end : pos]):
+            return m.entity  # "OpenAI's GPT-4" belongs to OpenAI even in a comparison
+    return main

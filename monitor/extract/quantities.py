@@ -1,0 +1,366 @@
+"""Find quantities in text: money, percentages, multiples, counts, qualitative growth.
+
+A quantity is only a number with its unit, normalised, and the exact surface text;
+who it belongs to and what it measures are decided later (``entities``, ``metrics``).
+
+Forms handled (issue 5): ``$53 billion``, ``$53B``, ``US$53bn``, ``RMB 380 billion``,
+``RMB120 billion ($16.5 billion)`` (one amount in two currencies, linked),
+``CNY80 billion``, ``380 billion yuan``, ``53.000 millones de dólares`` (Spanish:
+dot groups thousands, comma is the decimal mark), ``34%``, ``2 percentage points``,
+``85-90%``, ``15x``, ``P/E of 19.2``, ``180k``, ``10 million downloads``,
+``over 200 models``, ``triple-digit growth``, with approximations (``over``,
+``nearly``, ``roughly``, ``up to``, ``$100B+``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+# Spanish grouping: "53.000" is fifty-three thousand, "4,35" is a decimal.
+_NUM_ES = r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+(?:,\d+)?"
+
+_SCALES = {
+    "trillion": 1e12, "tn": 1e12, "t": 1e12,
+    "billion": 1e9, "bn": 1e9, "b": 1e9, "bln": 1e9,
+    "million": 1e6, "mn": 1e6, "mln": 1e6, "m": 1e6, "mm": 1e6,
+    "thousand": 1e3, "k": 1e3,
+}  # fmt: skip
+# Spanish scales: "millones" is 1e6, "mil millones" 1e9 and "billones" 1e12 (the
+# long scale: a Spanish "billón" is a million million).
+_SCALES_ES = {"mil millones": 1e9, "millones": 1e6, "millón": 1e6, "billones": 1e12, "mil": 1e3}
+
+_PREFIX_CURRENCY = {
+    "us$": "USD", "usd": "USD", "$": "USD", "hk$": "HKD", "hkd": "HKD", "rmb": "CNY",
+    "cny": "CNY", "¥": "CNY", "￥": "CNY", "€": "EUR", "eur": "EUR", "£": "GBP", "gbp": "GBP",
+}  # fmt: skip
+_SUFFIX_CURRENCY = {
+    "yuan": "CNY", "renminbi": "CNY", "rmb": "CNY", "cny": "CNY", "dollars": "USD",
+    "us dollars": "USD", "u.s. dollars": "USD", "usd": "USD", "euros": "EUR", "eur": "EUR",
+    "hong kong dollars": "HKD", "dólares": "USD", "dolares": "USD", "yuanes": "CNY",
+}  # fmt: skip
+
+_APPROX = {
+    "over": "over", "more than": "over", "above": "over", "in excess of": "over",
+    "upwards of": "over", "at least": "at least", "nearly": "nearly", "almost": "nearly",
+    "close to": "nearly", "just under": "nearly", "roughly": "roughly", "around": "roughly",
+    "about": "roughly", "approximately": "roughly", "some": "roughly", "~": "roughly",
+    "an estimated": "roughly", "up to": "up to", "as much as": "up to", "under": "under",
+    "less than": "under", "below": "under", "más de": "over", "casi": "nearly",
+    "alrededor de": "roughly", "unos": "roughly",
+}  # fmt: skip
+
+_DIGIT_GROWTH = {
+    "single": (1.0, 9.0), "double": (10.0, 99.0), "triple": (100.0, 999.0),
+    "quadruple": (1000.0, 9999.0),
+}  # fmt: skip
+
+_SCALE_RE = r"trillion|billion|million|thousand|bln|mln|bn|tn|mn|mm|[BbMmKkTt]"
+_PREFIX_RE = r"US\$|U\.S\.\$|HK\$|\$|USD|HKD|RMB|CNY|EUR|GBP|[¥￥€£]"
+_SUFFIX_RE = (
+    r"hong kong dollars|u\.s\. dollars|us dollars|dollars|yuan|renminbi|RMB|CNY|USD|euros|EUR"
+)
+
+# One pattern per form. Each is tried only where a cheap look at the text says it
+# can match (see ``_match_at``): an alternation tried at every character costs ten
+# times more on an 800-word article (issue 5, point 8).
+_FORMS: dict[str, str] = {
+    "es": rf"""(?P<es>(?:(?P<es_prefix>US\$|\$)\s?)?(?P<es_num>{_NUM_ES})\s
+        (?P<es_scale>mil\smillones|millones|millón|billones)
+        (?:\s(?:de\s)?(?P<es_cur>dólares|dolares|yuanes|euros))?)""",
+    "money": rf"""(?P<money>(?P<m_prefix>{_PREFIX_RE})\s?(?P<m_num>{_NUM})
+        (?:\s?[-–]\s?(?:{_PREFIX_RE})?\s?(?P<m_high>{_NUM}))?
+        (?:\s?(?P<m_scale>{_SCALE_RE})\b)?(?P<m_plus>\+)?)""",
+    "pct": rf"""(?P<pct>(?P<p_num>{_NUM})\s?(?:%|percent\b|per\scent\b)?
+        \s?(?:[-–]|to)\s?(?P<p_high>{_NUM})\s?(?P<p_unit>%|percent\b|per\scent\b|por\sciento\b)
+      | (?P<p_num1>{_NUM})\s?(?P<p_unit1>%|percent\b|per\scent\b|por\sciento\b
+          |percentage\spoints?\b|pp\b|ppts?\b|basis\spoints?\b|bps\b))""",
+    "mult": rf"(?P<mult>(?P<x_num>{_NUM})\s?[x×](?![A-Za-z0-9]))",
+    "suffix": rf"""(?P<suffix>(?P<s_num>{_NUM})\s?(?:(?P<s_scale>trillion|billion|million|thousand)\s)?
+        (?P<s_cur>{_SUFFIX_RE})\b)""",
+    "growth": r"""(?P<growth>(?P<g_digits>single|double|triple|quadruple)[-\s]digits?
+        (?:\s(?P<g_noun>growth|rates?|increases?|gains?|jumps?|surges?))?)""",
+    "count": rf"""(?P<count>(?P<c_num>{_NUM})(?:\s?(?P<c_scale>trillion|billion|million|thousand|[kK])\b)
+        (?P<c_plus>\+)?)""",
+    "nouncount": rf"(?P<nouncount>(?P<n_num>{_NUM})\s(?=(?P<n_noun>[a-z][a-z-]*s)\b))",
+    "ratio": rf"""(?P<ratio>(?<![A-Za-z])(?:P/E|P/S|price-to-earnings|price-to-sales|PE|EV/EBITDA)
+        (?:\s\(P/[ES]\))?(?:\sratio|\smultiple)?(?:\s(?:of|at|is|was|near|around))?
+        \s(?P<r_num>\d+(?:\.\d+)?)(?!\.?\d|\s?[%xX×]))""",
+}
+_FORM = {k: re.compile(v, re.VERBOSE | re.IGNORECASE) for k, v in _FORMS.items()}
+
+_DIGIT_RUN = re.compile(r"\d[\d.,]*")
+_CODES = frozenset({"USD", "HKD", "RMB", "CNY", "EUR", "GBP", "rmb", "usd", "cny", "Rmb"})
+# What follows a digit run says which forms can start there; one match decides.
+_GATE = re.compile(
+    r"""\s?(?:(?P<pct>%|per|por|pp|basis|bps|[-–]|to\s)
+    | (?P<mult>[x×X](?![A-Za-z0-9]))
+    | (?P<scale>[kK]\b|thousand|million|billion|trillion)
+    | (?P<cur>yuan|dollars|rmb|cny|usd|euros|eur\b|renminbi|hong\skong|u\.?s\.?\sdollars)
+    | (?P<es>mil\smillones|millones|millón|billones)
+    | (?P<word>[a-z]))""",
+    re.VERBOSE | re.IGNORECASE,
+)
+_GATED: dict[str, tuple[str, ...]] = {
+    "pct": ("pct",),
+    "mult": ("mult",),
+    "scale": ("suffix", "count"),
+    "cur": ("suffix",),
+    "es": ("es",),
+    "word": ("nouncount",),
+    "": (),
+}
+_GROWTH_HEAD = re.compile(r"(?:single|double|triple|quadruple)[-\s]$", re.IGNORECASE)
+_RATIO_TAIL = re.compile(
+    r"(?<![A-Za-z])(?:P/E|P/S|price-to-earnings|price-to-sales|PE|EV/EBITDA)"
+    r"(?:\s\(P/[ES]\))?(?:\sratio|\smultiple)?(?:\s(?:of|at|is|was|near|around))?\s$",
+    re.IGNORECASE,
+)
+_APPROX_WORDS = {tuple(k.lower().split()): v for k, v in _APPROX.items()}
+# Between two amounts in different currencies, these say "the same amount":
+# "RMB120 billion ($16.5 billion)", "RMB 380 billion, roughly $53 billion,",
+# "380 billion yuan, or about $53 billion".
+_ALT_OPEN = re.compile(
+    r"\s*\(\s*(?:or\s+|about\s+|roughly\s+|approximately\s+|around\s+|~)?"
+    r"|\s*,?\s*(?:or\s+)?(?:about|roughly|approximately|around|some|nearly|or"
+    r"|equivalent\sto)\s+",
+    re.IGNORECASE,
+)
+# Words after a bare number that make it a period, not a count ("3 years").
+_NOT_COUNT_NOUNS = frozenset(
+    {"years", "quarters", "months", "weeks", "days", "hours", "times", "points", "percent",
+     "minutes", "seconds", "decades", "consecutive", "straight", "bps"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    value: float
+    unit: str  # money | percent | pp | multiple | count | growth
+    start: int
+    end: int
+    surface: str
+    currency: str | None = None
+    approx: str | None = None
+    value_high: float | None = None
+    alt_value: float | None = None
+    alt_currency: str | None = None
+    parenthesised: bool = False  # written inside "( )": a comparison or a conversion
+    implicit_multiple: bool = False  # "P/E of 19.2": the "x" was left out
+    second_currency: bool = False  # the same amount as the previous quantity, converted
+
+
+def find_quantities(text: str, start: int = 0, end: int | None = None) -> list[Quantity]:
+    """Every quantity in ``text[start:end]``, with offsets into ``text``, in order.
+
+    Every form but qualitative growth contains a digit, so the scan jumps from digit
+    run to digit run (a fast C search) and tries a form only where the characters
+    around the run allow it.
+    """
+    stop = len(text) if end is None else end
+    found: list[Quantity] = []
+    consumed = start
+    for run in _DIGIT_RUN.finditer(text, start, stop):
+        s = run.start()
+        if s < consumed:
+            continue
+        m = _match_at(text, s, run.end(), max(start, consumed), stop)
+        if m is None:
+            consumed = run.end()
+            continue
+        consumed = m.end()
+        q = _from_match(m, text)
+        if q is not None:
+            found.append(q)
+    at = text.find("igit", start, stop)
+    while at != -1:
+        head = _GROWTH_HEAD.search(text, max(start, at - 13), at - 1)
+        if head is not None:
+            m = _FORM["growth"].match(text, head.start(), stop)
+            q = _from_match(m, text) if m is not None else None
+            if q is not None:
+                found.append(q)
+        at = text.find("igit", at + 4, stop)
+    found.sort(key=lambda q: q.start)
+    return _link_currencies([_with_context(q, text, start) for q in found], text)
+
+
+def _match_at(text: str, s: int, e: int, floor: int, stop: int) -> re.Match[str] | None:
+    """The quantity that the digit run ``text[s:e]`` belongs to, if any."""
+    gate = _GATE.match(text, e, stop)
+    spanish = gate is not None and gate.lastgroup == "es"
+    prefix = _prefix_start(text, s, floor)
+    if prefix is not None:
+        m = (_FORM["es"] if spanish else _FORM["money"]).match(text, prefix, stop)
+        if m is not None:
+            return m
+    lo = max(floor, s - 40)
+    window = text[lo:s]
+    if "P/" in window or "PE" in window or "rice-to" in window:
+        ratio = _RATIO_TAIL.search(text, lo, s)
+        if ratio is not None:
+            m = _FORM["ratio"].match(text, ratio.start(), stop)
+            if m is not None:
+                return m
+    if gate is None:
+        return None
+    for kind in _GATED[gate.lastgroup or ""]:
+        m = _FORM[kind].match(text, s, stop)
+        if m is not None:
+            return m
+    return None
+
+
+def _prefix_start(text: str, s: int, floor: int) -> int | None:
+    """Where a currency written before the number starts: "$", "US$", "RMB ", "€"."""
+    j = s - 1 if s > floor and text[s - 1] == " " else s
+    if j <= floor:
+        return None
+    c = text[j - 1]
+    if c == "$":
+        for p in ("U.S.$", "US$", "HK$"):
+            if j - len(p) >= floor and text.startswith(p, j - len(p)):
+                return j - len(p)
+        return j - 1
+    if c in "¥￥€£":
+        return j - 1
+    if c.isalpha() and j - 3 >= floor and text[j - 3 : j] in _CODES:
+        if j - 3 == floor or not text[j - 4].isalpha():
+            return j - 3
+    return None
+
+
+def _from_match(m: re.Match[str], text: str) -> Quantity | None:
+    kind = m.lastgroup
+    s, e = m.start(kind or 0), m.end(kind or 0)
+    if kind == "es":
+        num = _parse_es(m["es_num"])
+        es_scale = _SCALES_ES[" ".join(m["es_scale"].lower().split())]
+        cur = m["es_cur"] or m["es_prefix"]
+        currency = None
+        if cur is not None:
+            currency = "USD" if cur.startswith(("US$", "$")) else _SUFFIX_CURRENCY[cur.lower()]
+        if currency is None:
+            return Quantity(num * es_scale, "count", s, e, text[s:e])
+        return Quantity(num * es_scale, "money", s, e, text[s:e], currency=currency)
+    if kind == "money":
+        scale = _scale(m["m_scale"])
+        if scale is None:
+            return None
+        value = _parse(m["m_num"]) * scale
+        high = _parse(m["m_high"]) * scale if m["m_high"] else None
+        currency = _PREFIX_CURRENCY[m["m_prefix"].lower().replace("u.s.$", "us$")]
+        return Quantity(
+            value, "money", s, e, text[s:e], currency=currency, value_high=high,
+            approx="over" if m["m_plus"] else None,
+        )  # fmt: skip
+    if kind == "pct":
+        unit_word = (m["p_unit"] or m["p_unit1"]).lower()
+        if unit_word.startswith(("basis", "bps")):
+            return Quantity(_parse(m["p_num1"]) / 100, "pp", s, e, text[s:e])
+        unit = "pp" if unit_word.startswith(("percentage", "pp", "ppt")) else "percent"
+        if m["p_num"] is not None:
+            return Quantity(
+                _parse(m["p_num"]), unit, s, e, text[s:e], value_high=_parse(m["p_high"])
+            )
+        return Quantity(_parse(m["p_num1"]), unit, s, e, text[s:e])
+    if kind == "mult":
+        return Quantity(_parse(m["x_num"]), "multiple", s, e, text[s:e])
+    if kind == "ratio":
+        rs, re_ = m.start("r_num"), m.end("r_num")
+        return Quantity(
+            _parse(m["r_num"]), "multiple", rs, re_, text[rs:re_], implicit_multiple=True
+        )
+    if kind == "suffix":
+        scale = _SCALES[m["s_scale"].lower()] if m["s_scale"] else 1.0
+        currency = _SUFFIX_CURRENCY[m["s_cur"].lower()]
+        return Quantity(_parse(m["s_num"]) * scale, "money", s, e, text[s:e], currency=currency)
+    if kind == "growth":
+        low, high = _DIGIT_GROWTH[m["g_digits"].lower()]
+        return Quantity(low, "growth", s, e, text[s:e], value_high=high)
+    if kind == "count":
+        if _is_bad_count_context(text, s):
+            return None
+        scale = _scale(m["c_scale"]) or 1.0
+        return Quantity(
+            _parse(m["c_num"]) * scale, "count", s, e, text[s:e],
+            approx="over" if m["c_plus"] else None,
+        )  # fmt: skip
+    if kind == "nouncount":
+        noun = m["n_noun"].lower()
+        if noun in _NOT_COUNT_NOUNS or _is_bad_count_context(text, s) or _looks_like_year(m):
+            return None
+        ns = m.end("n_noun")
+        return Quantity(_parse(m["n_num"]), "count", s, ns, text[s:ns])
+    return None
+
+
+def _is_bad_count_context(text: str, s: int) -> bool:
+    """A number glued to a name or a bracket is a model version or a citation."""
+    before = text[s - 1] if s > 0 else " "
+    return before.isalnum() or before in "[-/.#"
+
+
+def _looks_like_year(m: re.Match[str]) -> bool:
+    raw = m["n_num"]
+    return len(raw) == 4 and raw.isdigit() and 1900 <= int(raw) <= 2100
+
+
+def _scale(word: str | None) -> float | None:
+    if word is None:
+        return 1.0
+    lowered = word.lower()
+    if len(word) == 1 and lowered not in ("b", "m", "k", "t"):
+        return None
+    return _SCALES.get(lowered)
+
+
+def _parse(raw: str) -> float:
+    return float(raw.replace(",", ""))
+
+
+def _parse_es(raw: str) -> float:
+    return float(raw.replace(".", "").replace(",", "."))
+
+
+def _with_context(q: Quantity, text: str, floor: int) -> Quantity:
+    """Add the approximation word before the number and note enclosing parentheses."""
+    approx = q.approx
+    if approx is None:
+        head = text[max(floor, q.start - 24) : q.start]
+        if head.endswith("~"):
+            approx = "roughly"
+        else:
+            words = head.lower().replace("(", " ").split()
+            for n in (3, 2, 1):
+                approx = _APPROX_WORDS.get(tuple(words[-n:])) if len(words) >= n else None
+                if approx is not None:
+                    break
+    paren = _inside_parentheses(text, q.start, q.end, floor)
+    if approx == q.approx and not paren:
+        return q
+    return replace(q, approx=approx, parenthesised=paren)
+
+
+def _inside_parentheses(text: str, start: int, end: int, floor: int) -> bool:
+    """Is the number inside "( ... )" opened at most 60 characters before it?"""
+    lo = max(floor, start - 60)
+    opened = text.rfind("(", lo, start)
+    if opened == -1 or text.find(")", opened, start) != -1:
+        return False
+    return text.find(")", end, end + 60) != -1
+
+
+def _link_currencies(found: list[Quantity], text: str) -> list[Quantity]:
+    """Pair ``RMB120 billion ($16.5 billion)``: the same amount in two currencies."""
+    out = list(found)
+    for i in range(len(out) - 1):
+        a, b = out[i], out[i + 1]
+        if a.unit != "money" or b.unit != "money" or a.currency == b.currency:
+            continue
+        if a.second_currency or not _ALT_OPEN.fullmatch(text[a.end : b.start]):
+            continue
+        out[i] = replace(a, alt_value=b.value, alt_currency=b.currency)
+        out[i + 1] = replace(b, alt_value=a.value, alt_currency=a.currency, second_currency=True)
+    return out

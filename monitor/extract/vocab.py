@@ -1,0 +1,224 @@
+"""The analysts' vocabulary compiled once into matchers.
+
+Compiling every alias, cue phrase and term pattern costs far more than running them,
+so a ``Vocabulary`` (a frozen, hashable value) is compiled once and cached; the
+daemon reloads rules rarely and passes the same value for every article.
+
+Phrase syntax understood here, documented for analysts in ``rules/vocabulary.yaml``:
+
+* entity names are matched case-sensitively as whole words ("AWS", not "laws");
+* cue, exclude and topic phrases are matched case-insensitively as whole words, and a
+  phrase's last word may carry an inflection ("invest" finds "invests", "investing",
+  "investment", "invested");
+* a cue written ``revenue + cloud`` needs every part in the sentence; the first part
+  is the anchor whose distance to the number counts.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+
+from monitor.values import MetricDef, Vocabulary
+
+# Inflections a phrase's last word may carry: invest -> investing, commit -> committed.
+SUFFIXES = ("ments", "ment", "ting", "ing", "ted", "es", "ed", "s", "d")
+_INFLECTION = "(?:" + "|".join(SUFFIXES) + ")?"
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    metric: str
+    parts: tuple[str, ...]  # lower-cased phrases; parts[0] is the anchor
+
+    @property
+    def length(self) -> int:
+        """How specific the cue is: ties between cues go to the longer one."""
+        return sum(len(p) for p in self.parts) + len(self.parts) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledVocabulary:
+    vocab: Vocabulary
+    entity_re: re.Pattern[str] | None  # run on the whitespace-folded text
+    entity_of: dict[str, str]  # name as written -> entity id
+    phrase_re: re.Pattern[str] | None  # every cue part and exclude phrase, on lowered text
+    phrase_closure: dict[str, tuple[tuple[str, int], ...]]  # phrase -> (phrase inside, offset)
+    cues: tuple[Cue, ...]
+    cues_by_anchor: dict[str, tuple[Cue, ...]]  # anchor phrase -> cues starting with it
+    excludes: dict[str, tuple[str, ...]]  # lower-cased phrase -> metric ids it vetoes
+    metrics: dict[str, MetricDef]
+    terms: tuple[tuple[str, regex.Pattern[str]], ...]  # (family id, compiled pattern)
+    topic_re: re.Pattern[str] | None  # on lowered text
+    topic_of: dict[str, tuple[str, ...]]  # lower-cased phrase -> topic ids
+
+
+_last: list[CompiledVocabulary] = []  # the most recent result, matched by identity
+
+
+def compile_vocabulary(vocab: Vocabulary) -> CompiledVocabulary:
+    """The compiled form of ``vocab``, cached.
+
+    The daemon passes the same object for every article: an identity check avoids
+    even hashing the whole vocabulary (a measurable share of a short article).
+    """
+    if _last and _last[0].vocab is vocab:
+        return _last[0]
+    compiled = _compile(vocab)
+    _last[:] = [compiled]
+    return compiled
+
+
+@functools.lru_cache(maxsize=8)
+def _compile(vocab: Vocabulary) -> CompiledVocabulary:
+    entity_of: dict[str, str] = {}
+    for ent in vocab.entities:
+        for name in ent.names:
+            # The first definition of a name wins; the rule loader reports duplicates.
+            entity_of.setdefault(" ".join(name.split()), ent.id)
+    entity_re = _trie_pattern(entity_of, inflect=False, tail=r"(?![A-Za-z0-9])")
+
+    cues: list[Cue] = []
+    excludes: dict[str, list[str]] = {}
+    for metric in vocab.metrics:
+        for cue in metric.cues:
+            parts = tuple(_norm(p) for p in cue.split(" + ") if p.strip())
+            if parts:
+                cues.append(Cue(metric.id, parts))
+        for phrase in metric.exclude:
+            excludes.setdefault(_norm(phrase), []).append(metric.id)
+    phrases = {p for c in cues for p in c.parts} | set(excludes)
+    phrase_re = _trie_pattern(phrases, inflect=True, tail=r"(?![a-z0-9])")
+
+    topic_of: dict[str, list[str]] = {}
+    for topic in vocab.topics:
+        for phrase in topic.phrases:
+            topic_of.setdefault(_norm(phrase), []).append(topic.id)
+    topic_re = _trie_pattern(topic_of, inflect=True, tail=r"(?![a-z0-9])")
+
+    terms: list[tuple[str, regex.Pattern[str]]] = []
+    for family in vocab.terms:
+        try:
+            terms.append((family.id, regex.compile(family.pattern)))
+        except (regex.error, ValueError, TypeError):
+            # The rule loader rejects bad patterns with file:line:col; if one slips
+            # through, the family is skipped rather than failing every article.
+            continue
+
+    return CompiledVocabulary(
+        vocab=vocab,
+        entity_re=entity_re,
+        entity_of=entity_of,
+        phrase_re=phrase_re,
+        phrase_closure=_closure(phrases),
+        cues=tuple(cues),
+        cues_by_anchor=_by_anchor(cues),
+        excludes={k: tuple(v) for k, v in excludes.items()},
+        metrics={m.id: m for m in vocab.metrics},
+        terms=tuple(terms),
+        topic_re=topic_re,
+        topic_of={k: tuple(v) for k, v in topic_of.items()},
+    )
+
+
+def _norm(phrase: str) -> str:
+    return " ".join(phrase.lower().split())
+
+
+def _by_anchor(cues: list[Cue]) -> dict[str, tuple[Cue, ...]]:
+    grouped: dict[str, list[Cue]] = {}
+    for cue in cues:
+        grouped.setdefault(cue.parts[0], []).append(cue)
+    return {k: tuple(v) for k, v in grouped.items()}
+
+
+_END = ""  # trie key: a phrase ends here
+_END_E = "\x00"  # trie key: a phrase ends here once its silent "e" was dropped
+
+
+def _trie_pattern(phrases: Iterable[str], *, inflect: bool, tail: str) -> re.Pattern[str] | None:
+    """One regex for many phrases, shaped as a character trie.
+
+    A flat alternation makes the engine try every phrase at every character; a trie
+    whose branches start with literal characters lets it skip to plausible starts
+    and decide each character once. The start of a word is checked by the caller
+    (a lookbehind here would disable that skipping).
+    """
+    trie: dict[str, Any] = {}
+    for phrase in phrases:
+        if not phrase:
+            continue
+        _insert(trie, phrase, _END)
+        last = phrase.split()[-1]
+        if inflect and len(last) > 3 and last.endswith("e"):
+            _insert(trie, phrase[:-1], _END_E)  # "pledge" finds "pledging", "pledged"
+    if not trie:
+        return None
+    return re.compile(_emit(trie, inflect) + tail)
+
+
+def _insert(trie: dict[str, Any], phrase: str, end: str) -> None:
+    node = trie
+    for ch in phrase:
+        node = node.setdefault(ch, {})
+    node[end] = True
+
+
+def _emit(node: dict[str, Any], inflect: bool) -> str:
+    alts = [re.escape(ch) + _emit(child, inflect) for ch, child in sorted(node.items()) if len(ch) == 1 and ch != _END_E]
+    if _END_E in node:
+        alts.append("(?:ing|ed)")
+    if _END in node:
+        alts.append(_INFLECTION if inflect else "")
+    if len(alts) == 1:
+        return alts[0]
+    return "(?:" + "|".join(alts) + ")"
+
+
+def phrase_key(matched: str, table: Mapping[str, object]) -> str | None:
+    """The table phrase a match stands for: whitespace folded, inflection removed."""
+    key = " ".join(matched.lower().split())
+    if key in table:
+        return key
+    for suffix in SUFFIXES:
+        if key.endswith(suffix):
+            stem = key[: -len(suffix)]
+            if stem in table:
+                return stem
+            if stem + "e" in table:
+                return stem + "e"
+    return None
+
+
+def _closure(phrases: set[str]) -> dict[str, tuple[tuple[str, int], ...]]:
+    """For each phrase, every phrase found inside it at word boundaries, with its offset.
+
+    The scan reports one match per place, the longest: "AI-related product revenue"
+    hides "revenue" and "net income jump" hides "net income". This table gives them
+    back (the phrase itself is included at offset 0).
+    """
+    out: dict[str, tuple[tuple[str, int], ...]] = {}
+    for p in phrases:
+        hits: list[tuple[str, int]] = []
+        for q in phrases:
+            at = p.find(q)
+            while at != -1:
+                if (at == 0 or not p[at - 1].isalnum()) and _ends_word(p[at + len(q) :]):
+                    hits.append((q, at))
+                at = p.find(q, at + 1)
+        out[p] = tuple(hits)
+    return out
+
+
+def _ends_word(rest: str) -> bool:
+    if not rest or not rest[0].isalnum():
+        return True
+    return any(
+        rest.startswith(sfx) and (len(rest) == len(sfx) or not rest[len(sfx)].isalnum())
+        for sfx in SUFFIXES
+    )

@@ -1,0 +1,311 @@
+"""The fetcher the pipeline calls: one polite, guarded httpx client for every source.
+
+``Fetcher.poll(source, validators)`` does one conditional GET and returns a
+:class:`PollResult`; every failure is a ``FetchError``/``ParseError`` with a ``kind``.
+What the caller does with them (one transaction per poll) is described on
+:class:`PollResult`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
+from types import TracebackType
+
+import httpx
+
+from monitor.errors import FetchError, ParseError
+from monitor.fetch.feeds import looks_like_feed, parse_feed
+from monitor.fetch.guard import AddressPolicy, GuardedTransport, Resolver, system_resolver
+from monitor.fetch.http import (
+    ACCEPT_FEED,
+    ACCEPT_PAGE,
+    Fetched,
+    SafeGetter,
+    cache_lifetime,
+    retry_after_seconds,
+    validators_unreliable,
+)
+from monitor.fetch.pages import extract_article, extract_listing
+from monitor.fetch.sources import Selectors, SourceSpec
+from monitor.settings import HttpSettings
+from monitor.values import FetchedArticle
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What a source's last successful poll left to make the next one conditional."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None  # sha256 of the body: some servers keep stale ETags
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """One successful poll.
+
+    The caller, in ONE transaction: store ``articles`` (insert-if-absent on
+    ``(source, guid)``), save ``validators``, reset the error count, set the next poll
+    with ``next_poll_delay(interval, 0, min_interval_s=min_interval_s)``, and log the
+    ``warnings``. ``not_modified`` means a 304 or an unchanged body: no articles, still a
+    success. ``partial`` means the body was malformed or some pages failed: store what
+    came, never treat missing items as deleted.
+    """
+
+    not_modified: bool
+    articles: tuple[FetchedArticle, ...]
+    validators: Validators
+    min_interval_s: float | None = None  # Cache-Control max-age or feed <ttl>
+    warnings: tuple[str, ...] = ()
+    partial: bool = False
+
+
+class Fetcher:
+    """Owns one ``httpx.AsyncClient``; use as ``async with Fetcher(settings.http) as f``."""
+
+    def __init__(
+        self,
+        http: HttpSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._http = http
+        policy = AddressPolicy(http.allow_networks)
+        limits = httpx.Limits(
+            max_connections=http.concurrency + 8,
+            max_keepalive_connections=http.concurrency,
+            keepalive_expiry=30.0,
+        )
+        real_transport = transport is None
+        self._client = httpx.AsyncClient(
+            transport=transport or GuardedTransport(policy, resolver, limits=limits),
+            timeout=httpx.Timeout(
+                connect=http.connect_timeout,
+                read=http.read_timeout,
+                write=http.read_timeout,
+                pool=http.total_timeout,
+            ),
+            headers={"User-Agent": http.user_agent},
+            follow_redirects=False,
+            trust_env=False,  # no proxies or netrc from the environment (nothing reads it)
+        )
+        self._getter = SafeGetter(
+            self._client,
+            http,
+            policy,
+            resolver or system_resolver,
+            check_dns_per_hop=not real_transport,
+            rng=rng,
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # ------------------------------------------------------------------------ poll
+
+    async def poll(
+        self,
+        source: SourceSpec,
+        validators: Validators,
+        *,
+        seen: Collection[str] = frozenset(),
+    ) -> PollResult:
+        """Fetch ``source`` once, conditionally.
+
+        ``seen`` holds the guids already stored for this source: listing items and
+        ``fetch_full`` feed items in it are not fetched again. Raises ``FetchError`` or
+        ``ParseError`` (kind, and ``retry_after`` on 429/503).
+        """
+        headers = {"Accept": ACCEPT_FEED if source.kind != "html" else ACCEPT_PAGE}
+        if validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        response = await self._getter.get(source.url, headers)
+        min_interval = cache_lifetime(response.headers)
+
+        if response.status == 304:
+            # RFC 9110 15.4.5: a 304 may refresh validators; keep the old ones otherwise
+            kept = Validators(
+                etag=response.headers.get("etag") or validators.etag,
+                last_modified=response.headers.get("last-modified") or validators.last_modified,
+                content_hash=validators.content_hash,
+            )
+            return PollResult(True, (), kept, min_interval)
+        _raise_for_status(response)
+        if not response.body.strip():
+            raise ParseError("empty_body", "the server sent an empty body", url=response.url)
+
+        digest = "sha256:" + hashlib.sha256(response.body).hexdigest()
+        fresh = Validators(
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            content_hash=digest,
+        )
+        if validators_unreliable(response.headers):
+            fresh = Validators(content_hash=digest)
+        if digest == validators.content_hash:
+            return PollResult(True, (), fresh, min_interval)
+
+        kind = source.kind
+        if kind == "auto":
+            kind = "rss" if looks_like_feed(response.body) else "html"
+        if kind == "html":
+            if source.selectors is None or not source.selectors.items:
+                raise ParseError(
+                    "not_a_feed",
+                    "got an HTML page and the source has no listing selectors",
+                    url=response.url,
+                )
+            return await self._poll_listing(source, response, fresh, min_interval, seen)
+
+        parsed = await asyncio.to_thread(parse_feed, response.body, response.headers, response.url)
+        if parsed.ttl_s is not None:
+            min_interval = max(min_interval or 0.0, parsed.ttl_s)
+        articles = parsed.articles
+        warnings = list(parsed.warnings)
+        partial = parsed.partial
+        if source.fetch_full:
+            articles, more_warnings = await self._fill_full(articles, source.selectors, seen)
+            warnings += more_warnings
+            partial = partial or bool(more_warnings)
+        return PollResult(False, articles, fresh, min_interval, tuple(warnings), partial)
+
+    async def _poll_listing(
+        self,
+        source: SourceSpec,
+        response: Fetched,
+        fresh: Validators,
+        min_interval: float | None,
+        seen: Collection[str],
+    ) -> PollResult:
+        assert source.selectors is not None
+        items = extract_listing(response.body, response.headers, response.url, source.selectors)
+        wanted = [item for item in items if item.url not in seen]
+        results = await asyncio.gather(
+            *(self.fetch_article(item.url, source.selectors, guid=item.url) for item in wanted),
+            return_exceptions=True,
+        )
+        articles: list[FetchedArticle] = []
+        warnings: list[str] = []
+        first_error: BaseException | None = None
+        for item, result in zip(wanted, results, strict=True):
+            if isinstance(result, FetchedArticle):
+                articles.append(result if result.title else replace(result, title=item.title))
+            elif isinstance(result, FetchError):
+                warnings.append(f"{item.url}: {result}")
+                first_error = first_error or result
+            elif isinstance(result, BaseException):
+                raise result
+        if wanted and not articles and first_error is not None:
+            raise first_error  # every page failed: that is the source failing, not a warning
+        return PollResult(
+            False, tuple(articles), fresh, min_interval, tuple(warnings), bool(warnings)
+        )
+
+    async def _fill_full(
+        self,
+        articles: tuple[FetchedArticle, ...],
+        selectors: Selectors | None,
+        seen: Collection[str],
+    ) -> tuple[tuple[FetchedArticle, ...], list[str]]:
+        todo = [a for a in articles if a.url and a.guid not in seen]
+        pages = await asyncio.gather(
+            *(self.fetch_article(a.url, selectors, guid=a.guid) for a in todo),
+            return_exceptions=True,
+        )
+        full: dict[str, FetchedArticle] = {}
+        warnings: list[str] = []
+        for article, page in zip(todo, pages, strict=True):
+            if isinstance(page, FetchedArticle):
+                full[article.guid] = replace(
+                    page,
+                    guid=article.guid,
+                    title=article.title or page.title,
+                    author=article.author or page.author,
+                    published_at=article.published_at or page.published_at,
+                    published_raw=article.published_raw or page.published_raw,
+                    ai_generated=article.ai_generated or page.ai_generated,
+                    agent_name=article.agent_name or page.agent_name,
+                    language=article.language or page.language,
+                    summary_only=False,
+                )
+            elif isinstance(page, FetchError):
+                warnings.append(f"{article.url}: full page not fetched, kept the summary: {page}")
+            elif isinstance(page, BaseException):
+                raise page
+        return tuple(full.get(a.guid, a) for a in articles), warnings
+
+    # ---------------------------------------------------------------------- pages
+
+    async def fetch_article(
+        self, url: str, selectors: Selectors | None, *, guid: str | None = None
+    ) -> FetchedArticle:
+        """Fetch and extract one article page (HTML listings and ``fetch_full``)."""
+        response = await self._getter.get(url, {"Accept": ACCEPT_PAGE})
+        _raise_for_status(response)
+        if not response.body.strip():
+            raise ParseError("empty_body", "the server sent an empty page", url=response.url)
+        return await asyncio.to_thread(
+            extract_article, response.body, response.headers, response.url, selectors, guid=guid
+        )
+
+    async def get(self, url: str, headers: Mapping[str, str] | None = None) -> Fetched:
+        """A guarded GET for other callers (``monitor sources check``): body capped."""
+        return await self._getter.get(url, headers or {})
+
+
+def _raise_for_status(response: Fetched) -> None:
+    """Non-2xx as a typed error; 304 never gets here (it is success, unlike httpx's)."""
+    status = response.status
+    if 200 <= status < 300:
+        return
+    if status in REDIRECT_WITHOUT_LOCATION:
+        raise FetchError(
+            "http_status", f"HTTP {status} without Location", url=response.url, status=status
+        )
+    if status == 403 and _is_challenge(response):
+        raise FetchError(
+            "challenge",
+            "the host answered with a bot challenge page",
+            url=response.url,
+            status=status,
+        )
+    retry_after = None
+    if status in (429, 503):
+        retry_after = retry_after_seconds(response.headers.get("retry-after"))
+    hint = " (gone: consider removing the source)" if status == 410 else ""
+    raise FetchError(
+        "http_status",
+        f"HTTP {status}{hint}",
+        url=response.url,
+        status=status,
+        retry_after=retry_after,
+    )
+
+
+REDIRECT_WITHOUT_LOCATION = frozenset({301, 302, 303, 307, 308})
+
+
+def _is_challenge(response: Fetched) -> bool:
+    if response.headers.get("cf-mitigated", "").lower() == "challenge":
+        return True
+    head = response.body[:8192].lower()
+    return b"just a moment" in head or b"cf-chl" in head or b"challenge-platform" in head

@@ -1,0 +1,319 @@
+"""RSS and Atom bodies to clean articles; feedparser wrapped so nothing it raises escapes.
+
+What feedparser gets wrong for a monitor (DESIGN.md section 7, RELIABILITY.md P1-P7):
+it can raise instead of setting ``bozo``; it takes an empty body or an HTML error page
+for an empty feed ("0 new items" hides an outage); it leaves markup in titles. Here:
+
+* empty body -> ``ParseError(kind="empty_body")``; HTML or any non-feed -> ``not_a_feed``;
+  an exception inside feedparser -> ``parser_crash``;
+* encoding overrides and wrong content types are warnings, not failures;
+* a truncated or malformed feed keeps the entries that parsed, drops the one cut off,
+  and is flagged ``partial`` (the store must not treat missing items as deleted);
+* entry keys: GUID, else link, else a stable hash of title, date and content; a GUID
+  repeated in one feed keys its later copies by ``guid|link`` so no item is lost;
+* dates: the raw string is always kept; unparseable dates give ``published_at=None``
+  (the store sorts by first seen); future dates are kept as given (the store clamps).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from monitor.errors import ParseError
+from monitor.fetch.clean import (
+    CleanText,
+    clean_html,
+    clean_plain_text,
+    drop_leading_title,
+    first_sentence,
+    html_text,
+    safe_str,
+)
+from monitor.fetch.pages import absolute_http, canonical_url, parse_date, stable_key
+from monitor.values import FetchedArticle
+
+_BENIGN_BOZO = frozenset(
+    {"CharacterEncodingOverride", "NonXMLContentType", "CharacterEncodingUnknown"}
+)
+_TRUNCATED = ("no element found", "unclosed token")
+_FEED_ROOT = re.compile(rb"<(?:rss|feed|rdf:RDF|RDF)[\s>]", re.IGNORECASE)
+_HTML_ROOT = re.compile(
+    rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)[\s>]", re.I | re.S
+)
+_CHAR_REF = re.compile(rb"&(?:amp;)?#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
+_DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.IGNORECASE | re.DOTALL)
+_TTL_MAX_MIN = 7 * 24 * 60  # a <ttl> of years is a typo, not a polling plan
+
+
+class ParserCrash(ParseError):
+    """feedparser raised; ``payload`` keeps the body's first 64 KiB for triage (P2)."""
+
+    PAYLOAD_BYTES = 65536
+
+    def __init__(self, message: str, *, url: str, payload: bytes) -> None:
+        super().__init__("parser_crash", message, url=url)
+        self.payload = payload[: self.PAYLOAD_BYTES]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    articles: tuple[FetchedArticle, ...]
+    warnings: tuple[str, ...] = ()
+    partial: bool = False
+    ttl_s: float | None = None  # the feed's <ttl> (RSS 2.0: minutes) in seconds
+    title: str | None = None
+    version: str = ""
+
+
+def looks_like_feed(body: bytes) -> bool:
+    """Content sniffing for ``kind: auto``: a feed root element near the start."""
+    head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if _HTML_ROOT.match(head):
+        return False
+    return bool(_FEED_ROOT.search(head)) or head.startswith(b"<?xml")
+
+
+def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
+    """Parse a feed body fetched from ``url``; raise ``ParseError`` with a kind."""
+    if not body.strip():
+        raise ParseError("empty_body", "the server sent an empty body", url=url)
+    head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if _HTML_ROOT.match(head) and not _FEED_ROOT.search(body[:65536]):
+        raise ParseError("not_a_feed", "the server sent an HTML page, not a feed", url=url)
+    # no content-location: feedparser would then "resolve" RSS guids into URLs, changing
+    # the entry keys; links are resolved here instead, against the feed's own URL
+    body = _defuse(body)
+    response_headers = {k.lower(): v for k, v in headers.items()}
+    content_location = response_headers.pop("content-location", None)
+    try:
+        parsed = feedparser.parse(
+            body,
+            response_headers=response_headers,
+            # text is extracted by selectolax, so feedparser's HTML sanitizer and
+            # relative-URI rewriting would be work thrown away (about 35% of parse time)
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # feedparser raises more than it documents
+        raise ParserCrash(
+            f"feed parser failed: {type(exc).__name__}: {exc}"[:300], url=url, payload=body
+        ) from exc
+    # Content-Location names the document's own URL (RFC 9110 8.7) and is the base
+    location = absolute_http(content_location, url)
+    try:
+        return _read(parsed, location or url, body)
+    except ParseError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        raise ParseError(
+            "parse", f"unreadable feed: {type(exc).__name__}: {exc}"[:300], url=url
+        ) from exc
+
+
+_ENTRY_TAG = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(?:item|entry)[\s>/]")
+_ENTRY_CLOSE = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:item|entry)\s*>")
+_CHANNEL_CLOSE = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:channel|feed)\s*>")
+
+
+def _defuse(body: bytes) -> bytes:
+    """Remove what makes feedparser crash or blow up before it sees the body.
+
+    * An internal DTD subset: entity declarations are how billion-laughs bombs work, and
+      after expat refuses one feedparser's loose fallback parser expands it anyway
+      (5 s, 58 MB measured); no real feed needs to declare entities (RELIABILITY.md P4).
+    * Character references outside Unicode (``&#x110000;``, ``&#xFFFFFFFF;``) or to
+      surrogates (``&#xD800;``) make feedparser raise (P2); one bad character must not
+      lose a whole feed, so they become U+FFFD.
+    """
+    head = body[:65536]
+    if b"<!ENTITY" in head or b"<!entity" in head:
+        body = _DOCTYPE_SUBSET.sub(b"", body, count=1)
+    if b"&#" in body or b"&amp;#" in body:
+        body = _CHAR_REF.sub(_fix_char_ref, body)
+    return body
+
+
+def _fix_char_ref(match: re.Match[bytes]) -> bytes:
+    hex_digits, dec_digits = match.group(1), match.group(2)
+    value = int(hex_digits, 16) if hex_digits else int(dec_digits)
+    if value == 0 or value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
+        return match.group(0).split(b"#", 1)[0] + b"#xFFFD;"
+    return match.group(0)
+
+
+def _read(parsed: Any, url: str, body: bytes) -> ParsedFeed:
+    version = str(_get(parsed, "version") or "")
+    entries = list(_get(parsed, "entries") or [])
+    warnings: list[str] = []
+    partial = truncated = False
+    bozo = _get(parsed, "bozo_exception") if _get(parsed, "bozo") else None
+    if bozo is not None:
+        name = type(bozo).__name__
+        message = safe_str(str(bozo))[:200]
+        if name in _BENIGN_BOZO:
+            warnings.append(f"{name}: {message}")
+        elif not version and not entries:
+            raise ParseError("not_a_feed", f"not a feed ({name}: {message})", url=url)
+        else:
+            warnings.append(f"malformed feed, kept what parsed ({name}: {message})")
+            partial = True
+            truncated = any(t in message for t in _TRUNCATED)
+            if entries and truncated and len(_ENTRY_CLOSE.findall(body)) < len(entries):
+                # the last entry is the one the body was cut inside: its text is incomplete
+                entries = entries[:-1]
+    if not version and not entries:
+        raise ParseError("not_a_feed", "no RSS or Atom feed found in the body", url=url)
+    cut_early = truncated and not _CHANNEL_CLOSE.search(body)
+    if partial and not entries and (cut_early or _ENTRY_TAG.search(body)):
+        # items were (or may have been) in the body but none survived: an error, never
+        # "0 new items"
+        raise ParseError(
+            "parse", f"malformed feed with no readable entry ({warnings[-1]})", url=url
+        )
+
+    feed = _get(parsed, "feed") or {}
+    base = absolute_http(str(_get(feed, "link") or ""), url) or url
+    language = _language(_get(feed, "language"))
+    articles: list[FetchedArticle] = []
+    counts: dict[str, int] = {}
+    for entry in entries:
+        article = _article(entry, url, base, language)
+        if article is None:
+            continue
+        n = counts.get(article.guid, 0)
+        counts[article.guid] = n + 1
+        if n:
+            # same GUID twice in one feed: keep both (RELIABILITY.md S1)
+            key = f"{article.guid}|{article.url}"
+            if key in counts:
+                key = f"{key}|{stable_key(article.title, article.published_raw, article.text)}"
+            counts[key] = 1
+            article = _with_guid(article, key)
+        articles.append(article)
+    return ParsedFeed(
+        articles=tuple(articles),
+        warnings=tuple(warnings),
+        partial=partial,
+        ttl_s=_ttl(_get(feed, "ttl")),
+        title=html_text(str(_get(feed, "title") or "")) or None,
+        version=version,
+    )
+
+
+def _article(entry: Any, feed_url: str, base: str, language: str | None) -> FetchedArticle | None:
+    link = _entry_link(entry, base)
+    title_raw = _text(_get(entry, "title"))
+    content, summary_only = _content(entry)
+    cleaned = _clean(content)
+    published_raw = _text(_get(entry, "published") or _get(entry, "updated") or _get(entry, "created"))
+    published_at = _struct_time(_get(entry, "published_parsed") or _get(entry, "updated_parsed"))
+    if published_at is None and published_raw:
+        published_at = parse_date(published_raw)
+    title = html_text(title_raw) if title_raw else ""
+    text = drop_leading_title(cleaned.text, title)
+    if not title:
+        title = first_sentence(text) if text else (link or "")
+    guid = _text(_get(entry, "id")).strip()
+    if not guid:
+        guid = link or stable_key(title, published_raw, text)
+    if not (title or text or link):
+        return None
+    author = html_text(_text(_get(entry, "author"))) or cleaned.author
+    agent = cleaned.agent_name or (author if cleaned.ai_generated else None)
+    return FetchedArticle(
+        url=canonical_url(link) if link else "",
+        guid=safe_str(guid)[:2000],
+        title=title,
+        text=text,
+        author=author or None,
+        published_at=published_at,
+        published_raw=safe_str(published_raw)[:200] or None,
+        ai_generated=cleaned.ai_generated,
+        agent_name=agent,
+        language=_language(_get(entry, "language")) or language,
+        summary_only=summary_only,
+    )
+
+
+def _entry_link(entry: Any, base: str) -> str | None:
+    candidates = [_get(entry, "link")]
+    for link in _get(entry, "links") or []:
+        if isinstance(link, Mapping) and link.get("rel", "alternate") == "alternate":
+            candidates.append(link.get("href"))
+    if _get(entry, "guidislink"):
+        candidates.append(_get(entry, "id"))
+    for candidate in candidates:
+        if isinstance(candidate, str):
+            resolved = absolute_http(candidate, base)
+            if resolved:
+                return resolved
+    return None
+
+
+def _content(entry: Any) -> tuple[str, bool]:
+    best = ""
+    for part in _get(entry, "content") or []:
+        if isinstance(part, Mapping):
+            value = _text(part.get("value"))
+            if len(value) > len(best):
+                best = value
+    if best:
+        return best, False
+    return _text(_get(entry, "summary") or _get(entry, "description")), True
+
+
+def _clean(content: str) -> CleanText:
+    if not content:
+        return clean_plain_text("", find_title=False)
+    if "<" in content or "&" in content:  # RSS descriptions are escaped HTML
+        return clean_html(content)
+    return clean_plain_text(content, find_title=False)
+
+
+def _with_guid(article: FetchedArticle, guid: str) -> FetchedArticle:
+    return replace(article, guid=guid)
+
+
+def _get(mapping: Any, key: str) -> Any:
+    """A key of a FeedParserDict without its aliasing (e.g. ``published_parsed`` silently
+    falling back to ``updated_parsed`` with a DeprecationWarning)."""
+    return dict.get(mapping, key) if isinstance(mapping, dict) else None
+
+
+def _text(value: Any) -> str:
+    return safe_str(value) if isinstance(value, str) else ""
+
+
+def _struct_time(value: Any) -> datetime | None:
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        # feedparser's *_parsed values are UTC struct_times
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _ttl(value: Any) -> float | None:
+    try:
+        minutes = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    if minutes <= 0:
+        return None
+    return float(min(minutes, _TTL_MAX_MIN) * 60)
+
+
+def _language(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    lang = safe_str(value).strip().lower()[:16]
+    return lang or None

@@ -1,0 +1,351 @@
+"""One HTTP GET done safely: the policy httpx does not provide by itself.
+
+httpx has no body cap (a 199 KiB gzip bomb became 64 MiB), its read timeout never fires
+on a server trickling a byte at a time, it follows redirects anywhere, and
+``raise_for_status()`` raises on 304 (DESIGN.md section 7). So redirects are followed
+by hand (each hop checked by the SSRF guard), the whole request runs under a total
+deadline, the raw body is decompressed here with a cap enforced while streaming, and
+every failure becomes a ``FetchError`` with a kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import ssl
+import zlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+
+import httpx
+
+from monitor.errors import FetchError
+from monitor.fetch.guard import AddressPolicy, Resolver, check_url, resolve_checked
+from monitor.settings import HttpSettings
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+ACCEPT_FEED = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.7, */*;q=0.5"
+)
+ACCEPT_PAGE = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A final (non-redirect) response with its decompressed body."""
+
+    url: str  # after redirects
+    status: int
+    headers: Mapping[str, str]  # lower-cased names
+    body: bytes
+
+
+class HostGates:
+    """The global limit plus a per-host limit, with jitter between requests to one host."""
+
+    def __init__(self, http: HttpSettings, rng: random.Random | None = None) -> None:
+        self._global = asyncio.Semaphore(http.concurrency)
+        self._per_host = http.per_host
+        self._jitter = http.jitter
+        self._rng = rng or random.Random()
+        self._hosts: dict[str, tuple[asyncio.Semaphore, list[float], list[int]]] = {}
+
+    async def run(self, host: str, call: Callable[[], Awaitable[Fetched]]) -> Fetched:
+        gate = self._hosts.get(host)
+        if gate is None:
+            gate = (asyncio.Semaphore(self._per_host), [float("-inf")], [0])
+            self._hosts[host] = gate
+        sem, last_start, users = gate
+        users[0] += 1
+        try:
+            # host slot first: waiting for a busy host must not hold a global slot
+            async with sem, self._global:
+                loop = asyncio.get_running_loop()
+                if self._jitter and loop.time() - last_start[0] < self._jitter:
+                    # back-to-back requests to one host are spread out (politeness)
+                    await asyncio.sleep(self._rng.uniform(0, self._jitter))
+                last_start[0] = loop.time()
+                return await call()
+        finally:
+            users[0] -= 1
+            idle = asyncio.get_running_loop().time() - last_start[0] > self._jitter
+            if users[0] == 0 and idle and self._hosts.get(host) is gate:
+                # forget idle hosts so months of article links do not grow the table
+                del self._hosts[host]
+
+
+class SafeGetter:
+    """GET with manual redirects, a total deadline, a body cap, and typed failures."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        http: HttpSettings,
+        policy: AddressPolicy,
+        resolver: Resolver,
+        *,
+        check_dns_per_hop: bool,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._client = client
+        self._http = http
+        self._policy = policy
+        self._resolver = resolver
+        self._check_dns = check_dns_per_hop
+        self._gates = HostGates(http, rng)
+
+    async def get(self, url: str, headers: Mapping[str, str]) -> Fetched:
+        current = url
+        deadline: list[float] = []
+        for _hop in range(self._http.max_redirects + 1):
+            parsed = check_url(current, self._policy)
+            if self._check_dns:
+                # with an injected transport nothing connects through the guarded
+                # backend, so the DNS answers are checked here on every hop instead
+                await resolve_checked(
+                    parsed.host, parsed.port or 80, self._resolver, self._policy, url=current
+                )
+            hop_url = current
+
+            async def one(hop_url: str = hop_url) -> Fetched:
+                loop = asyncio.get_running_loop()
+                if not deadline:
+                    # the total deadline starts with the first byte sent, not while
+                    # queued behind other sources for a concurrency slot
+                    deadline.append(loop.time() + self._http.total_timeout)
+                try:
+                    async with asyncio.timeout_at(deadline[0]):
+                        return await self._one(hop_url, headers)
+                except TimeoutError as exc:
+                    raise FetchError(
+                        "timeout_total",
+                        f"no complete response within {self._http.total_timeout:g}s",
+                        url=hop_url,
+                    ) from exc
+
+            response = await self._gates.run(parsed.host, one)
+            if response.status in REDIRECTS and "location" in response.headers:
+                current = urljoin(hop_url, response.headers["location"].strip())
+                continue
+            return response
+        raise FetchError(
+            "too_many_redirects",
+            f"more than {self._http.max_redirects} redirects",
+            url=url,
+        )
+
+    async def _one(self, url: str, headers: Mapping[str, str]) -> Fetched:
+        try:
+            request = self._client.build_request("GET", url, headers=dict(headers))
+            response = await self._client.send(request, stream=True, follow_redirects=False)
+            try:
+                lowered = {k.lower(): v for k, v in response.headers.items()}
+                if response.status_code in REDIRECTS or response.status_code == 304:
+                    body = b""
+                else:
+                    body = await read_capped(response, self._http.max_body_bytes, url)
+                return Fetched(url=url, status=response.status_code, headers=lowered, body=body)
+            finally:
+                await response.aclose()
+        except FetchError:
+            raise
+        except httpx.HTTPError as exc:
+            raise classify(exc, url) from exc
+        except ssl.SSLError as exc:
+            raise FetchError("tls", f"TLS failure: {exc}", url=url) from exc
+        except OSError as exc:
+            raise FetchError("connect_error", f"{type(exc).__name__}: {exc}", url=url) from exc
+
+
+def classify(exc: httpx.HTTPError, url: str) -> FetchError:
+    """An httpx exception as a FetchError kind."""
+    text = f"{type(exc).__name__}: {exc}"[:300]
+    if _is_tls(exc):
+        return FetchError("tls", f"TLS failure: {text}", url=url)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return FetchError("connect_timeout", text, url=url)
+    if isinstance(exc, httpx.ReadTimeout):
+        return FetchError("read_timeout", text, url=url)
+    if isinstance(exc, httpx.TimeoutException):
+        return FetchError("timeout", text, url=url)
+    if isinstance(exc, httpx.ConnectError):
+        return FetchError("connect_error", text, url=url)
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.LocalProtocolError):
+        # e.g. a body shorter than its Content-Length, or a malformed status line
+        return FetchError("protocol_error", text, url=url)
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return FetchError("blocked_scheme", text, url=url)
+    if isinstance(exc, httpx.InvalidURL):
+        return FetchError("blocked_address", text, url=url)
+    return FetchError("network", text, url=url)
+
+
+def _is_tls(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def read_capped(response: httpx.Response, cap: int, url: str) -> bytes:
+    """The decompressed body, refusing more than ``cap`` bytes while it streams.
+
+    The raw stream is decompressed here (httpx would inflate without limit): each
+    ``decompress`` call is bounded by ``max_length`` so a gzip bomb stops at the cap
+    having produced at most cap + one chunk (RELIABILITY.md F1, F2).
+    """
+    declared = response.headers.get("content-length")
+    if declared and declared.strip().isdigit() and int(declared) > cap:
+        raise FetchError("too_large", f"Content-Length {declared} exceeds {cap} bytes", url=url)
+    encodings = [
+        e.strip().lower()
+        for e in response.headers.get("content-encoding", "").split(",")
+        if e.strip() and e.strip().lower() != "identity"
+    ]
+    if len(encodings) > 1 or (encodings and encodings[0] not in ("gzip", "x-gzip", "deflate")):
+        raise FetchError("bad_encoding", f"unsupported Content-Encoding {encodings!r}", url=url)
+    try:
+        # a response built in memory (httpx.MockTransport, respx) arrives already read and
+        # decoded; only a real network stream is decoded here
+        preread = response.content
+    except httpx.ResponseNotRead:
+        pass
+    else:
+        if len(preread) > cap:
+            raise FetchError("too_large", f"body exceeds {cap} bytes", url=url)
+        return preread
+    inflater = _Inflater(encodings[0] if encodings else None, url)
+    # pieces are kept as the bytes objects zlib returns: no growing buffer to reallocate,
+    # so a refused body never costs more than the cap plus one piece
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        for piece in inflater.feed(chunk, cap - size):
+            parts.append(piece)
+            size += len(piece)
+        if size > cap:
+            raise FetchError("too_large", f"body exceeds {cap} bytes", url=url)
+    tail = inflater.flush(cap - size)
+    if size + len(tail) > cap:
+        raise FetchError("too_large", f"body exceeds {cap} bytes", url=url)
+    parts.append(tail)
+    return b"".join(parts)
+
+
+class _Inflater:
+    """Incremental gzip/deflate decoding that never produces much more than asked for."""
+
+    def __init__(self, encoding: str | None, url: str) -> None:
+        self._encoding = encoding
+        self._url = url
+        self._raw_deflate = False
+        self._obj = self._new()
+
+    def _new(self) -> zlib._Decompress:
+        if self._encoding in ("gzip", "x-gzip"):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        # "deflate" should be zlib-wrapped (RFC 9110 8.4.1.2) but some servers send raw
+        return zlib.decompressobj(-zlib.MAX_WBITS if self._raw_deflate else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, room: int) -> list[bytes]:
+        if self._encoding is None:
+            return [data]
+        out: list[bytes] = []
+        produced = 0
+        pending = data
+        while pending:
+            limit = max(room - produced, 0) + 1  # one byte past the room proves overflow
+            try:
+                piece = self._obj.decompress(pending, limit)
+            except zlib.error as exc:
+                if self._encoding == "deflate" and not self._raw_deflate and not produced:
+                    self._raw_deflate = True
+                    self._obj = self._new()
+                    continue
+                raise self._corrupt(exc) from exc
+            out.append(piece)
+            produced += len(piece)
+            if produced > room:
+                return out
+            if self._obj.unconsumed_tail:
+                pending = self._obj.unconsumed_tail
+            elif self._obj.eof and self._obj.unused_data:
+                # concatenated gzip members (RFC 1952 2.2) decode as one body
+                pending = self._obj.unused_data
+                self._obj = self._new()
+            else:
+                pending = b""
+        return out
+
+    def flush(self, room: int) -> bytes:
+        if self._encoding is None:
+            return b""
+        try:
+            return self._obj.flush()[: max(room, 0) + 1]
+        except zlib.error as exc:
+            raise self._corrupt(exc) from exc
+
+    def _corrupt(self, exc: zlib.error) -> FetchError:
+        return FetchError("bad_encoding", f"corrupt compressed body: {exc}", url=self._url)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP-date (RFC 9110 section 10.2.3)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(delta, 0.0)
+
+
+def cache_lifetime(headers: Mapping[str, str]) -> float | None:
+    """Cache-Control max-age (or s-maxage) in seconds, used as a floor on the interval."""
+    control = headers.get("cache-control", "")
+    best: float | None = None
+    for directive in control.split(","):
+        name, _, value = directive.strip().partition("=")
+        if name.strip().lower() in ("max-age", "s-maxage"):
+            try:
+                seconds = float(int(value.strip().strip('"')))
+            except ValueError:
+                continue
+            if seconds > 0:
+                best = max(best or 0.0, seconds)
+    return best
+
+
+def validators_unreliable(headers: Mapping[str, str]) -> bool:
+    """True when the response says it is stale at once (Expires: 0, no-store, no-cache).
+
+    Servers that send these often keep answering 304 to a stale ETag; such validators are
+    not kept, and the content hash alone decides whether the body changed (F9).
+    """
+    control = headers.get("cache-control", "").lower()
+    if "no-store" in control or "no-cache" in control:
+        return True
+    expires = headers.get("expires")
+    if expires is None:
+        return False
+    try:
+        when = email.utils.parsedate_to_datetime(expires)
+    except (TypeError, ValueError, IndexError):
+        return True  # RFC 9111 5.3: an invalid Expires (such as "0") means already expired
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when <= datetime.now(UTC) and "max-age" not in control

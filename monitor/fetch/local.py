@@ -1,0 +1,70 @@
+"""Local files as articles, for ``monitor ingest PATH...``.
+
+``.txt`` (page text saved without markup) and ``.html``/``.htm`` files are one article
+each; ``.xml`` is a feed whose entries are articles. An article's url is the file's
+``file://`` URI, except feed entries that carry their own http(s) link. The same
+cleaning as fetched pages applies, so an ingested copy and a fetched copy of one page
+give the same text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from monitor.errors import IngestError, ParseError
+from monitor.fetch.clean import clean_plain_text, first_sentence
+from monitor.fetch.feeds import parse_feed
+from monitor.fetch.pages import decode_html, extract_article
+from monitor.values import FetchedArticle
+
+SUFFIXES = (".txt", ".html", ".htm", ".xml")
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+def read_local(path: Path) -> list[FetchedArticle]:
+    """Articles from one file (or every supported file under a directory)."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        return [article for file in files for article in read_local(file)]
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise IngestError(
+            f"{path}: unsupported file type {suffix or '(none)'!r}; use .txt, .html, .htm or .xml"
+        )
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise IngestError(f"{path}: file is {size} bytes, over the {MAX_FILE_BYTES} limit")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    uri = path.resolve().as_uri()
+    try:
+        if suffix == ".txt":
+            return [_from_text(data, uri, path)]
+        if suffix in (".html", ".htm"):
+            article = extract_article(data, {}, uri, None, guid=uri)
+            return [replace(article, url=uri, guid=uri)]
+        parsed = parse_feed(data, {}, uri)
+    except ParseError as exc:
+        raise IngestError(f"{path}: {exc}") from exc
+    return [a if a.url else replace(a, url=uri) for a in parsed.articles]
+
+
+def _from_text(data: bytes, uri: str, path: Path) -> FetchedArticle:
+    cleaned = clean_plain_text(decode_html(data, {}))
+    if not cleaned.text and not cleaned.title:
+        raise IngestError(f"{path}: no article text in the file")
+    text = cleaned.text or (cleaned.title or "")
+    return FetchedArticle(
+        url=uri,
+        guid=uri,
+        title=cleaned.title or first_sentence(text),
+        text=text,
+        author=cleaned.author,
+        published_at=cleaned.published_at,
+        published_raw=cleaned.published_raw,
+        ai_generated=cleaned.ai_generated,
+        agent_name=cleaned.agent_name,
+    )

@@ -1,0 +1,235 @@
+"""The tables (DESIGN.md section 3). Rows stay inside ``store``; stages get ``values``.
+
+Every timestamp column is ``UTCDateTime``: timezone-aware UTC going in and coming out, on
+SQLite (which keeps no zone) as on PostgreSQL (timestamptz).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        # SQLite stores text: keep it naive UTC so that text order is time order.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json() -> Any:
+    return Field(default=None, sa_type=sa.JSON, nullable=True)
+
+
+class Source(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    url: str
+    kind: str = "auto"
+    interval_s: float = 900.0
+    tags: list[str] | None = _json()
+    config: dict[str, Any] | None = _json()  # selectors, fetch_full, ...
+    active: bool = True  # false once removed from sources.yaml; its articles stay
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    last_poll_at: datetime | None = _ts()
+    last_success_at: datetime | None = _ts()
+    last_new_item_at: datetime | None = _ts()
+    next_poll_at: datetime | None = _ts(index=True)
+    usual_gap_s: float | None = None  # smoothed gap between new items, for staleness
+    poll_count: int = 0
+    item_count: int = 0
+    error_count: int = 0  # consecutive failures; 0 after a success
+    error_total: int = 0
+    last_error: str | None = None
+    last_error_kind: str | None = None
+    last_error_at: datetime | None = _ts()
+    lease_owner: str | None = None
+    lease_until: datetime | None = _ts()
+    lease_token: int = 0  # fencing token: bumped on every claim, checked at commit
+
+
+class Story(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = ""
+    main_entity: str | None = Field(default=None, index=True)
+    canonical_article_id: int | None = None
+    first_seen_at: datetime | None = _ts(nullable=False)
+    last_seen_at: datetime | None = _ts(nullable=False, index=True)
+    article_count: int = 0
+
+
+class Article(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("source_id", "entry_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    entry_key: str  # guid|link|hash: stable across polls of one source
+    url: str = Field(unique=True)  # canonical
+    guid: str | None = None
+    title: str = ""
+    author: str | None = None
+    published_at: datetime | None = _ts()
+    published_raw: str | None = None
+    first_seen_at: datetime | None = _ts(nullable=False)
+    sort_at: datetime | None = _ts(nullable=False, index=True)  # published, clamped to seen
+    text: str = ""
+    language: str | None = None
+    ai_generated: bool = False
+    agent_name: str | None = None
+    summary_only: bool = False
+    content_hash: str = Field(index=True)
+    minhash: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    duplicate_of: int | None = Field(default=None, foreign_key="article.id")
+    similarity: float | None = None
+    story_id: int | None = Field(default=None, foreign_key="story.id", index=True)
+    join_reason: dict[str, Any] | None = _json()  # why it joined its story
+    extracted: bool = False
+
+
+class DedupBand(SQLModel, table=True):
+    """LSH band keys: one row per (band key, article). Shared by every worker."""
+
+    __tablename__ = "dedup_band"
+    key: int = Field(sa_type=sa.BigInteger, primary_key=True)  # band number mixed in
+    article_id: int = Field(primary_key=True, foreign_key="article.id")
+
+
+class FactRow(SQLModel, table=True):
+    __tablename__ = "fact"
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="article.id", index=True)
+    story_id: int | None = Field(default=None, index=True)
+    entity: str | None = Field(default=None, index=True)
+    metric: str | None = Field(default=None, index=True)
+    value: float
+    value_high: float | None = None
+    unit: str
+    currency: str | None = None
+    period: str | None = None
+    qualifiers: dict[str, str] | None = _json()
+    approx: str | None = None
+    alt_value: float | None = None
+    alt_currency: str | None = None
+    surface: str
+    quote: str
+    span_start: int
+    span_end: int
+    confidence: float
+    new_to_story: bool = True
+    created_at: datetime | None = _ts(nullable=False, index=True)
+
+
+class Mention(SQLModel, table=True):
+    """A term (e.g. a Qwen model name) or a topic found in an article."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="article.id", index=True)
+    kind: str  # term | topic
+    name: str = Field(index=True)  # term family or topic id
+    value: str  # the term itself, or the phrase that matched
+    entity: str | None = None
+    quote: str
+    span_start: int
+    span_end: int
+
+
+class Term(SQLModel, table=True):
+    """First sighting of each term of a family."""
+
+    __table_args__ = (sa.UniqueConstraint("family", "term"),)
+    id: int | None = Field(default=None, primary_key=True)
+    family: str
+    term: str
+    first_article_id: int = Field(foreign_key="article.id")
+    first_seen_at: datetime | None = _ts(nullable=False)
+
+
+class RuleState(SQLModel, table=True):
+    """Per rule and key: confirmed values, threshold side, last firing. Survives restarts."""
+
+    __tablename__ = "rule_state"
+    rule_id: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    state: dict[str, Any] | None = _json()
+    updated_at: datetime | None = _ts(nullable=False)
+
+
+class Alert(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: str = Field(index=True)
+    key: str = Field(unique=True)  # idempotency: evaluating twice inserts nothing
+    severity: str = "medium"
+    entity: str | None = None
+    metric: str | None = None
+    old_value: float | None = None
+    new_value: float | None = None
+    story_id: int | None = Field(default=None, index=True)
+    title: str = ""
+    payload: dict[str, Any] | None = _json()  # evidence, sources, quotes
+    channels: list[str] | None = _json()
+    immediate: bool = False
+    digest_id: int | None = Field(default=None, index=True)
+    created_at: datetime | None = _ts(nullable=False, index=True)
+
+
+class Digest(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    window_key: str = Field(unique=True)  # built once per window, by whichever worker wins
+    created_at: datetime | None = _ts(nullable=False)
+    text: str = ""
+    html: str = ""
+    alert_ids: list[int] | None = _json()
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per message and channel, claimed with a lease."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unique_key: str = Field(unique=True)
+    kind: str  # digest | alert | operator
+    ref_id: int | None = None
+    channel: str
+    status: str = Field(default="pending", index=True)  # pending | sent | dead
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts(nullable=False, index=True)
+    last_error: str | None = None
+    payload: dict[str, Any] | None = _json()
+    lease_owner: str | None = None
+    lease_until: datetime | None = _ts()
+    created_at: datetime | None = _ts(nullable=False)
+    sent_at: datetime | None = _ts()
+
+
+class Heartbeat(SQLModel, table=True):
+    worker: str = Field(primary_key=True)
+    host: str = ""
+    pid: int = 0
+    role: str = "worker"
+    started_at: datetime | None = _ts(nullable=False)
+    seen_at: datetime | None = _ts(nullable=False)

@@ -1,0 +1,104 @@
+"""Evaluate a rule set over a batch of stored facts and mentions. Pure: no I/O.
+
+``evaluate`` takes the state rows the store holds and returns the alerts to insert and
+the state rows to upsert. Evaluating the same batch again with the returned state gives
+no new alert; evaluating it with lost state gives the same alert keys, which the store's
+unique key turns into no new rows either (issue 6, point 5).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from monitor.rules.context import AlertDraft, Ctx
+from monitor.rules.display import Names
+from monitor.rules.events import run_counts, run_new_term, run_stale, run_topic
+from monitor.rules.inputs import EvalInput, FactRecord, MentionRecord, StoryRecord
+from monitor.rules.loader import Rule, RuleSet
+from monitor.rules.schema import (
+    ChangeSpec,
+    ConflictSpec,
+    FrequencySpec,
+    NewTermSpec,
+    SpikeSpec,
+    StaleSpec,
+    ThresholdSpec,
+    TopicRuleSpec,
+)
+from monitor.rules.series import run_change, run_conflict, run_threshold
+
+__all__ = ["AlertDraft", "EvalInput", "EvalResult", "evaluate"]
+
+log = logging.getLogger(__name__)
+
+State = Mapping[tuple[str, str], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    alerts: tuple[AlertDraft, ...]
+    state: dict[tuple[str, str], dict[str, Any]]  # the state rows to upsert
+    errors: tuple[str, ...] = ()  # rules that failed on this batch (the others ran)
+
+
+def evaluate(rules: RuleSet, batch: EvalInput, state: State, now: datetime) -> EvalResult:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    names = Names(rules.vocabulary)
+    updates: dict[tuple[str, str], dict[str, Any]] = {}
+    drafts: list[AlertDraft] = []
+    errors: list[str] = []
+    stories = {s.id: s for s in batch.stories}
+    # index once: each rule then looks only at its own metric's facts, its family's terms
+    by_metric: dict[tuple[str | None, str | None], list[FactRecord]] = defaultdict(list)
+    for rec in batch.facts:
+        by_metric[(rec.fact.metric, None)].append(rec)
+        by_metric[(rec.fact.metric, rec.fact.entity)].append(rec)
+    by_name: dict[str, list[MentionRecord]] = defaultdict(list)
+    for m in batch.mentions:
+        by_name[m.name].append(m)
+    index = _Index(by_metric, by_name, stories)
+    for rule in rules.rules:
+        if not rule.spec.enabled:
+            continue
+        ctx = Ctx(rule, names, state, {}, now)
+        try:
+            _run(ctx, rule, batch, index, now)
+        except Exception as exc:
+            log.exception("rule %s failed", rule.id)
+            errors.append(f"{rule.file}:{rule.line}: rule {rule.id}: {exc!r}")
+            continue
+        updates.update(ctx.updates)
+        drafts.extend(ctx.drafts)
+    drafts.sort(key=lambda d: (d.at or now, d.rule_id, d.key))
+    return EvalResult(tuple(drafts), updates, tuple(errors))
+
+
+@dataclass(frozen=True)
+class _Index:
+    facts: Mapping[tuple[str | None, str | None], Sequence[FactRecord]]
+    mentions: Mapping[str, Sequence[MentionRecord]]
+    stories: Mapping[int, StoryRecord]
+
+
+def _run(ctx: Ctx, rule: Rule, batch: EvalInput, index: _Index, now: datetime) -> None:
+    cond = rule.spec.condition
+    if isinstance(cond, ChangeSpec):
+        run_change(ctx, cond, index.facts.get((cond.metric, cond.entity), ()))
+    elif isinstance(cond, ThresholdSpec):
+        run_threshold(ctx, cond, index.facts.get((cond.metric, cond.entity), ()))
+    elif isinstance(cond, ConflictSpec):
+        run_conflict(ctx, cond, index.facts.get((cond.metric, cond.entity), ()))
+    elif isinstance(cond, NewTermSpec):
+        run_new_term(ctx, cond, index.mentions.get(cond.family, ()))
+    elif isinstance(cond, TopicRuleSpec):
+        run_topic(ctx, cond, index.mentions.get(cond.topic, ()), index.stories)
+    elif isinstance(cond, FrequencySpec | SpikeSpec):
+        run_counts(ctx, cond, batch)
+    elif isinstance(cond, StaleSpec):
+        run_stale(ctx, cond, batch, now)

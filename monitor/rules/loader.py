@@ -1,0 +1,459 @@
+"""Read ``rules/*.yaml`` into one ``RuleSet``; every mistake becomes a located Problem.
+
+Two passes. ``parse_file`` checks one file on its own (YAML syntax and safe tags, the
+schema, regexes). ``assemble`` merges the files that passed and checks what spans files:
+references to entities, metrics, term families, topics and channels, and ids defined
+twice. A file with any problem is left out whole and its problems are listed; the other
+files load (ElastAlert2 stops at the first bad file: elastalert2#1336).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from monitor.errors import Problem
+from monitor.rules.patterns import check_pattern
+from monitor.rules.schema import (
+    KIND_ERROR,
+    KINDS,
+    UNION_TAGS,
+    ConflictSpec,
+    CountSpec,
+    NewTermSpec,
+    RuleFileSpec,
+    RuleSpec,
+    SeriesSpec,
+    StaleSpec,
+    TopicRuleSpec,
+    realert_of,
+)
+from monitor.values import EntityDef, MetricDef, TermFamily, TopicDef, Vocabulary
+from monitor.yamlsource import KeyPath, Located, YamlProblem, load_text
+
+SECTIONS = ("entities", "metrics", "terms", "topics")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One loaded rule with what the engine needs resolved."""
+
+    spec: RuleSpec
+    file: str
+    line: int
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    @property
+    def severity(self) -> str:
+        return self.spec.severity
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(self.spec.notify)
+
+    @property
+    def immediate(self) -> bool:
+        return self.spec.send == "immediate"
+
+    @property
+    def realert(self) -> timedelta:
+        return realert_of(self.spec)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    vocabulary: Vocabulary
+    rules: tuple[Rule, ...]
+    problems: tuple[Problem, ...]
+    files: tuple[str, ...]  # the files whose content is in effect
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+EMPTY = RuleSet(Vocabulary(), (), (), ())
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """A file that passed the single-file checks."""
+
+    path: str
+    digest: str
+    located: Located
+    spec: RuleFileSpec
+
+
+@dataclass
+class FileResult:
+    path: str
+    digest: str
+    parsed: ParsedFile | None
+    problems: list[Problem] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ entry points
+
+
+def rule_files(path: Path) -> list[Path]:
+    """The rule files under ``path``, vocabulary first so its ids win over later copies."""
+    if path.is_dir():
+        found = [
+            p
+            for p in path.iterdir()
+            if p.suffix in (".yaml", ".yml") and p.is_file() and not p.name.startswith(".")
+        ]
+    else:
+        found = [path]
+    return sorted(found, key=lambda p: (not p.stem.startswith("vocabulary"), p.name))
+
+
+def load_rules(path: Path, *, channels: Collection[str]) -> RuleSet:
+    """Load a directory of rule files, or one file; never raises for a bad file."""
+    if not path.exists():
+        return RuleSet(Vocabulary(), (), (Problem(str(path), 1, 1, "no such file"),), ())
+    results = [read_file(p) for p in rule_files(path)]
+    context: list[ParsedFile] = []
+    if path.is_file():
+        # One file checked alone still sees the vocabulary of its directory's other files.
+        for sibling in rule_files(path.parent):
+            if sibling.resolve() != path.resolve():
+                other = read_file(sibling)
+                if other.parsed is not None:
+                    context.append(other.parsed)
+    return assemble(results, channels=channels, context=context)
+
+
+def read_file(path: Path) -> FileResult:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return FileResult(str(path), "", None, [Problem(str(path), 1, 1, f"cannot read: {exc}")])
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return FileResult(
+            str(path), digest, None, [Problem(str(path), 1, 1, f"not UTF-8 text: {exc.reason}")]
+        )
+    parsed, problems = parse_text(text, str(path))
+    if parsed is not None:
+        parsed = ParsedFile(parsed.path, digest, parsed.located, parsed.spec)
+    return FileResult(str(path), digest, parsed, problems)
+
+
+def parse_text(text: str, path: str) -> tuple[ParsedFile | None, list[Problem]]:
+    """Single-file checks: YAML, schema, regexes."""
+    try:
+        located = load_text(text, path)
+    except YamlProblem as exc:
+        return None, [exc.problem]
+    if located.data is None or located.data == {}:
+        located.data = {}
+    if not isinstance(located.data, dict):
+        return None, [
+            located.problem(
+                (), "a rule file is a mapping with entities, metrics, terms, topics and rules"
+            )
+        ]
+    problems = _pattern_problems(located)
+    try:
+        spec = RuleFileSpec.model_validate(located.data)
+    except ValidationError as exc:
+        problems.extend(schema_problems(located, exc))
+    if problems:
+        return None, sorted(set(problems), key=lambda p: (p.line, p.col, p.message))
+    return ParsedFile(path, "", located, spec), []
+
+
+def _pattern_problems(located: Located) -> list[Problem]:
+    # Checked on the raw data so that a bad regex is reported even beside schema errors.
+    terms = located.data.get("terms")
+    if not isinstance(terms, dict):
+        return []
+    return [
+        located.problem(("terms", fid, "pattern"), why)
+        for fid, term in terms.items()
+        if isinstance(term, dict)
+        and isinstance(term.get("pattern"), str)
+        and (why := check_pattern(term["pattern"])) is not None
+    ]
+
+
+# ------------------------------------------------------------------ schema errors
+
+
+def schema_problems(located: Located, exc: ValidationError) -> list[Problem]:
+    problems: list[Problem] = []
+    for err in exc.errors():
+        raw_loc = tuple(err.get("loc", ()))
+        problems.append(_one_problem(located, raw_loc, err))
+    return sorted(set(problems), key=lambda p: (p.line, p.col, p.message))
+
+
+def _one_problem(located: Located, raw_loc: tuple[Any, ...], err: Mapping[str, Any]) -> Problem:
+    kind = str(err.get("type", ""))
+    on_key = "[key]" in raw_loc
+    loc: KeyPath = tuple(p for p in raw_loc if p not in UNION_TAGS and p != "[key]")
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        allowed = _allowed_keys(tuple(p for p in raw_loc[:-1]))
+        return located.problem(loc, _unknown(f"unknown key {name!r}", name, allowed), key=True)
+    if kind == KIND_ERROR:
+        return located.problem(loc, _kind_message(_value_at(located.data, loc)))
+    if kind == "string_pattern_mismatch" and ("[key]" in raw_loc or _is_id_field(loc)):
+        what = "id" if on_key else str(loc[-1])
+        return located.problem(
+            loc,
+            f"invalid {what}: use lowercase letters, digits, '_', '-' and '.', "
+            "starting with a letter or digit",
+            key=on_key,
+        )
+    message = str(err.get("msg", "invalid"))
+    if kind == "literal_error" and isinstance(err.get("input"), str):
+        choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+        return located.problem(
+            loc, _unknown(f"invalid value {err['input']!r}", err["input"], choices)
+        )
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if kind == "missing":
+        message = "required key is missing"
+    if kind == "model_type" and not loc:
+        message = "a rule file is a mapping with entities, metrics, terms, topics and rules"
+    return located.problem(loc, message, key=on_key)
+
+
+def _is_id_field(loc: KeyPath) -> bool:
+    return bool(loc) and loc[-1] in ("id", "entity", "metric", "family", "topic")
+
+
+def _unknown(message: str, name: str, allowed: Iterable[str]) -> str:
+    choices = sorted(allowed)
+    if not choices:
+        return message
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if close:
+        return f"{message}; did you mean {close[0]!r}?"
+    return f"{message}; expected one of: {', '.join(choices)}"
+
+
+def _kind_message(value: Any) -> str:
+    kinds = list(KINDS)
+    if not isinstance(value, dict):
+        return (
+            "expected a mapping with one rule kind, such as {change: {...}}; "
+            f"kinds: {', '.join(kinds)}"
+        )
+    if not value:
+        return f"give one rule kind: {', '.join(kinds)}"
+    if len(value) > 1:
+        return f"give exactly one rule kind, found {', '.join(map(str, value))}"
+    (name,) = value
+    return _unknown(f"unknown rule kind {name!r}", str(name), kinds)
+
+
+def _value_at(data: Any, loc: KeyPath) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _strip(tp: Any) -> Any:
+    """Drop Annotated and Optional wrappers from a type."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+            continue
+        if origin in (Union, UnionType):
+            members = [a for a in get_args(tp) if a is not type(None)]
+            if len(members) == 1:
+                tp = members[0]
+                continue
+        return tp
+
+
+def _allowed_keys(raw_loc: tuple[Any, ...]) -> list[str]:
+    """The keys the schema allows at ``raw_loc`` (a pydantic loc, union tags included)."""
+    tags = {tag: model for tag, model in KINDS.values()}
+    tp: Any = RuleFileSpec
+    for part in raw_loc:
+        if part in tags:
+            tp = tags[part]
+            continue
+        tp = _strip(tp)
+        origin = get_origin(tp)
+        if origin is list and isinstance(part, int):
+            tp = get_args(tp)[0]
+        elif origin is dict:
+            tp = get_args(tp)[1]
+        elif isinstance(tp, type) and issubclass(tp, BaseModel) and part in tp.model_fields:
+            tp = tp.model_fields[part].annotation
+        else:
+            return []
+    tp = _strip(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return []
+
+
+# ------------------------------------------------------------------ across files
+
+
+def assemble(
+    results: Sequence[FileResult],
+    *,
+    channels: Collection[str],
+    context: Sequence[ParsedFile] = (),
+) -> RuleSet:
+    """Merge parsed files; leave out every file with a problem, listing its problems."""
+    problems: dict[str, list[Problem]] = {r.path: list(r.problems) for r in results}
+    good = [r.parsed for r in results if r.parsed is not None]
+    while True:
+        found = _cross_check(good, channels=channels, context=context)
+        if not found:
+            break
+        for path, probs in found.items():
+            problems.setdefault(path, []).extend(probs)
+        good = [f for f in good if f.path not in found]
+    vocab = _vocabulary([*context, *good])
+    rules = tuple(
+        Rule(spec, f.path, f.located.where(("rules", i))[0])
+        for f in good
+        for i, spec in enumerate(f.spec.rules)
+    )
+    ordered = [p for r in results for p in problems.get(r.path, [])]
+    return RuleSet(vocab, rules, tuple(ordered), tuple(f.path for f in good))
+
+
+def _vocabulary(files: Sequence[ParsedFile]) -> Vocabulary:
+    entities: dict[str, EntityDef] = {}
+    metrics: dict[str, MetricDef] = {}
+    terms: dict[str, TermFamily] = {}
+    topics: dict[str, TopicDef] = {}
+    for f in files:
+        s = f.spec
+        for eid, e in s.entities.items():
+            entities.setdefault(eid, EntityDef(eid, tuple(e.names)))
+        for mid, m in s.metrics.items():
+            metrics.setdefault(
+                mid, MetricDef(mid, m.kind, tuple(m.cues), tuple(m.exclude), m.label)
+            )
+        for tid, t in s.terms.items():
+            terms.setdefault(tid, TermFamily(tid, t.pattern))
+        for pid, p in s.topics.items():
+            topics.setdefault(pid, TopicDef(pid, tuple(p.phrases)))
+    return Vocabulary(
+        tuple(entities.values()),
+        tuple(metrics.values()),
+        tuple(terms.values()),
+        tuple(topics.values()),
+    )
+
+
+def _cross_check(
+    files: Sequence[ParsedFile], *, channels: Collection[str], context: Sequence[ParsedFile]
+) -> dict[str, list[Problem]]:
+    found: dict[str, list[Problem]] = {}
+    defined: dict[tuple[str, str], ParsedFile] = {}
+    for f in [*context, *files]:
+        for section in SECTIONS:
+            for item in getattr(f.spec, section):
+                first = defined.setdefault((section, item), f)
+                if first is not f and f in files:
+                    line, col = first.located.where((section, item), key=True)
+                    found.setdefault(f.path, []).append(
+                        f.located.problem(
+                            (section, item),
+                            f"already defined in {first.path}:{line}:{col}",
+                            key=True,
+                        )
+                    )
+    known = {section: {item for (sec, item) in defined if sec == section} for section in SECTIONS}
+    metric_kinds = {mid: m.kind for f in [*context, *files] for mid, m in f.spec.metrics.items()}
+    rule_ids: dict[str, tuple[ParsedFile, int]] = {}
+    for f in files:
+        for i, rule in enumerate(f.spec.rules):
+            first_rule = rule_ids.setdefault(rule.id, (f, i))
+            if first_rule != (f, i):
+                other, j = first_rule
+                line, col = other.located.where(("rules", j, "id"))
+                found.setdefault(f.path, []).append(
+                    f.located.problem(
+                        ("rules", i, "id"),
+                        f"duplicate rule id {rule.id!r}: first used at {other.path}:{line}:{col}",
+                    )
+                )
+            for keypath, message in _rule_refs(rule, known, metric_kinds, channels):
+                found.setdefault(f.path, []).append(
+                    f.located.problem(("rules", i, *keypath), message)
+                )
+    return found
+
+
+def _rule_refs(
+    rule: RuleSpec,
+    known: Mapping[str, set[str]],
+    metric_kinds: Mapping[str, str],
+    channels: Collection[str],
+) -> list[tuple[KeyPath, str]]:
+    out: list[tuple[KeyPath, str]] = []
+    base: KeyPath = ("when", rule.kind)
+    cond = rule.condition
+
+    def ref(key: str, value: str | None, section: str, what: str) -> None:
+        if value is not None and value not in known[section]:
+            out.append(
+                ((*base, key), _unknown(f"undefined {what} {value!r}", value, known[section]))
+            )
+
+    if isinstance(cond, SeriesSpec):
+        ref("entity", cond.entity, "entities", "entity")
+        ref("metric", cond.metric, "metrics", "metric")
+        kind = metric_kinds.get(cond.metric)
+        if cond.currency is not None and kind is not None and kind != "money":
+            out.append(
+                (
+                    (*base, "currency"),
+                    f"'currency' applies to money metrics; {cond.metric!r} is {kind}",
+                )
+            )
+        if isinstance(cond, ConflictSpec) and cond.tolerance.value <= 0:
+            out.append(((*base, "tolerance"), "must be greater than 0"))
+    elif isinstance(cond, NewTermSpec):
+        ref("family", cond.family, "terms", "term family")
+        ref("entity", cond.entity, "entities", "entity")
+    elif isinstance(cond, TopicRuleSpec | CountSpec):
+        ref("topic", cond.topic, "topics", "topic")
+        ref("entity", cond.entity, "entities", "entity")
+    elif isinstance(cond, StaleSpec):
+        ref("entity", cond.entity, "entities", "entity")
+        ref("metric", cond.metric, "metrics", "metric")
+    for i, channel in enumerate(rule.notify):
+        if channel not in channels:
+            out.append((("notify", i), _unknown(f"unknown channel {channel!r}", channel, channels)))
+    return out

@@ -1,0 +1,90 @@
+"""All APScheduler wiring, nothing else: *when* things run. The tables decide *whether*.
+
+APScheduler 3.11 (DESIGN.md section 4). Every job coalesces missed runs into one, never
+overlaps itself (max_instances=1), and has an explicit misfire grace time (the default of
+one second would drop a run after a short pause; RELIABILITY C1). The poll job is a short
+tick that asks the database which sources are due, so a restart resumes from stored state
+rather than from in-memory timers (C3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.settings import ScheduleSettings
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[object]]
+
+
+class Counters:
+    """Missed and skipped runs, for `monitor health` and the logs."""
+
+    def __init__(self) -> None:
+        self.missed = 0
+        self.skipped = 0
+        self.failed = 0
+
+
+def build_scheduler(
+    schedule: ScheduleSettings,
+    *,
+    poll: Job,
+    reload: Job,
+    digest: Job,
+    reload_interval: float,
+    counters: Counters,
+) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(
+        timezone=UTC,
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": int(schedule.misfire_grace),
+        },
+    )
+    now = datetime.now(UTC)
+    scheduler.add_job(poll, IntervalTrigger(seconds=schedule.tick), id="poll",
+                      next_run_time=now)
+    scheduler.add_job(reload, IntervalTrigger(seconds=reload_interval), id="reload")
+    scheduler.add_job(digest, IntervalTrigger(seconds=schedule.digest_interval), id="digest")
+
+    def on_event(event: object) -> None:
+        code = getattr(event, "code", 0)
+        job_id = getattr(event, "job_id", "?")
+        if code == EVENT_JOB_MISSED:
+            counters.missed += 1
+            log.warning("job %s missed its run time (coalesced into the next run)", job_id)
+        elif code == EVENT_JOB_MAX_INSTANCES:
+            counters.skipped += 1
+            log.warning("job %s still running: this run skipped", job_id)
+        elif code == EVENT_JOB_ERROR:
+            counters.failed += 1
+            log.error("job %s failed: %s", job_id, getattr(event, "exception", "?"))
+
+    scheduler.add_listener(on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR)
+    return scheduler
+
+
+async def run_until_stopped(scheduler: AsyncIOScheduler, stop: asyncio.Event) -> None:
+    """Start, wait for SIGTERM/SIGINT (or ``stop``), then shut down without waiting for jobs."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)

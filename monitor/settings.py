@@ -1,0 +1,147 @@
+"""All configuration: one Settings object, read from MONITOR_* variables and an optional .env.
+
+Nested groups use a double underscore: ``MONITOR_SMTP__HOST=mail.example.com``. The database
+URL also has the short form ``MONITOR_DATABASE_URL`` (DESIGN.md section 4). Built once, in
+``cli.py``; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("monitor", appauthor=False))
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_data_dir() / 'monitor.db'}"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = Field(
+        default_factory=default_database_url,
+        description="SQLAlchemy URL. SQLite file in the user data dir by default; "
+        "postgresql+psycopg://user@host/db to share one database between daemons.",
+    )
+    busy_timeout_ms: int = Field(
+        5000, ge=0, description="SQLite busy timeout: how long a writer waits for a lock."
+    )
+    echo: bool = Field(False, description="Log every SQL statement (debugging).")
+
+
+class HttpSettings(BaseModel):
+    user_agent: str = Field(
+        "monitor/0.1 (+https://github.com/monitor/monitor; news monitoring for analysts)",
+        description="User-Agent sent with every request.",
+    )
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to open a connection.")
+    read_timeout: float = Field(20.0, gt=0, description="Seconds to wait for each read.")
+    total_timeout: float = Field(
+        30.0, gt=0, description="Deadline in seconds for a whole request, body included."
+    )
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024, gt=0, description="Cap on a decompressed response body."
+    )
+    max_redirects: int = Field(5, ge=0, description="Redirects followed per request.")
+    concurrency: int = Field(32, ge=1, description="Requests in flight at once, all hosts.")
+    per_host: int = Field(2, ge=1, description="Requests in flight at once per host.")
+    jitter: float = Field(
+        0.25, ge=0, description="Up to this many seconds of random delay per host request."
+    )
+    allow_networks: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDR networks admitted despite the SSRF guard "
+        "(e.g. 127.0.0.1/32 for a local test server). Comma-separated in the environment "
+        "as a JSON list.",
+    )
+
+
+class RulesSettings(BaseModel):
+    dir: Path = Field(Path("rules"), description="Directory of analyst rule files (*.yaml).")
+    regex_timeout: float = Field(
+        0.05, gt=0, description="Seconds an analyst pattern may run on one article."
+    )
+    reload_interval: float = Field(
+        5.0, gt=0, description="Seconds between checks for edited rule files in the daemon."
+    )
+
+
+class SmtpSettings(BaseModel):
+    host: str | None = Field(None, description="SMTP server; email is off when unset.")
+    port: int = Field(587, description="SMTP port.")
+    username: str | None = Field(None, description="SMTP login user.")
+    password: SecretStr | None = Field(None, description="SMTP login password.")
+    starttls: bool = Field(
+        True, description="Require STARTTLS (verified certificate, no plaintext fallback)."
+    )
+    sender: str = Field("monitor@localhost", description="From address of digests.")
+    recipients: list[str] = Field(
+        default_factory=list, description="Digest recipients (JSON list in the environment)."
+    )
+    timeout: float = Field(30.0, gt=0, description="Seconds for each SMTP operation.")
+
+
+class SlackSettings(BaseModel):
+    webhook_url: SecretStr | None = Field(
+        None, description="Slack incoming-webhook URL; Slack is off when unset."
+    )
+    timeout: float = Field(15.0, gt=0, description="Seconds for a webhook request.")
+
+
+class ScheduleSettings(BaseModel):
+    tick: float = Field(
+        10.0, gt=0, description="Seconds between checks for sources that are due."
+    )
+    default_interval: float = Field(
+        900.0, gt=0, description="Seconds between polls of a source that sets none."
+    )
+    digest_interval: float = Field(3600.0, gt=0, description="Seconds between digests.")
+    misfire_grace: float = Field(
+        300.0, gt=0, description="Seconds a late job may still run (then it is coalesced)."
+    )
+    story_window_days: float = Field(
+        7.0, gt=0, description="Days within which a rewrite joins an existing story."
+    )
+    max_backoff: float = Field(
+        86400.0, gt=0, description="Longest backoff in seconds for a failing source."
+    )
+    stale_factor: float = Field(
+        4.0, gt=1, description="A source is stale after this many times its usual gap."
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MONITOR_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where monitor keeps its database and rendered digests.",
+    )
+    sources_file: Path = Field(
+        Path("sources.yaml"), description="The sources to poll (YAML)."
+    )
+    log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
+    database_url: str | None = Field(
+        None, description="Short form of database.url; wins when set."
+    )
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    rules: RulesSettings = Field(default_factory=RulesSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or self.database.url

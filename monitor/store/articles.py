@@ -1,0 +1,167 @@
+"""Article, fact and mention rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from monitor.models import Article, FactRow, Mention, Source
+from monitor.store.clean_text import safe, safe_opt
+from monitor.store.upsert import insert_ignore
+from monitor.values import Extraction, Fact, FetchedArticle
+
+
+def sort_key(published_at: datetime | None, first_seen: datetime) -> datetime:
+    """coalesce(published, first_seen), clamped so a future date cannot pin an item on top."""
+    if published_at is None or published_at > first_seen:
+        return first_seen
+    return published_at
+
+
+def insert_article(
+    session: Session, source_id: int, item: FetchedArticle, *, content_hash: str, now: datetime
+) -> int | None:
+    """Store a fetched article; None when this source or url already has it (re-poll)."""
+    values = {
+        "source_id": source_id,
+        "entry_key": safe(item.guid)[:2000],
+        "url": safe(item.url),
+        "guid": safe_opt(item.guid),
+        "title": safe(item.title)[:1000],
+        "author": safe_opt(item.author),
+        "published_at": item.published_at,
+        "published_raw": safe_opt(item.published_raw),
+        "first_seen_at": now,
+        "sort_at": sort_key(item.published_at, now),
+        "text": safe(item.text),
+        "language": item.language,
+        "ai_generated": item.ai_generated,
+        "agent_name": safe_opt(item.agent_name),
+        "summary_only": item.summary_only,
+        "content_hash": content_hash,
+        "extracted": False,
+    }
+    stmt = insert_ignore(session, Article).values(**values).returning(col(Article.id))
+    row = session.execute(stmt).first()
+    return None if row is None else int(row[0])
+
+
+def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> set[str]:
+    if not keys:
+        return set()
+    q = select(Article.entry_key).where(
+        Article.source_id == source_id, col(Article.entry_key).in_(list(keys))
+    )
+    return set(session.exec(q).all())
+
+
+def get(session: Session, article_id: int) -> Article | None:
+    return session.get(Article, article_id)
+
+
+def insert_extraction(
+    session: Session,
+    article_id: int,
+    extraction: Extraction,
+    *,
+    story_id: int | None,
+    new_flags: Sequence[bool],
+    now: datetime,
+) -> None:
+    for fact, is_new in zip(extraction.facts, new_flags, strict=True):
+        session.add(_fact_row(article_id, fact, story_id, is_new, now))
+    for term in extraction.terms:
+        session.add(
+            Mention(
+                article_id=article_id, kind="term", name=term.family, value=safe(term.term),
+                entity=term.entity, quote=safe(term.quote), span_start=term.span[0],
+                span_end=term.span[1],
+            )
+        )
+    for topic in extraction.topics:
+        session.add(
+            Mention(
+                article_id=article_id, kind="topic", name=topic.topic, value=safe(topic.phrase),
+                entity=topic.entity, quote=safe(topic.quote), span_start=topic.span[0],
+                span_end=topic.span[1],
+            )
+        )
+    article = session.get(Article, article_id)
+    if article is not None:
+        article.extracted = True
+        session.add(article)
+    session.flush()
+
+
+def _fact_row(
+    article_id: int, fact: Fact, story_id: int | None, is_new: bool, now: datetime
+) -> FactRow:
+    return FactRow(
+        article_id=article_id, story_id=story_id, entity=fact.entity, metric=fact.metric,
+        value=fact.value, value_high=fact.value_high, unit=fact.unit, currency=fact.currency,
+        period=fact.period, qualifiers=dict(fact.qualifiers) or None, approx=fact.approx,
+        alt_value=fact.alt_value, alt_currency=fact.alt_currency, surface=safe(fact.surface),
+        quote=safe(fact.quote), span_start=fact.span[0], span_end=fact.span[1],
+        confidence=fact.confidence, new_to_story=is_new, created_at=now,
+    )
+
+
+def list_facts(
+    session: Session,
+    *,
+    entity: str | None = None,
+    metric: str | None = None,
+    since: datetime | None = None,
+    typed_only: bool = False,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    q = (
+        select(FactRow, Article.url, Article.title, Source.name)
+        .join(Article, col(Article.id) == FactRow.article_id)
+        .join(Source, col(Source.id) == Article.source_id)
+    )
+    if entity:
+        q = q.where(FactRow.entity == entity)
+    if metric:
+        q = q.where(FactRow.metric == metric)
+    if typed_only:
+        q = q.where(col(FactRow.metric).is_not(None))
+    if since:
+        q = q.where(col(Article.sort_at) >= since)
+    q = q.order_by(col(FactRow.article_id), col(FactRow.span_start)).limit(limit)
+    out = []
+    for fact, url, title, source in session.exec(q).all():
+        out.append(
+            {
+                "id": fact.id, "entity": fact.entity, "metric": fact.metric,
+                "value": fact.value, "value_high": fact.value_high, "unit": fact.unit,
+                "currency": fact.currency, "surface": fact.surface, "period": fact.period,
+                "qualifiers": fact.qualifiers or {}, "approx": fact.approx,
+                "alt_value": fact.alt_value, "alt_currency": fact.alt_currency,
+                "confidence": round(fact.confidence, 3), "article_id": fact.article_id,
+                "story_id": fact.story_id, "url": url, "title": title, "source": source,
+                "quote": fact.quote, "span": [fact.span_start, fact.span_end],
+                "new_to_story": fact.new_to_story,
+            }
+        )
+    return out
+
+
+def list_mentions(
+    session: Session, *, kind: str | None = None, article_ids: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
+    q = select(Mention, Article.url).join(Article, col(Article.id) == Mention.article_id)
+    if kind:
+        q = q.where(Mention.kind == kind)
+    if article_ids is not None:
+        q = q.where(col(Mention.article_id).in_(list(article_ids)))
+    return [
+        {
+            "article_id": m.article_id, "kind": m.kind, "name": m.name, "value": m.value,
+            "entity": m.entity, "quote": m.quote, "url": url,
+        }
+        for m, url in session.exec(q.order_by(col(Mention.id))).all()
+    ]

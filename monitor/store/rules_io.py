@@ -1,0 +1,417 @@
+"""The rule engine's reads and writes: its input, its state rows and its alerts.
+
+Alerts are inserted with ``ON CONFLICT (key) DO NOTHING``: the key is derived from the
+event (rule, series, values, time), so evaluating the same facts twice, or again after a
+restart that lost nothing but memory, inserts no second row (issue 6, point 5).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, func, select
+
+from monitor.models import Alert, Article, FactRow, Mention, RuleState, Source, Story
+from monitor.rules.engine import AlertDraft, evaluate
+from monitor.rules.inputs import (
+    ArticleRef,
+    EvalInput,
+    FactRecord,
+    MentionRecord,
+    SourceRecord,
+    StoryRecord,
+)
+from monitor.rules.loader import RuleSet
+from monitor.rules.schema import FrequencySpec, SpikeSpec, StaleSpec, TopicRuleSpec
+from monitor.values import Fact
+
+DEFAULT_LOOKBACK = timedelta(days=30)
+_LOCK_KEY = 0x6D6F6E5F72756C65  # "mon_rule": the advisory lock for rule evaluation
+_CHUNK = 500  # ids per IN (...) list: SQLite caps bound parameters per statement
+
+StateRows = dict[tuple[str, str], dict[str, Any]]
+
+
+# ------------------------------------------------------------------ input
+
+
+def lookback_for(rules: RuleSet) -> timedelta:
+    """How far back story counts must reach for the windows these rules use."""
+    longest = timedelta(days=1)
+    for rule in rules.rules:
+        cond = rule.spec.condition
+        if isinstance(cond, SpikeSpec):
+            longest = max(longest, cond.within + cond.baseline)
+        elif isinstance(cond, FrequencySpec | TopicRuleSpec):
+            longest = max(longest, cond.within)
+    return longest
+
+
+def needs_stories(rules: RuleSet | None) -> bool:
+    """Whether any rule counts stories or looks at a story's entities."""
+    if rules is None:
+        return True
+    kinds = (FrequencySpec, SpikeSpec, TopicRuleSpec)
+    return any(isinstance(r.spec.condition, kinds) for r in rules.rules)
+
+
+def lock_evaluation(session: Session) -> None:
+    """Serialise rule evaluation across workers until this transaction ends.
+
+    State rows are read, changed and written back whole; two workers evaluating at once
+    on PostgreSQL would each write their own version. SQLite already serialises writers
+    (every transaction begins IMMEDIATE).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+
+
+def gather_input(
+    session: Session,
+    *,
+    article_ids: Sequence[int] | None,
+    since: datetime | None,
+    now: datetime,
+    rules: RuleSet | None = None,
+) -> EvalInput:
+    """Facts and mentions of the given articles (else of those sorted at/after ``since``,
+    else of all), with story counts for frequency/spike and activity times for stale."""
+    lookback = lookback_for(rules) if rules is not None else DEFAULT_LOOKBACK
+    refs = _articles(session, article_ids, since)
+    facts = _facts(session, refs)
+    mentions = _mentions(session, refs)
+    batch_story_ids = frozenset(r.story_id for r in refs.values() if r.story_id is not None)
+    earliest = min((r.sort_at for r in refs.values()), default=now) - lookback
+    return EvalInput(
+        facts=tuple(facts),
+        mentions=tuple(mentions),
+        stories=tuple(_stories(session, earliest)) if needs_stories(rules) else (),
+        batch_story_ids=batch_story_ids,
+        sources=tuple(_sources(session)),
+        last_seen=_last_seen(session, rules),
+    )
+
+
+def _articles(
+    session: Session, article_ids: Sequence[int] | None, since: datetime | None
+) -> dict[int, ArticleRef]:
+    q = select(Article, Source.name).join(Source, col(Source.id) == col(Article.source_id))
+    rows: list[tuple[Article, str]] = []
+    if article_ids is not None:
+        ids = sorted(set(article_ids))
+        for i in range(0, len(ids), _CHUNK):
+            rows.extend(session.exec(q.where(col(Article.id).in_(ids[i : i + _CHUNK]))).all())
+    else:
+        if since is not None:
+            q = q.where(col(Article.sort_at) >= since)
+        rows.extend(session.exec(q).all())
+    out: dict[int, ArticleRef] = {}
+    for art, source in rows:
+        assert art.id is not None and art.sort_at is not None
+        out[art.id] = ArticleRef(
+            id=art.id,
+            url=art.url,
+            title=art.title,
+            source=source,
+            ai_generated=art.ai_generated,
+            sort_at=art.sort_at,
+            story_id=art.story_id,
+            duplicate_of=art.duplicate_of,
+            agent_name=art.agent_name,
+        )
+    return out
+
+
+def _in_chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), _CHUNK):
+        yield ordered[i : i + _CHUNK]
+
+
+def _facts(session: Session, refs: Mapping[int, ArticleRef]) -> list[FactRecord]:
+    out = []
+    for chunk in _in_chunks(refs):
+        q = select(FactRow).where(col(FactRow.article_id).in_(chunk)).order_by(col(FactRow.id))
+        for row in session.exec(q).all():
+            assert row.id is not None
+            quals = tuple(sorted((str(k), str(v)) for k, v in (row.qualifiers or {}).items()))
+            fact = Fact(
+                entity=row.entity,
+                metric=row.metric,
+                value=row.value,
+                unit=row.unit,
+                surface=row.surface,
+                quote=row.quote,
+                span=(row.span_start, row.span_end),
+                confidence=row.confidence,
+                currency=row.currency,
+                period=row.period,
+                qualifiers=quals,
+                approx=row.approx,
+                value_high=row.value_high,
+                alt_value=row.alt_value,
+                alt_currency=row.alt_currency,
+            )
+            out.append(FactRecord(row.id, refs[row.article_id], fact))
+    return out
+
+
+def _mentions(session: Session, refs: Mapping[int, ArticleRef]) -> list[MentionRecord]:
+    out = []
+    for chunk in _in_chunks(refs):
+        q = select(Mention).where(col(Mention.article_id).in_(chunk)).order_by(col(Mention.id))
+        for m in session.exec(q).all():
+            assert m.id is not None
+            out.append(
+                MentionRecord(m.id, refs[m.article_id], m.kind, m.name, m.value, m.quote, m.entity)
+            )
+    return out
+
+
+def _stories(session: Session, earliest: datetime) -> list[StoryRecord]:
+    """Stories with an article in the window, each dated by its earliest article."""
+    # the window's stories first, through the sort_at index: never a scan of all history
+    recent = (
+        select(col(Article.story_id))
+        .where(col(Article.sort_at) >= earliest, col(Article.story_id).is_not(None))
+        .distinct()
+    )
+    q = (
+        select(
+            col(Article.story_id),
+            func.min(col(Article.sort_at)),
+            func.min(sa.cast(col(Article.ai_generated), sa.Integer)),
+        )
+        .where(col(Article.story_id).in_(recent))
+        .group_by(col(Article.story_id))
+    )
+    spans: dict[int, tuple[Any, bool]] = {
+        int(sid): (start, bool(all_ai)) for sid, start, all_ai in session.exec(q).all() if sid
+    }
+    if not spans:
+        return []
+    entities: dict[int, set[str]] = defaultdict(set)
+    topics: dict[int, set[str]] = defaultdict(set)
+    titles: dict[int, str] = {}
+    for chunk in _in_chunks(spans):
+        for sid, title, main in session.exec(
+            select(col(Story.id), col(Story.title), col(Story.main_entity)).where(
+                col(Story.id).in_(chunk)
+            )
+        ).all():
+            if sid is not None:
+                titles[sid] = title
+                if main:
+                    entities[sid].add(main)
+        for sid, entity in session.exec(
+            select(col(FactRow.story_id), col(FactRow.entity))
+            .where(col(FactRow.story_id).in_(chunk), col(FactRow.entity).is_not(None))
+            .distinct()
+        ).all():
+            if sid is not None and entity:
+                entities[sid].add(entity)
+        for sid, kind, name, entity in session.exec(
+            select(col(Article.story_id), col(Mention.kind), col(Mention.name), col(Mention.entity))
+            .join(Article, col(Article.id) == col(Mention.article_id))
+            .where(col(Article.story_id).in_(chunk))
+            .distinct()
+        ).all():
+            if sid is None:
+                continue
+            if kind == "topic":
+                topics[sid].add(name)
+            if entity:
+                entities[sid].add(entity)
+    out = []
+    for sid, (start, all_ai) in spans.items():
+        started = _utc(start)
+        assert started is not None
+        out.append(
+            StoryRecord(
+                id=sid,
+                title=titles.get(sid, ""),
+                started_at=started,
+                entities=frozenset(entities[sid]),
+                topics=frozenset(topics[sid]),
+                ai_only=all_ai,
+            )
+        )
+    return out
+
+
+def _utc(value: Any) -> datetime:
+    """Aggregates (min/max) over a UTC column, as either dialect returns them."""
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _sources(session: Session) -> list[SourceRecord]:
+    return [
+        SourceRecord(s.name, s.last_new_item_at, s.usual_gap_s, s.active)
+        for s in session.exec(select(Source)).all()
+    ]
+
+
+def _last_seen(session: Session, rules: RuleSet | None) -> dict[tuple[str, str], datetime]:
+    """When the monitor last saw news of the entities and metrics that stale rules watch.
+
+    First-seen time, not publication time: like a source's last new item, staleness is
+    about what reaches the monitor (a backfill of old articles is not silence).
+    """
+    wanted: list[StaleSpec] = [
+        r.spec.condition
+        for r in (rules.rules if rules is not None else ())
+        if isinstance(r.spec.condition, StaleSpec) and r.spec.condition.entity is not None
+    ]
+    out: dict[tuple[str, str], datetime] = {}
+    for spec in wanted:
+        assert spec.entity is not None
+        q = (
+            select(func.max(col(Article.first_seen_at)))
+            .select_from(FactRow)
+            .join(Article, col(Article.id) == col(FactRow.article_id))
+            .where(col(FactRow.entity) == spec.entity)
+        )
+        if spec.metric is not None:
+            q = q.where(col(FactRow.metric) == spec.metric)
+            key = ("metric", f"{spec.entity}/{spec.metric}")
+        else:
+            key = ("entity", spec.entity)
+        value = session.exec(q).one()
+        if spec.metric is None:
+            mq = (
+                select(func.max(col(Article.first_seen_at)))
+                .select_from(Mention)
+                .join(Article, col(Article.id) == col(Mention.article_id))
+                .where(col(Mention.entity) == spec.entity)
+            )
+            other = session.exec(mq).one()
+            value = max((v for v in (value, other) if v is not None), default=None)
+        if value is not None:
+            out[key] = _utc(value)
+    return out
+
+
+# ------------------------------------------------------------------ state
+
+
+def load_state(session: Session) -> StateRows:
+    return {
+        (row.rule_id, row.key): dict(row.state or {})
+        for row in session.exec(select(RuleState)).all()
+    }
+
+
+def _insert(session: Session, table: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def save_state(
+    session: Session, updates: Mapping[tuple[str, str], Mapping[str, Any]], now: datetime
+) -> None:
+    table = RuleState.__table__  # type: ignore[attr-defined]
+    for (rule_id, key), state in updates.items():
+        stmt = _insert(session, table).values(
+            rule_id=rule_id, key=key, state=dict(state), updated_at=now
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["rule_id", "key"],
+            set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
+        )
+        session.exec(stmt)
+
+
+# ------------------------------------------------------------------ alerts
+
+
+def insert_alerts(
+    session: Session, drafts: Iterable[AlertDraft], *, now: datetime | None = None
+) -> list[int]:
+    """Insert new alerts; a key already stored is skipped. Returns the new rows' ids."""
+    table = Alert.__table__  # type: ignore[attr-defined]
+    ids: list[int] = []
+    for d in drafts:
+        created = now or d.at
+        assert created is not None, "an alert needs a time"
+        stmt = (
+            _insert(session, table)
+            .values(
+                rule_id=d.rule_id,
+                key=d.key,
+                severity=d.severity,
+                entity=d.entity,
+                metric=d.metric,
+                old_value=d.old_value,
+                new_value=d.new_value,
+                story_id=d.story_id,
+                title=d.title,
+                payload=d.payload,
+                channels=list(d.channels),
+                immediate=d.immediate,
+                created_at=created,
+            )
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(table.c.id)
+        )
+        new_id = session.exec(stmt).scalar_one_or_none()
+        if new_id is not None:
+            ids.append(int(new_id))
+    return ids
+
+
+def alert_json(row: Alert) -> dict[str, Any]:
+    payload = row.payload or {}
+    return {
+        "id": row.id,
+        "rule": row.rule_id,
+        "key": row.key,
+        "severity": row.severity,
+        "title": row.title,
+        "entity": row.entity,
+        "metric": row.metric,
+        "old": row.old_value,
+        "new": row.new_value,
+        "story_id": row.story_id,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "channels": row.channels or [],
+        "immediate": row.immediate,
+        "evidence": payload.get("evidence", []),
+        "payload": payload,
+    }
+
+
+def list_alerts(session: Session, *, since: datetime | None, limit: int) -> list[dict[str, Any]]:
+    q = select(Alert)
+    if since is not None:
+        q = q.where(col(Alert.created_at) >= since)
+    q = q.order_by(col(Alert.created_at).desc(), col(Alert.id).desc()).limit(limit)
+    return [alert_json(row) for row in session.exec(q).all()]
+
+
+# ------------------------------------------------------------------ whole steps
+
+
+def run_rules(
+    session: Session, rules: RuleSet, *, article_ids: Sequence[int] | None, now: datetime
+) -> list[int]:
+    """Gather, evaluate with stored state, save state and insert alerts: one transaction."""
+    lock_evaluation(session)
+    batch = gather_input(session, article_ids=article_ids, since=None, now=now, rules=rules)
+    result = evaluate(rules, batch, load_state(session), now)
+    save_state(session, result.state, now)
+    return insert_alerts(session, result.alerts, now=now)
+
+
+def replay(
+    session: Session, rules: RuleSet, *, since: datetime | None, now: datetime
+) -> list[AlertDraft]:
+    """What the rules would raise over stored history, from empty state; writes nothing."""
+    batch = gather_input(session, article_ids=None, since=since, now=now, rules=rules)
+    return list(evaluate(rules, batch, {}, now).alerts)

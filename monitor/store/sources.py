@@ -1,0 +1,173 @@
+"""Source rows: the configured sources, their HTTP validators and their poll state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from monitor.models import Source
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """What sources.yaml says about one source (the store's view of it)."""
+
+    name: str
+    url: str
+    kind: str
+    interval_s: float
+    tags: tuple[str, ...] = ()
+    config: dict[str, Any] | None = None
+
+
+def sync_sources(session: Session, configs: Sequence[SourceConfig], now: datetime) -> None:
+    """Make the source table match the file; removed sources go inactive, keeping articles."""
+    existing = {s.name: s for s in session.exec(select(Source)).all()}
+    for cfg in configs:
+        row = existing.pop(cfg.name, None)
+        if row is None:
+            row = Source(name=cfg.name, url=cfg.url, next_poll_at=now)
+        elif row.url != cfg.url:
+            # another address: old validators say nothing about it
+            row.etag = row.last_modified = row.content_hash = None
+            row.next_poll_at = now
+        row.url, row.kind, row.interval_s = cfg.url, cfg.kind, cfg.interval_s
+        row.tags, row.config, row.active = list(cfg.tags), cfg.config, True
+        session.add(row)
+    for row in existing.values():
+        if row.name != "file":
+            row.active = False
+            session.add(row)
+    session.flush()
+
+
+def ensure_source(session: Session, name: str, url: str, kind: str = "file") -> Source:
+    """The pseudo-source of `monitor ingest` (never polled)."""
+    row = session.exec(select(Source).where(Source.name == name)).first()
+    if row is None:
+        row = Source(name=name, url=url, kind=kind, active=False)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def by_name(session: Session, name: str) -> Source | None:
+    return session.exec(select(Source).where(Source.name == name)).first()
+
+
+def active_sources(session: Session) -> list[Source]:
+    return list(session.exec(select(Source).where(col(Source.active)).order_by(Source.name)))
+
+
+def claim_due(
+    session: Session,
+    *,
+    worker: str,
+    now: datetime,
+    lease_s: float,
+    include_not_due: bool = False,
+    limit: int = 500,
+) -> list[Source]:
+    """Lease the sources that are due and not leased by a live worker.
+
+    On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several daemons claim at once without
+    blocking each other or taking the same source; SQLite serialises writers anyway
+    (BEGIN IMMEDIATE). Each claim bumps ``lease_token``, the fencing token that
+    ``record_success``/``record_failure`` check, so a worker whose lease expired cannot
+    overwrite the state written by the worker that took over.
+    """
+    q = select(Source).where(
+        col(Source.active),
+        (col(Source.lease_until).is_(None)) | (col(Source.lease_until) < now),
+    )
+    if not include_not_due:
+        q = q.where((col(Source.next_poll_at).is_(None)) | (col(Source.next_poll_at) <= now))
+    q = q.order_by(col(Source.next_poll_at), col(Source.name)).limit(limit)
+    rows = list(session.exec(q.with_for_update(skip_locked=True)))
+    for row in rows:
+        row.lease_owner = worker
+        row.lease_until = now + timedelta(seconds=lease_s)
+        row.lease_token += 1
+        session.add(row)
+    session.flush()
+    return rows
+
+
+def holds_lease(source: Source, token: int | None) -> bool:
+    """True when nobody claimed the source since ``token`` was handed out."""
+    return token is None or source.lease_token == token
+
+
+def release(source: Source) -> None:
+    source.lease_owner = None
+    source.lease_until = None
+
+
+def record_success(
+    session: Session,
+    source: Source,
+    *,
+    etag: str | None,
+    last_modified: str | None,
+    content_hash: str | None,
+    new_items: int,
+    next_delay_s: float,
+    now: datetime,
+) -> None:
+    source.etag, source.last_modified, source.content_hash = etag, last_modified, content_hash
+    source.last_poll_at = source.last_success_at = now
+    source.poll_count += 1
+    source.error_count = 0
+    if new_items:
+        if source.last_new_item_at is not None:
+            gap = (now - source.last_new_item_at).total_seconds()
+            # smoothed so one burst or one quiet week does not redefine "usual"
+            source.usual_gap_s = gap if source.usual_gap_s is None else (
+                0.7 * source.usual_gap_s + 0.3 * gap
+            )
+        source.last_new_item_at = now
+        source.item_count += new_items
+    source.next_poll_at = now + timedelta(seconds=next_delay_s)
+    release(source)
+    session.add(source)
+
+
+def record_failure(
+    session: Session, source: Source, *, kind: str, message: str, next_delay_s: float,
+    now: datetime,
+) -> None:
+    """Count a failure; validators and articles stay as they are (RELIABILITY F1)."""
+    source.last_poll_at = now
+    source.poll_count += 1
+    source.error_count += 1
+    source.error_total += 1
+    source.last_error, source.last_error_kind, source.last_error_at = message[:1000], kind, now
+    source.next_poll_at = now + timedelta(seconds=next_delay_s)
+    release(source)
+    session.add(source)
+
+
+def describe(source: Source) -> dict[str, Any]:
+    return {
+        "name": source.name,
+        "url": source.url,
+        "kind": source.kind,
+        "active": source.active,
+        "interval_s": source.interval_s,
+        "tags": source.tags or [],
+        "last_poll_at": _iso(source.last_poll_at),
+        "last_new_item_at": _iso(source.last_new_item_at),
+        "next_poll_at": _iso(source.next_poll_at),
+        "items": source.item_count,
+        "error_count": source.error_count,
+        "last_error_kind": source.last_error_kind,
+        "last_error": source.last_error,
+    }
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts else None

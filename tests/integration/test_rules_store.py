@@ -1,0 +1,323 @@
+"""Rules against a real SQLite store: state survives restarts, alerts are never duplicated."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from monitor.models import Alert, Article, FactRow, Mention, RuleState, Source, Story
+from monitor.rules.loader import FileResult, RuleSet, assemble, parse_text
+from monitor.store import rules_io
+from monitor.store.db import make_engine, session_scope, upgrade
+
+T0 = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
+NOW = T0 + timedelta(days=3)
+CHANNELS = {"email", "slack", "webhook", "log"}
+_n = itertools.count(1)
+
+VOCAB = """
+entities:
+  alibaba: {names: [Alibaba]}
+metrics:
+  ai_capex_plan: {kind: money, label: AI and cloud capex plan, cues: [invest]}
+terms:
+  qwen_models: {pattern: '\\bQwen[0-9][0-9.]*(?:-[A-Za-z0-9.]+)*'}
+topics:
+  chip_export_controls: {phrases: [export controls]}
+"""
+
+RULES = """
+rules:
+  - id: capex
+    when: {change: {entity: alibaba, metric: ai_capex_plan, currency: USD, by: 2%}}
+    confirm: {stories: 2, within: 180d}
+    trust: {ai: count}
+    severity: high
+    notify: [slack]
+    send: immediate
+  - id: capex-conflict
+    when: {conflict: {entity: alibaba, metric: ai_capex_plan, currency: USD}}
+    trust: {ai: count}
+  - id: qwen
+    when: {new_term: qwen_models}
+  - id: export
+    when: {topic: {topic: chip_export_controls, entity: alibaba}}
+    trust: {ai: count}
+  - id: stale-source
+    when: {stale: {source: "*", after: 2d}}
+"""
+
+
+def ruleset() -> RuleSet:
+    results = []
+    for name, text in (("vocabulary.yaml", VOCAB), ("rules.yaml", RULES)):
+        parsed, problems = parse_text(text, name)
+        results.append(FileResult(name, "", parsed, problems))
+    rs = assemble(results, channels=CHANNELS)
+    assert rs.problems == ()
+    return rs
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'rules.db'}")
+    upgrade(engine)
+    return engine
+
+
+def add_source(s: Session, name: str, last_new: datetime | None = None) -> int:
+    row = Source(name=name, url=f"https://{name}.test/feed", last_new_item_at=last_new or NOW)
+    s.add(row)
+    s.flush()
+    assert row.id is not None
+    return row.id
+
+
+def add_story(s: Session, at: datetime) -> int:
+    row = Story(title="story", main_entity="alibaba", first_seen_at=at, last_seen_at=at)
+    s.add(row)
+    s.flush()
+    assert row.id is not None
+    return row.id
+
+
+def add_article(
+    s: Session,
+    source_id: int,
+    story_id: int | None,
+    at: datetime,
+    *,
+    facts: list[tuple[float, str]] = (),  # type: ignore[assignment]
+    terms: list[str] = (),  # type: ignore[assignment]
+    topics: list[str] = (),  # type: ignore[assignment]
+    ai: bool = True,
+) -> int:
+    n = next(_n)
+    art = Article(
+        source_id=source_id,
+        entry_key=f"k{n}",
+        url=f"https://news.test/{n}",
+        title=f"a{n}",
+        first_seen_at=at,
+        sort_at=at,
+        content_hash=f"h{n}",
+        ai_generated=ai,
+        story_id=story_id,
+    )
+    s.add(art)
+    s.flush()
+    assert art.id is not None
+    for value, surface in facts:
+        s.add(
+            FactRow(
+                article_id=art.id,
+                story_id=story_id,
+                entity="alibaba",
+                metric="ai_capex_plan",
+                value=value,
+                unit="money",
+                currency="USD",
+                surface=surface,
+                quote=f"Alibaba will invest {surface}.",
+                span_start=0,
+                span_end=5,
+                confidence=0.9,
+                created_at=at,
+                qualifiers={},
+            )
+        )
+    for term in terms:
+        s.add(
+            Mention(
+                article_id=art.id,
+                kind="term",
+                name="qwen_models",
+                value=term,
+                quote=f"{term} launched.",
+                span_start=0,
+                span_end=len(term),
+            )
+        )
+    for phrase in topics:
+        s.add(
+            Mention(
+                article_id=art.id,
+                kind="topic",
+                name="chip_export_controls",
+                value=phrase,
+                entity="alibaba",
+                quote=f"... {phrase} ...",
+                span_start=0,
+                span_end=3,
+            )
+        )
+    s.flush()
+    return art.id
+
+
+def alert_count(engine: Engine) -> int:
+    with session_scope(engine) as s:
+        return int(s.exec(select(func.count()).select_from(Alert)).one())
+
+
+def seed_history(engine: Engine) -> tuple[list[int], list[int]]:
+    """Two batches: the $53B plan (and a $52B outlier), then the raise to $66B."""
+    with session_scope(engine) as s:
+        wire, site, markets = (add_source(s, n) for n in ("wire", "site", "markets"))
+        a, b = add_story(s, T0), add_story(s, T0 + timedelta(hours=5))
+        first = [
+            add_article(s, wire, a, T0, facts=[(53e9, "$53 billion")], terms=["Qwen3"]),
+            add_article(s, site, a, T0 + timedelta(hours=1), facts=[(53e9, "$53 billion")]),
+            add_article(s, markets, a, T0 + timedelta(hours=2), facts=[(52e9, "$52 billion")]),
+            add_article(
+                s,
+                site,
+                b,
+                T0 + timedelta(hours=5),
+                facts=[(53e9, "$53 billion")],
+                topics=["export controls"],
+            ),
+        ]
+        c, d = add_story(s, T0 + timedelta(days=1)), add_story(s, T0 + timedelta(days=2))
+        second = [
+            add_article(
+                s,
+                wire,
+                c,
+                T0 + timedelta(days=1),
+                facts=[(66e9, "$66 billion"), (53e9, "$53 billion")],
+                terms=["Qwen3", "Qwen3-Max"],
+            ),
+            add_article(s, site, d, T0 + timedelta(days=2), facts=[(66e9, "$66 billion")]),
+        ]
+    return first, second
+
+
+def test_evaluating_twice_or_after_a_restart_adds_no_alert(engine: Engine, tmp_path: Path) -> None:
+    restart_scenario(engine, lambda: make_engine(f"sqlite:///{tmp_path / 'rules.db'}"))
+
+
+@pytest.mark.postgres
+def test_evaluating_twice_or_after_a_restart_adds_no_alert_postgres(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    restart_scenario(engine, lambda: make_engine(pg_url))
+
+
+def restart_scenario(engine: Engine, reopen: Callable[[], Engine]) -> None:
+    rs = ruleset()
+    first, second = seed_history(engine)
+    with session_scope(engine) as s:
+        new = rules_io.run_rules(s, rs, article_ids=first, now=T0 + timedelta(hours=6))
+    with session_scope(engine) as s:
+        rows = s.exec(select(Alert).order_by(col(Alert.id))).all()
+        assert [r.rule_id for r in rows] == ["qwen", "capex-conflict", "export"]
+        assert sorted(new) == sorted(r.id for r in rows if r.id is not None)
+    with session_scope(engine) as s:
+        again = rules_io.run_rules(s, rs, article_ids=first, now=T0 + timedelta(hours=7))
+    assert again == []
+    with session_scope(engine) as s:
+        new = rules_io.run_rules(s, rs, article_ids=second, now=T0 + timedelta(days=2, hours=1))
+        assert len(new) == 2  # the capex change and the new Qwen3-Max
+    engine.dispose()
+    # a restart: a new engine on the same database, state from the database only
+    restarted = reopen()
+    with session_scope(restarted) as s:
+        assert rules_io.run_rules(s, rs, article_ids=first + second, now=NOW) == []
+    with session_scope(restarted) as s:
+        rows = s.exec(select(Alert).where(Alert.rule_id == "capex")).all()
+        (capex,) = rows
+        assert (capex.old_value, capex.new_value) == (53e9, 66e9)
+        assert capex.severity == "high" and capex.immediate and capex.channels == ["slack"]
+        assert "$53 billion -> $66 billion" in capex.title
+        # lost state (say, a rule_state restore from an old backup): keys still hold
+        for row in s.exec(select(RuleState)).all():
+            s.delete(row)
+    with session_scope(restarted) as s:
+        assert rules_io.run_rules(s, rs, article_ids=first + second, now=NOW) == []
+    assert alert_count(restarted) == 5
+    restarted.dispose()
+
+
+def test_list_alerts_is_json_ready_and_names_who_said_what(engine: Engine) -> None:
+    rs = ruleset()
+    first, _ = seed_history(engine)
+    with session_scope(engine) as s:
+        rules_io.run_rules(s, rs, article_ids=first, now=T0 + timedelta(hours=6))
+    with session_scope(engine) as s:
+        listed = rules_io.list_alerts(s, since=None, limit=10)
+        assert rules_io.list_alerts(s, since=NOW + timedelta(days=1), limit=10) == []
+    conflict = next(a for a in listed if a["rule"] == "capex-conflict")
+    assert conflict["old"] == 52e9 and conflict["new"] == 53e9
+    assert "$53 billion (site, wire) vs $52 billion (markets)" in conflict["title"]
+    assert {e["source"] for e in conflict["evidence"]} == {"wire", "site", "markets"}
+    assert all(e["url"].startswith("https://news.test/") for e in conflict["evidence"])
+    assert set(conflict) >= {
+        "id",
+        "rule",
+        "severity",
+        "entity",
+        "metric",
+        "old",
+        "new",
+        "story_id",
+        "created_at",
+        "evidence",
+    }
+    import json
+
+    json.dumps(listed)
+
+
+def test_replay_shows_what_would_fire_and_writes_nothing(engine: Engine) -> None:
+    rs = ruleset()
+    seed_history(engine)
+    with session_scope(engine) as s:
+        drafts = rules_io.replay(s, rs, since=None, now=NOW)
+    assert sorted(d.rule_id for d in drafts) == [
+        "capex",
+        "capex-conflict",
+        "export",
+        "qwen",
+        "qwen",
+    ]
+    assert alert_count(engine) == 0
+    with session_scope(engine) as s:
+        assert s.exec(select(RuleState)).all() == []
+        later = rules_io.replay(s, rs, since=T0 + timedelta(days=1), now=NOW)
+    # from the raise on only: $66B has no confirmed value before it to change from
+    assert sorted(d.rule_id for d in later) == ["qwen", "qwen"]
+
+
+def test_stale_source_from_the_store(engine: Engine) -> None:
+    rs = ruleset()
+    with session_scope(engine) as s:
+        add_source(s, "quiet", last_new=NOW - timedelta(days=3))
+        add_source(s, "busy", last_new=NOW - timedelta(hours=1))
+    with session_scope(engine) as s:
+        new = rules_io.run_rules(s, rs, article_ids=[], now=NOW)
+        assert len(new) == 1
+    with session_scope(engine) as s:
+        assert rules_io.run_rules(s, rs, article_ids=[], now=NOW + timedelta(hours=1)) == []
+        (row,) = s.exec(select(Alert)).all()
+        assert row.rule_id == "stale-source" and "quiet" in row.title
+
+
+def test_gather_input_builds_stories_and_activity(engine: Engine) -> None:
+    _first, second = seed_history(engine)
+    with session_scope(engine) as s:
+        batch = rules_io.gather_input(s, article_ids=second, since=None, now=NOW)
+    assert {f.article.source for f in batch.facts} == {"wire", "site"}
+    assert all(f.article.sort_at.tzinfo is not None for f in batch.facts)
+    assert len(batch.stories) == 4
+    assert all(st.started_at.tzinfo is not None for st in batch.stories)
+    assert all("alibaba" in st.entities for st in batch.stories)
+    assert sum("chip_export_controls" in st.topics for st in batch.stories) == 1
+    assert len(batch.batch_story_ids) == 2
+    assert {src.name for src in batch.sources} == {"wire", "site", "markets"}

@@ -1,0 +1,147 @@
+"""Exact and near-duplicate levels, pure functions (issue 4, points 1 and 2)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.dedup import (
+    NEAR_DUPLICATE,
+    band_keys,
+    candidate_probability,
+    content_hash,
+    jaccard,
+    normalise,
+    signature,
+    similarity,
+)
+from monitor.dedup import minhash
+
+TEXT = (
+    "Alibaba has emerged as a formidable contender in the worldwide scramble for artificial "
+    "intelligence capacity, pledging $53 billion (RMB 380 billion) over the next three years "
+    "to expand its AI and cloud infrastructure. The size of the commitment makes one thing "
+    "plain: management no longer treats AI as a side bet but as the load-bearing wall of the "
+    "entire group. Alibaba Cloud holds 4% of the global cloud market, trailing AWS (30%), "
+    "Microsoft Azure (20%) and Google Cloud (13%), while its home share stands at 36%."
+)
+
+
+def test_normalise_folds_case_whitespace_and_punctuation() -> None:
+    assert normalise("Alibaba’s  AI—push!\n\n«Qwen3-Max»  costs $53 billion.") == (
+        "alibaba s ai push qwen3 max costs 53 billion"
+    )
+    # full-width forms and non-breaking spaces are the same characters after NFKC
+    assert normalise("ＡＩ\u00a0Cloud") == "ai cloud"
+    # letters outside ASCII keep their identity, in lower case
+    assert normalise("Émission Über") == "émission über"
+
+
+def test_content_hash_ignores_formatting_but_not_words() -> None:
+    reformatted = TEXT.upper().replace(" ", "  ").replace(",", " ,").replace(".", " …")
+    assert content_hash(reformatted) == content_hash(TEXT)
+    assert content_hash(TEXT.replace("$53 billion", "$52 billion")) != content_hash(TEXT)
+    assert len(content_hash(TEXT)) == 32
+
+
+def test_signature_is_compact_and_deterministic() -> None:
+    sig = signature(TEXT)
+    assert sig == signature(TEXT)
+    assert len(sig) == 1 + 2 * minhash.NUM_PERM  # well under the 2 KB budget per article
+    assert similarity(sig, sig) == pytest.approx(1.0)
+
+
+def test_signature_does_not_depend_on_the_process_hash_seed() -> None:
+    """Signatures are stored and compared across restarts and workers."""
+    code = "import sys; from monitor.dedup import signature; sys.stdout.write(signature(sys.argv[1]).hex())"
+    root = Path(__file__).resolve().parents[2]
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code, TEXT],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert outs == {signature(TEXT).hex()}
+
+
+def test_empty_text_has_no_band_keys_and_matches_nothing() -> None:
+    empty = signature("  ... — !! ")
+    assert band_keys(empty) == []
+    assert similarity(empty, empty) == 0.0
+    assert similarity(empty, signature(TEXT)) == 0.0
+
+
+def test_short_text_still_gets_a_signature() -> None:
+    assert similarity(signature("Qwen3 launched"), signature("qwen3 LAUNCHED!")) == 1.0
+
+
+def test_band_keys_are_signed_int64_and_mix_in_the_band_number() -> None:
+    keys = band_keys(signature(TEXT))
+    assert len(keys) == minhash.BANDS
+    assert all(-(2**63) <= k < 2**63 for k in keys)
+    # the same values in every band still give one key per band
+    same = bytes([minhash.VERSION]) + b"\x07\x00" * minhash.NUM_PERM
+    assert len(set(band_keys(same))) == minhash.BANDS
+
+
+def test_malformed_signature_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        similarity(b"\x01abc", signature(TEXT))
+
+
+def _edited(text: str, every: int) -> str:
+    words = text.split()
+    return " ".join(w if i % every else "edited" for i, w in enumerate(words))
+
+
+@pytest.mark.parametrize("every", [40, 12, 6, 3])
+def test_similarity_estimates_the_exact_jaccard(every: int) -> None:
+    long = " ".join([TEXT, TEXT.replace("Alibaba", "The group"), TEXT[::-1]])
+    other = _edited(long, every)
+    exact = jaccard(long, other)
+    est = similarity(signature(long), signature(other))
+    # 64 permutations: the standard error is at most 0.0625; four of them is a loose bound
+    assert abs(est - exact) <= 0.25
+
+
+def test_s_curve_meets_the_recall_target_and_prunes_dissimilar_pairs() -> None:
+    """The banding chosen from the target (module docstring), against datasketch's default."""
+    assert candidate_probability(NEAR_DUPLICATE) >= 0.99
+    assert candidate_probability(0.9) >= 0.9999
+    assert candidate_probability(0.3) < 0.05
+    assert candidate_probability(0.1) < 0.001
+    assert candidate_probability(0.8, bands=9, rows=13) < 0.5  # why the default is not used
+
+
+def test_verify_accepts_rejects_and_checks_only_the_grey_zone() -> None:
+    calls: list[int] = []
+
+    def exact(value: float) -> float:
+        calls.append(1)
+        return value
+
+    assert minhash.verify(0.97, lambda: exact(0.0)) == 0.97
+    assert minhash.verify(0.4, lambda: exact(1.0)) is None
+    assert calls == []
+    assert minhash.verify(0.8, lambda: exact(0.83)) == 0.83
+    assert minhash.verify(0.8, lambda: exact(0.79)) is None
+    assert len(calls) == 2
+
+
+def test_word_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(minhash, "_WORD_CACHE", {})
+    monkeypatch.setattr(minhash, "_WORD_CACHE_MAX", 50)
+    before = signature(TEXT)
+    for i in range(10):
+        signature(" ".join(f"w{i}x{j}" for j in range(30)))
+    assert len(minhash._WORD_CACHE) <= 50 + 30
+    assert signature(TEXT) == before

@@ -1,0 +1,357 @@
+"""Unit tests of fact extraction (issue 5): quantities, periods, qualifiers,
+attribution, metrics, terms and topics."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from monitor.extract import extract
+from monitor.extract.quantities import find_quantities
+from monitor.extract.sentences import split_sentences
+from monitor.values import EntityDef, Fact, MetricDef, TermFamily, TopicDef, Vocabulary
+from tests.unit.extract_gold import load_vocabulary
+
+VOCAB = load_vocabulary()
+
+
+def _facts(text: str, title: str = "") -> list[Fact]:
+    return list(extract(text, title, VOCAB).facts)
+
+
+def _one(text: str, surface: str, title: str = "") -> Fact:
+    found = [f for f in _facts(text, title) if f.surface == surface]
+    assert len(found) == 1, [f.surface for f in _facts(text, title)]
+    return found[0]
+
+
+# ------------------------------------------------------------------------- quantities
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "value", "currency"),
+    [
+        ("spend $53 billion on it", "$53 billion", 53e9, "USD"),
+        ("spend $53B on it", "$53B", 53e9, "USD"),
+        ("spend US$53bn on it", "US$53bn", 53e9, "USD"),
+        ("spend RMB 380 billion on it", "RMB 380 billion", 380e9, "CNY"),
+        ("spend CNY80 billion on it", "CNY80 billion", 80e9, "CNY"),
+        ("spend 380 billion yuan on it", "380 billion yuan", 380e9, "CNY"),
+        ("revenue of $4.35 billion", "$4.35 billion", 4.35e9, "USD"),
+        ("invertirá 53.000 millones de dólares", "53.000 millones de dólares", 53e9, "USD"),
+        ("repurchased $241 million", "$241 million", 241e6, "USD"),
+        ("assets of RMB 1.8 trillion", "RMB 1.8 trillion", 1.8e12, "CNY"),
+        ("gold near $4,200 an ounce", "$4,200", 4200.0, "USD"),
+        ("a target of HK$600", "HK$600", 600.0, "HKD"),
+    ],
+)
+def test_money_forms_are_normalised(text: str, surface: str, value: float, currency: str) -> None:
+    (q,) = find_quantities(text)
+    assert (q.surface, q.unit, q.currency) == (surface, "money", currency)
+    assert q.value == pytest.approx(value)
+    assert text[q.start : q.end] == surface
+
+
+def test_two_currencies_of_one_amount_are_linked_both_ways() -> None:
+    text = "the company allocated RMB120 billion ($16.5 billion) to AI"
+    cny, usd = find_quantities(text)
+    assert (cny.value, cny.currency, cny.alt_value, cny.alt_currency) == (
+        120e9, "CNY", 16.5e9, "USD",
+    )  # fmt: skip
+    assert (usd.value, usd.currency, usd.alt_value, usd.alt_currency) == (
+        16.5e9, "USD", 120e9, "CNY",
+    )  # fmt: skip
+    assert usd.second_currency and not cny.second_currency
+
+
+def test_comma_conversion_is_linked_but_a_from_to_pair_is_not() -> None:
+    a, b = find_quantities("set aside 380 billion yuan, or about $53 billion, for it")
+    assert a.alt_currency == "USD" and b.alt_currency == "CNY"
+    c, d = find_quantities("from RMB 380 billion to RMB 480 billion")
+    assert c.alt_value is None and d.alt_value is None
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "value", "high", "approx"),
+    [
+        ("a 34% rise", "percent", 34.0, None, None),
+        ("nearly 85-90% of firms", "percent", 85.0, 90.0, "nearly"),
+        ("between 3.50% to 3.75%", "percent", 3.5, 3.75, None),
+        ("up 2 percentage points", "pp", 2.0, None, None),
+        ("cut by 25 basis points", "pp", 0.25, None, None),
+        ("trades at 15x", "multiple", 15.0, None, None),
+        ("a net debt-to-equity of 0.25x", "multiple", 0.25, None, None),
+        ("over 200 models", "count", 200.0, None, "over"),
+        ("180k Qwen-based models", "count", 180e3, None, None),
+        ("10 million downloads", "count", 10e6, None, None),
+        ("triple-digit growth", "growth", 100.0, 999.0, None),
+        ("slash prices by up to 97%", "percent", 97.0, None, "up to"),
+        ("with $100B+ gaps", "money", 100e9, None, "over"),
+    ],
+)
+def test_units_ranges_and_approximations(
+    text: str, unit: str, value: float, high: float | None, approx: str | None
+) -> None:
+    (q,) = find_quantities(text)
+    assert (q.unit, q.value_high, q.approx) == (unit, high, approx)
+    assert q.value == pytest.approx(value)
+
+
+def test_pe_without_an_x_is_a_multiple() -> None:
+    (q,) = find_quantities("on a trailing P/E of 19.2.")
+    assert (q.unit, q.value, q.surface) == ("multiple", 19.2, "19.2")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["in 2025 earnings terms", "outperforms Llama 3 in benchmarks", "as noted[11] before",
+     "Qwen3 models", "in Q3 2025 results", "Dec.06 2025"],
+)  # fmt: skip
+def test_years_versions_and_citations_are_not_counts(text: str) -> None:
+    assert find_quantities(text) == []
+
+
+# -------------------------------------------------------------------------- sentences
+
+
+def test_sentences_keep_offsets_and_survive_scraped_text() -> None:
+    text = (
+        "It could redefine shareholder returns.Alibaba's strategy shifts. Amid U.S. export "
+        "rules, rivals like\nand Tencent[11].Despite strains, it holds up.\n\nNext paragraph"
+    )
+    sentences = split_sentences(text)
+    assert [s.text for s in sentences] == [
+        "It could redefine shareholder returns.",
+        "Alibaba's strategy shifts.",
+        "Amid U.S. export rules, rivals like\nand Tencent[11].",
+        "Despite strains, it holds up.",
+        "Next paragraph",
+    ]
+    for s in sentences:
+        assert text[s.start : s.end] == s.text
+
+
+def test_a_paragraph_break_left_by_a_stripped_name_does_not_split() -> None:
+    (s,) = split_sentences("its 4% share lags behind\n\n(20%) and AWS (29%).")
+    assert s.text.endswith("AWS (29%).")
+
+
+# ------------------------------------------------------------- periods and qualifiers
+
+
+def test_periods() -> None:
+    text = (
+        "Alibaba will invest $53 billion over the next three years. Alibaba's cloud "
+        "revenue grew 34% year-over-year in Q3 2025. Alibaba's FY2025 net income rose "
+        "62.62% to RMB 130.11 billion. Alibaba shares are up 45% year to date. Alibaba's "
+        "AI-related product revenue posted triple-digit growth for nine consecutive quarters."
+    )
+    by_surface = {f.surface: f for f in _facts(text)}
+    assert by_surface["$53 billion"].period == "next 3 years"
+    assert by_surface["34%"].period == "Q3 2025, year-over-year"
+    assert by_surface["62.62%"].period == "FY2025"
+    assert by_surface["RMB 130.11 billion"].period == "FY2025"
+    assert by_surface["45%"].period == "YTD"
+    assert by_surface["triple-digit growth"].period == "9 consecutive quarters"
+
+
+def test_global_and_china_shares_are_different_series() -> None:
+    text = (
+        "Alibaba Cloud holds 4% of the global cloud market. "
+        "Alibaba holds 36% of China's cloud market."
+    )
+    four, thirty_six = _one(text, "4%"), _one(text, "36%")
+    assert four.metric == thirty_six.metric == "cloud_market_share"
+    assert four.qualifier("scope") == "global"
+    assert thirty_six.qualifier("scope") == "china"
+
+
+def test_forward_and_trailing_pe_are_different_series() -> None:
+    text = "Alibaba trades at a forward P/E of 15x. On a trailing P/E of 19.2, Alibaba looks cheap."
+    fwd, trailing = _one(text, "15x"), _one(text, "19.2")
+    assert fwd.metric == trailing.metric == "pe_ratio"
+    assert fwd.qualifiers == (("basis", "forward"),)
+    assert trailing.qualifiers == (("basis", "trailing"),)
+
+
+def test_a_fall_is_negative() -> None:
+    fact = _one("Alibaba's free cash flow declined 76% in Q4 2025.", "76%")
+    assert (fact.metric, fact.value, fact.period) == ("fcf_change", -76.0, "Q4 2025")
+
+
+# ------------------------------------------------------------------------ attribution
+
+
+def test_comparative_sentence_credits_each_company() -> None:
+    text = (
+        "Alibaba's cloud market share remains at 4%, trailing AWS (30%), Microsoft (20%), "
+        "and Google (13%)."
+    )
+    got = {(f.entity, f.metric, f.value) for f in _facts(text)}
+    assert got == {
+        ("alibaba", "cloud_market_share", 4.0),
+        ("aws", "cloud_market_share", 30.0),
+        ("microsoft", "cloud_market_share", 20.0),
+        ("google", "cloud_market_share", 13.0),
+    }
+
+
+def test_stripped_subject_falls_back_to_main_entity_with_lower_confidence() -> None:
+    named = _one("Alibaba is investing $53B over three years.", "$53B")
+    stripped = _one(
+        "Alibaba's AI plan is vast. Alibaba leads at home.\n\nis investing $53B over three years.",
+        "$53B",
+        title="Alibaba's AI Push",
+    )
+    assert named.entity == stripped.entity == "alibaba"
+    assert named.metric == stripped.metric == "ai_capex_plan"
+    assert stripped.confidence < named.confidence
+
+
+def test_main_entity_prefers_the_title_then_the_first_and_most_mentions() -> None:
+    vocab = VOCAB
+    assert extract("AWS and AWS again.", "Alibaba's bet", vocab).main_entity == "alibaba"
+    assert extract("Tencent, then Tencent, then AWS.", "", vocab).main_entity == "tencent"
+    assert extract("No company here.", "", vocab).main_entity is None
+
+
+def test_a_bracketed_value_without_a_name_is_credited_to_nobody() -> None:
+    fact = _one("its 4% share lags behind\n\n(20%) and AWS (29%).", "20%", title="Alibaba")
+    assert fact.entity is None
+    assert fact.confidence < 0.5
+
+
+# ---------------------------------------------------------------------------- metrics
+
+
+def test_unmatched_quantity_is_an_untyped_figure() -> None:
+    fact = _one("Alibaba was fined $2.78 billion in 2021.", "$2.78 billion")
+    assert fact.metric is None and fact.entity == "alibaba"
+
+
+def test_exclude_vetoes_the_nearest_number_only() -> None:
+    text = (
+        "Its outlays pale next to Microsoft's $100 billion annual R&D budget or Amazon's "
+        "$40 billion in cloud infrastructure spending."
+    )
+    assert _one(text, "$100 billion").metric is None
+    assert _one(text, "$40 billion").metric == "ai_capex_plan"
+
+
+# ------------------------------------------------------------------ terms and topics
+
+
+def test_qwen_model_names_are_terms_without_trailing_punctuation() -> None:
+    text = (
+        "Alibaba shipped Qwen3, Qwen3-Max, Qwen3-Max-Preview and Qwen2.5-Max, and "
+        "open-sourced Qwen3-Next-80B-A3B. Developers love Qwen-based apps and Qwen3-based tools."
+    )
+    result = extract(text, "", VOCAB)
+    names = [t.term for t in result.terms if t.family == "qwen_models"]
+    assert names == [
+        "Qwen3", "Qwen3-Max", "Qwen3-Max-Preview", "Qwen2.5-Max", "Qwen3-Next-80B-A3B", "Qwen3",
+    ]  # fmt: skip
+    for t in result.terms:
+        assert text[t.span[0] : t.span[1]] == t.term
+        assert t.entity == "alibaba"
+
+
+def test_term_owner_is_the_possessor_even_in_a_comparison() -> None:
+    text = "Qwen3 beats rivals like OpenAI's GPT-4 and Meta's Llama 3 in benchmarks."
+    result = extract(text, "Alibaba's Qwen3", VOCAB)
+    owners = {t.term: t.entity for t in result.terms}
+    assert owners == {"Qwen3": "alibaba", "GPT-4": "openai", "Llama 3": "meta"}
+
+
+def test_catastrophic_pattern_is_skipped_not_hung() -> None:
+    vocab = Vocabulary(
+        terms=(
+            TermFamily("evil", r"(a|aa)+$"),
+            TermFamily("evil2", r"(\w+\s?)+!$"),
+            TermFamily("qwen_models", r"\bQwen[0-9][0-9.]*"),
+        )
+    )
+    text = "Qwen3 " + "a" * 40 + "b " + "word " * 40 + "?"
+    started = time.monotonic()
+    result = extract(text, "", vocab, regex_timeout=0.01)
+    # A generous bound that only a hang would break; the timeout itself is 10 ms.
+    assert time.monotonic() - started < 10
+    assert [t.family for t in result.terms] == ["qwen_models"]
+
+
+def test_invalid_pattern_is_skipped() -> None:
+    vocab = Vocabulary(terms=(TermFamily("bad", "(unclosed"), TermFamily("ok", r"Qwen\d")))
+    assert [t.term for t in extract("Qwen3 is out.", "", vocab).terms] == ["Qwen3"]
+
+
+def test_export_control_topic_with_its_entity() -> None:
+    text = (
+        "Nvidia chips are scarce. US export controls block Alibaba from top chips, and a "
+        "chip ban looms for firms on the Entity List."
+    )
+    result = extract(text, "Alibaba's chip problem", VOCAB)
+    hits = [(t.topic, t.phrase.lower(), t.entity) for t in result.topics]
+    assert hits == [
+        ("chip_export_controls", "export controls", "alibaba"),
+        ("chip_export_controls", "chip ban", "alibaba"),
+        ("chip_export_controls", "entity list", "alibaba"),
+    ]
+
+
+# --------------------------------------------------------------------------- contract
+
+
+def test_every_fact_carries_its_evidence() -> None:
+    text = (
+        "Alibaba will invest $53 billion (RMB 380 billion) over the next three years. Its "
+        "4% global cloud share trails AWS (30%)."
+    )
+    result = extract(text, "Alibaba", VOCAB)
+    assert result.facts
+    for f in result.facts:
+        assert text[f.span[0] : f.span[1]] == f.surface
+        assert f.surface in f.quote and f.quote in text
+        assert 0.0 <= f.confidence <= 1.0
+        assert list(f.qualifiers) == sorted(f.qualifiers)
+    assert result.entities == ("alibaba", "aws")
+
+
+def test_pure_and_deterministic() -> None:
+    text = "Alibaba is investing $53B over three years; its 4% share trails AWS (30%)."
+    assert extract(text, "t", VOCAB) == extract(text, "t", VOCAB)
+
+
+def test_empty_inputs() -> None:
+    assert extract("", "", Vocabulary()).facts == ()
+    assert extract("", "", VOCAB).main_entity is None
+    result = extract("It grew 5% to $3 billion.", "", Vocabulary())
+    assert [(f.metric, f.entity) for f in result.facts] == [(None, None), (None, None)]
+
+
+def test_a_small_custom_vocabulary() -> None:
+    vocab = Vocabulary(
+        entities=(EntityDef("acme", ("Acme", "ACME Corp")),),
+        metrics=(MetricDef("widget_sales", "count", ("widgets",)),),
+        topics=(TopicDef("recall", ("product recall",)),),
+    )
+    result = extract("ACME Corp sold 5 million widgets before the product recall.", "", vocab)
+    (fact,) = result.facts
+    assert (fact.entity, fact.metric, fact.value) == ("acme", "widget_sales", 5e6)
+    assert [t.topic for t in result.topics] == ["recall"]
+
+
+def test_vocabulary_file_is_well_formed() -> None:
+    kinds = {"money", "percent", "multiple", "count", "growth"}
+    assert {m.kind for m in VOCAB.metrics} <= kinds
+    ids = {m.id for m in VOCAB.metrics}
+    assert {
+        "ai_capex_plan", "cloud_market_share", "cloud_revenue", "cloud_revenue_growth",
+        "ai_revenue_growth", "net_income", "net_income_change", "fcf_change", "pe_ratio",
+        "ps_ratio", "buyback_remaining", "stock_move_ytd", "price_target",
+    } <= ids  # fmt: skip
+    names = [n for e in VOCAB.entities for n in e.names]
+    assert len(names) == len(set(names)), "a name may belong to one entity only"
+    assert {"alibaba", "aws", "microsoft", "google", "tencent", "bytedance", "huawei", "baidu"} <= {
+        e.id for e in VOCAB.entities
+    }

@@ -1,0 +1,318 @@
+"""Fetcher.poll and fetch_article against respx / httpx.MockTransport (no sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from monitor.errors import FetchError, ParseError
+from monitor.fetch.client import Fetcher, PollResult, Validators
+from monitor.fetch.sources import Selectors, SourceSpec
+from monitor.settings import HttpSettings
+
+PUBLIC = "93.184.216.34"
+FEED_URL = "http://feeds.example.com/markets.rss"
+RSS = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>M</title><link>http://feeds.example.com/</link>'
+    b"<ttl>60</ttl><item><title>One</title><link>/a/1</link><guid>g1</guid><description>Body one.</description></item>"
+    b"<item><title>Two</title><link>/a/2</link><guid>g2</guid><description>Body two.</description></item>"
+    b"</channel></rss>"
+)
+PAGE = b"""<html><head><title>Full {n}</title></head><body><article><h1>Full {n}</h1>
+<p>The full article {n} says Alibaba will spend $53 billion.</p></article></body></html>"""
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    return {"internal.example": ["10.0.0.8"]}.get(host, [PUBLIC])
+
+
+def settings(**overrides: Any) -> HttpSettings:
+    return HttpSettings(jitter=0, max_body_bytes=64 * 1024, **overrides)
+
+
+def run_poll(
+    router: respx.MockRouter,
+    source: SourceSpec,
+    validators: Validators = Validators(),
+    http: HttpSettings | None = None,
+    **kw: Any,
+) -> PollResult:
+    async def go() -> PollResult:
+        async with Fetcher(
+            http or settings(), transport=httpx.MockTransport(router.async_handler), resolver=resolve
+        ) as fetcher:
+            return await fetcher.poll(source, validators, **kw)
+
+    return asyncio.run(go())
+
+
+def feed_source(url: str = FEED_URL, **kw: Any) -> SourceSpec:
+    return SourceSpec(name="markets", url=url, kind=kw.pop("kind", "rss"), **kw)
+
+
+def test_first_poll_returns_articles_validators_and_ttl() -> None:
+    router = respx.MockRouter()
+    route = router.get(FEED_URL).mock(
+        return_value=httpx.Response(200, content=RSS, headers={"ETag": '"v1"', "Last-Modified": "Wed, 31 Dec 2025 10:00:00 GMT"})
+    )
+    result = run_poll(router, feed_source())
+    assert not result.not_modified and [a.guid for a in result.articles] == ["g1", "g2"]
+    assert result.articles[0].url == "http://feeds.example.com/a/1"
+    assert result.validators == Validators(
+        etag='"v1"', last_modified="Wed, 31 Dec 2025 10:00:00 GMT",
+        content_hash="sha256:" + hashlib.sha256(RSS).hexdigest(),
+    )
+    assert result.min_interval_s == 3600.0
+    sent = route.calls.last.request.headers
+    assert sent["user-agent"].startswith("monitor/")
+    assert "if-none-match" not in sent
+
+
+def test_validators_are_sent_and_304_is_success_keeping_them() -> None:
+    router = respx.MockRouter()
+    route = router.get(FEED_URL).mock(return_value=httpx.Response(304))
+    old = Validators(etag='"v1"', last_modified="Wed, 31 Dec 2025 10:00:00 GMT", content_hash="sha256:x")
+    result = run_poll(router, feed_source(), old)
+    assert result.not_modified and result.articles == () and result.validators == old
+    sent = route.calls.last.request.headers
+    assert sent["if-none-match"] == '"v1"'
+    assert sent["if-modified-since"] == "Wed, 31 Dec 2025 10:00:00 GMT"
+
+
+def test_unchanged_body_is_not_parsed_again() -> None:
+    # a server with stale validators sends 200 with the same bytes; the body here is not
+    # even a feed, so a parse would raise: the hash short-circuits it
+    body = b"<html>same as before</html>"
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=body))
+    old = Validators(content_hash="sha256:" + hashlib.sha256(body).hexdigest())
+    result = run_poll(router, feed_source(), old)
+    assert result.not_modified and result.articles == ()
+
+
+def test_expires_zero_drops_validators_but_keeps_the_hash() -> None:
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=RSS, headers={"ETag": '"v9"', "Expires": "0"}))
+    result = run_poll(router, feed_source())
+    assert result.validators.etag is None and result.validators.content_hash
+
+
+def test_cache_control_max_age_is_a_floor_on_the_interval() -> None:
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=RSS, headers={"Cache-Control": "public, max-age=7200"}))
+    assert run_poll(router, feed_source()).min_interval_s == 7200.0
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "retry_after"),
+    [(429, {"Retry-After": "120"}, 120.0), (503, {"Retry-After": "30"}, 30.0), (500, {}, None),
+     (404, {}, None), (410, {}, None)],
+)
+def test_http_errors_are_typed(status: int, headers: dict[str, str], retry_after: float | None) -> None:
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(return_value=httpx.Response(status, content=b"x", headers=headers))
+    with pytest.raises(FetchError) as info:
+        run_poll(router, feed_source())
+    assert info.value.kind == "http_status" and info.value.status == status
+    assert info.value.retry_after == retry_after
+    assert ("consider removing" in str(info.value)) == (status == 410)
+
+
+def test_retry_after_as_http_date() -> None:
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(
+        return_value=httpx.Response(429, headers={"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"})
+    )
+    with pytest.raises(FetchError) as info:
+        run_poll(router, feed_source())
+    assert info.value.retry_after is not None and info.value.retry_after > 86400 * 365
+
+
+def test_bot_challenge_is_its_own_kind() -> None:
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(
+        return_value=httpx.Response(403, content=b"<title>Just a moment...</title>", headers={"cf-mitigated": "challenge"})
+    )
+    with pytest.raises(FetchError) as info:
+        run_poll(router, feed_source())
+    assert info.value.kind == "challenge"
+
+
+def test_html_page_for_a_feed_is_not_a_feed_and_empty_200_is_empty_body() -> None:
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=b"<!doctype html><html><body>Sorry</body></html>"))
+    with pytest.raises(ParseError) as info:
+        run_poll(router, feed_source())
+    assert info.value.kind == "not_a_feed"
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=b""))
+    with pytest.raises(ParseError) as info:
+        run_poll(router, feed_source())
+    assert info.value.kind == "empty_body"
+
+
+def test_redirects_are_followed_by_hand_with_each_hop_checked() -> None:
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(return_value=httpx.Response(301, headers={"Location": "/moved.rss"}))
+    router.get("http://feeds.example.com/moved.rss").mock(return_value=httpx.Response(200, content=RSS))
+    assert len(run_poll(router, feed_source()).articles) == 2
+
+    for target, kind in [
+        ("http://169.254.169.254/latest/meta-data/", "blocked_address"),
+        ("http://internal.example/admin", "blocked_address"),  # DNS answer is private
+        ("file:///etc/passwd", "blocked_scheme"),
+        ("gopher://feeds.example.com/", "blocked_scheme"),
+        ("http://127.0.0.1:8888\\@example.com/", "blocked_address"),
+    ]:
+        router = respx.MockRouter(assert_all_called=False)
+        router.get(FEED_URL).mock(return_value=httpx.Response(302, headers={"Location": target}))
+        with pytest.raises(FetchError) as info:
+            run_poll(router, feed_source())
+        assert info.value.kind == kind, target
+
+
+def test_redirect_loop_stops_at_five() -> None:
+    router = respx.MockRouter()
+    route = router.get(FEED_URL).mock(return_value=httpx.Response(302, headers={"Location": FEED_URL}))
+    with pytest.raises(FetchError) as info:
+        run_poll(router, feed_source())
+    assert info.value.kind == "too_many_redirects"
+    assert route.call_count == 6  # the request and five redirects
+
+
+def test_gzip_body_is_decoded_and_a_bomb_stops_at_the_cap() -> None:
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=gzip.compress(RSS), headers={"Content-Encoding": "gzip"}))
+    assert len(run_poll(router, feed_source()).articles) == 2
+    bomb = gzip.compress(bytes(8 * 1024 * 1024))
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"}))
+    with pytest.raises(FetchError) as info:
+        run_poll(router, feed_source())
+    assert info.value.kind == "too_large"
+
+
+def test_unknown_content_encoding_is_refused() -> None:
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=b"xx", headers={"Content-Encoding": "br"}))
+    with pytest.raises(FetchError) as info:
+        run_poll(router, feed_source())
+    assert info.value.kind == "bad_encoding"
+
+
+def page_router(listing: bytes | None = None) -> respx.MockRouter:
+    router = respx.MockRouter(assert_all_called=False)
+    for n in (1, 2, 3):
+        router.get(f"http://feeds.example.com/a/{n}").mock(
+            return_value=httpx.Response(200, content=PAGE.replace(b"{n}", str(n).encode()))
+        )
+    if listing is not None:
+        router.get("http://feeds.example.com/news").mock(return_value=httpx.Response(200, content=listing))
+    return router
+
+
+LISTING = b"""<html><body><ul><li><a class="h" href="/a/1?utm_source=x">One</a></li>
+<li><a class="h" href="/a/2">Two</a></li><li><a class="h" href="/a/3#c">Three</a></li></ul></body></html>"""
+
+
+def test_html_listing_fetches_only_unseen_articles() -> None:
+    router = page_router(LISTING)
+    source = SourceSpec(name="site", url="http://feeds.example.com/news", kind="html",
+                        selectors=Selectors(items="a.h", body="article"))
+    result = run_poll(router, source, seen={"http://feeds.example.com/a/2"})
+    assert [a.guid for a in result.articles] == ["http://feeds.example.com/a/1", "http://feeds.example.com/a/3"]
+    assert result.articles[0].text == "The full article 1 says Alibaba will spend $53 billion."
+    assert result.articles[0].title == "Full 1"
+    assert not router.routes[1].called  # /a/2 was seen
+
+
+def test_listing_with_no_items_is_layout_changed() -> None:
+    router = page_router(b"<html><body><p>We redesigned!</p></body></html>")
+    source = SourceSpec(name="site", url="http://feeds.example.com/news", kind="html",
+                        selectors=Selectors(items="a.h"))
+    with pytest.raises(ParseError) as info:
+        run_poll(router, source)
+    assert info.value.kind == "layout_changed"
+
+
+def test_one_failing_article_is_a_warning_all_failing_is_an_error() -> None:
+    router = page_router(LISTING)
+    router.routes[0].mock(return_value=httpx.Response(500))
+    source = SourceSpec(name="site", url="http://feeds.example.com/news", kind="auto",
+                        selectors=Selectors(items="a.h"))
+    result = run_poll(router, source)
+    assert len(result.articles) == 2 and result.partial and "HTTP 500" in result.warnings[0]
+
+    router = respx.MockRouter(assert_all_called=False)
+    router.get("http://feeds.example.com/news").mock(return_value=httpx.Response(200, content=LISTING))
+    router.route().mock(return_value=httpx.Response(404))
+    with pytest.raises(FetchError) as info:
+        run_poll(router, source)
+    assert info.value.status == 404
+
+
+def test_fetch_full_replaces_summaries_of_new_items_only() -> None:
+    router = page_router()
+    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=RSS))
+    result = run_poll(router, feed_source(fetch_full=True), seen={"g2"})
+    one, two = result.articles
+    assert one.guid == "g1" and one.title == "One" and not one.summary_only
+    assert one.text == "The full article 1 says Alibaba will spend $53 billion."
+    assert two.text == "Body two." and two.summary_only
+    assert not router.routes[1].called
+
+
+def test_auto_kind_sniffs_feeds() -> None:
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=RSS))
+    assert len(run_poll(router, feed_source(kind="auto")).articles) == 2
+
+
+def test_concurrency_limits_global_and_per_host() -> None:
+    in_flight: dict[str, int] = {}
+    peak: dict[str, int] = {}
+    total = [0, 0]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        in_flight[host] = in_flight.get(host, 0) + 1
+        total[0] += 1
+        peak[host] = max(peak.get(host, 0), in_flight[host])
+        total[1] = max(total[1], total[0])
+        await asyncio.sleep(0.01)
+        in_flight[host] -= 1
+        total[0] -= 1
+        return httpx.Response(200, content=RSS)
+
+    sources = [feed_source(f"http://h{i % 4}.example.com/feed{i}.rss") for i in range(24)]
+
+    async def go() -> list[PollResult]:
+        http = HttpSettings(jitter=0.001, concurrency=3, per_host=2)
+        async with Fetcher(http, transport=httpx.MockTransport(handler), resolver=resolve) as fetcher:
+            return await asyncio.gather(*(fetcher.poll(s, Validators()) for s in sources))
+
+    results = asyncio.run(go())
+    assert all(len(r.articles) == 2 for r in results)
+    assert max(peak.values()) <= 2 and total[1] <= 3
+    assert total[1] >= 2  # it did run requests in parallel
+
+
+def test_fetch_article_direct() -> None:
+    router = page_router()
+
+    async def go() -> Any:
+        async with Fetcher(settings(), transport=httpx.MockTransport(router.async_handler), resolver=resolve) as f:
+            return await f.fetch_article("http://feeds.example.com/a/3", None)
+
+    article = asyncio.run(go())
+    assert article.url == "http://feeds.example.com/a/3" and article.title == "Full 3"
+
+
+Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]

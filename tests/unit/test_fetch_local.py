@@ -1,0 +1,91 @@
+"""monitor ingest: local .txt, .html and .xml files as articles."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import IngestError
+from monitor.fetch.local import read_local
+
+SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
+
+
+def test_txt_seed_is_one_clean_article(tmp_path: Path) -> None:
+    source = SEEDS / "001_a8743c5debed99a4.txt"
+    if not source.exists():
+        pytest.skip(f"{source} not present")
+    path = tmp_path / source.name
+    shutil.copy(source, path)
+    (article,) = read_local(path)
+    assert article.url == path.resolve().as_uri() == article.guid
+    assert article.url.startswith("file://")
+    assert article.title == "Alibaba's AI Push: A New Era of Growth or a Valuation Mirage?"
+    assert article.ai_generated and article.agent_name == "Harrison Brooks"
+    assert "Aime Summary" not in article.text and "No comments" not in article.text
+
+
+def test_txt_without_headline_gets_its_first_sentence_as_title(tmp_path: Path) -> None:
+    path = tmp_path / "plain.txt"
+    path.write_text("AInvest Newsletter\nAlibaba will spend $53 billion on AI. More follows here.\n")
+    (article,) = read_local(path)
+    assert article.title == "Alibaba will spend $53 billion on AI."
+    assert article.text == "Alibaba will spend $53 billion on AI. More follows here."
+
+
+def test_html_file_keeps_its_file_uri(tmp_path: Path) -> None:
+    path = tmp_path / "page.htm"
+    path.write_bytes(
+        b'<html><head><title>T</title><link rel="canonical" href="https://x.example/a"></head>'
+        b"<body><article><h1>Qwen3-Max launched</h1><p>Alibaba released Qwen3-Max.</p></article></body></html>"
+    )
+    (article,) = read_local(path)
+    assert article.url == path.resolve().as_uri()
+    assert article.title == "Qwen3-Max launched" and article.text == "Alibaba released Qwen3-Max."
+
+
+def test_xml_feed_entries_keep_http_links(tmp_path: Path) -> None:
+    path = tmp_path / "feed.xml"
+    path.write_bytes(
+        b'<rss version="2.0"><channel><title>F</title>'
+        b"<item><guid>a</guid><title>A</title><link>https://news.example/a</link><description>Text A.</description></item>"
+        b"<item><guid>b</guid><title>B</title><link>relative/b.html</link><description>Text B.</description></item>"
+        b"</channel></rss>"
+    )
+    a, b = read_local(path)
+    assert a.url == "https://news.example/a"
+    assert b.url == path.resolve().as_uri()
+    assert (a.guid, b.guid) == ("a", "b")
+
+
+def test_directory_reads_supported_files_in_order(tmp_path: Path) -> None:
+    (tmp_path / "b.txt").write_text("Second file text here.")
+    (tmp_path / "a.txt").write_text("First file text here.")
+    (tmp_path / "notes.md").write_text("ignored")
+    assert [a.text for a in read_local(tmp_path)] == ["First file text here.", "Second file text here."]
+
+
+@pytest.mark.parametrize("name", ["data.json", "noext"])
+def test_unknown_file_types_are_refused_by_name(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text("{}")
+    with pytest.raises(IngestError) as info:
+        read_local(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_and_broken_files_name_the_path(tmp_path: Path) -> None:
+    with pytest.raises(IngestError) as info:
+        read_local(tmp_path / "missing.txt")
+    assert "missing.txt" in str(info.value)
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(b"<html><body>not a feed</body></html>")
+    with pytest.raises(IngestError) as info:
+        read_local(bad)
+    assert "bad.xml" in str(info.value) and "not_a_feed" in str(info.value)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("AInvest Newsletter\n\nNo comments yet\n")
+    with pytest.raises(IngestError):
+        read_local(empty)

@@ -1,0 +1,60 @@
+"""Settings: env prefix, nested groups, secrets, descriptions, and README's table."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic import BaseModel, SecretStr
+
+from monitor.settings import Settings
+from tests.conftest import ROOT
+
+
+def setting_names() -> list[str]:
+    names = []
+    for name, field in Settings.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            names += [f"MONITOR_{name.upper()}__{sub.upper()}" for sub in ann.model_fields]
+        else:
+            names.append(f"MONITOR_{name.upper()}")
+    return names
+
+
+def test_every_setting_has_a_description() -> None:
+    for name, field in Settings.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            for sub, sf in ann.model_fields.items():
+                assert sf.description, f"{name}.{sub} has no description"
+        else:
+            assert field.description, f"{name} has no description"
+
+
+def test_readme_table_lists_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| `(MONITOR_[A-Z_]+)` \|", readme, flags=re.MULTILINE))
+    missing = [n for n in setting_names() if n not in rows]
+    assert not missing, f"README's settings table lacks {missing}"
+    unknown = rows - set(setting_names())
+    assert not unknown, f"README's settings table lists settings that do not exist: {unknown}"
+
+
+def test_environment_and_nested_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITOR_DATABASE_URL", "sqlite:///x.db")
+    monkeypatch.setenv("MONITOR_HTTP__MAX_REDIRECTS", "3")
+    monkeypatch.setenv("MONITOR_SMTP__PASSWORD", "hunter2")
+    monkeypatch.setenv("MONITOR_HTTP__ALLOW_NETWORKS", '["127.0.0.1/32"]')
+    s = Settings()
+    assert s.db_url == "sqlite:///x.db"
+    assert s.http.max_redirects == 3
+    assert s.http.allow_networks == ["127.0.0.1/32"]
+    assert isinstance(s.smtp.password, SecretStr)
+    assert "hunter2" not in repr(s)
+
+
+def test_default_database_is_sqlite_in_user_data_dir() -> None:
+    s = Settings()
+    assert s.db_url.startswith("sqlite:///")
+    assert s.db_url.endswith("monitor/monitor.db")

@@ -1,0 +1,106 @@
+"""The store's engine, migrations and round trip, on SQLite and (when available) PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitor.store import articles
+from monitor.store import sources as sources_store
+from monitor.store.db import current_revision, head_revision, make_engine, session_scope, upgrade
+from monitor.values import Extraction, Fact, FetchedArticle, TermHit
+
+NOW = datetime(2025, 12, 6, 9, 30, tzinfo=UTC)
+
+
+def _article(url: str, guid: str, text: str = "Alibaba plans to invest $53 billion.") -> (
+    FetchedArticle
+):
+    return FetchedArticle(url=url, guid=guid, title="Alibaba\x00 bets on AI", text=text,
+                          published_at=NOW - timedelta(hours=1), ai_generated=True,
+                          agent_name="Harrison Brooks")
+
+
+def round_trip(engine: Engine) -> None:
+    assert current_revision(engine) == head_revision(engine)
+    fact = Fact(entity="alibaba", metric="ai_capex_plan", value=53e9, unit="money",
+                surface="$53 billion", quote="Alibaba plans to invest $53 billion.",
+                span=(24, 35), confidence=0.9, currency="USD",
+                qualifiers=(("horizon", "3y"),))
+    with session_scope(engine) as s:
+        sources_store.sync_sources(
+            s, [sources_store.SourceConfig("feed", "http://x.test/rss", "rss", 900.0)], NOW
+        )
+        src = sources_store.by_name(s, "feed")
+        assert src is not None and src.id is not None
+        first = articles.insert_article(s, src.id, _article("http://x.test/a", "g1"),
+                                        content_hash="h1", now=NOW)
+        again = articles.insert_article(s, src.id, _article("http://x.test/a", "g1"),
+                                        content_hash="h1", now=NOW)
+        assert first is not None and again is None  # re-poll inserts nothing
+        articles.insert_extraction(
+            s, first, Extraction(main_entity="alibaba", facts=(fact,), terms=(
+                TermHit("qwen_models", "Qwen3", "Qwen3 launched.", (0, 5)),)),
+            story_id=None, new_flags=[True], now=NOW,
+        )
+    with session_scope(engine) as s:
+        stored = articles.get(s, first)
+        assert stored is not None
+        assert stored.title == "Alibaba bets on AI"  # NUL stripped before insert
+        assert stored.first_seen_at == NOW and stored.first_seen_at.tzinfo is not None
+        assert stored.sort_at == NOW - timedelta(hours=1)
+        rows = articles.list_facts(s, entity="alibaba")
+        assert [(r["metric"], r["value"], r["currency"], r["qualifiers"]) for r in rows] == [
+            ("ai_capex_plan", 53e9, "USD", {"horizon": "3y"})
+        ]
+        assert rows[0]["source"] == "feed" and rows[0]["url"] == "http://x.test/a"
+        assert [m["value"] for m in articles.list_mentions(s, kind="term")] == ["Qwen3"]
+
+
+def test_round_trip_sqlite(engine: Engine) -> None:
+    round_trip(engine)
+
+
+@pytest.mark.postgres
+def test_round_trip_postgres(pg_engine: Engine) -> None:
+    round_trip(pg_engine)
+
+
+def test_upgrade_is_idempotent_and_keeps_data(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        sources_store.ensure_source(s, "file", "file://file")
+    assert upgrade(engine) == head_revision(engine)
+    with session_scope(engine) as s:
+        assert sources_store.by_name(s, "file") is not None
+
+
+def test_sqlite_wal_and_busy_timeout(sqlite_url: str) -> None:
+    eng = make_engine(sqlite_url, busy_timeout_ms=1234)
+    with eng.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
+    eng.dispose()
+
+
+def test_future_date_is_clamped_for_sorting() -> None:
+    seen = NOW
+    assert articles.sort_key(datetime(2100, 1, 1, tzinfo=UTC), seen) == seen
+    assert articles.sort_key(None, seen) == seen
+    assert articles.sort_key(NOW - timedelta(days=1), seen) == NOW - timedelta(days=1)
+
+
+def test_removed_source_goes_inactive_and_keeps_its_articles(engine: Engine) -> None:
+    cfg = sources_store.SourceConfig("feed", "http://x.test/rss", "rss", 900.0)
+    with session_scope(engine) as s:
+        sources_store.sync_sources(s, [cfg], NOW)
+        src = sources_store.by_name(s, "feed")
+        assert src is not None and src.id is not None
+        articles.insert_article(s, src.id, _article("http://x.test/b", "g2"),
+                                content_hash="h", now=NOW)
+    with session_scope(engine) as s:
+        sources_store.sync_sources(s, [], NOW)
+        assert sources_store.active_sources(s) == []
+        assert s.execute(sa.text("select count(*) from article")).scalar() == 1
