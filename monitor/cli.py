@@ -21,13 +21,17 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from monitor import pipeline
+from monitor.daemon import Daemon
 from monitor.demo_server import serve_directory
 from monitor.errors import IngestError, MonitorError
-from monitor.fetch.client import Fetcher
+from monitor.fetch.client import Fetcher, PollResult, Validators
 from monitor.fetch.local import read_local
+from monitor.fetch.policy import is_stale
 from monitor.fetch.sources import load_sources
 from monitor.notify import digest as digest_mod
 from monitor.rules.loader import RuleSet, load_rules
+from monitor.rules.reload import RuleBook
+from monitor.rules.report import draft_json, format_drafts
 from monitor.settings import Settings
 from monitor.store import articles, rules_io, stories
 from monitor.store import sources as sources_store
@@ -145,14 +149,17 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     seeds = Path(args.seeds)
     if not (seeds / "sources.yaml").is_file():
-        raise MonitorError(f"{seeds}/sources.yaml not found: run from the project root or "
-                           "pass --seeds DIR")
+        raise MonitorError(
+            f"{seeds}/sources.yaml not found: run from the project root or pass --seeds DIR"
+        )
     workdir = Path(tempfile.mkdtemp(prefix="monitor-demo-"))
     update: dict[str, Any] = {
         "sources_file": seeds / "sources.yaml",
         "http": settings.http.model_copy(
-            update={"allow_networks": [*settings.http.allow_networks, "127.0.0.1/32"],
-                    "jitter": 0.0}
+            update={
+                "allow_networks": [*settings.http.allow_networks, "127.0.0.1/32"],
+                "jitter": 0.0,
+            }
         ),
     }
     if not args.db and not settings.database_url:
@@ -170,8 +177,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     html = pipeline.write_digest_html(d, workdir)
     elapsed = (datetime.now(UTC) - started).total_seconds()
     print(f"\nHTML digest: {html}", file=sys.stderr)
-    print(f"database: {settings.db_url}  (browse it: monitor --db {settings.db_url} stories)",
-          file=sys.stderr)
+    print(
+        f"database: {settings.db_url}  (browse it: monitor --db {settings.db_url} stories)",
+        file=sys.stderr,
+    )
     print(f"demo finished in {elapsed:.1f} s", file=sys.stderr)
     return 0 if all(r.error is None for r in reports) else 1
 
@@ -216,8 +225,12 @@ def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_engine(settings)
     with session_scope(engine) as session:
         rows = articles.list_facts(
-            session, entity=args.entity, metric=args.metric, since=parse_since(args.since),
-            typed_only=not args.all, limit=args.limit,
+            session,
+            entity=args.entity,
+            metric=args.metric,
+            since=parse_since(args.since),
+            typed_only=not args.all,
+            limit=args.limit,
         )
         mentions = articles.list_mentions(session) if args.json else []
     if args.json:
@@ -225,8 +238,10 @@ def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for f in rows:
         quals = ",".join(f"{k}={v}" for k, v in sorted(f["qualifiers"].items()))
-        print(f"{f['entity'] or '?':<12} {f['metric'] or '-':<26} {f['surface']:<22} "
-              f"{quals:<28} #{f['article_id']}  \u201c{f['quote'][:90]}\u201d")
+        print(
+            f"{f['entity'] or '?':<12} {f['metric'] or '-':<26} {f['surface']:<22} "
+            f"{quals:<28} #{f['article_id']}  \u201c{f['quote'][:90]}\u201d"
+        )
     return 0
 
 
@@ -260,19 +275,77 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "list":
         engine = open_engine(settings)
+        now = datetime.now(UTC)
+        factor = settings.schedule.stale_factor
         with session_scope(engine) as session:
-            rows = [sources_store.describe(s) for s in sources_store.active_sources(session)]
+            rows = [
+                sources_store.describe(
+                    s, stale=is_stale(s.last_new_item_at, s.usual_gap_s, now, factor)
+                )
+                for s in sources_store.active_sources(session)
+            ]
         if args.json:
             emit_json(rows)
         else:
             for r in rows:
-                err = f" errors={r['error_count']} last={r['last_error_kind']}" if r[
-                    "error_count"] else ""
-                print(f"{r['name']:<24} {r['kind']:<5} last poll {r['last_poll_at'] or 'never'}"
-                      f", last new {r['last_new_item_at'] or 'never'}, next "
-                      f"{r['next_poll_at'] or 'now'}{err}")
+                err = (
+                    f" errors={r['error_count']} last={r['last_error_kind']}"
+                    if r["error_count"]
+                    else ""
+                )
+                err += " STALE (quiet for longer than usual)" if r["stale"] else ""
+                print(
+                    f"{r['name']:<24} {r['kind']:<5} last poll {r['last_poll_at'] or 'never'}"
+                    f", last new {r['last_new_item_at'] or 'never'}, next "
+                    f"{r['next_poll_at'] or 'now'}{err}"
+                )
         return 0
-    raise MonitorError(f"sources {args.action} is not available yet")
+    return _sources_check(args, settings)
+
+
+def _sources_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Fetch one source once and show what would be stored, storing nothing."""
+    if not args.name:
+        raise MonitorError("sources check needs a source NAME (see `monitor sources list`)")
+    specs = {s.name: s for s in load_sources(settings.sources_file)}
+    spec = specs.get(args.name)
+    if spec is None:
+        known = ", ".join(sorted(specs)) or "none"
+        raise MonitorError(f"no source {args.name!r} in {settings.sources_file} (known: {known})")
+
+    async def fetch() -> PollResult:
+        async with Fetcher(settings.http) as fetcher:
+            return await fetcher.poll(spec, Validators(None, None, None))
+
+    result = asyncio.run(fetch())
+    rows: list[dict[str, Any]] = [
+        {
+            "title": a.title,
+            "url": a.url,
+            "guid": a.guid,
+            "author": a.author,
+            "published_at": a.published_at.isoformat() if a.published_at else None,
+            "published_raw": a.published_raw,
+            "ai_generated": a.ai_generated,
+            "agent_name": a.agent_name,
+            "words": len(a.text.split()),
+            "summary_only": a.summary_only,
+        }
+        for a in result.articles
+    ]
+    if args.json:
+        emit_json(rows)
+        return 0
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"{spec.name}: {len(rows)} item(s) would be stored (nothing was stored)")
+    for r in rows:
+        ai = f"  [AI: {r['agent_name'] or 'yes'}]" if r["ai_generated"] else ""
+        print(
+            f"  {r['published_at'] or r['published_raw'] or 'undated':<25} {r['title'][:80]}"
+            f"  ({r['words']} words){ai}\n      {r['url']}"
+        )
+    return 0
 
 
 def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
@@ -284,10 +357,31 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
         if ruleset.problems:
             print(f"{len(ruleset.problems)} problem(s) in {path}", file=sys.stderr)
             return 1
-        print(f"{path}: {len(ruleset.rules)} rule(s) in {len(ruleset.files)} file(s), all valid",
-              file=sys.stderr)
+        print(
+            f"{path}: {len(ruleset.rules)} rule(s) in {len(ruleset.files)} file(s), all valid",
+            file=sys.stderr,
+        )
         return 0
-    raise MonitorError(f"rules {args.action} is not available yet")
+    # rules test: replay stored history through these rules; nothing stored, nothing sent
+    engine = open_engine(settings)
+    with session_scope(engine) as session:
+        drafts = rules_io.replay(
+            session, ruleset, since=parse_since(args.since), now=datetime.now(UTC)
+        )
+    for problem in ruleset.problems:
+        print(problem, file=sys.stderr)
+    if args.json:
+        emit_json([draft_json(d) for d in drafts])
+    else:
+        print(format_drafts(drafts))
+    return 1 if ruleset.problems else 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    engine = open_engine(settings)
+    rulebook = RuleBook(settings.rules.dir, channels=CHANNELS)
+    asyncio.run(Daemon(settings, engine, rulebook).run())
+    return 0
 
 
 # --------------------------------------------------------------------------- parser
@@ -320,6 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("demo", cmd_demo, "serve seeds/ locally, poll it once, print the digest (offline)")
     sp.add_argument("--seeds", default="seeds", help="demo corpus folder (default: seeds)")
 
+    add("run", cmd_run, "run the daemon: poll on schedule, reload edited rules, build digests")
+
     sp = add("ingest", cmd_ingest, "store local .txt/.html/.xml files as articles")
     sp.add_argument("paths", nargs="+", metavar="PATH")
     sp.add_argument("--source", default="file", help="source name to file them under")
@@ -327,7 +423,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("poll", cmd_poll, "poll every source once and exit")
     sp.add_argument("--once", action="store_true", help="one cycle, then exit")
 
-    sp = add("sources", cmd_sources, "list sources and their state")
+    sp = add(
+        "sources",
+        cmd_sources,
+        "list sources and their state, or fetch one (sources check NAME) storing nothing",
+    )
     sp.add_argument("action", choices=["list", "check"])
     sp.add_argument("name", nargs="?")
     sp.add_argument("--json", action="store_true", help="one JSON array on stdout")
@@ -351,7 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--since", help="stories seen on or after this date")
     sp.add_argument("--html", help="also write the HTML digest to this file")
 
-    sp = add("rules", cmd_rules, "check or replay the analysts' rule files")
+    sp = add(
+        "rules",
+        cmd_rules,
+        "check the analysts' rule files, or replay stored history "
+        "through them (rules test) showing what would fire, storing and sending nothing",
+    )
     sp.add_argument("action", choices=["check", "test"])
     sp.add_argument("path", nargs="?", help="a rules directory or file (default: settings)")
     sp.add_argument("--since", help="replay history from this date (rules test)")
@@ -382,6 +487,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings.model_copy(update=update)
         if not args.verbose:
             logging.getLogger().setLevel(settings.log_level.upper())
+            # one line per request or migration step is noise at the default level
+            for chatty in ("alembic", "httpx", "apscheduler"):
+                logging.getLogger(chatty).setLevel(logging.WARNING)
         code: int = args.handler(args, settings)
         return code
     except ValidationError as exc:

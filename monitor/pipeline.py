@@ -30,7 +30,6 @@ from monitor.fetch.policy import next_poll_delay
 from monitor.fetch.sources import SourceSpec
 from monitor.models import Source
 from monitor.notify import digest as digest_mod
-from monitor.rules.engine import evaluate
 from monitor.rules.loader import RuleSet
 from monitor.settings import Settings
 from monitor.store import articles, digests, rules_io, stories
@@ -68,8 +67,12 @@ def source_config(spec: SourceSpec) -> sources_store.SourceConfig:
     if spec.selectors is not None:
         cfg["selectors"] = spec.selectors.model_dump(exclude_none=True)
     return sources_store.SourceConfig(
-        name=spec.name, url=spec.url, kind=spec.kind, interval_s=spec.interval_s,
-        tags=tuple(spec.tags), config=cfg,
+        name=spec.name,
+        url=spec.url,
+        kind=spec.kind,
+        interval_s=spec.interval_s,
+        tags=tuple(spec.tags),
+        config=cfg,
     )
 
 
@@ -77,8 +80,12 @@ def spec_of(row: Source) -> SourceSpec:
     cfg = row.config or {}
     return SourceSpec.model_validate(
         {
-            "name": row.name, "url": row.url, "kind": row.kind, "interval_s": row.interval_s,
-            "tags": tuple(row.tags or ()), "selectors": cfg.get("selectors"),
+            "name": row.name,
+            "url": row.url,
+            "kind": row.kind,
+            "interval_s": row.interval_s,
+            "tags": tuple(row.tags or ()),
+            "selectors": cfg.get("selectors"),
             "fetch_full": bool(cfg.get("fetch_full", False)),
         }
     )
@@ -108,7 +115,10 @@ class Pipeline:
         lease_s = self.settings.http.total_timeout * 4 + 60  # outlives any one poll
         with session_scope(self.engine) as session:
             rows = sources_store.claim_due(
-                session, worker=self.worker, now=self.clock(), lease_s=lease_s,
+                session,
+                worker=self.worker,
+                now=self.clock(),
+                lease_s=lease_s,
                 include_not_due=all_sources,
             )
             claims = [(spec_of(r), r.lease_token) for r in rows]
@@ -126,9 +136,13 @@ class Pipeline:
                 last_modified=row.last_modified if row else None,
                 content_hash=row.content_hash if row else None,
             )
+            # pages already stored are not fetched again (listings, full-article fetches)
+            seen: frozenset[str] = frozenset()
+            if row is not None and row.id is not None and (spec.kind == "html" or spec.fetch_full):
+                seen = articles.seen_keys(session, row.id)
         report = BatchReport(source=spec.name)
         try:
-            result = await fetcher.poll(spec, validators)
+            result = await fetcher.poll(spec, validators, seen=seen)
         except MonitorError as exc:
             self._record_failure(spec, exc, report, token)
             return report
@@ -150,8 +164,11 @@ class Pipeline:
             if row is None or not sources_store.holds_lease(row, token):
                 return
             delay = next_poll_delay(
-                row.interval_s, row.error_count + 1, retry_after=retry_after,
-                max_backoff=self.settings.schedule.max_backoff, rng=self._rng,
+                row.interval_s,
+                row.error_count + 1,
+                retry_after=retry_after,
+                max_backoff=self.settings.schedule.max_backoff,
+                rng=self._rng,
             )
             sources_store.record_failure(
                 session, row, kind=kind, message=str(exc), next_delay_s=delay, now=self.clock()
@@ -173,13 +190,22 @@ class Pipeline:
             ruleset = self.rules  # one rule set for the whole batch, even if a reload swaps it
             self._store_articles(session, ruleset, row.id, result.articles, report, now)
             delay = next_poll_delay(
-                row.interval_s, 0, min_interval_s=result.min_interval_s,
-                max_backoff=self.settings.schedule.max_backoff, rng=self._rng,
+                row.interval_s,
+                0,
+                min_interval_s=result.min_interval_s,
+                max_backoff=self.settings.schedule.max_backoff,
+                rng=self._rng,
             )
             v = result.validators
             sources_store.record_success(
-                session, row, etag=v.etag, last_modified=v.last_modified,
-                content_hash=v.content_hash, new_items=report.new, next_delay_s=delay, now=now,
+                session,
+                row,
+                etag=v.etag,
+                last_modified=v.last_modified,
+                content_hash=v.content_hash,
+                new_items=report.new,
+                next_delay_s=delay,
+                now=now,
             )
             report.alerts = self._evaluate(session, ruleset, report.new_ids, now)
 
@@ -227,32 +253,45 @@ class Pipeline:
                 report.duplicates += 1
             flags = stories.mark_new_facts(session, placement.story_id, extraction.facts)
             articles.insert_extraction(
-                session, article_id, extraction, story_id=placement.story_id,
-                new_flags=flags, now=now,
+                session,
+                article_id,
+                extraction,
+                story_id=placement.story_id,
+                new_flags=flags,
+                now=now,
             )
             report.facts += len(extraction.facts)
 
     # -------------------------------------------------------------------- rules
+
+    def evaluate_idle(self) -> int:
+        """Evaluate with no new article: what only the passing of time fires (stale rules)."""
+        ruleset = self.rules
+        if not ruleset.rules:
+            return 0
+        with session_scope(self.engine) as session:
+            return len(rules_io.run_rules(session, ruleset, article_ids=[], now=self.clock()))
+
+    def forget_removed_rules(self) -> int:
+        with session_scope(self.engine) as session:
+            return rules_io.prune_state(session, self.rules)
 
     def _evaluate(
         self, session: Session, ruleset: RuleSet, article_ids: Sequence[int], now: datetime
     ) -> int:
         if not article_ids or not ruleset.rules:
             return 0
-        batch = rules_io.gather_input(session, article_ids=article_ids, since=None, now=now)
-        state = rules_io.load_state(session)
-        result = evaluate(ruleset, batch, state, now)
-        rules_io.save_state(session, result.state, now)
-        return len(rules_io.insert_alerts(session, result.alerts))
+        return len(rules_io.run_rules(session, ruleset, article_ids=article_ids, now=now))
 
     # ------------------------------------------------------------------- digest
 
-    def build_digest(self, *, since: datetime | None, title: str = "monitor digest") -> (
-        digest_mod.DigestInput
-    ):
+    def build_digest(
+        self, *, since: datetime | None, title: str = "monitor digest"
+    ) -> digest_mod.DigestInput:
         with session_scope(self.engine) as session:
-            return digest_input(session, since=since, title=title, now=self.clock(),
-                                vocab_labels=self._labels())
+            return digest_input(
+                session, since=since, title=title, now=self.clock(), vocab_labels=self._labels()
+            )
 
     def _labels(self) -> dict[str, str]:
         v = self.rules.vocabulary
@@ -278,15 +317,22 @@ def digest_input(
     alerts_by_story: dict[int | None, list[digest_mod.DigestAlert]] = {}
     for a in m["alerts"]:
         p = a.payload or {}
+        evidence = p.get("evidence") or [{}]
+        first = evidence[0] if isinstance(evidence[0], dict) else {}
+        # change titles already read "old -> new"; other kinds carry no pair worth showing
+        pair = p.get("kind") in ("change", "threshold") and "->" not in a.title
         alerts_by_story.setdefault(a.story_id, []).append(
             digest_mod.DigestAlert(
-                rule_id=a.rule_id, severity=a.severity, title=a.title,
-                entity=a.entity, metric=a.metric,
-                old=p.get("old_text") or (None if a.old_value is None else
-                                          fmt(a.old_value, p.get("unit"), p.get("currency"))),
-                new=p.get("new_text") or (None if a.new_value is None else
-                                          fmt(a.new_value, p.get("unit"), p.get("currency"))),
-                quote=p.get("quote"), url=p.get("url"), story_id=a.story_id,
+                rule_id=a.rule_id,
+                severity=a.severity,
+                title=a.title,
+                entity=a.entity,
+                metric=a.metric,
+                old=fmt(a.old_value, p.get("unit"), p.get("currency")) if pair else None,
+                new=fmt(a.new_value, p.get("unit"), p.get("currency")) if pair else None,
+                quote=first.get("quote") or p.get("quote"),
+                url=first.get("url"),
+                story_id=a.story_id,
             )
         )
     out = []
@@ -294,10 +340,11 @@ def digest_input(
         members = m["members"].get(story.id, [])
         if not members:
             continue
-        canonical = next((a for a, _ in members if a.id == story.canonical_article_id),
-                         members[0][0])
+        canonical = next(
+            (a for a, _ in members if a.id == story.canonical_article_id), members[0][0]
+        )
         seen: set[tuple[object, ...]] = set()
-        facts = []
+        facts: list[digest_mod.DigestFact] = []
         for f, url in m["facts"].get(story.id, []):
             key = (f.entity, f.metric, tuple(sorted((f.qualifiers or {}).items())), f.value)
             if key in seen or len(facts) >= 8:
@@ -307,15 +354,20 @@ def digest_input(
             facts.append(
                 digest_mod.DigestFact(
                     label=f"{label(f.entity)} · {label(f.metric)}" + (f" ({qual})" if qual else ""),
-                    value=fmt(f.value, f.unit, f.currency), quote=f.quote, url=url,
+                    value=fmt(f.value, f.unit, f.currency),
+                    quote=f.quote,
+                    url=url,
                 )
             )
         mentions = m["mentions"].get(story.id, [])
         out.append(
             digest_mod.DigestStory(
-                id=story.id or 0, title=canonical.title or story.title, url=canonical.url,
+                id=story.id or 0,
+                title=canonical.title or story.title,
+                url=canonical.url,
                 sources=tuple(dict.fromkeys(src for _, src in members)),
-                article_count=len(members), first_seen=story.first_seen_at or now,
+                article_count=len(members),
+                first_seen=story.first_seen_at or now,
                 facts=tuple(facts),
                 terms=tuple(dict.fromkeys(x.value for x in mentions if x.kind == "term")),
                 topics=tuple(dict.fromkeys(label(x.name) for x in mentions if x.kind == "topic")),

@@ -10,6 +10,7 @@ rather than from in-memory timers (C3).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,7 @@ def build_scheduler(
     poll: Job,
     reload: Job,
     digest: Job,
+    evaluate: Job,
     reload_interval: float,
     counters: Counters,
 ) -> AsyncIOScheduler:
@@ -53,10 +55,11 @@ def build_scheduler(
         },
     )
     now = datetime.now(UTC)
-    scheduler.add_job(poll, IntervalTrigger(seconds=schedule.tick), id="poll",
-                      next_run_time=now)
+    scheduler.add_job(poll, IntervalTrigger(seconds=schedule.tick), id="poll", next_run_time=now)
     scheduler.add_job(reload, IntervalTrigger(seconds=reload_interval), id="reload")
     scheduler.add_job(digest, IntervalTrigger(seconds=schedule.digest_interval), id="digest")
+    # stale rules fire on silence, which no new article will ever trigger
+    scheduler.add_job(evaluate, IntervalTrigger(seconds=schedule.evaluate_interval), id="evaluate")
 
     def on_event(event: object) -> None:
         code = getattr(event, "code", 0)
@@ -79,10 +82,8 @@ async def run_until_stopped(scheduler: AsyncIOScheduler, stop: asyncio.Event) ->
     """Start, wait for SIGTERM/SIGINT (or ``stop``), then shut down without waiting for jobs."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread
-            pass
     scheduler.start()
     try:
         await stop.wait()

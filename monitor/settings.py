@@ -53,6 +53,15 @@ class HttpSettings(BaseModel):
     jitter: float = Field(
         0.25, ge=0, description="Up to this many seconds of random delay per host request."
     )
+    parse_workers: int = Field(
+        0,
+        ge=0,
+        description="Processes that parse fetched bodies with a time and memory limit "
+        "(0: parse in a thread, no per-parse limit).",
+    )
+    parse_timeout: float = Field(
+        20.0, gt=0, description="Seconds one parse may take in a parse worker process."
+    )
     allow_networks: list[str] = Field(
         default_factory=list,
         description="Addresses or CIDR networks admitted despite the SSRF guard "
@@ -94,13 +103,14 @@ class SlackSettings(BaseModel):
 
 
 class ScheduleSettings(BaseModel):
-    tick: float = Field(
-        10.0, gt=0, description="Seconds between checks for sources that are due."
-    )
+    tick: float = Field(10.0, gt=0, description="Seconds between checks for sources that are due.")
     default_interval: float = Field(
         900.0, gt=0, description="Seconds between polls of a source that sets none."
     )
     digest_interval: float = Field(3600.0, gt=0, description="Seconds between digests.")
+    evaluate_interval: float = Field(
+        900.0, gt=0, description="Seconds between evaluations of time-based (stale) rules."
+    )
     misfire_grace: float = Field(
         300.0, gt=0, description="Seconds a late job may still run (then it is coalesced)."
     )
@@ -128,13 +138,9 @@ class Settings(BaseSettings):
         default_factory=default_data_dir,
         description="Where monitor keeps its database and rendered digests.",
     )
-    sources_file: Path = Field(
-        Path("sources.yaml"), description="The sources to poll (YAML)."
-    )
+    sources_file: Path = Field(Path("sources.yaml"), description="The sources to poll (YAML).")
     log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
-    database_url: str | None = Field(
-        None, description="Short form of database.url; wins when set."
-    )
+    database_url: str | None = Field(None, description="Short form of database.url; wins when set.")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)

@@ -19,6 +19,7 @@ from monitor.dedup.story import (
     StoryMatch,
     StoryProfile,
     match_story,
+    matching_stories,
     profile,
     story_profile,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "content_hash",
     "jaccard",
     "match_story",
+    "matching_stories",
     "normalise",
     "profile",
     "signature",

@@ -21,7 +21,11 @@ The decision rule (issue 4, point 3), checked on the evaluation set in
   article's own figures; or ``short-facts``: at least ``SHORT_SHARED`` shared figures that
   are nearly all (``SHORT_COVERAGE``) of a short article's figures; or ``facts+terms``:
   some shared figures plus ``MIN_TERMS`` shared specific terms (model names with a version
-  number, such as Qwen3-Max-Preview); or a very similar ``title`` or ``lede``.
+  number, such as Qwen3-Max-Preview); or ``facts+wording``: ``FEW_SHARED`` figures that
+  are nearly all of the article's, with a title or lede that also agrees; or a very
+  similar ``title`` or ``lede`` alone. When several stories qualify, the strongest kind of
+  evidence wins (``BASIS_RANK``); an article that joins two stories on figures shows they
+  are one (``BRIDGING``: the store merges them).
 * A different event of the same company that repeats a headline figure (a plan raised to
   RMB 480 billion, then new regions "under the enlarged RMB 480 billion plan") shares too
   few figures to pass, and one shared model name is not enough: a company's flagship
@@ -385,13 +389,21 @@ BASIS_RANK = {
 }
 
 
+def matching_stories(
+    article: ArticleProfile, candidates: Sequence[StoryProfile]
+) -> list[StoryMatch]:
+    """Every story the article could join, the strongest evidence first."""
+    found = [m for m in (compare(article, st) for st in candidates) if m is not None]
+    return sorted(found, key=lambda m: (-BASIS_RANK[m.basis], -m.score, m.story_id))
+
+
 def match_story(article: ArticleProfile, candidates: Sequence[StoryProfile]) -> StoryMatch | None:
     """The story the article belongs to, with the reasons; None for a new story."""
-    best: StoryMatch | None = None
-    for story in candidates:
-        m = compare(article, story)
-        if m is None:
-            continue
-        if best is None or (BASIS_RANK[m.basis], m.score) > (BASIS_RANK[best.basis], best.score):
-            best = m
-    return best
+    found = matching_stories(article, candidates)
+    return found[0] if found else None
+
+
+# An article that restates the figures of two stories at once shows they are one story
+# that arrived out of order (a feed lists newest first; a backfill spans weeks): the
+# stories are merged when both matches rest on figures, not on wording alone.
+BRIDGING = frozenset({"facts", "short-facts", "facts+terms", "conflict-facts"})

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _WORD_NUMBERS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -24,20 +24,21 @@ _N = r"\d{1,2}|" + "|".join(k for k in _WORD_NUMBERS if k != "a")
 _SPAN_WORDS = ("over", "across", "during", "within")
 _ORDINAL_Q = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
 
+# Run on the lowered sentence at the places ``_ANCHOR`` finds (see ``periods_in``).
 _PERIOD = re.compile(
     rf"""
-    (?P<q>\b(?:Q(?P<qn>[1-4])|(?P<qw>first|second|third|fourth)[\s-]quarter)
-        (?:\s(?:of\s)?(?:fiscal\s|FY\s?)?(?P<qy>(?:19|20)\d\d))?\b)
-    | (?P<fy>\b(?:FY\s?|fiscal\s(?:year\s)?)(?P<fyn>(?:19|20)?\d\d)\b)
+    (?P<q>\b(?:q(?P<qn>[1-4])|(?P<qw>first|second|third|fourth)[\s-]quarter)
+        (?:\s(?:of\s)?(?:fiscal\s|fy\s?)?(?P<qy>(?:19|20)\d\d))?\b)
+    | (?P<fy>\b(?:fy\s?|fiscal\s(?:year\s)?)(?P<fyn>(?:19|20)?\d\d)\b)
     | (?P<multi>\b(?:(?:over|across|during|within|in)\s)?(?:the\s)?
         (?P<dir>next|coming|past|last|previous)?\s?
         (?P<mn>{_N})[\s-](?P<unit>years?|quarters?|months?)\b(?!\s(?:ago|old)))
     | (?P<streak>\b(?:for\s)?(?P<sn>{_N})\s(?:consecutive|straight|successive)\s
         (?P<sunit>quarters|years|months)\b)
-    | (?P<ytd>\b(?:year[\s-]to[\s-]date|YTD)\b)
+    | (?P<ytd>\b(?:year[\s-]to[\s-]date|ytd)\b)
     | (?P<yr>\b(?P<y1>(?:19|20)\d\d)(?:\s?[-–/]\s?(?P<y2>(?:19|20)\d\d))?\b)
     """,
-    re.VERBOSE | re.IGNORECASE,
+    re.VERBOSE,
 )
 # Everything below runs on the lowered sentence, and each pattern starts with
 # literal characters so that the engine can skip to plausible places (issue 5,
@@ -49,27 +50,34 @@ _ANCHOR = re.compile(
 _SPAN_BEFORE = frozenset({"over", "across", "during", "within", "in", "for"})
 _DIRECTION_WORDS = frozenset({"next", "coming", "past", "last", "previous"})
 _BROAD_BEFORE = re.compile(r"(?:as\sof|as\sat|through|during)\s+(?:the\s)?(?:end\sof\s)?$")
-_YOY = ("year-over-year", "year over year", "year-on-year", "year on year", "yoy", "y/y")
-_QOQ = ("quarter-over-quarter", "quarter over quarter", "quarter-on-quarter", "qoq", "q/q",
-        "sequential")  # fmt: skip
+_YOY = re.compile(r"year[- ](?:over|on)[- ]year|yoy|y/y")
+_QOQ = re.compile(r"quarter[- ](?:over|on)[- ]quarter|qoq|q/q|sequential")
 
 _UP = frozenset(
-    """grow grows grew grown growing growth rose rise rises rising increase increases
-    increased increasing surge surges surged surging jump jumps jumped soar soars soared
-    soaring climb climbs climbed climbing gain gains gained up higher expand expands
-    expanded rally rallied rallies advance advanced advances boost boosts boosted
-    accelerate accelerated accelerates accelerating acceleration double doubled doubles
-    doubling added annually risen improve improved improves rebound rebounds rebounded
-    spike spiked spikes year-over-year year-on-year yoy y/y""".split()
-)
+    {
+        "grow", "grows", "grew", "grown", "growing", "growth", "rose", "rise", "rises", "rising",
+        "increase", "increases", "increased", "increasing", "surge", "surges", "surged", "surging",
+        "jump", "jumps", "jumped", "soar", "soars", "soared", "soaring", "climb", "climbs",
+        "climbed", "climbing", "gain", "gains", "gained", "up", "higher", "expand", "expands",
+        "expanded", "rally", "rallied", "rallies", "advance", "advanced", "advances", "boost",
+        "boosts", "boosted", "accelerate", "accelerated", "accelerates", "accelerating",
+        "acceleration", "double", "doubled", "doubles", "doubling", "added", "annually", "risen",
+        "improve", "improved", "improves", "rebound", "rebounds", "rebounded", "spike", "spiked",
+        "spikes", "year-over-year", "year-on-year", "yoy", "y/y",
+    }
+)  # fmt: skip
 _DOWN = frozenset(
-    """fell fall falls falling fallen decline declines declined declining drop drops
-    dropped decrease decreases decreased down lower plunge plunges plunged slump slumps
-    slumped shrank shrink shrinks shrunk contract contracts contracted contraction slid
-    slide slides tumble tumbles tumbled cut cuts slash slashes slashed reduce reduced
-    reduces reduction loss lost slip slips slipped sank sunk sink sinks ease eased eases
-    retreat retreats retreated dip dips dipped""".split()
-)
+    {
+        "fell", "fall", "falls", "falling", "fallen", "decline", "declines", "declined",
+        "declining", "drop", "drops", "dropped", "decrease", "decreases", "decreased", "down",
+        "lower", "plunge", "plunges", "plunged", "slump", "slumps", "slumped", "shrank", "shrink",
+        "shrinks", "shrunk", "contract", "contracts", "contracted", "contraction", "slid", "slide",
+        "slides", "tumble", "tumbles", "tumbled", "cut", "cuts", "slash", "slashes", "slashed",
+        "reduce", "reduced", "reduces", "reduction", "loss", "lost", "slip", "slips", "slipped",
+        "sank", "sunk", "sink", "sinks", "ease", "eased", "eases", "retreat", "retreats",
+        "retreated", "dip", "dips", "dipped",
+    }
+)  # fmt: skip
 _FILLER = frozenset({"by", "of", "at", "a", "an", "about"})
 # "rose to 36%", "a share of 4%", "reaching 1%": the number is a level, not a change.
 _LEVEL_WORDS = frozenset({"to", "at", "of", "from", "reach", "reaches", "reached", "reaching"})
@@ -89,8 +97,7 @@ _BASIS = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Period:
+class Period(NamedTuple):
     start: int  # offsets in the sentence
     end: int
     label: str
@@ -194,8 +201,23 @@ def _number(word: str) -> int | None:
     return _WORD_NUMBERS.get(word.lower())
 
 
+def comparison_marks(low: str) -> tuple[bool, bool]:
+    """Does the lowered sentence say "year-over-year" / "quarter-over-quarter" anywhere?
+
+    Asked once per sentence: a number's own stretch can only hold such a phrase if
+    the sentence does, so most numbers skip both searches in ``period_for``.
+    """
+    return _YOY.search(low) is not None, _QOQ.search(low) is not None
+
+
 def period_for(
-    low: str, found: list[Period], start: int, end: int, unit: str, owned: tuple[int, int]
+    low: str,
+    found: list[Period],
+    start: int,
+    end: int,
+    unit: str,
+    owned: tuple[int, int],
+    marks: tuple[bool, bool] = (True, True),
 ) -> str | None:
     """The period nearest a number at ``low[start:end]`` (the lowered sentence).
 
@@ -219,10 +241,9 @@ def period_for(
         if best is None or dist < best[0]:
             best = (dist, p.label)
     label = best[1] if best is not None and best[0] <= 120 else None
-    window = low[owned[0] : owned[1]]
-    if any(w in window for w in _YOY):
+    if marks[0] and _YOY.search(low, owned[0], owned[1]):
         label = f"{label}, year-over-year" if label else "year-over-year"
-    elif any(w in window for w in _QOQ):
+    elif marks[1] and _QOQ.search(low, owned[0], owned[1]):
         label = f"{label}, quarter-over-quarter" if label else "quarter-over-quarter"
     return label
 
@@ -252,33 +273,52 @@ def change_direction(before: str, after: str) -> str | None:
     return None
 
 
-def scope_for(low: str, start: int, end: int, owned: tuple[int, int]) -> str | None:
-    """global | china from the scope word nearest the number in its lowered sentence.
+def scopes_in(low: str) -> list[tuple[int, int, str]]:
+    """(start, end, global | china) for every scope word of a lowered sentence."""
+    out: list[tuple[int, int, str]] = []
+    for m in _SCOPE.finditer(low):
+        if m.start() and low[m.start() - 1].isalpha():
+            continue
+        scope = "china" if (m["china"] or m["china2"] or m["china3"]) else "global"
+        out.append((m.start(), m.end(), scope))
+    return out
+
+
+def scope_for(
+    scopes: list[tuple[int, int, str]], start: int, end: int, owned: tuple[int, int]
+) -> str | None:
+    """The scope word nearest the number at ``start:end`` in its sentence.
 
     A scope word in the number's own stretch wins ("leads China's cloud market with
     36% but holds 4% globally" gives 36% china and 4% global).
     """
-    best: tuple[int, str] | None = None
-    for m in _SCOPE.finditer(low):
-        if m.start() and low[m.start() - 1].isalpha():
-            continue
-        dist = abs(m.start() - end if m.start() >= end else start - m.end())
-        if not owned[0] <= m.start() < owned[1]:
-            dist += 1000
-        scope = "china" if (m["china"] or m["china2"] or m["china3"]) else "global"
-        if best is None or dist < best[0]:
-            best = (dist, scope)
-    return best[1] if best is not None else None
+    return _nearest(scopes, start, end, owned)
 
 
-def basis_for(low: str, start: int, end: int) -> str | None:
-    """forward | trailing for a valuation multiple, from the nearest basis word."""
-    best: tuple[int, str] | None = None
+def bases_in(low: str) -> list[tuple[int, int, str]]:
+    """(start, end, forward | trailing) for every basis word of a lowered sentence."""
+    out: list[tuple[int, int, str]] = []
     for m in _BASIS.finditer(low):
         if m.start() and low[m.start() - 1].isalpha():
             continue
-        dist = abs(m.start() - end if m.start() >= end else start - m.end())
         basis = "trailing" if (m["trailing"] or m["trailing2"]) else "forward"
+        out.append((m.start(), m.end(), basis))
+    return out
+
+
+def basis_for(bases: list[tuple[int, int, str]], start: int, end: int) -> str | None:
+    """forward | trailing for a valuation multiple, from the nearest basis word."""
+    return _nearest(bases, start, end, None)
+
+
+def _nearest(
+    found: list[tuple[int, int, str]], start: int, end: int, owned: tuple[int, int] | None
+) -> str | None:
+    best: tuple[int, str] | None = None
+    for s, e, label in found:
+        dist = abs(s - end if s >= end else start - e)
+        if owned is not None and not owned[0] <= s < owned[1]:
+            dist += 1000
         if best is None or dist < best[0]:
-            best = (dist, basis)
+            best = (dist, label)
     return best[1] if best is not None else None

@@ -9,32 +9,40 @@ specific first (issue 5, "Entities and attribution"):
    credited to nobody rather than to the article's subject.
 2. ``Amazon's 35x``, ``Huawei Cloud captures 13.1%``: the nearest name before the number
    in its sentence.
-3. ``At 18x P/E vs. Microsoft's 35x, Alibaba's valuation ...``: the first name after
-   the number that is not itself the far side of a comparison.
-4. ``its 4% share``, ``is investing $53B`` (the subject was a stripped ticker link): the
-   article's main entity, with lower confidence.
+   A name on the far side of a comparison ("rivals like OpenAI's GPT-4 and Meta's
+   Llama 3") owns only a number right after it.
+3. ``its 4% share``, ``It holds 36%``, ``The stock trades at 18x``: the article's main
+   entity, with a little less confidence.
+4. ``With a 36% share of China's cloud market, Alibaba is ...``: the name that opens
+   the main clause after the number (not one on the far side of a comparison, and not
+   one with a figure of its own in between).
+5. ``is investing $53B`` (the subject was a stripped ticker link): the article's main
+   entity, with lower confidence.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from monitor.extract.vocab import CompiledVocabulary
 
-# Words that put the name after them on the far side of a comparison.
-_COMPARISON_BEFORE = re.compile(
-    r"\b(?:than|vs\.?|versus|compared\s(?:to|with)|trailing|behind|like|against|outpac\w*"
-    r"|rivals?|over|beyond|ahead\sof|such\sas|including|to|with)\s+(?:the\s)?$",
-    re.IGNORECASE,
-)
+# Words that put the name after them on the far side of a comparison, checked on
+# the last word or two before the name ("lower than Amazon's", "vs. Microsoft").
+_COMPARISON_WORDS = frozenset(
+    {"than", "vs", "vs.", "versus", "trailing", "behind", "like", "against", "rival",
+     "rivals", "over", "beyond", "including", "to", "with"}
+)  # fmt: skip
+_COMPARISON_PAIRS = frozenset({("compared", "to"), ("compared", "with"), ("ahead", "of"),
+                               ("such", "as")})  # fmt: skip
 # "its 4% share", "It holds 36%", "The stock trades at 18x", "the Hangzhou-based
-# company has earmarked ...": the subject is the company the article is about.
-_SUBJECT_WORDS = (
-    r"(?:its|their|it|(?:the\s)?(?:[\w-]+\s)?(?:company|group|firm|giant|stock|shares)(?:'s|’s)?)"
-)
-_PRONOUN_BEFORE = re.compile(rf"\b{_SUBJECT_WORDS}\s+(?:[\w/-]+\s+){{0,5}}$", re.IGNORECASE)
+# company has earmarked ...": a subject word among the last few words before the
+# number means the company the article is about.
+_SUBJECT_WORDS = frozenset(
+    {"its", "their", "it", "company", "company's", "group", "group's", "firm", "firm's",
+     "giant", "giant's", "stock", "shares", "stock's"}
+)  # fmt: skip
 _PRONOUN_AFTER = re.compile(
     r"^[^.;:]{0,40}?,\s+(?:the\s(?:company|group|firm)|it)\b", re.IGNORECASE
 )  # "At a P/E of 18x (as of December 2025), the company trades at ..."
@@ -59,15 +67,13 @@ CONF_MAIN = 0.55
 CONF_NOBODY = 0.3
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
+class Mention(NamedTuple):
     start: int
     end: int
     entity: str
 
 
-@dataclass(frozen=True, slots=True)
-class Owner:
+class Owner(NamedTuple):
     entity: str | None
     confidence: float
     mention: Mention | None = None  # the name in the sentence that gave the owner
@@ -86,10 +92,13 @@ def find_mentions(folded: str, cv: CompiledVocabulary) -> list[Mention]:
     return out
 
 
-def main_entity(title: str, mentions: list[Mention], cv: CompiledVocabulary) -> str | None:
-    """The entity the article is about: named in the title, named first, named most."""
+def main_entity(title_mentions: list[Mention], mentions: list[Mention]) -> str | None:
+    """The entity the article is about: named in the title, named first, named most.
+
+    ``title_mentions`` are found in the title with its whitespace folded.
+    """
     score: Counter[str] = Counter()
-    in_title = {m.entity for m in find_mentions(" ".join(title.split()), cv)}
+    in_title = {m.entity for m in title_mentions}
     for e in in_title:
         score[e] += TITLE_WEIGHT
     if mentions:
@@ -114,6 +123,7 @@ def attribute(
     main: str | None,
     *,
     parenthesised: bool,
+    compared: list[bool] | None = None,
 ) -> Owner:
     """Who the number at ``text[start:end]`` belongs to."""
     if parenthesised:
@@ -125,7 +135,8 @@ def attribute(
             if m.end <= open_at and _POSSESSIVE_GAP.match(text[m.end : open_at]):
                 return Owner(m.entity, CONF_ADJACENT, m)
         return Owner(None, CONF_NOBODY)
-    compared = _compared(text, sentence_start, sentence_mentions)
+    if compared is None:
+        compared = compared_flags(text, sentence_start, sentence_mentions)
     for k in range(len(sentence_mentions) - 1, -1, -1):
         m = sentence_mentions[k]
         if m.end > start:
@@ -138,7 +149,7 @@ def attribute(
         return Owner(m.entity, CONF_BEFORE, m)
     head = text[max(sentence_start, start - 60) : start]
     tail = text[end : end + 60]
-    if main is not None and (_PRONOUN_BEFORE.search(head) or _PRONOUN_AFTER.match(tail)):
+    if main is not None and (_subject_before(head) or _PRONOUN_AFTER.match(tail)):
         return Owner(main, CONF_PRONOUN)
     for k, m in enumerate(sentence_mentions):
         if m.start < end or compared[k]:
@@ -156,7 +167,24 @@ def attribute(
     return Owner(None, CONF_NOBODY)
 
 
-def _compared(text: str, sentence_start: int, mentions: list[Mention]) -> list[bool]:
+def _subject_before(head: str) -> bool:
+    words = head.lower().replace("’", "'").split()[-6:]
+    return any(w.strip(',;:()"') in _SUBJECT_WORDS for w in words)
+
+
+def _compared_lead(lead: str) -> bool:
+    words = lead.lower().split()
+    if words and words[-1] == "the":
+        words.pop()
+    if not words:
+        return False
+    last = words[-1].strip(",;:(")
+    if last in _COMPARISON_WORDS or last.startswith("outpac"):
+        return True
+    return len(words) > 1 and (words[-2], last) in _COMPARISON_PAIRS
+
+
+def compared_flags(text: str, sentence_start: int, mentions: list[Mention]) -> list[bool]:
     """For each mention: does it sit on the far side of a comparison?
 
     A name after "than", "vs.", "like", "trailing" is compared; so is a name that
@@ -165,7 +193,7 @@ def _compared(text: str, sentence_start: int, mentions: list[Mention]) -> list[b
     out: list[bool] = []
     for k, m in enumerate(mentions):
         lead = text[max(sentence_start, m.start - 30) : m.start]
-        flag = bool(_COMPARISON_BEFORE.search(lead))
+        flag = _compared_lead(lead)
         if not flag and k and out[k - 1] and _LIST_GAP.search(text[mentions[k - 1].end : m.start]):
             flag = True
         out.append(flag)
@@ -177,7 +205,7 @@ def subject_of(
 ) -> str | None:
     """The entity a term or topic at ``pos`` concerns: the nearest name before it that
     is not the far side of a comparison, else the article's main entity."""
-    compared = _compared(text, sentence_start, sentence_mentions)
+    compared = compared_flags(text, sentence_start, sentence_mentions)
     for k in range(len(sentence_mentions) - 1, -1, -1):
         m = sentence_mentions[k]
         if m.end > pos:

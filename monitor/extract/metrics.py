@@ -15,16 +15,18 @@ it and this one counts as farther away, since it more likely describes that numb
 A number with no cue close enough takes the metric of the previous number of the same
 class in its sentence: list items such as "trailing AWS (30%), Microsoft (20%)" share
 the metric of the head "market share remains at 4%". An exclude phrase vetoes its
-metric for the number it stands nearest to ("R&D budget" is not capex).
+metric for the number it stands nearest to ("R&D budget" is not capex), if it stands
+within EXCLUDE_REACH characters of it. A clause break between a cue and its number
+(", while", ";") also makes the cue count as farther away.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from monitor.extract.vocab import CompiledVocabulary, phrase_key
+from monitor.extract.vocab import CompiledVocabulary, Cue, phrase_key
 
 MAX_CUE_DISTANCE = 80  # characters between a cue and its number, within a sentence
 BETWEEN_PENALTY = 30  # per other number standing between a cue and this number
@@ -33,6 +35,66 @@ CONTEXT_REACH = 50  # characters between the parts of an "a + b" cue
 EXCLUDE_REACH = 40  # characters: an exclude phrase further from every number vetoes nothing
 STRONG_BREAK = re.compile(r"[;:—–]|\s-\s|,\s*and\b|\b(?:while|whereas|but|although)\b", re.I)
 _CLAUSE_BREAK = re.compile(r"[,;:—–]|\s-\s|\b(?:while|whereas|but|although)\b", re.IGNORECASE)
+# The same breaks looked for in the lowered text, case-sensitively, with a pattern
+# whose every branch opens with a literal character, so that the engine skips to
+# plausible places; a case-insensitive pattern is tried at every character and cost
+# a fifth of the classifier's time (issue 5, point 8). A "-" counts only between
+# blanks and a word only at a word's start: checked in ``clause_breaks`` and
+# ``strong_break``. Lowering keeps every character's class (blank, word), and it
+# keeps the words' matches but for "ı" and "ſ", which a case-insensitive "i" and "s"
+# also match: a text holding either uses the patterns above (``fold_ok``).
+_CLAUSE_LEAD = re.compile(r",|;|:|—|–|-(?=\s)|w(?:hile|hereas)\b|but\b|although\b")
+_STRONG_LEAD = re.compile(r";|:|—|–|-(?=\s)|,(?=\s*and\b)|w(?:hile|hereas)\b|but\b|although\b")
+_WORD_LEADS = "wba"
+
+
+def fold_ok(text: str) -> bool:
+    """May the breaks of ``text`` be looked for in its lowered copy?"""
+    return "ı" not in text and "ſ" not in text
+
+
+def clause_breaks(text: str, lowered: str | None, lo: int, hi: int) -> list[int]:
+    """Where the clause breaks of ``text[lo:hi]`` start, as ``_CLAUSE_BREAK`` finds them.
+
+    ``lowered``: the lowered text when ``fold_ok(text)``, else None.
+    """
+    if lowered is None:
+        return [m.start() for m in _CLAUSE_BREAK.finditer(text, lo, hi)]
+    out: list[int] = []
+    end = lo  # matches do not overlap: " - - " holds one break
+    for m in _CLAUSE_LEAD.finditer(lowered, lo, hi):
+        s = m.start()
+        c = lowered[s]
+        if c == "-":
+            s -= 1
+            if s < end or not lowered[s].isspace():
+                continue
+            end = s + 3
+        elif c in _WORD_LEADS:
+            if s and (lowered[s - 1].isalnum() or lowered[s - 1] == "_"):
+                continue  # not at a word's start: "\b" fails
+            end = m.end()
+        else:
+            end = m.end()
+        out.append(s)
+    return out
+
+
+def strong_break(text: str, lowered: str | None, lo: int, hi: int) -> bool:
+    """Does ``STRONG_BREAK`` match in ``text[lo:hi]``? ``lowered`` as for clause_breaks."""
+    if lowered is None:
+        return STRONG_BREAK.search(text, lo, hi) is not None
+    for m in _STRONG_LEAD.finditer(lowered, lo, hi):
+        s = m.start()
+        c = lowered[s]
+        if c == "-":
+            if s - 1 < lo or not lowered[s - 1].isspace():
+                continue
+        elif c in _WORD_LEADS and s and (lowered[s - 1].isalnum() or lowered[s - 1] == "_"):
+            continue
+        return True
+    return False
+
 
 _KIND_FOR_CLASS = {
     "money": "money",
@@ -45,15 +107,13 @@ _KIND_FOR_CLASS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class PhraseHit:
+class PhraseHit(NamedTuple):
     start: int  # offsets in the article text
     end: int
     phrase: str  # lower-cased vocabulary phrase
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(NamedTuple):
     """A number as the classifier sees it."""
 
     start: int
@@ -69,81 +129,125 @@ def find_phrases(lowered: str, start: int, end: int, cv: CompiledVocabulary) -> 
     if cv.phrase_re is None:
         return []
     hits: list[PhraseHit] = []
+    memo = cv.phrase_memo
     for m in cv.phrase_re.finditer(lowered, start, end):
         s = m.start()
         if s and lowered[s - 1].isalnum():
             continue
-        key = phrase_key(m.group(), cv.phrase_closure)
-        if key is None:
-            continue
-        for phrase, offset in cv.phrase_closure[key]:
+        matched = m.group()
+        found = memo.get(matched)
+        if found is None:
+            # The scan only matches vocabulary phrases with an inflection, so the
+            # distinct matched strings are few: each is resolved once per vocabulary.
+            key = phrase_key(matched, cv.phrase_closure)
+            found = () if key is None else tuple(cv.phrase_closure[key])
+            memo[matched] = found
+        for phrase, offset in found:
             hits.append(PhraseHit(s + offset, s + offset + len(phrase), phrase))
     return hits
 
 
 def classify(
-    text: str, slots: list[Slot], hits: list[PhraseHit], cv: CompiledVocabulary
+    text: str,
+    slots: list[Slot],
+    hits: list[PhraseHit],
+    cv: CompiledVocabulary,
+    lowered: str | None = None,
 ) -> list[tuple[str | None, bool]]:
-    """(metric id or None, inherited?) for each slot of one sentence, in order."""
-    present = {h.phrase for h in hits}
+    """(metric id or None, inherited?) for each slot of one sentence, in order.
+
+    ``lowered``: the lowered text when ``fold_ok(text)`` (faster), else None.
+    """
+    if not hits:
+        return [(None, False)] * len(slots)  # no cue, no veto: nothing to decide or inherit
     vetoed = _vetoes(slots, hits, cv)
     by_phrase: dict[str, list[PhraseHit]] = {}
     for h in hits:
-        by_phrase.setdefault(h.phrase, []).append(h)
+        group = by_phrase.get(h.phrase)
+        if group is None:
+            by_phrase[h.phrase] = [h]
+        else:
+            group.append(h)
 
-    active = [
-        cue
-        for anchor in by_phrase
-        for cue in cv.cues_by_anchor.get(anchor, ())
-        if all(p in present or _any_in_names(p, slots) for p in cue.parts[1:])
-    ]
+    # The cues whose anchor is in the sentence, by the kind of metric they name and
+    # then by anchor: a cue's distance to a number is its anchor's, so it is measured
+    # once per anchor hit, not once per cue.
+    active: dict[str, list[tuple[list[PhraseHit], list[Cue]]]] = {}
+    names: str | None = None
+    for anchor, anchor_hits in by_phrase.items():
+        for kind, cues in cv.cues_by_anchor_kind.get(anchor, ()):
+            usable: list[Cue] = []
+            for cue in cues:
+                if len(cue.parts) > 1:
+                    if names is None:
+                        names = "\n".join(s.owner_name.lower() for s in slots)
+                    if not all(p in by_phrase or p in names for p in cue.parts[1:]):
+                        continue
+                usable.append(cue)
+            if usable:
+                active.setdefault(kind, []).append((anchor_hits, usable))
     out: list[tuple[str | None, bool]] = []
     last_of_class: dict[str, str | None] = {}
-    if active:
-        starts = [sl.start for sl in slots]
-        lo_all = min(min(h.start for h in hits), slots[0].start)
-        hi_all = max(max(h.end for h in hits), slots[-1].end)
-        breaks = [m.start() for m in _CLAUSE_BREAK.finditer(text, lo_all, hi_all)]
+    starts = [sl.start for sl in slots]
+    breaks: list[int] | None = None
     for i, slot in enumerate(slots):
-        kind = _KIND_FOR_CLASS[slot.klass]
-        best: tuple[int, int, str] | None = None  # (distance, -cue length, metric)
-        for cue in active:
-            if cv.metrics[cue.metric].kind != kind or cue.metric in vetoed[i]:
-                continue
-            for h in by_phrase[cue.parts[0]]:
-                raw = _distance(slot, h)
+        # The best (distance, -cue length, metric): the minimum over every cue and
+        # anchor hit, so the order they are looked at in does not matter.
+        best: tuple[int, int, str] | None = None
+        veto = vetoed[i]
+        for anchor_hits, anchor_cues in active.get(_KIND_FOR_CLASS[slot.klass], ()):
+            for h in anchor_hits:
+                lo, hi = (h.end, slot.start) if h.end <= slot.start else (slot.end, h.start)
+                raw = hi - lo if hi > lo else 0
                 if raw > MAX_CUE_DISTANCE:
                     continue
-                if not all(_context_near(text, p, h, slot, by_phrase) for p in cue.parts[1:]):
-                    continue
-                lo, hi = (h.end, slot.start) if h.end <= slot.start else (slot.end, h.start)
-                # Other numbers between the cue and this one, and clause breaks there.
-                between = bisect.bisect_left(starts, hi) - bisect.bisect_left(starts, lo)
-                between -= 1 if lo <= slot.start < hi else 0
-                dist = raw + BETWEEN_PENALTY * between
-                if lo < hi and bisect.bisect_left(breaks, hi) > bisect.bisect_left(breaks, lo):
-                    dist += CLAUSE_PENALTY
-                cand = (dist, -cue.length, cue.metric)
-                if best is None or cand < best:
-                    best = cand
+                dist = -1  # measured below on first use
+                for cue in anchor_cues:
+                    if veto and cue.metric in veto:
+                        continue
+                    if len(cue.parts) > 1 and not all(
+                        _context_near(text, lowered, p, h, slot, by_phrase) for p in cue.parts[1:]
+                    ):
+                        continue
+                    if dist < 0:
+                        # Other numbers between the cue and this one, and clause breaks.
+                        between = bisect.bisect_left(starts, hi) - bisect.bisect_left(starts, lo)
+                        dist = raw + BETWEEN_PENALTY * between
+                        if lo < hi:
+                            if breaks is None:
+                                breaks = clause_breaks(text, lowered, *_reach(hits, slots))
+                            if bisect.bisect_left(breaks, hi) > bisect.bisect_left(breaks, lo):
+                                dist += CLAUSE_PENALTY
+                    cand = (dist, -cue.length, cue.metric)
+                    if best is None or cand < best:
+                        best = cand
         if best is not None and best[0] <= MAX_CUE_DISTANCE:
             out.append((best[2], False))
             last_of_class[slot.klass] = best[2]
             continue
         inherited = last_of_class.get(slot.klass)
-        if inherited is not None and inherited not in vetoed[i]:
+        if inherited is not None and inherited not in veto:
             out.append((inherited, True))
         else:
             out.append((None, False))
     return out
 
 
-def _any_in_names(phrase: str, slots: list[Slot]) -> bool:
-    return any(phrase in s.owner_name.lower() for s in slots)
+def _reach(hits: list[PhraseHit], slots: list[Slot]) -> tuple[int, int]:
+    """The stretch of the sentence that holds every cue and number."""
+    return (
+        min(min(h.start for h in hits), slots[0].start),
+        max(max(h.end for h in hits), slots[-1].end),
+    )
 
 
 def _context_near(
-    text: str, phrase: str, anchor: PhraseHit, slot: Slot, by_phrase: dict[str, list[PhraseHit]]
+    text: str,
+    lowered: str | None,
+    phrase: str,
+    anchor: PhraseHit,
+    slot: Slot,
+    by_phrase: dict[str, list[PhraseHit]],
 ) -> bool:
     """Is the context part of an "a + b" cue close to its anchor, in the same clause?
 
@@ -156,7 +260,7 @@ def _context_near(
         return True
     for h in by_phrase.get(phrase, ()):
         lo, hi = (h.end, anchor.start) if h.end <= anchor.start else (anchor.end, h.start)
-        if hi - lo <= CONTEXT_REACH and not STRONG_BREAK.search(text, lo, max(lo, hi)):
+        if hi - lo <= CONTEXT_REACH and not strong_break(text, lowered, lo, max(lo, hi)):
             return True
     return False
 
@@ -174,12 +278,18 @@ def _vetoes(slots: list[Slot], hits: list[PhraseHit], cv: CompiledVocabulary) ->
     out: list[set[str]] = [set() for _ in slots]
     if not slots:
         return out
+    excludes = cv.excludes
     for h in hits:
-        metrics = cv.excludes.get(h.phrase)
+        metrics = excludes.get(h.phrase)
         if not metrics:
             continue
-        nearest = min(range(len(slots)), key=lambda j: _distance(slots[j], h))
-        if _distance(slots[nearest], h) <= EXCLUDE_REACH:
+        # The first of the nearest slots, as min() over the slots in order would pick.
+        nearest, best = 0, -1
+        for j, slot in enumerate(slots):
+            d = _distance(slot, h)
+            if best < 0 or d < best:
+                nearest, best = j, d
+        if best <= EXCLUDE_REACH:
             out[nearest].update(metrics)
             # "RMB120B ($16.5B) was spent": a veto on either currency holds for both.
             if slots[nearest].joined:

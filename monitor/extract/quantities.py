@@ -15,7 +15,7 @@ dot groups thousands, comma is the decimal mark), ``34%``, ``2 percentage points
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 # Spanish grouping: "53.000" is fifty-three thousand, "4,35" is a decimal.
@@ -62,31 +62,36 @@ _SUFFIX_RE = (
     r"hong kong dollars|u\.s\. dollars|us dollars|dollars|yuan|renminbi|RMB|CNY|USD|euros|EUR"
 )
 
-# One pattern per form. Each is tried only where a cheap look at the text says it
-# can match (see ``_match_at``): an alternation tried at every character costs ten
-# times more on an 800-word article (issue 5, point 8).
+# One pattern per form. The blanks inside a quantity are spaces (or no-break
+# spaces), never line breaks: a number ending one line and a "%" opening the next are
+# two things, and a quantity must not straddle two sentences. Each form is tried only
+# where a cheap look at the text says it can match (see ``_match_at``): an
+# alternation tried at every character costs ten times more on an 800-word article
+# (issue 5, point 8).
 _FORMS: dict[str, str] = {
-    "es": rf"""(?P<es>(?:(?P<es_prefix>US\$|\$)\s?)?(?P<es_num>{_NUM_ES})\s
-        (?P<es_scale>mil\smillones|millones|millón|billones)
-        (?:\s(?:de\s)?(?P<es_cur>dólares|dolares|yuanes|euros))?)""",
-    "money": rf"""(?P<money>(?P<m_prefix>{_PREFIX_RE})\s?(?P<m_num>{_NUM})
-        (?:\s?[-–]\s?(?:{_PREFIX_RE})?\s?(?P<m_high>{_NUM}))?
-        (?:\s?(?P<m_scale>{_SCALE_RE})\b)?(?P<m_plus>\+)?)""",
-    "pct": rf"""(?P<pct>(?P<p_num>{_NUM})\s?(?:%|percent\b|per\scent\b)?
-        \s?(?:[-–]|to)\s?(?P<p_high>{_NUM})\s?(?P<p_unit>%|percent\b|per\scent\b|por\sciento\b)
-      | (?P<p_num1>{_NUM})\s?(?P<p_unit1>%|percent\b|per\scent\b|por\sciento\b
-          |percentage\spoints?\b|pp\b|ppts?\b|basis\spoints?\b|bps\b))""",
-    "mult": rf"(?P<mult>(?P<x_num>{_NUM})\s?[x×](?![A-Za-z0-9]))",
-    "suffix": rf"""(?P<suffix>(?P<s_num>{_NUM})\s?(?:(?P<s_scale>trillion|billion|million|thousand)\s)?
-        (?P<s_cur>{_SUFFIX_RE})\b)""",
-    "growth": r"""(?P<growth>(?P<g_digits>single|double|triple|quadruple)[-\s]digits?
-        (?:\s(?P<g_noun>growth|rates?|increases?|gains?|jumps?|surges?))?)""",
-    "count": rf"""(?P<count>(?P<c_num>{_NUM})(?:\s?(?P<c_scale>trillion|billion|million|thousand|[kK])\b)
-        (?P<c_plus>\+)?)""",
-    "nouncount": rf"(?P<nouncount>(?P<n_num>{_NUM})\s(?=(?P<n_noun>[a-z][a-z-]*s)\b))",
-    "ratio": rf"""(?P<ratio>(?<![A-Za-z])(?:P/E|P/S|price-to-earnings|price-to-sales|PE|EV/EBITDA)
-        (?:\s\(P/[ES]\))?(?:\sratio|\smultiple)?(?:\s(?:of|at|is|was|near|around))?
-        \s(?P<r_num>\d+(?:\.\d+)?)(?!\.?\d|\s?[%xX×]))""",
+    "es": rf"""(?P<es>(?:(?P<es_prefix>US\$|\$)[ \xa0]?)?(?P<es_num>{_NUM_ES})[ \xa0]
+        (?P<es_scale>mil[ \xa0]millones|millones|millón|billones)
+        (?:[ \xa0](?:de[ \xa0])?(?P<es_cur>dólares|dolares|yuanes|euros))?)""",
+    "money": rf"""(?P<money>(?P<m_prefix>{_PREFIX_RE})[ \xa0]?(?P<m_num>{_NUM})
+        (?:[ \xa0]?[-–][ \xa0]?(?:{_PREFIX_RE})?[ \xa0]?(?P<m_high>{_NUM}))?
+        (?:[ \xa0]?(?P<m_scale>{_SCALE_RE})\b)?(?P<m_plus>\+)?)""",
+    "pct": rf"""(?P<pct>(?P<p_num>{_NUM})[ \xa0]?(?:%|percent\b|per[ \xa0]cent\b)?
+        [ \xa0]?(?:[-–]|to)[ \xa0]?(?P<p_high>{_NUM})[ \xa0]?
+        (?P<p_unit>%|percent\b|per[ \xa0]cent\b|por[ \xa0]ciento\b)
+      | (?P<p_num1>{_NUM})[ \xa0]?(?P<p_unit1>%|percent\b|per[ \xa0]cent\b|por[ \xa0]ciento\b
+          |percentage[ \xa0]points?\b|pp\b|ppts?\b|basis[ \xa0]points?\b|bps\b))""",
+    "mult": rf"(?P<mult>(?P<x_num>{_NUM})[ \xa0]?[x×](?![A-Za-z0-9]))",
+    "suffix": rf"""(?P<suffix>(?P<s_num>{_NUM})[ \xa0]?
+        (?:(?P<s_scale>trillion|billion|million|thousand)[ \xa0])?(?P<s_cur>{_SUFFIX_RE})\b)""",
+    "growth": r"""(?P<growth>(?P<g_digits>single|double|triple|quadruple)[- \xa0]digits?
+        (?:[ \xa0](?P<g_noun>growth|rates?|increases?|gains?|jumps?|surges?))?)""",
+    "count": rf"""(?P<count>(?P<c_num>{_NUM})
+        (?:[ \xa0]?(?P<c_scale>trillion|billion|million|thousand|[kK])\b)(?P<c_plus>\+)?)""",
+    "nouncount": rf"(?P<nouncount>(?P<n_num>{_NUM})[ \xa0](?=(?P<n_noun>[a-z][a-z-]*s)\b))",
+    "ratio": r"""(?P<ratio>(?<![A-Za-z])(?:P/E|P/S|price-to-earnings|price-to-sales|PE|EV/EBITDA)
+        (?:[ \xa0]\(P/[ES]\))?(?:[ \xa0]ratio|[ \xa0]multiple)?
+        (?:[ \xa0](?:of|at|is|was|near|around))?[ \xa0]
+        (?P<r_num>\d+(?:\.\d+)?)(?!\.?\d|[ \xa0]?[%xX×]))""",
 }
 _FORM = {k: re.compile(v, re.VERBOSE | re.IGNORECASE) for k, v in _FORMS.items()}
 
@@ -94,11 +99,11 @@ _DIGIT_RUN = re.compile(r"\d[\d.,]*")
 _CODES = frozenset({"USD", "HKD", "RMB", "CNY", "EUR", "GBP", "rmb", "usd", "cny", "Rmb"})
 # What follows a digit run says which forms can start there; one match decides.
 _GATE = re.compile(
-    r"""\s?(?:(?P<pct>%|per|por|pp|basis|bps|[-–]|to\s)
+    r"""[ \xa0]?(?:(?P<pct>%|per|por|pp|basis|bps|[-–]|to[ \xa0])
     | (?P<mult>[x×X](?![A-Za-z0-9]))
     | (?P<scale>[kK]\b|thousand|million|billion|trillion)
-    | (?P<cur>yuan|dollars|rmb|cny|usd|euros|eur\b|renminbi|hong\skong|u\.?s\.?\sdollars)
-    | (?P<es>mil\smillones|millones|millón|billones)
+    | (?P<cur>yuan|dollars|rmb|cny|usd|euros|eur\b|renminbi|hong[ \xa0]kong|u\.?s\.?[ \xa0]dollars)
+    | (?P<es>mil[ \xa0]millones|millones|millón|billones)
     | (?P<word>[a-z]))""",
     re.VERBOSE | re.IGNORECASE,
 )
@@ -111,13 +116,15 @@ _GATED: dict[str, tuple[str, ...]] = {
     "word": ("nouncount",),
     "": (),
 }
-_GROWTH_HEAD = re.compile(r"(?:single|double|triple|quadruple)[-\s]$", re.IGNORECASE)
+_GROWTH_HEAD = re.compile(r"(?:single|double|triple|quadruple)[- \xa0]$", re.IGNORECASE)
 _RATIO_TAIL = re.compile(
     r"(?<![A-Za-z])(?:P/E|P/S|price-to-earnings|price-to-sales|PE|EV/EBITDA)"
-    r"(?:\s\(P/[ES]\))?(?:\sratio|\smultiple)?(?:\s(?:of|at|is|was|near|around))?\s$",
+    r"(?:[ \xa0]\(P/[ES]\))?(?:[ \xa0]ratio|[ \xa0]multiple)?"
+    r"(?:[ \xa0](?:of|at|is|was|near|around))?[ \xa0]$",
     re.IGNORECASE,
 )
 _APPROX_WORDS = {tuple(k.lower().split()): v for k, v in _APPROX.items()}
+_APPROX_LAST = frozenset(words[-1] for words in _APPROX_WORDS)
 # Between two amounts in different currencies, these say "the same amount":
 # "RMB120 billion ($16.5 billion)", "RMB 380 billion, roughly $53 billion,",
 # "380 billion yuan, or about $53 billion".
@@ -134,8 +141,7 @@ _NOT_COUNT_NOUNS = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class Quantity:
+class Quantity(NamedTuple):
     value: float
     unit: str  # money | percent | pp | multiple | count | growth
     start: int
@@ -225,9 +231,14 @@ def _prefix_start(text: str, s: int, floor: int) -> int | None:
         return j - 1
     if c in "¥￥€£":
         return j - 1
-    if c.isalpha() and j - 3 >= floor and text[j - 3 : j] in _CODES:
-        if j - 3 == floor or not text[j - 4].isalpha():
-            return j - 3
+    k = j - 3
+    if (
+        c.isalpha()
+        and k >= floor
+        and text[k:j] in _CODES
+        and (k == floor or not text[k - 1].isalpha())
+    ):
+        return k
     return None
 
 
@@ -327,20 +338,24 @@ def _parse_es(raw: str) -> float:
 def _with_context(q: Quantity, text: str, floor: int) -> Quantity:
     """Add the approximation word before the number and note enclosing parentheses."""
     approx = q.approx
+    start = q.start
     if approx is None:
-        head = text[max(floor, q.start - 24) : q.start]
+        head = text[max(floor, start - 24) : start]
         if head.endswith("~"):
             approx = "roughly"
         else:
             words = head.lower().replace("(", " ").split()
-            for n in (3, 2, 1):
-                approx = _APPROX_WORDS.get(tuple(words[-n:])) if len(words) >= n else None
-                if approx is not None:
-                    break
-    paren = _inside_parentheses(text, q.start, q.end, floor)
+            # Every approximation phrase ends in one of a few words: most numbers
+            # are decided by that one look (issue 5, point 8).
+            if words and words[-1] in _APPROX_LAST:
+                for n in (3, 2, 1):
+                    approx = _APPROX_WORDS.get(tuple(words[-n:])) if len(words) >= n else None
+                    if approx is not None:
+                        break
+    paren = _inside_parentheses(text, start, q.end, floor)
     if approx == q.approx and not paren:
         return q
-    return replace(q, approx=approx, parenthesised=paren)
+    return q._replace(approx=approx, parenthesised=paren)
 
 
 def _inside_parentheses(text: str, start: int, end: int, floor: int) -> bool:
@@ -361,6 +376,6 @@ def _link_currencies(found: list[Quantity], text: str) -> list[Quantity]:
             continue
         if a.second_currency or not _ALT_OPEN.fullmatch(text[a.end : b.start]):
             continue
-        out[i] = replace(a, alt_value=b.value, alt_currency=b.currency)
-        out[i + 1] = replace(b, alt_value=a.value, alt_currency=a.currency, second_currency=True)
+        out[i] = a._replace(alt_value=b.value, alt_currency=b.currency)
+        out[i + 1] = b._replace(alt_value=a.value, alt_currency=a.currency, second_currency=True)
     return out

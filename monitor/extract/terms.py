@@ -7,7 +7,7 @@ article with nothing recorded, instead of hanging the daemon (issue 5, point 5).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from monitor.extract.vocab import SUFFIXES, CompiledVocabulary
 
@@ -15,8 +15,7 @@ from monitor.extract.vocab import SUFFIXES, CompiledVocabulary
 _TRAILING = ".,;:-"
 
 
-@dataclass(frozen=True, slots=True)
-class RawHit:
+class RawHit(NamedTuple):
     key: str  # term family or topic id
     text: str  # the term or phrase as written
     start: int

@@ -10,8 +10,9 @@ Phrase syntax understood here, documented for analysts in ``rules/vocabulary.yam
 * cue, exclude and topic phrases are matched case-insensitively as whole words, and a
   phrase's last word may carry an inflection ("invest" finds "invests", "investing",
   "investment", "invested");
-* a cue written ``revenue + cloud`` needs every part in the sentence; the first part
-  is the anchor whose distance to the number counts.
+* a cue written ``revenue + cloud`` needs the first part (the anchor, whose distance
+  to the number counts) and the others near it in the same clause, or in the
+  company name credited with the number ("Alibaba Cloud's ... revenue").
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import regex
 
@@ -31,15 +32,11 @@ SUFFIXES = ("ments", "ment", "ting", "ing", "ted", "es", "ed", "s", "d")
 _INFLECTION = "(?:" + "|".join(SUFFIXES) + ")?"
 
 
-@dataclass(frozen=True, slots=True)
-class Cue:
+class Cue(NamedTuple):
     metric: str
+    kind: str  # the metric's kind
     parts: tuple[str, ...]  # lower-cased phrases; parts[0] is the anchor
-
-    @property
-    def length(self) -> int:
-        """How specific the cue is: ties between cues go to the longer one."""
-        return sum(len(p) for p in self.parts) + len(self.parts) - 1
+    length: int  # how specific the cue is: ties between cues go to the longer one
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +48,16 @@ class CompiledVocabulary:
     phrase_closure: dict[str, tuple[tuple[str, int], ...]]  # phrase -> (phrase inside, offset)
     cues: tuple[Cue, ...]
     cues_by_anchor: dict[str, tuple[Cue, ...]]  # anchor phrase -> cues starting with it
+    # anchor phrase -> (metric kind, the cues of that kind starting with it)
+    cues_by_anchor_kind: dict[str, tuple[tuple[str, tuple[Cue, ...]], ...]]
     excludes: dict[str, tuple[str, ...]]  # lower-cased phrase -> metric ids it vetoes
     metrics: dict[str, MetricDef]
     terms: tuple[tuple[str, regex.Pattern[str]], ...]  # (family id, compiled pattern)
     topic_re: re.Pattern[str] | None  # on lowered text
     topic_of: dict[str, tuple[str, ...]]  # lower-cased phrase -> topic ids
+    # A matched cue or exclude string -> (phrase, offset) for it and every phrase inside
+    # it; filled as the scan meets them (their number is bounded by the vocabulary).
+    phrase_memo: dict[str, tuple[tuple[str, int], ...]]
 
 
 _last: list[CompiledVocabulary] = []  # the most recent result, matched by identity
@@ -89,7 +91,8 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
         for cue in metric.cues:
             parts = tuple(_norm(p) for p in cue.split(" + ") if p.strip())
             if parts:
-                cues.append(Cue(metric.id, parts))
+                length = sum(map(len, parts)) + len(parts) - 1
+                cues.append(Cue(metric.id, metric.kind, parts, length))
         for phrase in metric.exclude:
             excludes.setdefault(_norm(phrase), []).append(metric.id)
     phrases = {p for c in cues for p in c.parts} | set(excludes)
@@ -118,11 +121,13 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
         phrase_closure=_closure(phrases),
         cues=tuple(cues),
         cues_by_anchor=_by_anchor(cues),
+        cues_by_anchor_kind=_by_anchor_kind(cues),
         excludes={k: tuple(v) for k, v in excludes.items()},
         metrics={m.id: m for m in vocab.metrics},
         terms=tuple(terms),
         topic_re=topic_re,
         topic_of={k: tuple(v) for k, v in topic_of.items()},
+        phrase_memo={},
     )
 
 
@@ -135,6 +140,16 @@ def _by_anchor(cues: list[Cue]) -> dict[str, tuple[Cue, ...]]:
     for cue in cues:
         grouped.setdefault(cue.parts[0], []).append(cue)
     return {k: tuple(v) for k, v in grouped.items()}
+
+
+def _by_anchor_kind(cues: list[Cue]) -> dict[str, tuple[tuple[str, tuple[Cue, ...]], ...]]:
+    grouped: dict[str, dict[str, list[Cue]]] = {}
+    for cue in cues:
+        grouped.setdefault(cue.parts[0], {}).setdefault(cue.kind, []).append(cue)
+    return {
+        anchor: tuple((kind, tuple(group)) for kind, group in kinds.items())
+        for anchor, kinds in grouped.items()
+    }
 
 
 _END = ""  # trie key: a phrase ends here
@@ -170,7 +185,11 @@ def _insert(trie: dict[str, Any], phrase: str, end: str) -> None:
 
 
 def _emit(node: dict[str, Any], inflect: bool) -> str:
-    alts = [re.escape(ch) + _emit(child, inflect) for ch, child in sorted(node.items()) if len(ch) == 1 and ch != _END_E]
+    alts = [
+        re.escape(ch) + _emit(child, inflect)
+        for ch, child in sorted(node.items())
+        if len(ch) == 1 and ch != _END_E
+    ]
     if _END_E in node:
         alts.append("(?:ing|ed)")
     if _END in node:

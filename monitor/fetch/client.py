@@ -9,6 +9,7 @@ What the caller does with them (one transaction per poll) is described on
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import random
 from collections.abc import Collection, Mapping
@@ -18,7 +19,7 @@ from types import TracebackType
 import httpx
 
 from monitor.errors import FetchError, ParseError
-from monitor.fetch.feeds import looks_like_feed, parse_feed
+from monitor.fetch.feeds import has_own_page, looks_like_feed, parse_feed
 from monitor.fetch.guard import AddressPolicy, GuardedTransport, Resolver, system_resolver
 from monitor.fetch.http import (
     ACCEPT_FEED,
@@ -31,6 +32,7 @@ from monitor.fetch.http import (
 )
 from monitor.fetch.pages import extract_article, extract_listing
 from monitor.fetch.sources import Selectors, SourceSpec
+from monitor.fetch.workers import ParsePool
 from monitor.settings import HttpSettings
 from monitor.values import FetchedArticle
 
@@ -53,7 +55,8 @@ class PollResult:
     with ``next_poll_delay(interval, 0, min_interval_s=min_interval_s)``, and log the
     ``warnings``. ``not_modified`` means a 304 or an unchanged body: no articles, still a
     success. ``partial`` means the body was malformed or some pages failed: store what
-    came, never treat missing items as deleted.
+    came, never treat missing items as deleted (when pages failed, ``validators`` are the
+    old ones, so the next poll retries them).
     """
 
     not_modified: bool
@@ -74,8 +77,23 @@ class Fetcher:
         transport: httpx.AsyncBaseTransport | None = None,
         resolver: Resolver | None = None,
         rng: random.Random | None = None,
+        parse_workers: int | None = None,
+        parse_timeout: float | None = None,
     ) -> None:
+        """Build the client.
+
+        ``transport`` replaces the network (httpx.MockTransport or respx in tests); the
+        SSRF guard then checks each hop's literal address, and its DNS answers when a
+        ``resolver`` is given too. ``resolver(host, port)`` replaces system DNS (the
+        benchmark maps many names to 127.0.0.1). ``parse_workers`` > 0 parses in that
+        many worker processes (all cores, a per-parse time limit, crash isolation);
+        0 parses in a thread. Both default to the settings.
+        """
         self._http = http
+        self._parsers = ParsePool(
+            http.parse_workers if parse_workers is None else parse_workers,
+            timeout_s=http.parse_timeout if parse_timeout is None else parse_timeout,
+        )
         policy = AddressPolicy(http.allow_networks)
         limits = httpx.Limits(
             max_connections=http.concurrency + 8,
@@ -100,7 +118,11 @@ class Fetcher:
             http,
             policy,
             resolver or system_resolver,
-            check_dns_per_hop=not real_transport,
+            # an injected transport connects nowhere, so the guarded backend never sees an
+            # address: the resolver given with it (tests' fake DNS) is checked per hop
+            # instead. Without one, only literal addresses are checked, so a test fake
+            # never triggers a real DNS lookup.
+            check_dns_per_hop=not real_transport and resolver is not None,
             rng=rng,
         )
 
@@ -116,7 +138,10 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        try:
+            await self._client.aclose()
+        finally:
+            await self._parsers.aclose()
 
     # ------------------------------------------------------------------------ poll
 
@@ -174,9 +199,11 @@ class Fetcher:
                     "got an HTML page and the source has no listing selectors",
                     url=response.url,
                 )
-            return await self._poll_listing(source, response, fresh, min_interval, seen)
+            return await self._poll_listing(source, response, fresh, validators, min_interval, seen)
 
-        parsed = await asyncio.to_thread(parse_feed, response.body, response.headers, response.url)
+        parsed = await self._parsers.run(
+            parse_feed, response.body, dict(response.headers), response.url, url=response.url
+        )
         if parsed.ttl_s is not None:
             min_interval = max(min_interval or 0.0, parsed.ttl_s)
         articles = parsed.articles
@@ -193,11 +220,19 @@ class Fetcher:
         source: SourceSpec,
         response: Fetched,
         fresh: Validators,
+        previous: Validators,
         min_interval: float | None,
         seen: Collection[str],
     ) -> PollResult:
         assert source.selectors is not None
-        items = extract_listing(response.body, response.headers, response.url, source.selectors)
+        items = await self._parsers.run(
+            extract_listing,
+            response.body,
+            dict(response.headers),
+            response.url,
+            source.selectors,
+            url=response.url,
+        )
         wanted = [item for item in items if item.url not in seen]
         results = await asyncio.gather(
             *(self.fetch_article(item.url, source.selectors, guid=item.url) for item in wanted),
@@ -216,8 +251,11 @@ class Fetcher:
                 raise result
         if wanted and not articles and first_error is not None:
             raise first_error  # every page failed: that is the source failing, not a warning
+        # with pages missing, the old validators are kept so the unchanged listing is read
+        # again next time and the failed pages are retried (the stored ones are in `seen`)
+        kept = previous if warnings else fresh
         return PollResult(
-            False, tuple(articles), fresh, min_interval, tuple(warnings), bool(warnings)
+            False, tuple(articles), kept, min_interval, tuple(warnings), bool(warnings)
         )
 
     async def _fill_full(
@@ -226,7 +264,7 @@ class Fetcher:
         selectors: Selectors | None,
         seen: Collection[str],
     ) -> tuple[tuple[FetchedArticle, ...], list[str]]:
-        todo = [a for a in articles if a.url and a.guid not in seen]
+        todo = [a for a in articles if has_own_page(a.url) and a.guid not in seen]
         pages = await asyncio.gather(
             *(self.fetch_article(a.url, selectors, guid=a.guid) for a in todo),
             return_exceptions=True,
@@ -263,8 +301,13 @@ class Fetcher:
         _raise_for_status(response)
         if not response.body.strip():
             raise ParseError("empty_body", "the server sent an empty page", url=response.url)
-        return await asyncio.to_thread(
-            extract_article, response.body, response.headers, response.url, selectors, guid=guid
+        return await self._parsers.run(
+            functools.partial(extract_article, guid=guid),
+            response.body,
+            dict(response.headers),
+            response.url,
+            selectors,
+            url=response.url,
         )
 
     async def get(self, url: str, headers: Mapping[str, str] | None = None) -> Fetched:

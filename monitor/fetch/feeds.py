@@ -24,19 +24,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import feedparser
 
 from monitor.errors import ParseError
 from monitor.fetch.clean import (
     CleanText,
-    clean_html,
     clean_plain_text,
     drop_leading_title,
     first_sentence,
-    html_text,
     safe_str,
 )
+from monitor.fetch.fastfeed import parse_simple
+from monitor.fetch.markup import clean_html, html_text
 from monitor.fetch.pages import absolute_http, canonical_url, parse_date, stable_key
 from monitor.values import FetchedArticle
 
@@ -49,6 +50,7 @@ _HTML_ROOT = re.compile(
     rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)[\s>]", re.I | re.S
 )
 _CHAR_REF = re.compile(rb"&(?:amp;)?#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
+_ENTITY_DECL = re.compile(rb"<!ENTITY[^>]*>", re.IGNORECASE)
 _DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.IGNORECASE | re.DOTALL)
 _TTL_MAX_MIN = 7 * 24 * 60  # a <ttl> of years is a typo, not a polling plan
 
@@ -81,20 +83,34 @@ def looks_like_feed(body: bytes) -> bool:
     return bool(_FEED_ROOT.search(head)) or head.startswith(b"<?xml")
 
 
-def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
-    """Parse a feed body fetched from ``url``; raise ``ParseError`` with a kind."""
+def parse_feed(
+    body: bytes, headers: Mapping[str, str], url: str, *, fast: bool = True
+) -> ParsedFeed:
+    """Parse a feed body fetched from ``url``; raise ``ParseError`` with a kind.
+
+    ``fast`` lets plain RSS 2.0 / Atom 1.0 skip feedparser (:mod:`monitor.fetch.fastfeed`);
+    the result is the same either way.
+    """
     if not body.strip():
         raise ParseError("empty_body", "the server sent an empty body", url=url)
     head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if _HTML_ROOT.match(head) and not _FEED_ROOT.search(body[:65536]):
         raise ParseError("not_a_feed", "the server sent an HTML page, not a feed", url=url)
+    response_headers = {k.lower(): v for k, v in headers.items()}
+    wide = _wide_to_utf8(body)
+    if wide is not None:
+        body = wide
+        if "content-type" in response_headers:
+            response_headers["content-type"] = _CHARSET.sub(
+                "charset=utf-8", response_headers["content-type"]
+            )
+    body = _defuse(body)
     # no content-location: feedparser would then "resolve" RSS guids into URLs, changing
     # the entry keys; links are resolved here instead, against the feed's own URL
-    body = _defuse(body)
-    response_headers = {k.lower(): v for k, v in headers.items()}
     content_location = response_headers.pop("content-location", None)
+    simple = parse_simple(body, response_headers) if fast else None
     try:
-        parsed = feedparser.parse(
+        parsed = simple or feedparser.parse(
             body,
             response_headers=response_headers,
             # text is extracted by selectolax, so feedparser's HTML sanitizer and
@@ -123,6 +139,34 @@ _ENTRY_CLOSE = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:item|entry)\s*>")
 _CHANNEL_CLOSE = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:channel|feed)\s*>")
 
 
+_WIDE_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\x00\x00\x00<", "utf-32-be"),  # XML 1.0 appendix F: no BOM, sniff "<"
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+)
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?[A-Za-z0-9_.:\-]+[\"']?", re.IGNORECASE)
+_PROLOG_ENCODING = re.compile(r"^(<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2")
+
+
+def _wide_to_utf8(body: bytes) -> bytes | None:
+    """A UTF-16/32 body re-encoded as UTF-8 (prolog updated), or None if not wide.
+
+    The safety checks below look for ASCII markup bytes, which a UTF-16 body hides: a
+    UTF-16 billion-laughs feed took 2.9 s before this step.
+    """
+    for bom, codec in _WIDE_BOMS:
+        if body.startswith(bom):
+            text = body.decode(codec, errors="replace").lstrip("\ufeff")
+            text = _PROLOG_ENCODING.sub(r"\1\2utf-8\2", text, count=1)
+            return text.encode("utf-8")
+    return None
+
+
 def _defuse(body: bytes) -> bytes:
     """Remove what makes feedparser crash or blow up before it sees the body.
 
@@ -133,9 +177,10 @@ def _defuse(body: bytes) -> bytes:
       surrogates (``&#xD800;``) make feedparser raise (P2); one bad character must not
       lose a whole feed, so they become U+FFFD.
     """
-    head = body[:65536]
-    if b"<!ENTITY" in head or b"<!entity" in head:
+    if b"<!ENTITY" in body or b"<!entity" in body:
         body = _DOCTYPE_SUBSET.sub(b"", body, count=1)
+        # a subset the first pattern could not delimit (a "]" inside a quoted value)
+        body = _ENTITY_DECL.sub(b"", body)
     if b"&#" in body or b"&amp;#" in body:
         body = _CHAR_REF.sub(_fix_char_ref, body)
     return body
@@ -196,7 +241,7 @@ def _read(parsed: Any, url: str, body: bytes) -> ParsedFeed:
             if key in counts:
                 key = f"{key}|{stable_key(article.title, article.published_raw, article.text)}"
             counts[key] = 1
-            article = _with_guid(article, key)
+            article = _with_guid(article, key, url)
         articles.append(article)
     return ParsedFeed(
         articles=tuple(articles),
@@ -213,7 +258,9 @@ def _article(entry: Any, feed_url: str, base: str, language: str | None) -> Fetc
     title_raw = _text(_get(entry, "title"))
     content, summary_only = _content(entry)
     cleaned = _clean(content)
-    published_raw = _text(_get(entry, "published") or _get(entry, "updated") or _get(entry, "created"))
+    published_raw = _text(
+        _get(entry, "published") or _get(entry, "updated") or _get(entry, "created")
+    )
     published_at = _struct_time(_get(entry, "published_parsed") or _get(entry, "updated_parsed"))
     if published_at is None and published_raw:
         published_at = parse_date(published_raw)
@@ -229,7 +276,7 @@ def _article(entry: Any, feed_url: str, base: str, language: str | None) -> Fetc
     author = html_text(_text(_get(entry, "author"))) or cleaned.author
     agent = cleaned.agent_name or (author if cleaned.ai_generated else None)
     return FetchedArticle(
-        url=canonical_url(link) if link else "",
+        url=canonical_url(link) if link else entry_url(feed_url, guid),
         guid=safe_str(guid)[:2000],
         title=title,
         text=text,
@@ -243,13 +290,34 @@ def _article(entry: Any, feed_url: str, base: str, language: str | None) -> Fetc
     )
 
 
+def entry_url(document_url: str, guid: str) -> str:
+    """A unique, stable url for an entry with no http(s) link of its own.
+
+    Article urls are unique in the store, so link-less entries must not share one (""
+    or the feed's url would make every such entry after the first a silent duplicate).
+    The entry's key goes in the fragment, which canonical urls never otherwise have, so
+    callers can tell these apart: :func:`has_own_page`.
+    """
+    return f"{canonical_url(document_url)}#entry={quote(guid, safe='')}"
+
+
+def has_own_page(url: str) -> bool:
+    """False for the urls :func:`entry_url` makes up: there is no page to fetch."""
+    return bool(url) and "#entry=" not in url
+
+
 def _entry_link(entry: Any, base: str) -> str | None:
-    candidates = [_get(entry, "link")]
+    guid = _get(entry, "id")
+    from_guid = bool(_get(entry, "guidislink"))
+    candidates = [] if from_guid else [_get(entry, "link")]
     for link in _get(entry, "links") or []:
-        if isinstance(link, Mapping) and link.get("rel", "alternate") == "alternate":
+        alternate = isinstance(link, Mapping) and link.get("rel", "alternate") == "alternate"
+        if alternate and not (from_guid and link.get("href") == guid):
             candidates.append(link.get("href"))
-    if _get(entry, "guidislink"):
-        candidates.append(_get(entry, "id"))
+    if from_guid and isinstance(guid, str) and guid.startswith(("http:", "https:")):
+        # an RSS guid is a permalink by default (feedparser then copies it into `link`),
+        # but only an absolute URL can be one: "item-7" resolved would invent a page
+        candidates.append(guid)
     for candidate in candidates:
         if isinstance(candidate, str):
             resolved = absolute_http(candidate, base)
@@ -278,8 +346,9 @@ def _clean(content: str) -> CleanText:
     return clean_plain_text(content, find_title=False)
 
 
-def _with_guid(article: FetchedArticle, guid: str) -> FetchedArticle:
-    return replace(article, guid=guid)
+def _with_guid(article: FetchedArticle, guid: str, document_url: str) -> FetchedArticle:
+    url = article.url if has_own_page(article.url) else entry_url(document_url, guid)
+    return replace(article, guid=guid, url=url)
 
 
 def _get(mapping: Any, key: str) -> Any:

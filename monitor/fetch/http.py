@@ -62,14 +62,16 @@ class HostGates:
         sem, last_start, users = gate
         users[0] += 1
         try:
-            # host slot first: waiting for a busy host must not hold a global slot
-            async with sem, self._global:
+            # host slot first, and the jitter before the global slot: neither waiting for a
+            # busy host nor a politeness pause may hold one of the global slots
+            async with sem:
                 loop = asyncio.get_running_loop()
                 if self._jitter and loop.time() - last_start[0] < self._jitter:
                     # back-to-back requests to one host are spread out (politeness)
                     await asyncio.sleep(self._rng.uniform(0, self._jitter))
                 last_start[0] = loop.time()
-                return await call()
+                async with self._global:
+                    return await call()
         finally:
             users[0] -= 1
             idle = asyncio.get_running_loop().time() - last_start[0] > self._jitter
@@ -106,12 +108,11 @@ class SafeGetter:
             if self._check_dns:
                 # with an injected transport nothing connects through the guarded
                 # backend, so the DNS answers are checked here on every hop instead
-                await resolve_checked(
-                    parsed.host, parsed.port or 80, self._resolver, self._policy, url=current
-                )
+                port = parsed.port or (443 if parsed.scheme == "https" else 80)
+                await resolve_checked(parsed.host, port, self._resolver, self._policy, url=current)
             hop_url = current
 
-            async def one(hop_url: str = hop_url) -> Fetched:
+            async def one(hop_url: str = hop_url, parsed: httpx.URL = parsed) -> Fetched:
                 loop = asyncio.get_running_loop()
                 if not deadline:
                     # the total deadline starts with the first byte sent, not while
@@ -119,7 +120,7 @@ class SafeGetter:
                     deadline.append(loop.time() + self._http.total_timeout)
                 try:
                     async with asyncio.timeout_at(deadline[0]):
-                        return await self._one(hop_url, headers)
+                        return await self._one(hop_url, parsed, headers)
                 except TimeoutError as exc:
                     raise FetchError(
                         "timeout_total",
@@ -138,9 +139,10 @@ class SafeGetter:
             url=url,
         )
 
-    async def _one(self, url: str, headers: Mapping[str, str]) -> Fetched:
+    async def _one(self, url: str, parsed: httpx.URL, headers: Mapping[str, str]) -> Fetched:
         try:
-            request = self._client.build_request("GET", url, headers=dict(headers))
+            # the URL object the guard parsed is reused: parsing it again costs as much
+            request = self._client.build_request("GET", parsed, headers=dict(headers))
             response = await self._client.send(request, stream=True, follow_redirects=False)
             try:
                 lowered = {k.lower(): v for k, v in response.headers.items()}
@@ -289,9 +291,14 @@ class _Inflater:
         if self._encoding is None:
             return b""
         try:
-            return self._obj.flush()[: max(room, 0) + 1]
+            tail = self._obj.flush()[: max(room, 0) + 1]
         except zlib.error as exc:
             raise self._corrupt(exc) from exc
+        if not self._obj.eof:
+            # the connection closed inside the compressed stream: a truncated body that
+            # would otherwise reach the parser looking like a short, valid one
+            raise FetchError("bad_encoding", "compressed body ended early", url=self._url)
+        return tail
 
     def _corrupt(self, exc: zlib.error) -> FetchError:
         return FetchError("bad_encoding", f"corrupt compressed body: {exc}", url=self._url)
@@ -331,13 +338,14 @@ def cache_lifetime(headers: Mapping[str, str]) -> float | None:
 
 
 def validators_unreliable(headers: Mapping[str, str]) -> bool:
-    """True when the response says it is stale at once (Expires: 0, no-store, no-cache).
+    """True when the response says it is stale at once (``Expires: 0``) or ``no-store``.
 
     Servers that send these often keep answering 304 to a stale ETag; such validators are
     not kept, and the content hash alone decides whether the body changed (F9).
+    (``no-cache`` asks for revalidation, which is what validators are for: kept.)
     """
     control = headers.get("cache-control", "").lower()
-    if "no-store" in control or "no-cache" in control:
+    if "no-store" in control:
         return True
     expires = headers.get("expires")
     if expires is None:

@@ -2,7 +2,8 @@
 
 ``.txt`` (page text saved without markup) and ``.html``/``.htm`` files are one article
 each; ``.xml`` is a feed whose entries are articles. An article's url is the file's
-``file://`` URI, except feed entries that carry their own http(s) link. The same
+``file://`` URI, except feed entries that carry their own http(s) link; other entries get
+the file's URI with ``#entry=<key>`` so that each stays a distinct article. The same
 cleaning as fetched pages applies, so an ingested copy and a fetched copy of one page
 give the same text.
 """
@@ -49,7 +50,8 @@ def read_local(path: Path) -> list[FetchedArticle]:
         parsed = parse_feed(data, {}, uri)
     except ParseError as exc:
         raise IngestError(f"{path}: {exc}") from exc
-    return [a if a.url else replace(a, url=uri) for a in parsed.articles]
+    # entries without an http(s) link get the file's URI with the entry key as fragment
+    return list(parsed.articles)
 
 
 def _from_text(data: bytes, uri: str, path: Path) -> FetchedArticle:

@@ -18,14 +18,13 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.errors import ParseError
 from monitor.fetch.clean import (
-    clean_html,
     detect_authorship,
     drop_leading_title,
     first_sentence,
-    html_text,
     parse_loose_date,
     safe_str,
 )
+from monitor.fetch.markup import clean_html, html_text
 from monitor.fetch.sources import Selectors
 from monitor.values import FetchedArticle
 

@@ -148,6 +148,4 @@ _ENV.filters["clip"] = _clip
 
 def render_html(d: DigestInput) -> str:
     all_alerts = [a for s in d.stories for a in s.alerts] + list(d.alerts)
-    return _ENV.get_template("digest.html").render(
-        d=d, alerts=_by_severity(tuple(all_alerts))
-    )
+    return _ENV.get_template("digest.html").render(d=d, alerts=_by_severity(tuple(all_alerts)))

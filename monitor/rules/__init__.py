@@ -1,0 +1,1 @@
+"""Analyst rules: the file schema and loader, the pure engine, hot reload, test reports."""

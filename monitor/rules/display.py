@@ -34,11 +34,18 @@ def format_value(value: float | None, unit: str | None, currency: str | None = N
     return scaled
 
 
-def format_change(old: float, new: float) -> str:
+def format_change(old: float, new: float, unit: str | None = None) -> str:
+    """The size of a move: in points for percentages (36% -> 33% is -3 pp), else in %."""
+    if unit in ("percent", "growth", "pp"):
+        return f" ({_signed(new - old)} pp)"
     if old == 0:
         return ""
     pct = (new - old) / abs(old) * 100
     return f" ({pct:+.1f}%)"
+
+
+def _signed(x: float) -> str:
+    return ("+" if x >= 0 else "-") + _number(abs(x))
 
 
 class Names:

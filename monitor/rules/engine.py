@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from monitor.rules.conflict import run_conflict
 from monitor.rules.context import AlertDraft, Ctx
 from monitor.rules.display import Names
 from monitor.rules.events import run_counts, run_new_term, run_stale, run_topic
@@ -30,7 +31,7 @@ from monitor.rules.schema import (
     ThresholdSpec,
     TopicRuleSpec,
 )
-from monitor.rules.series import run_change, run_conflict, run_threshold
+from monitor.rules.series import run_change, run_threshold
 
 __all__ = ["AlertDraft", "EvalInput", "EvalResult", "evaluate"]
 
@@ -62,7 +63,13 @@ def evaluate(rules: RuleSet, batch: EvalInput, state: State, now: datetime) -> E
     by_name: dict[str, list[MentionRecord]] = defaultdict(list)
     for m in batch.mentions:
         by_name[m.name].append(m)
-    index = _Index(by_metric, by_name, stories)
+    by_subject: dict[str, list[StoryRecord]] = defaultdict(list)
+    for story in batch.stories:
+        for entity in story.entities:
+            by_subject[f"entity:{entity}"].append(story)
+        for topic in story.topics:
+            by_subject[f"topic:{topic}"].append(story)
+    index = _Index(by_metric, by_name, stories, by_subject)
     for rule in rules.rules:
         if not rule.spec.enabled:
             continue
@@ -84,6 +91,7 @@ class _Index:
     facts: Mapping[tuple[str | None, str | None], Sequence[FactRecord]]
     mentions: Mapping[str, Sequence[MentionRecord]]
     stories: Mapping[int, StoryRecord]
+    by_subject: Mapping[str, Sequence[StoryRecord]]
 
 
 def _run(ctx: Ctx, rule: Rule, batch: EvalInput, index: _Index, now: datetime) -> None:
@@ -99,6 +107,7 @@ def _run(ctx: Ctx, rule: Rule, batch: EvalInput, index: _Index, now: datetime) -
     elif isinstance(cond, TopicRuleSpec):
         run_topic(ctx, cond, index.mentions.get(cond.topic, ()), index.stories)
     elif isinstance(cond, FrequencySpec | SpikeSpec):
-        run_counts(ctx, cond, batch)
+        subject = f"entity:{cond.entity}" if cond.entity else f"topic:{cond.topic}"
+        run_counts(ctx, cond, batch, index.by_subject.get(subject, ()))
     elif isinstance(cond, StaleSpec):
         run_stale(ctx, cond, batch, now)

@@ -75,8 +75,10 @@ def run_topic(
         if m.kind != "topic" or m.name != spec.topic:
             continue
         if spec.entity is not None and m.entity != spec.entity:
+            # a hit credited to nobody counts for the company its story is about; a hit
+            # credited to another company ("Tencent faces export controls") does not
             story = stories.get(m.article.story_id) if m.article.story_id is not None else None
-            if story is None or spec.entity not in story.entities:
+            if m.entity is not None or story is None or story.main_entity != spec.entity:
                 continue
         w = ctx.weight(m.article)
         if w <= 0 or not ctx.fresh(key, st, m.article.id):
@@ -140,9 +142,16 @@ def _story_evidence(stories: Iterable[StoryRecord]) -> list[dict[str, Any]]:
     ]
 
 
-def run_counts(ctx: Ctx, spec: FrequencySpec | SpikeSpec, batch: EvalInput) -> None:
+def run_counts(
+    ctx: Ctx,
+    spec: FrequencySpec | SpikeSpec,
+    batch: EvalInput,
+    candidates: Iterable[StoryRecord] | None = None,
+) -> None:
+    """``candidates``: the stories that may match (the engine's index), else all of them."""
     key = f"count:{spec.entity or '*'}:{spec.topic or '*'}"
-    matching = [s for s in batch.stories if _matches(spec, s)]
+    pool = batch.stories if candidates is None else candidates
+    matching = [s for s in pool if _matches(spec, s)]
     triggers = sorted(
         (s for s in matching if s.id in batch.batch_story_ids), key=lambda s: s.started_at
     )

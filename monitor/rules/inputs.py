@@ -61,6 +61,7 @@ class StoryRecord:
     entities: frozenset[str] = frozenset()
     topics: frozenset[str] = frozenset()
     ai_only: bool = False  # every article of it is AI-generated
+    main_entity: str | None = None  # whom the story is about, as dedup decided
 
     @property
     def key(self) -> str:

@@ -9,24 +9,18 @@ files load (ElastAlert2 stops at the first bad file: elastalert2#1336).
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from monitor.errors import Problem
 from monitor.rules.patterns import check_pattern
+from monitor.rules.problems import schema_problems, unknown_message
 from monitor.rules.schema import (
-    KIND_ERROR,
-    KINDS,
-    UNION_TAGS,
     ConflictSpec,
     CountSpec,
     NewTermSpec,
@@ -200,127 +194,6 @@ def _pattern_problems(located: Located) -> list[Problem]:
     ]
 
 
-# ------------------------------------------------------------------ schema errors
-
-
-def schema_problems(located: Located, exc: ValidationError) -> list[Problem]:
-    problems: list[Problem] = []
-    for err in exc.errors():
-        raw_loc = tuple(err.get("loc", ()))
-        problems.append(_one_problem(located, raw_loc, err))
-    return sorted(set(problems), key=lambda p: (p.line, p.col, p.message))
-
-
-def _one_problem(located: Located, raw_loc: tuple[Any, ...], err: Mapping[str, Any]) -> Problem:
-    kind = str(err.get("type", ""))
-    on_key = "[key]" in raw_loc
-    loc: KeyPath = tuple(p for p in raw_loc if p not in UNION_TAGS and p != "[key]")
-    if kind == "extra_forbidden":
-        name = str(loc[-1])
-        allowed = _allowed_keys(tuple(p for p in raw_loc[:-1]))
-        return located.problem(loc, _unknown(f"unknown key {name!r}", name, allowed), key=True)
-    if kind == KIND_ERROR:
-        return located.problem(loc, _kind_message(_value_at(located.data, loc)))
-    if kind == "string_pattern_mismatch" and ("[key]" in raw_loc or _is_id_field(loc)):
-        what = "id" if on_key else str(loc[-1])
-        return located.problem(
-            loc,
-            f"invalid {what}: use lowercase letters, digits, '_', '-' and '.', "
-            "starting with a letter or digit",
-            key=on_key,
-        )
-    message = str(err.get("msg", "invalid"))
-    if kind == "literal_error" and isinstance(err.get("input"), str):
-        choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
-        return located.problem(
-            loc, _unknown(f"invalid value {err['input']!r}", err["input"], choices)
-        )
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    if kind == "missing":
-        message = "required key is missing"
-    if kind == "model_type" and not loc:
-        message = "a rule file is a mapping with entities, metrics, terms, topics and rules"
-    return located.problem(loc, message, key=on_key)
-
-
-def _is_id_field(loc: KeyPath) -> bool:
-    return bool(loc) and loc[-1] in ("id", "entity", "metric", "family", "topic")
-
-
-def _unknown(message: str, name: str, allowed: Iterable[str]) -> str:
-    choices = sorted(allowed)
-    if not choices:
-        return message
-    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
-    if close:
-        return f"{message}; did you mean {close[0]!r}?"
-    return f"{message}; expected one of: {', '.join(choices)}"
-
-
-def _kind_message(value: Any) -> str:
-    kinds = list(KINDS)
-    if not isinstance(value, dict):
-        return (
-            "expected a mapping with one rule kind, such as {change: {...}}; "
-            f"kinds: {', '.join(kinds)}"
-        )
-    if not value:
-        return f"give one rule kind: {', '.join(kinds)}"
-    if len(value) > 1:
-        return f"give exactly one rule kind, found {', '.join(map(str, value))}"
-    (name,) = value
-    return _unknown(f"unknown rule kind {name!r}", str(name), kinds)
-
-
-def _value_at(data: Any, loc: KeyPath) -> Any:
-    for part in loc:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
-
-
-def _strip(tp: Any) -> Any:
-    """Drop Annotated and Optional wrappers from a type."""
-    while True:
-        origin = get_origin(tp)
-        if origin is Annotated:
-            tp = get_args(tp)[0]
-            continue
-        if origin in (Union, UnionType):
-            members = [a for a in get_args(tp) if a is not type(None)]
-            if len(members) == 1:
-                tp = members[0]
-                continue
-        return tp
-
-
-def _allowed_keys(raw_loc: tuple[Any, ...]) -> list[str]:
-    """The keys the schema allows at ``raw_loc`` (a pydantic loc, union tags included)."""
-    tags = {tag: model for tag, model in KINDS.values()}
-    tp: Any = RuleFileSpec
-    for part in raw_loc:
-        if part in tags:
-            tp = tags[part]
-            continue
-        tp = _strip(tp)
-        origin = get_origin(tp)
-        if origin is list and isinstance(part, int):
-            tp = get_args(tp)[0]
-        elif origin is dict:
-            tp = get_args(tp)[1]
-        elif isinstance(tp, type) and issubclass(tp, BaseModel) and part in tp.model_fields:
-            tp = tp.model_fields[part].annotation
-        else:
-            return []
-    tp = _strip(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return list(tp.model_fields)
-    return []
-
-
 # ------------------------------------------------------------------ across files
 
 
@@ -428,7 +301,10 @@ def _rule_refs(
     def ref(key: str, value: str | None, section: str, what: str) -> None:
         if value is not None and value not in known[section]:
             out.append(
-                ((*base, key), _unknown(f"undefined {what} {value!r}", value, known[section]))
+                (
+                    (*base, key),
+                    unknown_message(f"undefined {what} {value!r}", value, known[section]),
+                )
             )
 
     if isinstance(cond, SeriesSpec):
@@ -455,5 +331,7 @@ def _rule_refs(
         ref("metric", cond.metric, "metrics", "metric")
     for i, channel in enumerate(rule.notify):
         if channel not in channels:
-            out.append((("notify", i), _unknown(f"unknown channel {channel!r}", channel, channels)))
+            out.append(
+                (("notify", i), unknown_message(f"unknown channel {channel!r}", channel, channels))
+            )
     return out

@@ -9,6 +9,7 @@ the located problems so the daemon can log them and raise an operator alert (R2)
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from monitor.rules.loader import (
     read_file,
     rule_files,
 )
+
+log = logging.getLogger(__name__)
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 
@@ -93,6 +96,8 @@ class RuleBook:
             return ReloadOutcome(changed=False, problems=self.last_outcome.problems)
         self._digests = digests
         problems = [p for r in results for p in r.problems]
+        if not self.path.exists():
+            problems.append(Problem(str(self.path), 1, 1, "no such file or directory"))
         kept: list[str] = []
         dropped: list[str] = []
         effective: list[FileResult] = []
@@ -129,6 +134,8 @@ class RuleBook:
         }
         final = RuleSet(ruleset.vocabulary, ruleset.rules, tuple(problems), ruleset.files)
         self.current = final  # the atomic swap: one reference assignment
+        # the caller logs and raises the operator alert (daemon.reload_rules): one place
+        log.debug("rules loaded: %d rule(s) from %d file(s)", len(final.rules), len(final.files))
         outcome = ReloadOutcome(True, tuple(problems), tuple(kept), tuple(dropped))
         self.last_outcome = outcome
         return outcome

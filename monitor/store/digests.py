@@ -6,9 +6,9 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from monitor.models import Alert, Article, Digest, FactRow, Mention, Source, Story
+from monitor.models import Alert, Article, Digest, FactRow, Heartbeat, Mention, Source, Story
 from monitor.store.upsert import insert_ignore
 
 
@@ -59,7 +59,12 @@ def material(session: Session, *, since: datetime | None) -> dict[str, Any]:
 
 
 def save(
-    session: Session, *, window_key: str, text: str, html: str, alert_ids: list[int],
+    session: Session,
+    *,
+    window_key: str,
+    text: str,
+    html: str,
+    alert_ids: list[int],
     now: datetime,
 ) -> int | None:
     """Record a digest once per window; None when another worker already built it."""
@@ -77,3 +82,16 @@ def save(
             alert.digest_id = digest_id
             session.add(alert)
     return digest_id
+
+
+def last_digest_at(session: Session) -> datetime | None:
+    return session.exec(select(func.max(Digest.created_at))).one()
+
+
+def beat(session: Session, *, worker: str, host: str, pid: int, role: str, now: datetime) -> None:
+    """The worker's heartbeat row, for `monitor health` and for spotting dead workers."""
+    row = session.get(Heartbeat, worker)
+    if row is None:
+        row = Heartbeat(worker=worker, host=host, pid=pid, role=role, started_at=now)
+    row.seen_at = now
+    session.add(row)

@@ -21,8 +21,14 @@ def raise_operator_alert(
     stmt = (
         insert_ignore(session, Alert)
         .values(
-            rule_id=f"operator:{topic}", key=f"operator:{topic}:{digest}", severity="high",
-            title=title, payload=payload, channels=["log"], immediate=True, created_at=now,
+            rule_id=f"operator:{topic}",
+            key=f"operator:{topic}:{digest}",
+            severity="high",
+            title=title,
+            payload=payload,
+            channels=["log"],
+            immediate=True,
+            created_at=now,
         )
         .returning(col(Alert.id))
     )

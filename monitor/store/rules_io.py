@@ -7,6 +7,7 @@ restart that lost nothing but memory, inserts no second row (issue 6, point 5).
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
-from monitor.models import Alert, Article, FactRow, Mention, RuleState, Source, Story
+from monitor.models import Alert, Article, FactRow, Mention, RuleState, Source, Story, Term
 from monitor.rules.engine import AlertDraft, evaluate
 from monitor.rules.inputs import (
     ArticleRef,
@@ -30,7 +31,10 @@ from monitor.rules.loader import RuleSet
 from monitor.rules.schema import FrequencySpec, SpikeSpec, StaleSpec, TopicRuleSpec
 from monitor.values import Fact
 
+log = logging.getLogger(__name__)
+
 DEFAULT_LOOKBACK = timedelta(days=30)
+DEFAULT_WARMUP = timedelta(days=365)  # replay history read before the period shown
 _LOCK_KEY = 0x6D6F6E5F72756C65  # "mon_rule": the advisory lock for rule evaluation
 _CHUNK = 500  # ids per IN (...) list: SQLite caps bound parameters per statement
 
@@ -110,9 +114,21 @@ def _articles(
         if since is not None:
             q = q.where(col(Article.sort_at) >= since)
         rows.extend(session.exec(q).all())
+    # a copy filed without a story counts as the story of the article it copies
+    originals = {a.duplicate_of for a, _ in rows if a.story_id is None and a.duplicate_of}
+    inherited: dict[int, int] = {}
+    for chunk in _in_chunks(i for i in originals if i is not None):
+        for aid, sid in session.exec(
+            select(col(Article.id), col(Article.story_id)).where(col(Article.id).in_(chunk))
+        ).all():
+            if aid is not None and sid is not None:
+                inherited[aid] = sid
     out: dict[int, ArticleRef] = {}
     for art, source in rows:
         assert art.id is not None and art.sort_at is not None
+        story_id = art.story_id
+        if story_id is None and art.duplicate_of is not None:
+            story_id = inherited.get(art.duplicate_of)
         out[art.id] = ArticleRef(
             id=art.id,
             url=art.url,
@@ -120,7 +136,7 @@ def _articles(
             source=source,
             ai_generated=art.ai_generated,
             sort_at=art.sort_at,
-            story_id=art.story_id,
+            story_id=story_id,
             duplicate_of=art.duplicate_of,
             agent_name=art.agent_name,
         )
@@ -198,6 +214,7 @@ def _stories(session: Session, earliest: datetime) -> list[StoryRecord]:
     entities: dict[int, set[str]] = defaultdict(set)
     topics: dict[int, set[str]] = defaultdict(set)
     titles: dict[int, str] = {}
+    mains: dict[int, str] = {}
     for chunk in _in_chunks(spans):
         for sid, title, main in session.exec(
             select(col(Story.id), col(Story.title), col(Story.main_entity)).where(
@@ -208,6 +225,7 @@ def _stories(session: Session, earliest: datetime) -> list[StoryRecord]:
                 titles[sid] = title
                 if main:
                     entities[sid].add(main)
+                    mains[sid] = main
         for sid, entity in session.exec(
             select(col(FactRow.story_id), col(FactRow.entity))
             .where(col(FactRow.story_id).in_(chunk), col(FactRow.entity).is_not(None))
@@ -239,6 +257,7 @@ def _stories(session: Session, earliest: datetime) -> list[StoryRecord]:
                 entities=frozenset(entities[sid]),
                 topics=frozenset(topics[sid]),
                 ai_only=all_ai,
+                main_entity=mains.get(sid),
             )
         )
     return out
@@ -261,43 +280,64 @@ def _last_seen(session: Session, rules: RuleSet | None) -> dict[tuple[str, str],
     """When the monitor last saw news of the entities and metrics that stale rules watch.
 
     First-seen time, not publication time: like a source's last new item, staleness is
-    about what reaches the monitor (a backfill of old articles is not silence).
+    about what reaches the monitor (a backfill of old articles is not silence). A fact's
+    ``created_at`` is its article's first-seen time (both are written in one step), which
+    spares a join on the fact table; grouped queries, one per kind, whatever the rules.
     """
-    wanted: list[StaleSpec] = [
+    specs = [
         r.spec.condition
         for r in (rules.rules if rules is not None else ())
         if isinstance(r.spec.condition, StaleSpec) and r.spec.condition.entity is not None
     ]
+    entities = sorted({s.entity for s in specs if s.entity is not None and s.metric is None})
+    pairs = {(s.entity, s.metric) for s in specs if s.entity is not None and s.metric}
     out: dict[tuple[str, str], datetime] = {}
-    for spec in wanted:
-        assert spec.entity is not None
-        q = (
-            select(func.max(col(Article.first_seen_at)))
-            .select_from(FactRow)
-            .join(Article, col(Article.id) == col(FactRow.article_id))
-            .where(col(FactRow.entity) == spec.entity)
-        )
-        if spec.metric is not None:
-            q = q.where(col(FactRow.metric) == spec.metric)
-            key = ("metric", f"{spec.entity}/{spec.metric}")
-        else:
-            key = ("entity", spec.entity)
-        value = session.exec(q).one()
-        if spec.metric is None:
-            mq = (
-                select(func.max(col(Article.first_seen_at)))
-                .select_from(Mention)
-                .join(Article, col(Article.id) == col(Mention.article_id))
-                .where(col(Mention.entity) == spec.entity)
-            )
-            other = session.exec(mq).one()
-            value = max((v for v in (value, other) if v is not None), default=None)
+
+    def keep(key: tuple[str, str], value: Any) -> None:
         if value is not None:
-            out[key] = _utc(value)
+            at = _utc(value)
+            out[key] = max(out.get(key, at), at)
+
+    if entities:
+        for entity, at in session.exec(
+            select(col(FactRow.entity), func.max(col(FactRow.created_at)))
+            .where(col(FactRow.entity).in_(entities))
+            .group_by(col(FactRow.entity))
+        ).all():
+            keep(("entity", str(entity)), at)
+        for entity, at in session.exec(
+            select(col(Mention.entity), func.max(col(Article.first_seen_at)))
+            .join(Article, col(Article.id) == col(Mention.article_id))
+            .where(col(Mention.entity).in_(entities))
+            .group_by(col(Mention.entity))
+        ).all():
+            keep(("entity", str(entity)), at)
+    if pairs:
+        pair_entities = sorted({e for e, _ in pairs})
+        metrics = sorted({m for _, m in pairs if m is not None})
+        for entity, metric, at in session.exec(
+            select(col(FactRow.entity), col(FactRow.metric), func.max(col(FactRow.created_at)))
+            .where(col(FactRow.entity).in_(pair_entities), col(FactRow.metric).in_(metrics))
+            .group_by(col(FactRow.entity), col(FactRow.metric))
+        ).all():
+            if (entity, metric) in pairs:
+                keep(("metric", f"{entity}/{metric}"), at)
     return out
 
 
 # ------------------------------------------------------------------ state
+
+
+def prune_state(session: Session, rules: RuleSet) -> int:
+    """Delete the state of rules no longer defined (after a reload); returns rows deleted.
+
+    An edited rule keeps its state under its id; only a removed id is forgotten.
+    """
+    keep = {r.id for r in rules.rules}
+    rows = [r for r in session.exec(select(RuleState)).all() if r.rule_id not in keep]
+    for row in rows:
+        session.delete(row)
+    return len(rows)
 
 
 def load_state(session: Session) -> StateRows:
@@ -398,20 +438,65 @@ def list_alerts(session: Session, *, since: datetime | None, limit: int) -> list
 # ------------------------------------------------------------------ whole steps
 
 
+def record_terms(session: Session, batch: EvalInput) -> int:
+    """First sightings of term-family names into ``term`` (for digests and listings).
+
+    Rule state keeps its own first-seen set per rule; this table is the shared record of
+    where each name first appeared (the article, dated by its place in time), whichever
+    rules exist. Returns the rows added.
+    """
+    table = Term.__table__  # type: ignore[attr-defined]
+    added = 0
+    firsts: dict[tuple[str, str], MentionRecord] = {}
+    for m in sorted(batch.mentions, key=lambda m: (m.article.sort_at, m.article.id, m.id)):
+        if m.kind == "term":
+            firsts.setdefault((m.name, m.value), m)
+    for (family, term), m in firsts.items():
+        stmt = (
+            _insert(session, table)
+            .values(
+                family=family,
+                term=term,
+                first_article_id=m.article.id,
+                first_seen_at=m.article.sort_at,
+            )
+            .on_conflict_do_nothing(index_elements=["family", "term"])
+            .returning(table.c.id)
+        )
+        if session.exec(stmt).scalar_one_or_none() is not None:
+            added += 1
+    return added
+
+
 def run_rules(
     session: Session, rules: RuleSet, *, article_ids: Sequence[int] | None, now: datetime
 ) -> list[int]:
     """Gather, evaluate with stored state, save state and insert alerts: one transaction."""
     lock_evaluation(session)
     batch = gather_input(session, article_ids=article_ids, since=None, now=now, rules=rules)
+    record_terms(session, batch)
     result = evaluate(rules, batch, load_state(session), now)
+    for error in result.errors:
+        log.error("rule failed on this batch (the others ran): %s", error)
     save_state(session, result.state, now)
     return insert_alerts(session, result.alerts, now=now)
 
 
 def replay(
-    session: Session, rules: RuleSet, *, since: datetime | None, now: datetime
+    session: Session,
+    rules: RuleSet,
+    *,
+    since: datetime | None,
+    now: datetime,
+    warmup: timedelta | None = DEFAULT_WARMUP,
 ) -> list[AlertDraft]:
-    """What the rules would raise over stored history, from empty state; writes nothing."""
-    batch = gather_input(session, article_ids=None, since=since, now=now, rules=rules)
-    return list(evaluate(rules, batch, {}, now).alerts)
+    """What the rules would raise from ``since`` on, from blank state; writes nothing.
+
+    The replay starts ``warmup`` before ``since`` so that values, known terms and windows
+    are in place when the shown period begins (a change needs the value it changes from);
+    alerts before ``since`` are not returned. ``warmup=None`` starts at ``since`` itself.
+    """
+    start = since - warmup if since is not None and warmup is not None else since
+    batch = gather_input(session, article_ids=None, since=start, now=now, rules=rules)
+    drafts = evaluate(rules, batch, {}, now).alerts
+    return [d for d in drafts if since is None or d.at is None or d.at >= since]

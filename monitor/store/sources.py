@@ -126,8 +126,8 @@ def record_success(
         if source.last_new_item_at is not None:
             gap = (now - source.last_new_item_at).total_seconds()
             # smoothed so one burst or one quiet week does not redefine "usual"
-            source.usual_gap_s = gap if source.usual_gap_s is None else (
-                0.7 * source.usual_gap_s + 0.3 * gap
+            source.usual_gap_s = (
+                gap if source.usual_gap_s is None else (0.7 * source.usual_gap_s + 0.3 * gap)
             )
         source.last_new_item_at = now
         source.item_count += new_items
@@ -137,7 +137,12 @@ def record_success(
 
 
 def record_failure(
-    session: Session, source: Source, *, kind: str, message: str, next_delay_s: float,
+    session: Session,
+    source: Source,
+    *,
+    kind: str,
+    message: str,
+    next_delay_s: float,
     now: datetime,
 ) -> None:
     """Count a failure; validators and articles stay as they are (RELIABILITY F1)."""
@@ -151,7 +156,7 @@ def record_failure(
     session.add(source)
 
 
-def describe(source: Source) -> dict[str, Any]:
+def describe(source: Source, *, stale: bool = False) -> dict[str, Any]:
     return {
         "name": source.name,
         "url": source.url,
@@ -166,6 +171,8 @@ def describe(source: Source) -> dict[str, Any]:
         "error_count": source.error_count,
         "last_error_kind": source.last_error_kind,
         "last_error": source.last_error,
+        "stale": stale,
+        "usual_gap_s": source.usual_gap_s,
     }
 
 

@@ -13,25 +13,28 @@ ingested. ``now`` stands in for an article without one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 from sqlmodel import Session
 
 from monitor.dedup import minhash, story
-from monitor.models import FactRow, Mention, Source
+from monitor.models import Article, FactRow, Mention, Source
 from monitor.models import Story as StoryRow
 from monitor.store.dedup_index import (
-    ARTICLE,
+    PlainSql,
     add_to_index,
     exact_duplicate,
     find_near_duplicate,
 )
 from monitor.values import Extraction, Fact, TermHit, TopicHit
 
+ARTICLE: sa.Table = Article.__table__  # type: ignore[attr-defined]
 STORY: sa.Table = StoryRow.__table__  # type: ignore[attr-defined]
 FACT: sa.Table = FactRow.__table__  # type: ignore[attr-defined]
 MENTION: sa.Table = Mention.__table__  # type: ignore[attr-defined]
@@ -56,6 +59,60 @@ class Placement:
     reason: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Types:
+    """SQLAlchemy's own conversions for the timestamp and JSON columns, for plain SQL."""
+
+    ts_in: Callable[[Any], Any]
+    ts_out: Callable[[Any], Any]
+    json_in: Callable[[Any], Any]
+    json_out: Callable[[Any], Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@lru_cache(maxsize=8)
+def _types(dialect: Dialect) -> _Types:
+    ts = ARTICLE.c.sort_at.type.dialect_impl(dialect)
+    js = ARTICLE.c.join_reason.type.dialect_impl(dialect)
+    return _Types(
+        ts_in=ts.bind_processor(dialect) or _same,
+        ts_out=ts.result_processor(dialect, None) or _same,
+        json_in=js.bind_processor(dialect) or _same,
+        json_out=js.result_processor(dialect, None) or _same,
+    )
+
+
+# Every statement of place_article is plain SQL on the session's DB-API cursor (see
+# monitor.store.dedup_index): through SQLAlchemy Core each one costs ~0.4 ms of CPU on
+# the reference machine, which made the statements, not the signatures, the bottleneck.
+_READ = (
+    "SELECT title, text, content_hash, sort_at, story_id, duplicate_of, similarity,"
+    " join_reason FROM article WHERE id = %s"
+)
+_WRITE = (
+    "UPDATE article SET duplicate_of = %s, similarity = %s, story_id = %s, join_reason = %s,"
+    " minhash = COALESCE(%s, minhash) WHERE id = %s"
+)
+_NEW_STORY = (
+    "INSERT INTO story (title, main_entity, canonical_article_id, first_seen_at,"
+    " last_seen_at, article_count) VALUES (%s, %s, %s, %s, %s, 1) RETURNING id"
+)
+# Count, first/last seen and the canonical article (the earliest non-AI member if there
+# is one, else the earliest; issue 4, point 4) in one statement.
+_CANONICAL = "FROM article WHERE story_id = %s ORDER BY ai_generated, sort_at, id LIMIT 1"
+_JOIN_STORY = (
+    "UPDATE story SET article_count = article_count + 1,"
+    " first_seen_at = CASE WHEN first_seen_at > %s THEN %s ELSE first_seen_at END,"
+    " last_seen_at = CASE WHEN last_seen_at < %s THEN %s ELSE last_seen_at END,"
+    f" canonical_article_id = (SELECT id {_CANONICAL}),"
+    f" title = (SELECT COALESCE(title, '') {_CANONICAL}),"
+    " main_entity = COALESCE(main_entity, %s) WHERE id = %s"
+)
+
+
 def place_article(
     session: Session,
     article_id: int,
@@ -69,46 +126,40 @@ def place_article(
     Calling it again for an article already placed changes nothing and returns the
     recorded placement.
     """
-    a = session.execute(
-        sa.select(
-            ARTICLE.c.title,
-            ARTICLE.c.text,
-            ARTICLE.c.content_hash,
-            ARTICLE.c.sort_at,
-            ARTICLE.c.story_id,
-            ARTICLE.c.duplicate_of,
-            ARTICLE.c.similarity,
-            ARTICLE.c.join_reason,
-        ).where(ARTICLE.c.id == article_id)
-    ).one()
-    if a.story_id is not None:
-        recorded: dict[str, Any] = a.join_reason or {}
+    sql = PlainSql(session)
+    types = _types(sql.dialect)
+    found = sql.rows(_READ, (article_id,))
+    if not found:
+        raise LookupError(f"no article {article_id}")
+    title, text, chash, sort_at, placed, dup, sim, why = found[0]
+    if placed is not None:
+        recorded: dict[str, Any] = types.json_out(why) or {}
         return Placement(
             article_id,
-            int(a.story_id),
+            int(placed),
             str(recorded.get("level", "new")),
             new_story=bool(recorded.get("level") == "new"),
-            duplicate_of=a.duplicate_of,
-            similarity=a.similarity,
+            duplicate_of=dup,
+            similarity=sim,
             reason=recorded,
         )
-    at = a.sort_at or now
-    text = a.text or ""
-    long_enough = len(text.split()) >= MIN_WORDS
+    at: datetime = types.ts_out(sort_at) or now
+    title, text = title or "", text or ""
 
     duplicate_of: int | None = None
     similarity: float | None = None
+    sig: bytes | None = None
     reason: dict[str, Any] = {"level": "new"}
     story_id: int | None = None
-    if long_enough:
-        original = exact_duplicate(session, article_id, a.content_hash)
+    if len(text.split(None, MIN_WORDS)) > MIN_WORDS:  # stops splitting early
+        original = exact_duplicate(sql, article_id, chash)
         if original is not None:
             duplicate_of, similarity = original, 1.0
             reason = {"level": "exact", "duplicate_of": original}
         else:
             sig = minhash.signature(text)
-            near = find_near_duplicate(session, article_id, sig, text)
-            add_to_index(session, article_id, sig)
+            near = find_near_duplicate(sql, article_id, sig, text)
+            add_to_index(sql, article_id, sig, write_signature=False)
             if near is not None:
                 duplicate_of, similarity = near.article_id, round(near.similarity, 4)
                 reason = {
@@ -119,31 +170,40 @@ def place_article(
                     "verified": "exact shingles" if near.exact_checked else "signatures",
                 }
     if duplicate_of is not None:
-        story_id = _story_of(session, duplicate_of)
+        of = sql.rows("SELECT story_id FROM article WHERE id = %s", (duplicate_of,))
+        story_id = int(of[0][0]) if of and of[0][0] is not None else None
     else:
-        mine = story.profile(a.title or "", text, extraction)
-        stories = _candidate_profiles(session, mine, extraction, at, window)
-        match = story.match_story(mine, stories)
-        if match is not None:
-            story_id = match.story_id
-            reason = match.reason()
-        else:
-            reason = {"level": "new"}
+        stories = _candidate_profiles(session, sql, extraction, at, window)
+        # the article's own profile (wording included) only when there is something to
+        # compare it with
+        matches = (
+            story.matching_stories(story.profile(title, text, extraction), stories)
+            if stories
+            else []
+        )
+        if matches:
+            best = matches[0]
+            reason, story_id = best.reason(), best.story_id
+            bridged = [m.story_id for m in matches[1:] if m.basis in story.BRIDGING]
+            if best.basis in story.BRIDGING and bridged:
+                story_id = _merge_stories(sql, [best.story_id, *bridged], article_id)
+                reason["merged"] = sorted({best.story_id, *bridged} - {story_id})
 
     new_story = story_id is None
+    stamp = types.ts_in(at)
     if story_id is None:
-        story_id = _new_story(session, a.title or "", extraction.main_entity, at)
-    session.execute(
-        sa.update(ARTICLE)
-        .where(ARTICLE.c.id == article_id)
-        .values(
-            duplicate_of=duplicate_of,
-            similarity=similarity,
-            story_id=story_id,
-            join_reason=reason,
+        story_id = int(
+            sql.rows(_NEW_STORY, (title, extraction.main_entity, article_id, stamp, stamp))[0][0]
         )
+    sql.run(
+        _WRITE,
+        (duplicate_of, similarity, story_id, types.json_in(reason), sig, article_id),
     )
-    _refresh_story(session, story_id, extraction.main_entity, at)
+    if not new_story:
+        sql.run(
+            _JOIN_STORY,
+            (stamp, stamp, stamp, stamp, story_id, story_id, extraction.main_entity, story_id),
+        )
     return Placement(
         article_id,
         story_id,
@@ -155,92 +215,120 @@ def place_article(
     )
 
 
-def _story_of(session: Session, article_id: int) -> int | None:
-    sid = session.execute(
-        sa.select(ARTICLE.c.story_id).where(ARTICLE.c.id == article_id)
-    ).scalar_one_or_none()
-    return None if sid is None else int(sid)
+_MERGE = (
+    "UPDATE story SET article_count = (SELECT COUNT(*) FROM article WHERE story_id = %s),"
+    " first_seen_at = (SELECT MIN(sort_at) FROM article WHERE story_id = %s),"
+    " last_seen_at = (SELECT MAX(sort_at) FROM article WHERE story_id = %s),"
+    f" canonical_article_id = (SELECT id {_CANONICAL}),"
+    f" title = (SELECT COALESCE(title, '') {_CANONICAL}) WHERE id = %s"
+)
 
 
-def _new_story(session: Session, title: str, entity: str | None, at: datetime) -> int:
-    sid = session.execute(
-        sa.insert(STORY)
-        .values(
-            title=title,
-            main_entity=entity,
-            first_seen_at=at,
-            last_seen_at=at,
-            article_count=0,
-        )
-        .returning(STORY.c.id)
-    ).scalar_one()
-    return int(sid)
-
-
-def _refresh_story(session: Session, story_id: int, entity: str | None, at: datetime) -> None:
-    """Count, first/last seen and the canonical article: the earliest non-AI member if
-    there is one, else the earliest (issue 4, point 4)."""
-    canonical = session.execute(
-        sa.select(ARTICLE.c.id, ARTICLE.c.title)
-        .where(ARTICLE.c.story_id == story_id)
-        .order_by(ARTICLE.c.ai_generated, ARTICLE.c.sort_at, ARTICLE.c.id)
-        .limit(1)
-    ).one()
-    st = session.execute(
-        sa.select(STORY.c.first_seen_at, STORY.c.last_seen_at, STORY.c.main_entity).where(
-            STORY.c.id == story_id
-        )
-    ).one()
-    session.execute(
-        sa.update(STORY)
-        .where(STORY.c.id == story_id)
-        .values(
-            article_count=STORY.c.article_count + 1,
-            first_seen_at=min(st.first_seen_at, at),
-            last_seen_at=max(st.last_seen_at, at),
-            canonical_article_id=canonical.id,
-            title=canonical.title or "",
-            main_entity=st.main_entity or entity,
-        )
+def _merge_stories(sql: PlainSql, ids: list[int], bridge: int) -> int:
+    """Fold stories into the oldest one (the id that alerts and digests most likely cite);
+    the article ``bridge`` being placed joins it afterwards. The others keep their rows,
+    empty, and the articles that had started them say so."""
+    keep = min(ids)
+    gone = sorted(set(ids) - {keep})
+    marks = sql.marks(len(gone))
+    types = _types(sql.dialect)
+    founders = sql.rows(
+        f"SELECT id, story_id, join_reason FROM article WHERE story_id IN ({marks})", gone
     )
+    for aid, sid, why in founders:
+        if (types.json_out(why) or {}).get("level") == "new":
+            reason = {"level": "merged", "started": int(sid), "bridged_by": bridge}
+            sql.run(
+                "UPDATE article SET join_reason = %s WHERE id = %s", (types.json_in(reason), aid)
+            )
+    sql.run(f"UPDATE article SET story_id = %s WHERE story_id IN ({marks})", (keep, *gone))
+    sql.run(f"UPDATE fact SET story_id = %s WHERE story_id IN ({marks})", (keep, *gone))
+    # The emptied rows stay: ids are never reused (SQLite would hand a deleted id to the
+    # next story), so an alert that cites one cannot come to point at another story.
+    sql.run(f"UPDATE story SET article_count = 0 WHERE id IN ({marks})", gone)
+    sql.run(_MERGE, (keep,) * 6)
+    return keep
 
 
 # ------------------------------------------------------------------ same-story candidates
 
 
+_RECENT = (
+    "SELECT id, main_entity FROM story WHERE last_seen_at >= %s AND first_seen_at <= %s"
+    " AND article_count > 0 ORDER BY last_seen_at DESC LIMIT {limit}"
+)
+_RECENT_OF = (
+    "SELECT id, main_entity FROM story WHERE last_seen_at >= %s AND first_seen_at <= %s"
+    " AND (main_entity = %s OR main_entity IS NULL) AND article_count > 0"
+    " ORDER BY last_seen_at DESC LIMIT {limit}"
+)
+# Another main entity can still be the same story when many figures agree (an extractor
+# may pick another company as main in a market-wide rewrite): such stories are found
+# through the amounts of money the article states.
+_SAME_AMOUNTS = (
+    "SELECT DISTINCT story.id, story.main_entity FROM story JOIN fact ON fact.story_id = story.id"
+    " WHERE story.last_seen_at >= %s AND story.first_seen_at <= %s AND fact.unit = 'money'"
+    " AND fact.value IN ({amounts}) LIMIT {limit}"
+)
+
+
 def _candidate_profiles(
     session: Session,
-    mine: story.ArticleProfile,
+    sql: PlainSql,
     extraction: Extraction,
     at: datetime,
     window: timedelta,
 ) -> list[story.StoryProfile]:
-    in_window = sa.and_(STORY.c.last_seen_at >= at - window, STORY.c.first_seen_at <= at + window)
+    types = _types(sql.dialect)
+    lo, hi = types.ts_in(at - window), types.ts_in(at + window)
     entity = extraction.main_entity
-    q = sa.select(STORY.c.id, STORY.c.main_entity).where(in_window)
-    if entity is not None:
-        q = q.where(sa.or_(STORY.c.main_entity == entity, STORY.c.main_entity.is_(None)))
-    rows = session.execute(
-        q.order_by(STORY.c.last_seen_at.desc()).limit(MAX_STORY_CANDIDATES)
-    ).all()
-    found: dict[int, str | None] = {int(r.id): r.main_entity for r in rows}
-    # Another main entity can still be the same story when many figures agree (an
-    # extractor may pick another company as main in a market-wide rewrite): find those
-    # through the amounts of money the article states.
-    amounts = sorted({f.value for f in mine.figures if f.unit == "money"})
+    limit = MAX_STORY_CANDIDATES
+    if entity is None:
+        rows = sql.rows(_RECENT.format(limit=limit), (lo, hi))
+    else:
+        rows = sql.rows(_RECENT_OF.format(limit=limit), (lo, hi, entity))
+    found: dict[int, str | None] = {int(sid): ent for sid, ent in rows}
+    amounts = sorted({f.value for f in extraction.facts if f.unit == "money"})
     if entity is not None and amounts:
-        rows = session.execute(
-            sa.select(STORY.c.id, STORY.c.main_entity)
-            .join(FACT, FACT.c.story_id == STORY.c.id)
-            .where(in_window, FACT.c.unit == "money", FACT.c.value.in_(amounts))
-            .distinct()
-            .limit(MAX_STORY_CANDIDATES)
-        ).all()
-        for r in rows:
-            found.setdefault(int(r.id), r.main_entity)
+        q = _SAME_AMOUNTS.format(amounts=sql.marks(len(amounts)), limit=limit)
+        for sid, ent in sql.rows(q, (lo, hi, *amounts)):
+            found.setdefault(int(sid), ent)
     if not found:
         return []
     return _profiles(session, found)
+
+
+_HEADS = (
+    sa.select(
+        ARTICLE.c.id,
+        ARTICLE.c.story_id,
+        ARTICLE.c.title,
+        sa.func.substr(ARTICLE.c.text, 1, _LEDE_CHARS).label("head"),
+    )
+    .where(
+        ARTICLE.c.story_id.in_(sa.bindparam("sids", expanding=True)),
+        ARTICLE.c.duplicate_of.is_(None),
+    )
+    .order_by(ARTICLE.c.id.desc())
+)
+_MEMBER_FACTS = sa.select(
+    FACT.c.article_id,
+    FACT.c.entity,
+    FACT.c.metric,
+    FACT.c.value,
+    FACT.c.unit,
+    FACT.c.currency,
+    FACT.c.surface,
+    FACT.c.quote,
+    FACT.c.span_start,
+    FACT.c.span_end,
+    FACT.c.confidence,
+    FACT.c.alt_value,
+    FACT.c.alt_currency,
+).where(FACT.c.article_id.in_(sa.bindparam("aids", expanding=True)))
+_MEMBER_MENTIONS = sa.select(
+    MENTION.c.article_id, MENTION.c.kind, MENTION.c.name, MENTION.c.value
+).where(MENTION.c.article_id.in_(sa.bindparam("aids", expanding=True)))
 
 
 def _profiles(session: Session, stories: dict[int, str | None]) -> list[story.StoryProfile]:
@@ -251,16 +339,7 @@ def _profiles(session: Session, stories: dict[int, str | None]) -> list[story.St
     for every new article.
     """
     heads: dict[int, list[Any]] = {sid: [] for sid in stories}
-    for r in session.execute(
-        sa.select(
-            ARTICLE.c.id,
-            ARTICLE.c.story_id,
-            ARTICLE.c.title,
-            sa.func.substr(ARTICLE.c.text, 1, _LEDE_CHARS).label("head"),
-        )
-        .where(ARTICLE.c.story_id.in_(list(stories)), ARTICLE.c.duplicate_of.is_(None))
-        .order_by(ARTICLE.c.id.desc())
-    ):
+    for r in session.execute(_HEADS, {"sids": list(stories)}):
         group = heads[int(r.story_id)]
         if len(group) < MAX_MEMBERS_PROFILED:
             group.append(r)
@@ -268,23 +347,7 @@ def _profiles(session: Session, stories: dict[int, str | None]) -> list[story.St
     if not aids:
         return []
     facts: dict[int, list[Fact]] = {}
-    for r in session.execute(
-        sa.select(
-            FACT.c.article_id,
-            FACT.c.entity,
-            FACT.c.metric,
-            FACT.c.value,
-            FACT.c.unit,
-            FACT.c.currency,
-            FACT.c.surface,
-            FACT.c.quote,
-            FACT.c.span_start,
-            FACT.c.span_end,
-            FACT.c.confidence,
-            FACT.c.alt_value,
-            FACT.c.alt_currency,
-        ).where(FACT.c.article_id.in_(aids))
-    ):
+    for r in session.execute(_MEMBER_FACTS, {"aids": aids}):
         facts.setdefault(int(r.article_id), []).append(
             Fact(
                 entity=r.entity,
@@ -302,11 +365,7 @@ def _profiles(session: Session, stories: dict[int, str | None]) -> list[story.St
         )
     terms: dict[int, list[TermHit]] = {}
     topics: dict[int, list[TopicHit]] = {}
-    for r in session.execute(
-        sa.select(MENTION.c.article_id, MENTION.c.kind, MENTION.c.name, MENTION.c.value).where(
-            MENTION.c.article_id.in_(aids)
-        )
-    ):
+    for r in session.execute(_MEMBER_MENTIONS, {"aids": aids}):
         aid = int(r.article_id)
         if r.kind == "term":
             terms.setdefault(aid, []).append(TermHit(r.name, r.value, "", (0, 0)))
@@ -375,6 +434,21 @@ def _keys(f: Fact) -> list[tuple[str, str | None, float]]:
     return keys
 
 
+_HELD = (
+    sa.select(
+        FACT.c.entity,
+        FACT.c.metric,
+        FACT.c.value,
+        FACT.c.unit,
+        FACT.c.currency,
+        FACT.c.alt_value,
+        FACT.c.alt_currency,
+    )
+    .where(FACT.c.story_id == sa.bindparam("sid"))
+    .distinct()
+)
+
+
 def mark_new_facts(session: Session, story_id: int, facts: Sequence[Fact]) -> list[bool]:
     """Which of ``facts`` the story did not hold yet (call before inserting them).
 
@@ -388,19 +462,7 @@ def mark_new_facts(session: Session, story_id: int, facts: Sequence[Fact]) -> li
         for k in _keys(f):
             held.setdefault(k, []).append(f)
 
-    for r in session.execute(
-        sa.select(
-            FACT.c.entity,
-            FACT.c.metric,
-            FACT.c.value,
-            FACT.c.unit,
-            FACT.c.currency,
-            FACT.c.alt_value,
-            FACT.c.alt_currency,
-        )
-        .where(FACT.c.story_id == story_id)
-        .distinct()
-    ):
+    for r in session.execute(_HELD, {"sid": story_id}):
         hold(
             Fact(
                 entity=r.entity,
@@ -484,6 +546,11 @@ def _explain(reason: dict[str, Any]) -> str:
     level = reason.get("level")
     if level == "new":
         return "started the story"
+    if level == "merged":
+        return (
+            f"started story {reason.get('started')}, merged into this one when article"
+            f" {reason.get('bridged_by')} restated the figures of both"
+        )
     if level == "exact":
         return f"exact copy of article {reason.get('duplicate_of')} (same normalised text)"
     if level == "near-duplicate":
@@ -524,7 +591,7 @@ def _story_dict(r: Any) -> dict[str, Any]:
 
 def list_stories(session: Session, *, since: datetime | None, limit: int) -> list[dict[str, Any]]:
     """Newest stories first (by last seen), JSON-ready, each with its member articles."""
-    q = sa.select(STORY)
+    q = sa.select(STORY).where(STORY.c.article_count > 0)  # not the emptied, merged ones
     if since is not None:
         q = q.where(STORY.c.last_seen_at >= since)
     rows = session.execute(

@@ -59,12 +59,12 @@ def quality_table() -> str:
     fp: Counter[str] = Counter()
     fn: Counter[str] = Counter()
     for got, want in cases:
-        for t in got & want:
-            tp[t[1]] += 1
-        for t in got - want:
-            fp[t[1]] += 1
-        for t in want - got:
-            fn[t[1]] += 1
+        for triple in got & want:
+            tp[triple[1]] += 1
+        for triple in got - want:
+            fp[triple[1]] += 1
+        for triple in want - got:
+            fn[triple[1]] += 1
     metrics = sorted(set(tp) | set(fp) | set(fn))
     rows = [f"{'metric':<28}{'gold':>6}{'found':>7}{'precision':>11}{'recall':>8}"]
     for m in [*metrics, "ALL"]:

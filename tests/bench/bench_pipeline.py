@@ -16,15 +16,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from monitor import dedup  # noqa: E402
-from monitor.cli import CHANNELS  # noqa: E402
-from monitor.pipeline import Pipeline  # noqa: E402
-from monitor.rules.loader import load_rules  # noqa: E402
-from monitor.settings import Settings  # noqa: E402
-from monitor.store import articles  # noqa: E402
-from monitor.store import sources as sources_store  # noqa: E402
-from monitor.store.db import make_engine, session_scope, upgrade  # noqa: E402
-from tests.bench.corpus import ROOT, generate  # noqa: E402
+from monitor import dedup
+from monitor.cli import CHANNELS
+from monitor.pipeline import Pipeline
+from monitor.rules.loader import load_rules
+from monitor.settings import Settings
+from monitor.store import articles
+from monitor.store import sources as sources_store
+from monitor.store.db import make_engine, session_scope, upgrade
+from tests.bench.corpus import ROOT, generate
 
 
 def main() -> None:
@@ -40,8 +40,13 @@ def main() -> None:
             src = sources_store.ensure_source(s, "bench", "file://bench")
             assert src.id is not None
             for item in corpus:
-                articles.insert_article(s, src.id, item, content_hash=dedup.content_hash(
-                    item.text), now=datetime.now(UTC))
+                articles.insert_article(
+                    s,
+                    src.id,
+                    item,
+                    content_hash=dedup.content_hash(item.text),
+                    now=datetime.now(UTC),
+                )
         store_only = time.perf_counter() - t0
         rows.append(("store only (insert + content hash)", n, store_only))
 
@@ -51,8 +56,7 @@ def main() -> None:
         t0 = time.perf_counter()
         for i in range(0, n, 100):
             pipe.ingest(corpus[i : i + 100], source="bench")
-        rows.append(("skeleton pipeline (store+dedup+extract+rules)", n,
-                     time.perf_counter() - t0))
+        rows.append(("skeleton pipeline (store+dedup+extract+rules)", n, time.perf_counter() - t0))
     print(f"{'path':<48} {'articles':>8} {'seconds':>8} {'articles/s':>11}")
     for name, count, secs in rows:
         print(f"{name:<48} {count:>8} {secs:>8.2f} {count / secs:>11.0f}")

@@ -5,19 +5,68 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from monitor.cli import main
+from monitor.demo_server import serve_directory
 from tests.conftest import ROOT, RULES, SHARED
 
 
-def run(*args: str, db: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "MONITOR_DATABASE_URL": db}
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, cwd=cwd,
-        env=env, timeout=120,
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
+    """monitor's main() in this process (fast); the subprocess test below covers the entry."""
+
+    def invoke(*args: str, db: str) -> Result:
+        monkeypatch.setenv("MONITOR_DATABASE_URL", db)
+        monkeypatch.chdir(ROOT)
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: bad usage
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+
+    return invoke
+
+
+def test_python_dash_m_entry_point(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+    }
+    ok = subprocess.run(
+        [sys.executable, "-m", "monitor", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
     )
+    assert ok.returncode == 0 and "ingest" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "monitor", "frobnicate"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
 
 
 @pytest.fixture
@@ -25,19 +74,19 @@ def db(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
 
-def test_help_lists_the_commands(db: str) -> None:
+def test_help_lists_the_commands(run: Callable[..., Result], db: str) -> None:
     out = run("--help", db=db)
     assert out.returncode == 0
     for command in ("demo", "ingest", "poll", "stories", "facts", "alerts", "digest", "rules"):
         assert command in out.stdout
 
 
-def test_bad_usage_exits_2(db: str) -> None:
+def test_bad_usage_exits_2(run: Callable[..., Result], db: str) -> None:
     assert run("frobnicate", db=db).returncode == 2
     assert run("stories", "--limit", "many", db=db).returncode == 2
 
 
-def test_missing_file_is_a_one_line_error(db: str) -> None:
+def test_missing_file_is_a_one_line_error(run: Callable[..., Result], db: str) -> None:
     out = run("ingest", "/nonexistent/article.txt", db=db)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines()[-1] == (
@@ -45,7 +94,7 @@ def test_missing_file_is_a_one_line_error(db: str) -> None:
     )
 
 
-def test_ingest_then_list_as_json(db: str, tmp_path: Path) -> None:
+def test_ingest_then_list_as_json(run: Callable[..., Result], db: str, tmp_path: Path) -> None:
     shared = sorted((SHARED / "seeds").glob("*.txt"))
     if not shared:
         pytest.skip(f"{SHARED / 'seeds'} is absent (the shared folder sits beside the repo)")
@@ -68,7 +117,9 @@ def test_ingest_then_list_as_json(db: str, tmp_path: Path) -> None:
     assert again.returncode == 0 and " 0 new" in again.stderr
 
 
-def test_rules_check_reports_a_misspelt_key_with_its_location(db: str, tmp_path: Path) -> None:
+def test_rules_check_reports_a_misspelt_key_with_its_location(
+    run: Callable[..., Result], db: str, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "rules:\n"
@@ -88,6 +139,55 @@ def test_rules_check_reports_a_misspelt_key_with_its_location(db: str, tmp_path:
     assert "severty" in lines[0] and "severity" in lines[0]  # did you mean
 
 
-def test_shipped_rules_are_valid(db: str) -> None:
+def test_shipped_rules_are_valid(run: Callable[..., Result], db: str) -> None:
     out = run("rules", "check", db=db)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def _local_sources(tmp_path: Path, base_url: str) -> Path:
+    path = tmp_path / "sources.yaml"
+    text = (ROOT / "seeds" / "sources.yaml").read_text(encoding="utf-8")
+    path.write_text(text.replace("http://127.0.0.1:8765/", base_url), encoding="utf-8")
+    return path
+
+
+def test_poll_sources_check_and_list(
+    run: Callable[..., Result], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_HTTP__ALLOW_NETWORKS", '["127.0.0.1/32"]')
+    monkeypatch.setenv("MONITOR_HTTP__JITTER", "0")
+    with serve_directory(ROOT / "seeds") as base_url:
+        sources = str(_local_sources(tmp_path, base_url))
+        check = run("--sources", sources, "sources", "check", "ainvest-wire-atom", "--json",
+                    db=db)
+        assert check.returncode == 0, check.stderr
+        items = json.loads(check.stdout)
+        assert len(items) == 5 and all(i["ai_generated"] for i in items)
+        listed = run("--sources", sources, "sources", "list", "--json", db=db)
+        assert json.loads(listed.stdout) == []  # check stored nothing, not even the source
+        polled = run("--sources", sources, "poll", "--once", db=db)
+        assert polled.returncode == 0, polled.stderr
+    rows = json.loads(run("sources", "list", "--json", db=db).stdout)
+    assert {r["name"] for r in rows} == {"ainvest-markets-rss", "ainvest-wire-atom",
+                                         "ainvest-site"}
+    assert all(r["last_poll_at"] and r["error_count"] == 0 and r["items"] == 5 for r in rows)
+    unknown = run("--sources", sources, "sources", "check", "nope", db=db)
+    assert unknown.returncode == 1 and "no source 'nope'" in unknown.stderr
+
+
+def test_rules_test_replays_without_storing(
+    run: Callable[..., Result], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_HTTP__ALLOW_NETWORKS", '["127.0.0.1/32"]')
+    with serve_directory(ROOT / "seeds") as base_url:
+        sources = str(_local_sources(tmp_path, base_url))
+        assert run("--sources", sources, "poll", "--once", db=db).returncode == 0
+    stored = json.loads(run("alerts", "--json", db=db).stdout)
+    replay = run("rules", "test", "--json", db=db)
+    assert replay.returncode == 0, replay.stderr
+    would = json.loads(replay.stdout)
+    assert {a["rule"] for a in would} == {a["rule"] for a in stored}
+    assert any(a["rule"] == "alibaba-capex-change" for a in would)
+    assert len(json.loads(run("alerts", "--json", db=db).stdout)) == len(stored)
+    text = run("rules", "test", db=db)
+    assert "would fire" in text.stdout and "evidence:" in text.stdout

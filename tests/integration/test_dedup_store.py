@@ -23,6 +23,7 @@ from monitor.dedup import content_hash, minhash
 from monitor.models import Article, DedupBand, Source
 from monitor.store.db import make_engine, session_scope, upgrade
 from monitor.store.stories import (
+    Placement,
     list_stories,
     mark_new_facts,
     place_article,
@@ -63,7 +64,7 @@ def add(
     ai: bool = True,
     source: str = "wire",
 ) -> int:
-    src = s.execute(sa.select(Source).where(Source.name == source)).scalar_one_or_none()
+    src = s.execute(sa.select(Source).where(sa.column("name") == source)).scalar_one_or_none()
     if src is None:
         src = Source(name=source, url=f"https://{source}.test/")
         s.add(src)
@@ -86,7 +87,9 @@ def add(
     return row.id
 
 
-def test_exact_copy_with_other_chrome_and_formatting(engine: Engine, seeds: dict[str, ev.Doc]) -> None:
+def test_exact_copy_with_other_chrome_and_formatting(
+    engine: Engine, seeds: dict[str, ev.Doc]
+) -> None:
     a1 = seeds["A1"]
     with session_scope(engine) as s:
         first = add(s, a1.text, key="a1")
@@ -107,7 +110,9 @@ def test_near_duplicate_found_after_a_restart(db_path: str, seeds: dict[str, ev.
         first = add(s, text, key="e1")
         place_article(s, first, Extraction(main_entity="alibaba"), now=T0, window=WINDOW)
         bands = s.execute(
-            sa.select(sa.func.count()).select_from(DedupBand).where(DedupBand.article_id == first)
+            sa.select(sa.func.count())
+            .select_from(DedupBand)
+            .where(sa.column("article_id") == first)
         ).scalar_one()
         stored = s.get(Article, first)
         assert stored is not None and stored.minhash is not None
@@ -160,7 +165,7 @@ def test_story_window(engine: Engine, seeds: dict[str, ev.Doc]) -> None:
     assert p3.story_id in (p1.story_id, p2.story_id) and not p3.new_story
 
 
-def ingest_seeds(engine: Engine, seeds: dict[str, ev.Doc], keys: list[str]) -> dict[str, object]:
+def ingest_seeds(engine: Engine, seeds: dict[str, ev.Doc], keys: list[str]) -> dict[str, Placement]:
     with session_scope(engine) as s:
         src = Source(name="seeds", url="https://seeds.test/")
         s.add(src)
@@ -172,7 +177,7 @@ def ingest_seeds(engine: Engine, seeds: dict[str, ev.Doc], keys: list[str]) -> d
 
 def test_story_canonical_members_and_reasons(engine: Engine, seeds: dict[str, ev.Doc]) -> None:
     placed = ingest_seeds(engine, seeds, ["A1", "A2", "B", "A3", "A4", "C1", "C2"])
-    sid = placed["A1"].story_id  # type: ignore[attr-defined]
+    sid = placed["A1"].story_id
     with session_scope(engine) as s:
         # a non-AI member published later still becomes the canonical article
         wire = add(s, seeds["A5"].text, key="human", at=seeds["A5"].published, ai=False)
@@ -189,7 +194,7 @@ def test_story_canonical_members_and_reasons(engine: Engine, seeds: dict[str, ev
     assert detail["last_seen_at"] == seeds["A4"].published.isoformat()
     joined = {m["title"]: m["joined"] for m in detail["members"]}
     b = next(m for m in detail["members"] if m["url"].endswith("/B"))
-    assert b["duplicate_of"] == placed["A1"].article_id  # type: ignore[attr-defined]
+    assert b["duplicate_of"] == placed["A1"].article_id
     assert b["joined"].startswith("exact copy of article")
     a4 = next(m for m in detail["members"] if m["url"].endswith("/A4"))
     assert "shared facts" in a4["joined"] and "$52 billion" in a4["joined"]
@@ -215,7 +220,7 @@ def test_new_facts_of_a_story(engine: Engine, seeds: dict[str, ev.Doc]) -> None:
                 " JOIN article a ON a.id = f.article_id"
             )
         ).all()
-        sid = placed["A1"].story_id  # type: ignore[attr-defined]
+        sid = placed["A1"].story_id
         probe = [
             Fact("alibaba", None, 53e9, "money", "$53 billion", "", (0, 0), 0.9, "USD"),
             Fact("alibaba", None, 54e9, "money", "$54 billion", "", (0, 0), 0.9, "USD"),
@@ -274,3 +279,34 @@ def test_postgresql_shares_one_index() -> None:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def test_out_of_order_stories_merge_when_an_article_bridges_them(
+    engine: Engine, seeds: dict[str, ev.Doc]
+) -> None:
+    """A feed lists newest first: A4 (Dec 9) arrives before A1 (Dec 2), more than the
+    window apart, so they start two stories; A2 (Dec 4) restates both and joins them."""
+    with session_scope(engine) as s:
+        src = Source(name="feed", url="https://feed.test/")
+        s.add(src)
+        s.flush()
+        assert src.id is not None
+        a4 = ev.ingest(s, src.id, seeds["A4"], seeds["A4"].extraction, window=WINDOW)
+        a1 = ev.ingest(s, src.id, seeds["A1"], seeds["A1"].extraction, window=WINDOW)
+        assert a1.new_story and a1.story_id != a4.story_id
+        a2 = ev.ingest(s, src.id, seeds["A2"], seeds["A2"].extraction, window=WINDOW)
+        keep = min(a1.story_id, a4.story_id)
+        assert a2.story_id == keep
+        assert a2.reason is not None and a2.reason["merged"] == [max(a1.story_id, a4.story_id)]
+        detail = story_detail(s, keep)
+        assert detail is not None and detail["article_count"] == 3
+        assert detail["first_seen_at"] == seeds["A1"].published.isoformat()
+        assert detail["last_seen_at"] == seeds["A4"].published.isoformat()
+        founder = a1 if a1.story_id > a4.story_id else a4  # started the story merged away
+        later = next(m for m in detail["members"] if m["id"] == founder.article_id)
+        assert later["reason"]["level"] == "merged" and "merged into this one" in later["joined"]
+        emptied = story_detail(s, max(a1.story_id, a4.story_id))
+        assert emptied is not None and emptied["article_count"] == 0 and not emptied["members"]
+        assert [st["id"] for st in list_stories(s, since=None, limit=10)] == [keep]
+        facts = s.execute(sa.text("SELECT DISTINCT story_id FROM fact")).scalars().all()
+        assert facts == [keep]

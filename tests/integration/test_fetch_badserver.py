@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -13,11 +14,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from integration.badserver import BadServer, Request, _send
 from monitor.errors import FetchError, ParseError
 from monitor.fetch.client import Fetcher, PollResult, Validators
 from monitor.fetch.sources import Selectors, SourceSpec
 from monitor.settings import HttpSettings
-from integration.badserver import BadServer, Request, _send
 
 T = TypeVar("T")
 LOOPBACK = ["127.0.0.1/32"]
@@ -25,14 +26,20 @@ LOOPBACK = ["127.0.0.1/32"]
 
 def http(**overrides: Any) -> HttpSettings:
     base: dict[str, Any] = {
-        "allow_networks": LOOPBACK, "jitter": 0.0, "total_timeout": 2.0,
-        "max_body_bytes": 1024 * 1024, "connect_timeout": 1.0, "read_timeout": 5.0,
+        "allow_networks": LOOPBACK,
+        "jitter": 0.0,
+        "total_timeout": 2.0,
+        "max_body_bytes": 1024 * 1024,
+        "connect_timeout": 1.0,
+        "read_timeout": 5.0,
     }
     base.update(overrides)
     return HttpSettings(**base)
 
 
-def with_server(body: Callable[[BadServer, Fetcher], Awaitable[T]], settings: HttpSettings | None = None) -> T:
+def with_server(
+    body: Callable[[BadServer, Fetcher], Awaitable[T]], settings: HttpSettings | None = None
+) -> T:
     async def go() -> T:
         async with BadServer() as server, Fetcher(settings or http()) as fetcher:
             return await body(server, fetcher)
@@ -155,7 +162,9 @@ def test_lying_content_length_long_is_clean_and_not_smuggled() -> None:
 
 
 def test_lying_content_length_short_is_a_protocol_error() -> None:
-    assert poll_error("/lying-short", http(max_body_bytes=20 * 1024 * 1024)).kind == "protocol_error"
+    assert (
+        poll_error("/lying-short", http(max_body_bytes=20 * 1024 * 1024)).kind == "protocol_error"
+    )
 
 
 def test_redirect_loop() -> None:
@@ -164,7 +173,11 @@ def test_redirect_loop() -> None:
 
 @pytest.mark.parametrize(
     ("path", "kind"),
-    [("/metadata", "blocked_address"), ("/to-file", "blocked_scheme"), ("/to-backslash", "blocked_address")],
+    [
+        ("/metadata", "blocked_address"),
+        ("/to-file", "blocked_scheme"),
+        ("/to-backslash", "blocked_address"),
+    ],
 )
 def test_redirects_to_forbidden_places(path: str, kind: str) -> None:
     assert poll_error(path).kind == kind
@@ -183,7 +196,9 @@ def test_connect_to_a_closed_port_is_a_connect_error() -> None:
         port = sock.getsockname()[1]
         sock.close()
         with pytest.raises(FetchError) as info:
-            await fetcher.poll(SourceSpec(name="closed", url=f"http://127.0.0.1:{port}/"), Validators())
+            await fetcher.poll(
+                SourceSpec(name="closed", url=f"http://127.0.0.1:{port}/"), Validators()
+            )
         return info.value
 
     assert with_server(body).kind == "connect_error"
@@ -193,7 +208,9 @@ def test_status_codes() -> None:
     error = poll_error("/429")
     assert (error.kind, error.status, error.retry_after) == ("http_status", 429, 120.0)
     error = poll_error("/503-date")
-    assert error.status == 503 and error.retry_after is not None and 3500 < error.retry_after <= 3600
+    assert (
+        error.status == 503 and error.retry_after is not None and 3500 < error.retry_after <= 3600
+    )
     assert poll_error("/500").status == 500
     assert "removing" in str(poll_error("/410"))
     assert poll_error("/challenge").kind == "challenge"
@@ -237,14 +254,22 @@ def test_gzip_feed_ttl_and_max_age() -> None:
 
 def test_html_listing_and_articles_over_the_wire() -> None:
     async def body(server: BadServer, fetcher: Fetcher) -> PollResult:
-        spec = source(server, "/site/index.html", kind="html", selectors=Selectors(items="a.headline", body="article"))
+        spec = source(
+            server,
+            "/site/index.html",
+            kind="html",
+            selectors=Selectors(items="a.headline", body="article"),
+        )
         return await fetcher.poll(spec, Validators())
 
     result = with_server(body)
     assert [a.url.rsplit("/", 1)[1] for a in result.articles] == ["one.html", "two.html"]
     one = result.articles[0]
     assert one.title == "Headline one" and one.ai_generated and one.agent_name == "Harrison Brooks"
-    assert one.text == "Alibaba is investing $53 billion over three years in AI.\n\nAlibaba Cloud holds 36% of China's cloud market."
+    assert (
+        one.text == "Alibaba is investing $53 billion over three years in AI.\n\n"
+        "Alibaba Cloud holds 36% of China's cloud market."
+    )
     assert "Newsletter" not in one.text and "comment" not in one.text.lower()
 
 
@@ -261,9 +286,25 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return str(cert), str(key)
 
@@ -282,7 +323,9 @@ def test_self_signed_certificate_is_a_tls_error(self_signed: tuple[str, str]) ->
         try:
             async with Fetcher(http()) as fetcher:
                 with pytest.raises(FetchError) as info:
-                    await fetcher.poll(SourceSpec(name="tls", url=f"https://127.0.0.1:{port}/"), Validators())
+                    await fetcher.poll(
+                        SourceSpec(name="tls", url=f"https://127.0.0.1:{port}/"), Validators()
+                    )
                 return info.value
         finally:
             server.close()
@@ -294,3 +337,36 @@ def test_self_signed_certificate_is_a_tls_error(self_signed: tuple[str, str]) ->
 
 
 _ = _send  # re-exported helper used by custom routes in other tests
+
+
+def test_a_host_that_never_answers_the_handshake_is_a_connect_timeout() -> None:
+    # a listening socket whose accept queue is full drops further SYNs: from the client
+    # this is a blackhole address, but on loopback (RELIABILITY.md F5)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    address = listener.getsockname()
+    fillers = []
+    try:
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(address)
+            fillers.append(filler)
+
+        async def go() -> FetchError:
+            settings = http(connect_timeout=0.5, total_timeout=5.0)
+            async with Fetcher(settings) as fetcher:
+                with pytest.raises(FetchError) as info:
+                    url = f"http://127.0.0.1:{address[1]}/feed.xml"
+                    await fetcher.poll(SourceSpec(name="blackhole", url=url), Validators())
+                return info.value
+
+        started = time.monotonic()
+        error = asyncio.run(go())
+        assert error.kind == "connect_timeout", error
+        assert time.monotonic() - started < 4.0
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from monitor.models import Alert, Article, FactRow, Mention, RuleState, Source, Story
+from monitor.models import Alert, Article, FactRow, Mention, RuleState, Source, Story, Term
 from monitor.rules.loader import FileResult, RuleSet, assemble, parse_text
 from monitor.store import rules_io
 from monitor.store.db import make_engine, session_scope, upgrade
@@ -242,6 +243,9 @@ def restart_scenario(engine: Engine, reopen: Callable[[], Engine]) -> None:
     with session_scope(restarted) as s:
         assert rules_io.run_rules(s, rs, article_ids=first + second, now=NOW) == []
     assert alert_count(restarted) == 5
+    with session_scope(restarted) as s:
+        terms = {(t.term, t.first_article_id) for t in s.exec(select(Term)).all()}
+    assert terms == {("Qwen3", first[0]), ("Qwen3-Max", second[0])}
     restarted.dispose()
 
 
@@ -291,8 +295,13 @@ def test_replay_shows_what_would_fire_and_writes_nothing(engine: Engine) -> None
     with session_scope(engine) as s:
         assert s.exec(select(RuleState)).all() == []
         later = rules_io.replay(s, rs, since=T0 + timedelta(days=1), now=NOW)
-    # from the raise on only: $66B has no confirmed value before it to change from
-    assert sorted(d.rule_id for d in later) == ["qwen", "qwen"]
+        cold = rules_io.replay(s, rs, since=T0 + timedelta(days=1), now=NOW, warmup=None)
+    # history before the period is read, not shown: the change has its old value, and
+    # Qwen3 (seen before) is not new
+    assert sorted(d.rule_id for d in later) == ["capex", "qwen"]
+    assert [d.payload["term"] for d in later if d.rule_id == "qwen"] == ["Qwen3-Max"]
+    # without warm-up: no value to change from, and Qwen3 looks new
+    assert sorted(d.rule_id for d in cold) == ["qwen", "qwen"]
 
 
 def test_stale_source_from_the_store(engine: Engine) -> None:
@@ -321,3 +330,67 @@ def test_gather_input_builds_stories_and_activity(engine: Engine) -> None:
     assert sum("chip_export_controls" in st.topics for st in batch.stories) == 1
     assert len(batch.batch_story_ids) == 2
     assert {src.name for src in batch.sources} == {"wire", "site", "markets"}
+
+
+def test_a_copy_without_a_story_counts_as_its_originals_story(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        src = add_source(s, "wire")
+        story = add_story(s, T0)
+        original = add_article(s, src, story, T0, facts=[(53e9, "$53 billion")])
+        copy = add_article(s, src, None, T0, facts=[(53e9, "$53 billion")])
+        row = s.get(Article, copy)
+        assert row is not None
+        row.duplicate_of = original
+        s.add(row)
+    with session_scope(engine) as s:
+        batch = rules_io.gather_input(s, article_ids=[original, copy], since=None, now=NOW)
+    assert {f.article.story_key for f in batch.facts} == {f"s{story}"}
+
+
+def test_prune_state_forgets_removed_rules_only(engine: Engine) -> None:
+    rs = ruleset()
+    with session_scope(engine) as s:
+        rules_io.save_state(s, {("capex", "k"): {"a": 1}, ("gone", "k"): {"b": 2}}, NOW)
+    with session_scope(engine) as s:
+        assert rules_io.prune_state(s, rs) == 1
+    with session_scope(engine) as s:
+        assert rules_io.load_state(s) == {("capex", "k"): {"a": 1}}
+
+
+@pytest.mark.postgres
+def test_two_workers_evaluating_at_once_lose_no_state_postgres(pg_url: str) -> None:
+    """Each worker's batch is one story; together they confirm the value (no lost update)."""
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    rules = ruleset()
+    with session_scope(engine) as s:
+        src = add_source(s, "wire")
+        batches = [
+            [add_article(s, src, add_story(s, T0), T0, facts=[(53e9, "$53 billion")])],
+            [add_article(s, src, add_story(s, T0), T0, facts=[(53e9, "$53 billion")])],
+        ]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def worker(ids: list[int]) -> None:
+        try:
+            with session_scope(engine) as s:
+                s.exec(select(func.count()).select_from(Source)).one()  # begin the transaction
+                barrier.wait(timeout=30)
+                rules_io.run_rules(s, rules, article_ids=ids, now=NOW)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(ids,)) for ids in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    with session_scope(engine) as s:
+        state = rules_io.load_state(s)
+    engine.dispose()
+    capex = state[("capex", "alibaba/ai_capex_plan/USD")]
+    # both stories were counted: without the lock one worker's report is overwritten
+    assert "confirmed" in capex and capex["confirmed"]["value"] == 53e9
+    assert len(capex["confirmed"]["stories"]) == 2

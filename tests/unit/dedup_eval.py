@@ -23,15 +23,16 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from monitor.dedup.minhash import jaccard_of, shingles
+from monitor.store.stories import Placement
 from monitor.values import Extraction, Fact, TermHit, TopicHit
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -178,7 +179,9 @@ def facts_from(specs: Sequence[str], entity: str | None, quote: str = "") -> tup
     return tuple(out)
 
 
-def known_extraction(key: str, label: str, specs: Sequence[str], terms: Sequence[str]) -> Extraction:
+def known_extraction(
+    key: str, label: str, specs: Sequence[str], terms: Sequence[str]
+) -> Extraction:
     entity = MAIN_ENTITY.get(label, "alibaba")
     topic = key in TOPICS or label in TOPICS
     return Extraction(
@@ -238,9 +241,9 @@ def seed_docs() -> list[Doc]:
         for e in feed.entries:
             slug = e.link.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
             ts = e.get("published_parsed") or e.get("updated_parsed")
-            found.append(
-                (slug, e.title, _body(e.content[0].value), datetime(*ts[:6], tzinfo=UTC))
-            )
+            y, mo, day, h, mi, sec = ts[:6]
+            published = datetime(y, mo, day, h, mi, sec, tzinfo=UTC)
+            found.append((slug, e.title, _body(e.content[0].value), published))
     for path in sorted((SEEDS / "site" / "articles").glob("*.html")):
         tree = HTMLParser(path.read_text(encoding="utf-8"))
         h1 = tree.css_first("h1.headline")
@@ -362,6 +365,7 @@ def near_duplicate_set() -> list[Doc]:
     vocab = sorted({w for d in seeds for w in _words(d.text) if w.isalpha()})
     out: list[Doc] = list(seeds)
     for n, d in enumerate(seeds):
+        level: float | None
         if d.key == "B":
             continue  # B is A1's body already
         variants: list[tuple[str, str, float | None]] = [
@@ -376,11 +380,17 @@ def near_duplicate_set() -> list[Doc]:
             variants.append((f"trunc{round(share * 100)}", _truncate(rng, d.text, share), None))
         for level in EDIT_LEVELS:
             seed = RNG_SEED + 1000 * n + round(level * 100)
-            variants.append((f"edit{round(level * 100)}", edit_to_jaccard(seed, d.text, level, vocab), level))
+            variants.append(
+                (f"edit{round(level * 100)}", edit_to_jaccard(seed, d.text, level, vocab), level)
+            )
         combo = _with_chrome(rng, _reorder(rng, _truncate(rng, d.text, rng.uniform(0.0, 0.15))))
         variants.append(("combo", combo, None))
         variants.append(
-            ("combo-edit", edit_to_jaccard(RNG_SEED + 7 * n, _drop_sentences(rng, d.text, 2), 0.9, vocab), None)
+            (
+                "combo-edit",
+                edit_to_jaccard(RNG_SEED + 7 * n, _drop_sentences(rng, d.text, 2), 0.9, vocab),
+                None,
+            )
         )
         for i, (name, text, level) in enumerate(variants):
             out.append(
@@ -580,7 +590,9 @@ def _surface(rng: random.Random, spec: str) -> tuple[str, str]:
         first = f"{float(first[:-1]) - 0.2:.1f}%"
     if second and rng.random() < 0.5:
         first, second = second, first
-    shown = first if not second else rng.choice([f"{first} ({second})", f"{first}, or about {second}"])
+    shown = (
+        first if not second else rng.choice([f"{first} ({second})", f"{first}, or about {second}"])
+    )
     return shown, "=".join(filter(None, [first, second])) + (f"@{owner}" if owner else "")
 
 
@@ -638,7 +650,7 @@ def rewrite_set() -> list[Doc]:
     """Seed documents plus ``REWRITES_PER_STORY`` rewrites per story with enough facts,
     dated within three days after the story's first document, in publication order."""
     seeds = seed_docs()
-    first = {}
+    first: dict[str, datetime] = {}
     for d in seeds:
         first.setdefault(d.label, d.published)
     rng = random.Random(RNG_SEED + 1)
@@ -675,7 +687,9 @@ def pairwise(labels: Sequence[str], predicted: Sequence[int]) -> tuple[float, fl
 # ------------------------------------------------------- running a set through the store
 
 
-def ingest(session: Any, source_id: int, doc: Doc, extraction: Extraction, *, window: timedelta) -> Any:
+def ingest(
+    session: Any, source_id: int, doc: Doc, extraction: Extraction, *, window: timedelta
+) -> Placement:
     """What the pipeline does with one new article: insert it and its mentions, place it,
     mark its new facts and insert them with the story id. Returns the Placement."""
     from monitor.dedup import content_hash
@@ -696,7 +710,8 @@ def ingest(session: Any, source_id: int, doc: Doc, extraction: Extraction, *, wi
     )
     session.add(row)
     session.flush()
-    aid = int(row.id)
+    assert row.id is not None
+    aid = row.id
     for t in extraction.terms:
         session.add(
             Mention(article_id=aid, kind="term", name=t.family, value=t.term, entity=t.entity,

@@ -135,6 +135,8 @@ GOLD: tuple[GoldCase, ...] = (
         "Over the past four quarters, Alibaba channeled RMB120 billion ($16.5 billion) into "
         "capital expenditure, and 80% of the $53 billion plan is earmarked for data centers.",
         ("alibaba", "ai_capex_plan", 53 * B),
+        ("alibaba", "capex_spent", 120 * B),
+        ("alibaba", "capex_spent", 16.5 * B),
     ),
     _case(
         "peer-spending-and-rd",
@@ -521,6 +523,8 @@ _DEMO: dict[str, frozenset[Triple]] = {
         (
             (A, "ai_capex_plan", 380 * B),
             (A, "ai_capex_plan", 53 * B),
+            (A, "capex_spent", 120 * B),
+            (A, "capex_spent", 16.5 * B),
             *_A_COMMON,
             (A, "cloud_market_share", 36.0),
             (A, "net_income_change", 62.62),
@@ -586,6 +590,7 @@ _DEMO: dict[str, frozenset[Triple]] = {
     "Entity List Jitters": frozenset(),
     "Tencent's Q3 2025 Beat": frozenset(
         (
+            ("tencent", "capex_spent", 12.98 * B),
             ("tencent", "net_income_change", 17.9),
             ("tencent", "net_income", 70.6 * B),
             ("tencent", "cloud_market_share", 7.0),

@@ -15,11 +15,11 @@ from monitor.dedup import (
     candidate_probability,
     content_hash,
     jaccard,
+    minhash,
     normalise,
     signature,
     similarity,
 )
-from monitor.dedup import minhash
 
 TEXT = (
     "Alibaba has emerged as a formidable contender in the worldwide scramble for artificial "
@@ -57,7 +57,10 @@ def test_signature_is_compact_and_deterministic() -> None:
 
 def test_signature_does_not_depend_on_the_process_hash_seed() -> None:
     """Signatures are stored and compared across restarts and workers."""
-    code = "import sys; from monitor.dedup import signature; sys.stdout.write(signature(sys.argv[1]).hex())"
+    code = (
+        "import sys; from monitor.dedup import signature;"
+        " sys.stdout.write(signature(sys.argv[1]).hex())"
+    )
     root = Path(__file__).resolve().parents[2]
     outs = {
         subprocess.run(

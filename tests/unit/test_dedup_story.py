@@ -141,7 +141,9 @@ def test_another_event_repeating_the_headline_figure_stays_apart() -> None:
             fact("RMB 380 billion", 380e9, "money", "CNY"),
             fact("29 regions", 29, "count", None),
         ],
-        title="Alibaba Cloud Opens New Overseas Regions as Its Enlarged RMB 480 Billion Plan Kicks In",
+        title=(
+            "Alibaba Cloud Opens New Overseas Regions as Its Enlarged RMB 480 Billion Plan Kicks In"
+        ),
         terms=("Qwen3-Max",),
     )
     assert compare(regions, story_profile(1, "alibaba", [raise_])) is None
@@ -192,4 +194,4 @@ def test_without_entities_more_evidence_is_needed() -> None:
     figures = [fact("$4,200", 4200), pct(3.75), pct(60), fact("$60", 60)]
     story = story_profile(5, None, [article(figures, entity=None)])
     assert compare(article(figures[:3], entity=None), story) is not None  # three shared, all
-    assert compare(article(figures[:2] + [pct(9), pct(11)], entity=None), story) is None
+    assert compare(article([*figures[:2], pct(9), pct(11)], entity=None), story) is None

@@ -20,14 +20,25 @@ NOW = datetime(2026, 2, 25, 8, 0, tzinfo=UTC)
 
 def sample(title: str = "Alibaba raises its AI plan", url: str = "https://x.test/a") -> DigestInput:
     alert = DigestAlert(
-        rule_id="alibaba-capex-change", severity="high", title="Alibaba capex plan changed",
-        old="RMB 380B", new="RMB 480B", quote="The plan rises to RMB 480 billion.", url=url,
+        rule_id="alibaba-capex-change",
+        severity="high",
+        title="Alibaba capex plan changed",
+        old="RMB 380B",
+        new="RMB 480B",
+        quote="The plan rises to RMB 480 billion.",
+        url=url,
         story_id=1,
     )
     story = DigestStory(
-        id=1, title=title, url=url, sources=("wire", "site"), article_count=3, first_seen=NOW,
+        id=1,
+        title=title,
+        url=url,
+        sources=("wire", "site"),
+        article_count=3,
+        first_seen=NOW,
         facts=(DigestFact("Alibaba · AI capex plan", "RMB 480B", "It rises to RMB 480 billion."),),
-        terms=("Qwen3-Max",), alerts=(alert,),
+        terms=("Qwen3-Max",),
+        alerts=(alert,),
     )
     return DigestInput(title="digest", generated_at=NOW, stories=(story,))
 

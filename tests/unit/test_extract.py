@@ -3,6 +3,7 @@ attribution, metrics, terms and topics."""
 
 from __future__ import annotations
 
+import random
 import time
 
 import pytest
@@ -154,6 +155,23 @@ def test_periods() -> None:
     assert by_surface["RMB 130.11 billion"].period == "FY2025"
     assert by_surface["45%"].period == "YTD"
     assert by_surface["triple-digit growth"].period == "9 consecutive quarters"
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "period"),
+    [
+        ("Alibaba has a $53 billion three-year investment plan.", "$53 billion", "next 3 years"),
+        ("Alibaba is investing $53B over three years.", "$53B", "next 3 years"),
+        ("Over four quarters, Alibaba channeled RMB120 billion into it.", "RMB120 billion",
+         "past 4 quarters"),
+        ("China's AI cloud market reached $7.3 billion in 2025.", "$7.3 billion", "2025"),
+        ("Alibaba's cloud revenue grew 34% in the third quarter of 2025.", "34%", "Q3 2025"),
+        ("Alibaba's net income rose 5% in fiscal 2024.", "5%", "FY2024"),
+        ("Alibaba's cloud share was 4% as of Q3 2025, trailing AWS (30%).", "30%", "Q3 2025"),
+    ],
+)  # fmt: skip
+def test_more_periods(text: str, surface: str, period: str) -> None:
+    assert _one(text, surface).period == period
 
 
 def test_global_and_china_shares_are_different_series() -> None:
@@ -355,3 +373,34 @@ def test_vocabulary_file_is_well_formed() -> None:
     assert {"alibaba", "aws", "microsoft", "google", "tencent", "bytedance", "huawei", "baidu"} <= {
         e.id for e in VOCAB.entities
     }
+
+
+# ----------------------------------------------------------------------- robustness
+
+
+def test_scrambled_text_keeps_every_invariant() -> None:
+    """Random runs of money, percent, names and punctuation: nothing raises, every
+    span points at its surface, and no quantity straddles two sentences."""
+    rng = random.Random(20251120)
+    pieces = [
+        *"abc XYZ 0123456789 $%.,;:()[]-–—x×\n\n\t¥€£İ'’\"ök",
+        *("RMB ", "US$", " billion", " million", "k ", " percent", "P/E of ", "Alibaba"),
+        *("AWS", "Qwen3-", "export controls", "triple-digit ", " (", ")", ". "),
+    ]
+    for _ in range(400):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 120)))
+        result = extract(text, text[:30], VOCAB)
+        for f in result.facts:
+            assert text[f.span[0] : f.span[1]] == f.surface
+            assert f.surface in f.quote
+        for span in [t.span for t in result.terms] + [t.span for t in result.topics]:
+            assert 0 <= span[0] <= span[1] <= len(text)
+
+
+def test_long_and_degenerate_texts() -> None:
+    long_text = "Alibaba is investing $53B over three years. " * 2000
+    result = extract(long_text, "", VOCAB)
+    assert len(result.facts) == 2000
+    assert all(f.metric == "ai_capex_plan" for f in result.facts)
+    assert extract("9" * 50_000, "", VOCAB).facts == ()
+    assert extract("a." * 20_000, "", VOCAB).facts == ()

@@ -21,10 +21,13 @@ PUBLIC = "93.184.216.34"
 FEED_URL = "http://feeds.example.com/markets.rss"
 RSS = (
     b'<?xml version="1.0"?><rss version="2.0"><channel><title>M</title><link>http://feeds.example.com/</link>'
-    b"<ttl>60</ttl><item><title>One</title><link>/a/1</link><guid>g1</guid><description>Body one.</description></item>"
-    b"<item><title>Two</title><link>/a/2</link><guid>g2</guid><description>Body two.</description></item>"
+    b"<ttl>60</ttl><item><title>One</title><link>/a/1</link><guid>g1</guid>"
+    b"<description>Body one.</description></item>"
+    b"<item><title>Two</title><link>/a/2</link><guid>g2</guid>"
+    b"<description>Body two.</description></item>"
     b"</channel></rss>"
 )
+NO_VALIDATORS = Validators()
 PAGE = b"""<html><head><title>Full {n}</title></head><body><article><h1>Full {n}</h1>
 <p>The full article {n} says Alibaba will spend $53 billion.</p></article></body></html>"""
 
@@ -40,13 +43,15 @@ def settings(**overrides: Any) -> HttpSettings:
 def run_poll(
     router: respx.MockRouter,
     source: SourceSpec,
-    validators: Validators = Validators(),
+    validators: Validators = NO_VALIDATORS,
     http: HttpSettings | None = None,
     **kw: Any,
 ) -> PollResult:
     async def go() -> PollResult:
         async with Fetcher(
-            http or settings(), transport=httpx.MockTransport(router.async_handler), resolver=resolve
+            http or settings(),
+            transport=httpx.MockTransport(router.async_handler),
+            resolver=resolve,
         ) as fetcher:
             return await fetcher.poll(source, validators, **kw)
 
@@ -60,13 +65,18 @@ def feed_source(url: str = FEED_URL, **kw: Any) -> SourceSpec:
 def test_first_poll_returns_articles_validators_and_ttl() -> None:
     router = respx.MockRouter()
     route = router.get(FEED_URL).mock(
-        return_value=httpx.Response(200, content=RSS, headers={"ETag": '"v1"', "Last-Modified": "Wed, 31 Dec 2025 10:00:00 GMT"})
+        return_value=httpx.Response(
+            200,
+            content=RSS,
+            headers={"ETag": '"v1"', "Last-Modified": "Wed, 31 Dec 2025 10:00:00 GMT"},
+        )
     )
     result = run_poll(router, feed_source())
     assert not result.not_modified and [a.guid for a in result.articles] == ["g1", "g2"]
     assert result.articles[0].url == "http://feeds.example.com/a/1"
     assert result.validators == Validators(
-        etag='"v1"', last_modified="Wed, 31 Dec 2025 10:00:00 GMT",
+        etag='"v1"',
+        last_modified="Wed, 31 Dec 2025 10:00:00 GMT",
         content_hash="sha256:" + hashlib.sha256(RSS).hexdigest(),
     )
     assert result.min_interval_s == 3600.0
@@ -78,7 +88,9 @@ def test_first_poll_returns_articles_validators_and_ttl() -> None:
 def test_validators_are_sent_and_304_is_success_keeping_them() -> None:
     router = respx.MockRouter()
     route = router.get(FEED_URL).mock(return_value=httpx.Response(304))
-    old = Validators(etag='"v1"', last_modified="Wed, 31 Dec 2025 10:00:00 GMT", content_hash="sha256:x")
+    old = Validators(
+        etag='"v1"', last_modified="Wed, 31 Dec 2025 10:00:00 GMT", content_hash="sha256:x"
+    )
     result = run_poll(router, feed_source(), old)
     assert result.not_modified and result.articles == () and result.validators == old
     sent = route.calls.last.request.headers
@@ -99,23 +111,36 @@ def test_unchanged_body_is_not_parsed_again() -> None:
 
 def test_expires_zero_drops_validators_but_keeps_the_hash() -> None:
     router = respx.MockRouter()
-    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=RSS, headers={"ETag": '"v9"', "Expires": "0"}))
+    router.get(FEED_URL).mock(
+        return_value=httpx.Response(200, content=RSS, headers={"ETag": '"v9"', "Expires": "0"})
+    )
     result = run_poll(router, feed_source())
     assert result.validators.etag is None and result.validators.content_hash
 
 
 def test_cache_control_max_age_is_a_floor_on_the_interval() -> None:
     router = respx.MockRouter()
-    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=RSS, headers={"Cache-Control": "public, max-age=7200"}))
+    router.get(FEED_URL).mock(
+        return_value=httpx.Response(
+            200, content=RSS, headers={"Cache-Control": "public, max-age=7200"}
+        )
+    )
     assert run_poll(router, feed_source()).min_interval_s == 7200.0
 
 
 @pytest.mark.parametrize(
     ("status", "headers", "retry_after"),
-    [(429, {"Retry-After": "120"}, 120.0), (503, {"Retry-After": "30"}, 30.0), (500, {}, None),
-     (404, {}, None), (410, {}, None)],
+    [
+        (429, {"Retry-After": "120"}, 120.0),
+        (503, {"Retry-After": "30"}, 30.0),
+        (500, {}, None),
+        (404, {}, None),
+        (410, {}, None),
+    ],
 )
-def test_http_errors_are_typed(status: int, headers: dict[str, str], retry_after: float | None) -> None:
+def test_http_errors_are_typed(
+    status: int, headers: dict[str, str], retry_after: float | None
+) -> None:
     router = respx.MockRouter()
     router.get(FEED_URL).mock(return_value=httpx.Response(status, content=b"x", headers=headers))
     with pytest.raises(FetchError) as info:
@@ -138,7 +163,9 @@ def test_retry_after_as_http_date() -> None:
 def test_bot_challenge_is_its_own_kind() -> None:
     router = respx.MockRouter()
     router.get(FEED_URL).mock(
-        return_value=httpx.Response(403, content=b"<title>Just a moment...</title>", headers={"cf-mitigated": "challenge"})
+        return_value=httpx.Response(
+            403, content=b"<title>Just a moment...</title>", headers={"cf-mitigated": "challenge"}
+        )
     )
     with pytest.raises(FetchError) as info:
         run_poll(router, feed_source())
@@ -147,7 +174,9 @@ def test_bot_challenge_is_its_own_kind() -> None:
 
 def test_html_page_for_a_feed_is_not_a_feed_and_empty_200_is_empty_body() -> None:
     router = respx.MockRouter()
-    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=b"<!doctype html><html><body>Sorry</body></html>"))
+    router.get(FEED_URL).mock(
+        return_value=httpx.Response(200, content=b"<!doctype html><html><body>Sorry</body></html>")
+    )
     with pytest.raises(ParseError) as info:
         run_poll(router, feed_source())
     assert info.value.kind == "not_a_feed"
@@ -161,7 +190,9 @@ def test_html_page_for_a_feed_is_not_a_feed_and_empty_200_is_empty_body() -> Non
 def test_redirects_are_followed_by_hand_with_each_hop_checked() -> None:
     router = respx.MockRouter()
     router.get(FEED_URL).mock(return_value=httpx.Response(301, headers={"Location": "/moved.rss"}))
-    router.get("http://feeds.example.com/moved.rss").mock(return_value=httpx.Response(200, content=RSS))
+    router.get("http://feeds.example.com/moved.rss").mock(
+        return_value=httpx.Response(200, content=RSS)
+    )
     assert len(run_poll(router, feed_source()).articles) == 2
 
     for target, kind in [
@@ -180,7 +211,9 @@ def test_redirects_are_followed_by_hand_with_each_hop_checked() -> None:
 
 def test_redirect_loop_stops_at_five() -> None:
     router = respx.MockRouter()
-    route = router.get(FEED_URL).mock(return_value=httpx.Response(302, headers={"Location": FEED_URL}))
+    route = router.get(FEED_URL).mock(
+        return_value=httpx.Response(302, headers={"Location": FEED_URL})
+    )
     with pytest.raises(FetchError) as info:
         run_poll(router, feed_source())
     assert info.value.kind == "too_many_redirects"
@@ -189,11 +222,17 @@ def test_redirect_loop_stops_at_five() -> None:
 
 def test_gzip_body_is_decoded_and_a_bomb_stops_at_the_cap() -> None:
     router = respx.MockRouter()
-    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=gzip.compress(RSS), headers={"Content-Encoding": "gzip"}))
+    router.get(FEED_URL).mock(
+        return_value=httpx.Response(
+            200, content=gzip.compress(RSS), headers={"Content-Encoding": "gzip"}
+        )
+    )
     assert len(run_poll(router, feed_source()).articles) == 2
     bomb = gzip.compress(bytes(8 * 1024 * 1024))
     router = respx.MockRouter()
-    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"}))
+    router.get(FEED_URL).mock(
+        return_value=httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"})
+    )
     with pytest.raises(FetchError) as info:
         run_poll(router, feed_source())
     assert info.value.kind == "too_large"
@@ -201,7 +240,9 @@ def test_gzip_body_is_decoded_and_a_bomb_stops_at_the_cap() -> None:
 
 def test_unknown_content_encoding_is_refused() -> None:
     router = respx.MockRouter()
-    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=b"xx", headers={"Content-Encoding": "br"}))
+    router.get(FEED_URL).mock(
+        return_value=httpx.Response(200, content=b"xx", headers={"Content-Encoding": "br"})
+    )
     with pytest.raises(FetchError) as info:
         run_poll(router, feed_source())
     assert info.value.kind == "bad_encoding"
@@ -214,20 +255,30 @@ def page_router(listing: bytes | None = None) -> respx.MockRouter:
             return_value=httpx.Response(200, content=PAGE.replace(b"{n}", str(n).encode()))
         )
     if listing is not None:
-        router.get("http://feeds.example.com/news").mock(return_value=httpx.Response(200, content=listing))
+        router.get("http://feeds.example.com/news").mock(
+            return_value=httpx.Response(200, content=listing)
+        )
     return router
 
 
 LISTING = b"""<html><body><ul><li><a class="h" href="/a/1?utm_source=x">One</a></li>
-<li><a class="h" href="/a/2">Two</a></li><li><a class="h" href="/a/3#c">Three</a></li></ul></body></html>"""
+<li><a class="h" href="/a/2">Two</a></li>
+<li><a class="h" href="/a/3#c">Three</a></li></ul></body></html>"""
 
 
 def test_html_listing_fetches_only_unseen_articles() -> None:
     router = page_router(LISTING)
-    source = SourceSpec(name="site", url="http://feeds.example.com/news", kind="html",
-                        selectors=Selectors(items="a.h", body="article"))
+    source = SourceSpec(
+        name="site",
+        url="http://feeds.example.com/news",
+        kind="html",
+        selectors=Selectors(items="a.h", body="article"),
+    )
     result = run_poll(router, source, seen={"http://feeds.example.com/a/2"})
-    assert [a.guid for a in result.articles] == ["http://feeds.example.com/a/1", "http://feeds.example.com/a/3"]
+    assert [a.guid for a in result.articles] == [
+        "http://feeds.example.com/a/1",
+        "http://feeds.example.com/a/3",
+    ]
     assert result.articles[0].text == "The full article 1 says Alibaba will spend $53 billion."
     assert result.articles[0].title == "Full 1"
     assert not router.routes[1].called  # /a/2 was seen
@@ -235,8 +286,12 @@ def test_html_listing_fetches_only_unseen_articles() -> None:
 
 def test_listing_with_no_items_is_layout_changed() -> None:
     router = page_router(b"<html><body><p>We redesigned!</p></body></html>")
-    source = SourceSpec(name="site", url="http://feeds.example.com/news", kind="html",
-                        selectors=Selectors(items="a.h"))
+    source = SourceSpec(
+        name="site",
+        url="http://feeds.example.com/news",
+        kind="html",
+        selectors=Selectors(items="a.h"),
+    )
     with pytest.raises(ParseError) as info:
         run_poll(router, source)
     assert info.value.kind == "layout_changed"
@@ -245,13 +300,21 @@ def test_listing_with_no_items_is_layout_changed() -> None:
 def test_one_failing_article_is_a_warning_all_failing_is_an_error() -> None:
     router = page_router(LISTING)
     router.routes[0].mock(return_value=httpx.Response(500))
-    source = SourceSpec(name="site", url="http://feeds.example.com/news", kind="auto",
-                        selectors=Selectors(items="a.h"))
-    result = run_poll(router, source)
+    source = SourceSpec(
+        name="site",
+        url="http://feeds.example.com/news",
+        kind="auto",
+        selectors=Selectors(items="a.h"),
+    )
+    old = Validators(etag='"old"')
+    result = run_poll(router, source, old)
     assert len(result.articles) == 2 and result.partial and "HTTP 500" in result.warnings[0]
+    assert result.validators == old  # the listing is read again next time: /a/1 is retried
 
     router = respx.MockRouter(assert_all_called=False)
-    router.get("http://feeds.example.com/news").mock(return_value=httpx.Response(200, content=LISTING))
+    router.get("http://feeds.example.com/news").mock(
+        return_value=httpx.Response(200, content=LISTING)
+    )
     router.route().mock(return_value=httpx.Response(404))
     with pytest.raises(FetchError) as info:
         run_poll(router, source)
@@ -295,7 +358,9 @@ def test_concurrency_limits_global_and_per_host() -> None:
 
     async def go() -> list[PollResult]:
         http = HttpSettings(jitter=0.001, concurrency=3, per_host=2)
-        async with Fetcher(http, transport=httpx.MockTransport(handler), resolver=resolve) as fetcher:
+        async with Fetcher(
+            http, transport=httpx.MockTransport(handler), resolver=resolve
+        ) as fetcher:
             return await asyncio.gather(*(fetcher.poll(s, Validators()) for s in sources))
 
     results = asyncio.run(go())
@@ -308,7 +373,9 @@ def test_fetch_article_direct() -> None:
     router = page_router()
 
     async def go() -> Any:
-        async with Fetcher(settings(), transport=httpx.MockTransport(router.async_handler), resolver=resolve) as f:
+        async with Fetcher(
+            settings(), transport=httpx.MockTransport(router.async_handler), resolver=resolve
+        ) as f:
             return await f.fetch_article("http://feeds.example.com/a/3", None)
 
     article = asyncio.run(go())
@@ -316,3 +383,26 @@ def test_fetch_article_direct() -> None:
 
 
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
+
+
+def test_read_capped_refuses_a_truncated_gzip_stream() -> None:
+    from monitor.fetch.http import read_capped
+
+    class Chunks(httpx.AsyncByteStream):
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        async def __aiter__(self):  # type: ignore[no-untyped-def]
+            for i in range(0, len(self.data), 7):
+                yield self.data[i : i + 7]
+
+    whole = gzip.compress(RSS)
+
+    async def read(data: bytes) -> bytes:
+        response = httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=Chunks(data))
+        return await read_capped(response, 1 << 20, FEED_URL)
+
+    assert asyncio.run(read(whole)) == RSS  # streamed in 7-byte pieces, decoded whole
+    with pytest.raises(FetchError) as info:
+        asyncio.run(read(whole[: len(whole) // 2]))
+    assert info.value.kind == "bad_encoding"

@@ -46,10 +46,20 @@ def clean_string(value: str) -> bool:
 
 def check_result(result: ParsedFeed, name: str) -> None:
     for article in result.articles:
-        for value in (article.url, article.guid, article.title, article.text,
-                      article.author or "", article.published_raw or "", article.agent_name or ""):
+        for value in (
+            article.url,
+            article.guid,
+            article.title,
+            article.text,
+            article.author or "",
+            article.published_raw or "",
+            article.agent_name or "",
+        ):
             assert isinstance(value, str) and clean_string(value), (name, value[:80])
-        assert article.url == "" or article.url.startswith(("http://", "https://")), (name, article.url)
+        assert article.url.startswith(("http://", "https://")), (
+            name,
+            article.url,
+        )
         assert article.published_at is None or article.published_at.tzinfo is not None
     for warning in result.warnings:
         assert clean_string(warning)
@@ -99,10 +109,28 @@ def test_illformed_and_encoding_folders_keep_their_text() -> None:
 
 
 _TOKENS = (
-    b"&#x110000;", b"&#xD800;", b"&#0;", b"&\\x;", b"<![CDATA[", b"]]>", b"<!ENTITY x 'y'>",
-    b"\x00", b"\xff\xfe", b"\xef\xbb\xbf", b"<item>", b"</item>", b"<entry>", b"&amp;", b"&nbsp;",
-    b"<?xml version='1.0' encoding='utf-16'?>", b'srsName="EPSG:abc"', b"<link>javascript:x</link>",
-    b"<pubDate>Fri, 01 Jan 2100 00:00:00 GMT</pubDate>", b"<guid></guid>", b"\r\n", b"<" * 50,
+    b"&#x110000;",
+    b"&#xD800;",
+    b"&#0;",
+    b"&\\x;",
+    b"<![CDATA[",
+    b"]]>",
+    b"<!ENTITY x 'y'>",
+    b"\x00",
+    b"\xff\xfe",
+    b"\xef\xbb\xbf",
+    b"<item>",
+    b"</item>",
+    b"<entry>",
+    b"&amp;",
+    b"&nbsp;",
+    b"<?xml version='1.0' encoding='utf-16'?>",
+    b'srsName="EPSG:abc"',
+    b"<link>javascript:x</link>",
+    b"<pubDate>Fri, 01 Jan 2100 00:00:00 GMT</pubDate>",
+    b"<guid></guid>",
+    b"\r\n",
+    b"<" * 50,
 )
 
 
@@ -119,7 +147,7 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
         elif op == 1:
             out[pos:pos] = rng.choice(_TOKENS)
         elif op == 2:
-            del out[pos:pos + rng.randint(1, 64)]
+            del out[pos : pos + rng.randint(1, 64)]
         elif op == 3:
             out = out[:pos]  # truncation
         elif op == 4:

@@ -21,8 +21,13 @@ def rss(items: str, channel: str = "") -> bytes:
     ).encode()
 
 
-def item(guid: str | None = None, link: str | None = None, title: str = "T", date: str | None = None,
-         desc: str = "Body.") -> str:
+def item(
+    guid: str | None = None,
+    link: str | None = None,
+    title: str = "T",
+    date: str | None = None,
+    desc: str = "Body.",
+) -> str:
     parts = [f"<title>{title}</title>", f"<description>{desc}</description>"]
     if guid is not None:
         parts.append(f'<guid isPermaLink="false">{guid}</guid>')
@@ -41,7 +46,9 @@ def test_empty_body_is_empty_body_not_zero_items() -> None:
 
 
 def test_html_error_page_is_not_a_feed() -> None:
-    page = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>oops</body></html>"
+    page = (
+        b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>oops</body></html>"
+    )
     with pytest.raises(ParseError) as info:
         parse_feed(page, {"Content-Type": "text/html"}, URL)
     assert info.value.kind == "not_a_feed"
@@ -51,9 +58,16 @@ def test_html_error_page_is_not_a_feed() -> None:
 
 
 def test_entries_become_clean_articles() -> None:
-    body = rss(item("g1", "/a/1?utm_source=rss&amp;id=7#frag", "Qwen3 &lt;img src=x onerror=alert(1)&gt;",
-                    "Wed, 31 Dec 2025 10:00:00 GMT",
-                    "&lt;p&gt;Alibaba invests &lt;b&gt;$53 billion&lt;/b&gt;.&lt;/p&gt;&lt;p&gt;More.&lt;/p&gt;"))
+    body = rss(
+        item(
+            "g1",
+            "/a/1?utm_source=rss&amp;id=7#frag",
+            "Qwen3 &lt;img src=x onerror=alert(1)&gt;",
+            "Wed, 31 Dec 2025 10:00:00 GMT",
+            "&lt;p&gt;Alibaba invests &lt;b&gt;$53 billion&lt;/b&gt;.&lt;/p&gt;"
+            "&lt;p&gt;More.&lt;/p&gt;",
+        )
+    )
     parsed = parse_feed(body, {}, URL)
     (article,) = parsed.articles
     assert article.guid == "g1"
@@ -71,11 +85,15 @@ def test_missing_guid_falls_back_to_link_then_to_a_stable_hash() -> None:
     again = parse_feed(body, {}, URL).articles
     assert first[0].guid == "http://x.example/a"
     assert first[1].guid.startswith("sha256:") and first[1].guid == again[1].guid
-    assert first[1].url == ""  # no http(s) link to give
+    # no http(s) link to give: a unique made-up url (article urls are unique in the store)
+    assert first[1].url == f"{URL}#entry=" + first[1].guid.replace(":", "%3A")
+    assert first[1].url == again[1].url
 
 
 def test_duplicate_guids_keep_both_items() -> None:
-    body = rss(item("same", "http://x.example/1", "One") + item("same", "http://x.example/2", "Two"))
+    body = rss(
+        item("same", "http://x.example/1", "One") + item("same", "http://x.example/2", "Two")
+    )
     articles = parse_feed(body, {}, URL).articles
     assert [a.guid for a in articles] == ["same", "same|http://x.example/2"]
     assert [a.title for a in articles] == ["One", "Two"]
@@ -97,7 +115,7 @@ def test_dates_missing_unparseable_and_future() -> None:
 def test_non_http_links_are_dropped_and_relative_ones_resolved() -> None:
     body = rss(item("a", "javascript:alert(1)") + item("b", "articles/b.html"))
     a, b = parse_feed(body, {}, URL).articles
-    assert a.url == ""
+    assert a.url == f"{URL}#entry=a"  # never the javascript: link
     assert b.url == "http://feeds.example.com/articles/b.html"
 
 
@@ -137,8 +155,12 @@ def test_utf16_with_bom_round_trips() -> None:
 
 
 def test_ttl_becomes_a_minimum_interval() -> None:
-    assert parse_feed(rss(item("a", "http://x.example/a"), "<ttl>90</ttl>"), {}, URL).ttl_s == 5400.0
-    assert parse_feed(rss(item("a", "http://x.example/a"), "<ttl>soon</ttl>"), {}, URL).ttl_s is None
+    assert (
+        parse_feed(rss(item("a", "http://x.example/a"), "<ttl>90</ttl>"), {}, URL).ttl_s == 5400.0
+    )
+    assert (
+        parse_feed(rss(item("a", "http://x.example/a"), "<ttl>soon</ttl>"), {}, URL).ttl_s is None
+    )
 
 
 @pytest.mark.parametrize("ref", [b"&#x110000;", b"&#xFFFFFFFF;", b"&#xD800;", b"&#0;"])
@@ -152,7 +174,8 @@ def test_a_feedparser_exception_is_a_parser_crash_with_payload() -> None:
     body = (
         b'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:georss="http://www.georss.org/georss" '
         b'xmlns:gml="http://www.opengis.net/gml"><entry><title>t</title><georss:where>'
-        b'<gml:Point srsName="EPSG:abc"><gml:pos>1 2</gml:pos></gml:Point></georss:where></entry></feed>'
+        b'<gml:Point srsName="EPSG:abc"><gml:pos>1 2</gml:pos></gml:Point></georss:where>'
+        b"</entry></feed>"
     )
     with pytest.raises(ParserCrash) as info:
         parse_feed(body, {}, URL)
@@ -162,10 +185,13 @@ def test_a_feedparser_exception_is_a_parser_crash_with_payload() -> None:
 
 def test_billion_laughs_and_xxe_are_defused() -> None:
     laughs = b'<!ENTITY lol "lol">' + b"".join(
-        b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10)
+        b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+        for i in range(1, 10)
     )
     body = (
-        b'<?xml version="1.0"?><!DOCTYPE rss [' + laughs + b'<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b'<?xml version="1.0"?><!DOCTYPE rss ['
+        + laughs
+        + b'<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
         b'<rss version="2.0"><channel><item><title>&lol9;&xxe;</title><link>http://x.example/a</link>'
         b"</item></channel></rss>"
     )
@@ -184,7 +210,8 @@ def test_billion_laughs_and_xxe_are_defused() -> None:
 
 def test_atom_entries_and_content_over_summary() -> None:
     body = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>W</title>
-    <link href="http://wire.example.com/"/><entry><id>tag:wire,2025:1</id><title type="html">A &lt;b&gt;bold&lt;/b&gt; move</title>
+    <link href="http://wire.example.com/"/><entry><id>tag:wire,2025:1</id>
+    <title type="html">A &lt;b&gt;bold&lt;/b&gt; move</title>
     <link rel="alternate" href="/story/1"/><updated>2025-12-06T08:00:00Z</updated>
     <summary>Short.</summary><content type="html">&lt;p&gt;Full text here.&lt;/p&gt;</content>
     <author><name>Desk</name></author></entry></feed>"""
@@ -202,3 +229,28 @@ def test_sniffing() -> None:
     assert looks_like_feed(b"<feed xmlns='http://www.w3.org/2005/Atom'>")
     assert not looks_like_feed(b"<!doctype html><html><body>")
     assert not looks_like_feed(b"<html lang=en>")
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-32"])
+def test_wide_encodings_are_defused_too(codec: str) -> None:
+    decls = '<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY a{i} "{(f"&a{i - 1};" if i > 1 else "&a;") * 10}">' for i in range(1, 9)
+    )
+    doc = (
+        f'<?xml version="1.0" encoding="{codec}"?><!DOCTYPE rss [{decls}]><rss version="2.0">'
+        "<channel><item><title>&a8; Café “q”</title><link>http://x.example/a</link></item>"
+        "</channel></rss>"
+    )
+    started = time.perf_counter()
+    parsed = parse_feed(doc.encode(codec), {"Content-Type": f"text/xml; charset={codec}"}, URL)
+    assert time.perf_counter() - started < 1.0
+    (article,) = parsed.articles
+    assert article.title.endswith("Café “q”") and "aaaaaaaaaaaaaaaaaaaa" not in article.title
+
+
+def test_linkless_duplicates_stay_distinct_and_relative_guids_are_not_links() -> None:
+    body = rss(item("same", None, "One") + item("same", None, "Two") + item("item-7", None, "X"))
+    body = body.replace(b' isPermaLink="false"', b"")  # guids default to permalinks
+    articles = parse_feed(body, {}, URL).articles
+    assert len({a.url for a in articles}) == 3
+    assert all("#entry=" in a.url for a in articles)  # "item-7" is not a URL to resolve

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from typing import Any
 
 import httpcore
 import httpx
@@ -57,8 +59,14 @@ def test_the_backslash_url_trick_is_blocked() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["file:///etc/passwd", "ftp://example.com/x", "gopher://example.com/", "javascript:alert(1)",
-     "data:text/html,hi", "//example.com/feed"],
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/x",
+        "gopher://example.com/",
+        "javascript:alert(1)",
+        "data:text/html,hi",
+        "//example.com/feed",
+    ],
 )
 def test_only_http_and_https_are_fetched(url: str) -> None:
     with pytest.raises(FetchError) as info:
@@ -159,7 +167,14 @@ def test_dns_rebinding_cannot_swap_the_address_after_the_check() -> None:
         return answers.pop(0)
 
     class Recorder(httpcore.AsyncNetworkBackend):
-        async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # type: ignore[no-untyped-def, override]
+        async def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Iterable[Any] | None = None,
+        ) -> httpcore.AsyncNetworkStream:
             connected.append(host)
             raise httpcore.ConnectError("recorded")
 

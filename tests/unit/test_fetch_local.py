@@ -29,7 +29,9 @@ def test_txt_seed_is_one_clean_article(tmp_path: Path) -> None:
 
 def test_txt_without_headline_gets_its_first_sentence_as_title(tmp_path: Path) -> None:
     path = tmp_path / "plain.txt"
-    path.write_text("AInvest Newsletter\nAlibaba will spend $53 billion on AI. More follows here.\n")
+    path.write_text(
+        "AInvest Newsletter\nAlibaba will spend $53 billion on AI. More follows here.\n"
+    )
     (article,) = read_local(path)
     assert article.title == "Alibaba will spend $53 billion on AI."
     assert article.text == "Alibaba will spend $53 billion on AI. More follows here."
@@ -39,7 +41,8 @@ def test_html_file_keeps_its_file_uri(tmp_path: Path) -> None:
     path = tmp_path / "page.htm"
     path.write_bytes(
         b'<html><head><title>T</title><link rel="canonical" href="https://x.example/a"></head>'
-        b"<body><article><h1>Qwen3-Max launched</h1><p>Alibaba released Qwen3-Max.</p></article></body></html>"
+        b"<body><article><h1>Qwen3-Max launched</h1><p>Alibaba released Qwen3-Max.</p>"
+        b"</article></body></html>"
     )
     (article,) = read_local(path)
     assert article.url == path.resolve().as_uri()
@@ -50,13 +53,15 @@ def test_xml_feed_entries_keep_http_links(tmp_path: Path) -> None:
     path = tmp_path / "feed.xml"
     path.write_bytes(
         b'<rss version="2.0"><channel><title>F</title>'
-        b"<item><guid>a</guid><title>A</title><link>https://news.example/a</link><description>Text A.</description></item>"
-        b"<item><guid>b</guid><title>B</title><link>relative/b.html</link><description>Text B.</description></item>"
+        b"<item><guid>a</guid><title>A</title><link>https://news.example/a</link>"
+        b"<description>Text A.</description></item>"
+        b"<item><guid>b</guid><title>B</title><link>relative/b.html</link>"
+        b"<description>Text B.</description></item>"
         b"</channel></rss>"
     )
     a, b = read_local(path)
     assert a.url == "https://news.example/a"
-    assert b.url == path.resolve().as_uri()
+    assert b.url == path.resolve().as_uri() + "#entry=b"
     assert (a.guid, b.guid) == ("a", "b")
 
 
@@ -64,7 +69,10 @@ def test_directory_reads_supported_files_in_order(tmp_path: Path) -> None:
     (tmp_path / "b.txt").write_text("Second file text here.")
     (tmp_path / "a.txt").write_text("First file text here.")
     (tmp_path / "notes.md").write_text("ignored")
-    assert [a.text for a in read_local(tmp_path)] == ["First file text here.", "Second file text here."]
+    assert [a.text for a in read_local(tmp_path)] == [
+        "First file text here.",
+        "Second file text here.",
+    ]
 
 
 @pytest.mark.parametrize("name", ["data.json", "noext"])

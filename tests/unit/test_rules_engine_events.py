@@ -128,10 +128,16 @@ rules:
         stories=[story(1, other.sort_at, entities=["tencent"])],
     )
     assert quiet.alerts == ()
+    mentioned = run(
+        rs,
+        mentions=[mention(other, "topic", "chip_export_controls", "chip ban", entity=None)],
+        stories=[story(1, other.sort_at, entities=["tencent", "alibaba"], main="tencent")],
+    )
+    assert mentioned.alerts == ()  # Alibaba is named in a Tencent story: not about it
     about = run(
         rs,
         mentions=[mention(other, "topic", "chip_export_controls", "chip ban", entity=None)],
-        stories=[story(1, other.sort_at, entities=["tencent", "alibaba"])],
+        stories=[story(1, other.sort_at, entities=["tencent", "alibaba"], main="alibaba")],
     )
     assert len(about.alerts) == 1
 
@@ -236,3 +242,21 @@ rules:
     result = run(rs, last_seen=seen, now=now)
     assert [a.rule_id for a in result.alerts] == ["metric"]
     assert "AI and cloud capex plan quiet" in result.alerts[0].title
+
+
+def test_frequency_of_a_topic_across_companies() -> None:
+    rs = ruleset(
+        """
+rules:
+  - id: export-news
+    when: {frequency: {topic: chip_export_controls, stories: 2, within: 2d}}
+"""
+    )
+    on_topic = [
+        story(1, T0, entities=["tencent"], topics=["chip_export_controls"]),
+        story(2, T0 + timedelta(hours=5), entities=["alibaba"], topics=["chip_export_controls"]),
+    ]
+    off_topic = [story(3, T0 + timedelta(hours=6))]
+    result = run(rs, stories=[*on_topic, *off_topic], batch_stories=[1, 2, 3])
+    assert [a.story_id for a in result.alerts] == [2]
+    assert "chip export controls: 2 stories in 2d" in result.alerts[0].title

@@ -94,7 +94,7 @@ rules:
     assert near.alerts == ()  # 1 point: below 2
     far = run(rs, facts=[share(article(hours=3), 33.0, quals=china)], state=state)
     assert [(a.old_value, a.new_value) for a in far.alerts] == [(36.0, 33.0)]
-    assert "36% -> 33%" in far.alerts[0].title
+    assert "36% -> 33% (-3 pp)" in far.alerts[0].title
 
 
 def test_a_single_ai_article_never_moves_a_confirmed_value() -> None:
@@ -342,6 +342,21 @@ rules:
     assert "36% (a) vs 33% (b)" in alert.title
 
 
+def test_conflict_compares_claims_close_in_time_either_way() -> None:
+    rs = ruleset(
+        """
+rules:
+  - id: c
+    when: {conflict: {entity: alibaba, metric: ai_capex_plan, compare: window, within: 14d}}
+"""
+    )
+    new = article(source="site", at=T0 + timedelta(days=60))
+    old_late = article(source="file", at=T0)  # an old article ingested after the new one
+    assert run(rs, facts=[fact(new, 66e9), fact(old_late, 53e9)]).alerts == ()
+    state = run(rs, facts=[fact(new, 66e9)]).state
+    assert run(rs, facts=[fact(old_late, 53e9)], state=state).alerts == ()
+
+
 def test_conflict_claims_expire_after_the_window() -> None:
     rs = ruleset(
         """
@@ -372,3 +387,94 @@ rules:
     result = run(rs, facts=[fact(article(), 53e9)], state=state)
     assert [a.rule_id for a in result.alerts] == ["fine"]
     assert len(result.errors) == 1 and "broken" in result.errors[0]
+
+
+def test_small_confirmed_moves_do_not_shift_the_baseline() -> None:
+    rs = ruleset(CAPEX)
+    facts = [
+        fact(article(story=1), 53e9),
+        fact(article(story=2), 53e9),
+        fact(article(story=3, hours=1), 52e9),  # 1.9% away: below `by`, absorbed
+        fact(article(story=4, hours=2), 52e9),
+        fact(article(story=5, hours=3), 66e9),
+        fact(article(story=6, hours=4), 66e9),
+    ]
+    result = run(rs, facts=facts)
+    assert [(a.old_value, a.new_value) for a in result.alerts] == [(53e9, 66e9)]
+    drift = [
+        fact(article(story=11), 100e9),
+        fact(article(story=12), 100e9),
+        fact(article(story=13, hours=1), 101.5e9),
+        fact(article(story=14, hours=1), 101.5e9),
+        fact(article(story=15, hours=2), 102.5e9),  # 2.5% from the baseline of 100
+        fact(article(story=16, hours=2), 102.5e9),
+    ]
+    result = run(rs, facts=drift)
+    assert [(a.old_value, a.new_value) for a in result.alerts] == [(100e9, 102.5e9)]
+
+
+def test_a_story_backs_the_figure_most_of_its_articles_give() -> None:
+    rs = ruleset(
+        """
+rules:
+  - id: capex
+    when: {change: {entity: alibaba, metric: ai_capex_plan, by: 2%, first: true}}
+    confirm: {stories: 2}
+    trust: {ai: count}
+"""
+    )
+    rewrites = [fact(article(story=1, hours=h), 53e9) for h in range(3)]
+    outlier = fact(article(story=1, hours=4), 52e9)  # one rewrite of story 1 says $52B
+    other = fact(article(story=2, hours=5), 52e9)
+    third = fact(article(story=3, hours=6), 53e9)
+    result = run(rs, facts=[*rewrites, outlier, other])
+    assert result.alerts == ()  # $52B has one story behind it: story 1 backs $53B
+    result = run(rs, facts=[*rewrites, outlier, other, third])
+    assert [a.new_value for a in result.alerts] == [53e9]
+    assert result.alerts[0].payload["confirmed_by"] == ["s1", "s3"]
+
+
+def test_the_engine_never_changes_the_state_it_is_given() -> None:
+    rs = ruleset(CAPEX)
+    first = run(rs, facts=[fact(article(story=s), 53e9) for s in (1, 2)])
+    given = roundtrip(first.state)
+    before = json.dumps([[list(k), v] for k, v in sorted(given.items())], sort_keys=True)
+    later = [fact(article(story=s, hours=5), 66e9) for s in (3, 4)]
+    result = run(rs, facts=later, state=given)
+    assert len(result.alerts) == 1
+    assert json.dumps([[list(k), v] for k, v in sorted(given.items())], sort_keys=True) == before
+
+
+def test_period_filter_and_per_period_series() -> None:
+    rs = ruleset(
+        """
+rules:
+  - id: q3
+    when: {change: {entity: alibaba, metric: cloud_market_share, period: Q3, by: 1}}
+  - id: each
+    when: {change: {entity: alibaba, metric: cloud_market_share, per_period: true, by: 1}}
+"""
+    )
+    facts = [
+        share(article(hours=0), 30.0, period="Q3 2025"),
+        share(article(hours=1), 40.0, period="Q4 2025"),  # another period: not Q3
+        share(article(hours=2), 35.0, period="Q3 2025"),
+    ]
+    result = run(rs, facts=facts)
+    # q3 sees 30 -> 35; each sees Q3 (30 -> 35) and Q4 (40, a first value) apart
+    assert sorted((a.rule_id, a.old_value, a.new_value) for a in result.alerts) == [
+        ("each", 30.0, 35.0),
+        ("q3", 30.0, 35.0),
+    ]
+
+
+def test_min_confidence_skips_unsure_figures() -> None:
+    rs = ruleset(
+        """
+rules:
+  - id: sure
+    when: {change: {entity: alibaba, metric: cloud_market_share, by: 1, min_confidence: 0.8}}
+"""
+    )
+    facts = [share(article(hours=0), 30.0), share(article(hours=1), 40.0, confidence=0.5)]
+    assert run(rs, facts=facts).alerts == ()

@@ -136,3 +136,9 @@ def test_reload_under_load_never_shows_a_half_loaded_set(tmp_path: Path) -> None
             w.join()
     assert failures == []
     assert seen == {"v0", "v1"}
+
+
+def test_a_missing_rules_directory_is_reported(tmp_path: Path) -> None:
+    book = RuleBook(tmp_path / "nope", channels=CHANNELS)
+    assert book.current.rules == ()
+    assert [p.message for p in book.last_outcome.problems] == ["no such file or directory"]

@@ -118,8 +118,11 @@ def story(
     entities: Iterable[str] = ("alibaba",),
     topics: Iterable[str] = (),
     ai_only: bool = False,
+    main: str | None = None,
 ) -> StoryRecord:
-    return StoryRecord(sid, f"story {sid}", at, frozenset(entities), frozenset(topics), ai_only)
+    return StoryRecord(
+        sid, f"story {sid}", at, frozenset(entities), frozenset(topics), ai_only, main
+    )
 
 
 def run(

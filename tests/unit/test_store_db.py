@@ -16,35 +16,58 @@ from monitor.values import Extraction, Fact, FetchedArticle, TermHit
 NOW = datetime(2025, 12, 6, 9, 30, tzinfo=UTC)
 
 
-def _article(url: str, guid: str, text: str = "Alibaba plans to invest $53 billion.") -> (
-    FetchedArticle
-):
-    return FetchedArticle(url=url, guid=guid, title="Alibaba\x00 bets on AI", text=text,
-                          published_at=NOW - timedelta(hours=1), ai_generated=True,
-                          agent_name="Harrison Brooks")
+def _article(
+    url: str, guid: str, text: str = "Alibaba plans to invest $53 billion."
+) -> FetchedArticle:
+    return FetchedArticle(
+        url=url,
+        guid=guid,
+        title="Alibaba\x00 bets on AI",
+        text=text,
+        published_at=NOW - timedelta(hours=1),
+        ai_generated=True,
+        agent_name="Harrison Brooks",
+    )
 
 
 def round_trip(engine: Engine) -> None:
     assert current_revision(engine) == head_revision(engine)
-    fact = Fact(entity="alibaba", metric="ai_capex_plan", value=53e9, unit="money",
-                surface="$53 billion", quote="Alibaba plans to invest $53 billion.",
-                span=(24, 35), confidence=0.9, currency="USD",
-                qualifiers=(("horizon", "3y"),))
+    fact = Fact(
+        entity="alibaba",
+        metric="ai_capex_plan",
+        value=53e9,
+        unit="money",
+        surface="$53 billion",
+        quote="Alibaba plans to invest $53 billion.",
+        span=(24, 35),
+        confidence=0.9,
+        currency="USD",
+        qualifiers=(("horizon", "3y"),),
+    )
     with session_scope(engine) as s:
         sources_store.sync_sources(
             s, [sources_store.SourceConfig("feed", "http://x.test/rss", "rss", 900.0)], NOW
         )
         src = sources_store.by_name(s, "feed")
         assert src is not None and src.id is not None
-        first = articles.insert_article(s, src.id, _article("http://x.test/a", "g1"),
-                                        content_hash="h1", now=NOW)
-        again = articles.insert_article(s, src.id, _article("http://x.test/a", "g1"),
-                                        content_hash="h1", now=NOW)
+        first = articles.insert_article(
+            s, src.id, _article("http://x.test/a", "g1"), content_hash="h1", now=NOW
+        )
+        again = articles.insert_article(
+            s, src.id, _article("http://x.test/a", "g1"), content_hash="h1", now=NOW
+        )
         assert first is not None and again is None  # re-poll inserts nothing
         articles.insert_extraction(
-            s, first, Extraction(main_entity="alibaba", facts=(fact,), terms=(
-                TermHit("qwen_models", "Qwen3", "Qwen3 launched.", (0, 5)),)),
-            story_id=None, new_flags=[True], now=NOW,
+            s,
+            first,
+            Extraction(
+                main_entity="alibaba",
+                facts=(fact,),
+                terms=(TermHit("qwen_models", "Qwen3", "Qwen3 launched.", (0, 5)),),
+            ),
+            story_id=None,
+            new_flags=[True],
+            now=NOW,
         )
     with session_scope(engine) as s:
         stored = articles.get(s, first)
@@ -98,8 +121,9 @@ def test_removed_source_goes_inactive_and_keeps_its_articles(engine: Engine) -> 
         sources_store.sync_sources(s, [cfg], NOW)
         src = sources_store.by_name(s, "feed")
         assert src is not None and src.id is not None
-        articles.insert_article(s, src.id, _article("http://x.test/b", "g2"),
-                                content_hash="h", now=NOW)
+        articles.insert_article(
+            s, src.id, _article("http://x.test/b", "g2"), content_hash="h", now=NOW
+        )
     with session_scope(engine) as s:
         sources_store.sync_sources(s, [], NOW)
         assert sources_store.active_sources(s) == []

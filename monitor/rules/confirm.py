@@ -1,0 +1,142 @@
+"""Confirmed values: when enough independent stories back a figure (issue 6, point 3).
+
+Change and threshold act on confirmed values only. Copies and AI rewrites of one
+announcement share a story, so they count once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from monitor.rules.amounts import Amount
+from monitor.rules.context import Ctx, add_evidence, evidence_of, from_iso, iso
+from monitor.rules.points import BOUND_WORDS, Point, same
+
+MAX_STORIES = 64  # per series: the most recent stories' reports (confirm.stories <= 50)
+MAX_ITEMS = 12  # per story: its most recent figures, enough for a majority
+MAX_EVIDENCE = 24  # per series: quotes kept to show when a value is confirmed
+
+
+def confirm(
+    ctx: Ctx, st: dict[str, Any], point: Point, *, deadband: Amount | None = None
+) -> dict[str, Any] | None:
+    """Add one fact's report; return the old and new confirmed values when a new one wins.
+
+    Returns ``{"old": <previous confirmed or None>, "new": <new confirmed>}`` or None.
+
+    Each story has one voice: it backs the figure most of its articles give (all of them
+    on a tie), so five rewrites saying $53 billion and one saying $52 billion back $53
+    billion. An article giving two figures ("from RMB 380 billion to RMB 480 billion")
+    backs both. Reports made before the current value was confirmed do not count toward
+    another: only news after it can move it.
+
+    With ``deadband``, a newly confirmed value closer than that to the confirmed one does
+    not replace it: the baseline moves only by significant steps, and a slow drift adds
+    up until it is worth an alert.
+    """
+    art = point.record.article
+    w = ctx.weight(art)
+    if w <= 0 or (point.record.fact.approx or "").casefold() in BOUND_WORDS:
+        return None
+    at = art.sort_at
+    mid = (point.value + point.high) / 2
+    spec = ctx.rule.spec.confirm
+    confirmed = st.get("confirmed")
+    epoch = from_iso(confirmed["at"]) if confirmed is not None else None
+    mine = _report(ctx, st, point, mid, w, at - spec.within, epoch)
+    if confirmed is not None and same(mid, float(confirmed["value"]), ctx):
+        stories = confirmed.setdefault("stories", [])
+        if art.story_key not in stories and any(same(mid, v, ctx) for v in mine["backed"]):
+            stories.append(art.story_key)
+            del stories[:-20]
+        return None
+    superseded = [float(v) for v in st.get("superseded", [])]
+    # a story that backs the current value and names an old one is telling history
+    history = (
+        set(confirmed.get("stories", []))
+        if confirmed is not None and any(same(mid, old, ctx) for old in superseded)
+        else set()
+    )
+    if art.story_key in history:
+        return None
+    support: dict[str, float] = {}
+    non_ai = False
+    for key, rep in st["reports"].items():
+        if key in history:
+            continue
+        if any(same(mid, v, ctx) for v in rep["backed"]):
+            support[key] = float(rep["w"])
+            non_ai = non_ai or bool(rep["non_ai"])
+    # Whatever the rule says, values backed only by AI writers need two independent
+    # stories: one AI article with an odd number never moves a confirmed value.
+    if sum(support.values()) + 1e-9 < spec.stories or (not non_ai and len(support) < 2):
+        return None
+    if (
+        deadband is not None
+        and confirmed is not None
+        and not deadband.exceeded_by(float(confirmed["value"]), mid)
+    ):
+        return None
+    evidence: list[dict[str, Any]] = []
+    for item in st.get("evidence", []):
+        if item.get("story") in support and same(mid, float(item["value"]), ctx):
+            add_evidence(evidence, item)
+    new = {"value": mid, "at": iso(at), "stories": sorted(support), "evidence": evidence}
+    st["confirmed"] = new
+    if confirmed is not None:
+        st["superseded"] = [*st.get("superseded", []), confirmed["value"]][-5:]
+    for rep in st["reports"].values():  # a new epoch: older reports stop counting
+        rep["backed"] = _backed(ctx, rep["items"], at)
+    return {"old": confirmed, "new": new}
+
+
+def _report(
+    ctx: Ctx,
+    st: dict[str, Any],
+    point: Point,
+    value: float,
+    w: float,
+    horizon: datetime,
+    epoch: datetime | None,
+) -> dict[str, Any]:
+    """Record one article's figure under its story; forget stories older than ``horizon``.
+
+    Returns the story's report, whose ``backed`` (the figures it backs since ``epoch``) is
+    kept up to date here so that counting support reads it instead of recounting.
+    """
+    art = point.record.article
+    reports = {
+        key: rep for key, rep in st.get("reports", {}).items() if from_iso(rep["last"]) >= horizon
+    }
+    rep = reports.pop(art.story_key, None) or {"w": 0.0, "non_ai": False, "items": []}
+    items = [i for i in rep["items"] if from_iso(i[2]) >= horizon]
+    rep["items"] = [*items, [value, art.id, iso(art.sort_at)]][-MAX_ITEMS:]
+    rep["w"] = max(float(rep["w"]), w)
+    rep["non_ai"] = bool(rep["non_ai"]) or not art.ai_generated
+    rep["last"] = max((i[2] for i in rep["items"]), key=from_iso)
+    rep["backed"] = _backed(ctx, rep["items"], epoch)
+    reports[art.story_key] = rep  # most recent last; the newest are kept over the cap
+    st["reports"] = dict(list(reports.items())[-MAX_STORIES:])
+    ev = evidence_of(art, point.record.fact.quote, value=value, surface=point.record.fact.surface)
+    ev["story"] = art.story_key
+    evidence = [
+        e
+        for e in st.get("evidence", [])
+        if e.get("article_id") != art.id or float(e["value"]) != value
+    ]
+    st["evidence"] = [*evidence, ev][-MAX_EVIDENCE:]
+    return rep
+
+
+def _backed(ctx: Ctx, items: list[list[Any]], epoch: datetime | None) -> list[float]:
+    """The figures a story backs: those given by the most of its articles since ``epoch``."""
+    recent = [i for i in items if epoch is None or from_iso(i[2]) >= epoch]
+    counts: list[tuple[float, int]] = []
+    for value, _, _ in recent:
+        articles = {aid for v, aid, _ in recent if same(float(v), float(value), ctx)}
+        counts.append((float(value), len(articles)))
+    if not counts:
+        return []
+    top = max(n for _, n in counts)
+    return sorted({v for v, n in counts if n == top})

@@ -1,0 +1,323 @@
+"""Dedup throughput with 10k, 100k and 1M articles already stored, and the index size.
+
+    .venv/bin/python tests/bench/bench_dedup.py            # 10k, 100k, 1M
+    .venv/bin/python tests/bench/bench_dedup.py --quick    # 10k, 100k
+
+For each size a fresh SQLite file (the project's schema, via the migrations) is filled
+with N stored articles, then ``MEASURED`` new articles go through the near-duplicate
+path: exact-hash lookup, MinHash signature, band-key
+lookup, verification of candidates against stored signatures (and the exact Jaccard in the
+grey zone), signature and band-key writes, and the article's dedup columns, committed
+every ``BATCH`` articles. HTML parsing and extraction are not included (issue 4, point 6).
+One in five measured articles is a copy of a stored one, so verification runs too. The
+call measured is ``place_article`` itself, so the story level (new story rows, the story
+lookup for the article's main entity) is included.
+
+Stored articles: ``POOL`` real texts with their real signatures and band keys; the rest
+are rows with random signatures and band keys (bulk-loaded with executemany in key
+order, which is what makes a million rows quick to load) and a short text. Their index
+rows are exactly as large as real ones; only the article texts are shorter than real
+news, so the file is smaller than a real one of the same count.
+
+The peer is datasketch's in-memory ``MinHashLSH`` (threshold 0.8, 64 permutations, so
+its own choice of bands) holding the same N signatures, measured on the same new
+articles: the same MinHash computation, then query and insert in memory.
+
+"Index bytes per article" is the dedup data in the database: the ``dedup_band`` table
+and its primary-key index (SQLite ``dbstat``) plus the stored signatures, divided by N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from datasketch import MinHash, MinHashLSH
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from monitor.dedup import content_hash, minhash  # noqa: E402
+from monitor.store.db import make_engine, session_scope, upgrade  # noqa: E402
+from monitor.store.stories import ARTICLE, place_article  # noqa: E402
+from monitor.values import Extraction  # noqa: E402
+from tests.unit import dedup_eval  # noqa: E402
+
+MEASURED = 2000
+POOL = 3000
+BATCH = 100
+SEED = 4242
+T0 = datetime(2025, 12, 1, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------------------ corpus
+
+
+def sentences() -> list[str]:
+    pool: list[str] = []
+    for d in dedup_eval.seed_docs():
+        pool.extend(s for s in re.split(r"(?<=[.!?])\s+", d.text.replace("\n\n", " ")) if s)
+    return pool
+
+
+def articles(n: int, rng: random.Random, pool: list[str], vocab: list[str]) -> list[str]:
+    """News-sized texts (~500-900 words) from the demo corpus's sentences, one word in ten
+    replaced, so that unrelated articles share only common phrases."""
+    out = []
+    for _ in range(n):
+        body = " ".join(rng.choice(pool) for _ in range(rng.randint(25, 45)))
+        words = [w if rng.random() > 0.1 else rng.choice(vocab) for w in body.split()]
+        out.append(" ".join(words))
+    return out
+
+
+def copy_of(text: str, rng: random.Random) -> str:
+    words = text.split()
+    words = words[: int(len(words) * rng.uniform(0.85, 1.0))]
+    return " ".join(w if rng.random() > 0.02 else "edited" for w in words)
+
+
+# --------------------------------------------------------------------------- our store
+
+
+def bulk_load(path: str, n: int, pool_texts: list[str], pool_sigs: list[bytes]) -> None:
+    """N stored articles: the pool first (real), then rows generated inside SQLite (a
+    recursive CTE and ``randomblob``/``random()``, in key order), which loads a million
+    articles in well under a minute."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("PRAGMA cache_size = -262144")
+    conn.execute(
+        "INSERT INTO source (id, name, url, kind, interval_s, active, poll_count, item_count,"
+        " error_count, error_total, lease_token)"
+        " VALUES (1, 'bench', 'https://bench.test/', 'auto', 900, 1, 0, 0, 0, 0, 0)"
+    )
+    cols = (
+        "id, source_id, entry_key, url, title, first_seen_at, sort_at, text, ai_generated,"
+        " summary_only, content_hash, minhash, extracted"
+    )
+    stamp = "datetime('2025-12-01', '+' || {i} || ' seconds') || '.000000'"
+    real = min(n, len(pool_texts))
+    conn.executemany(
+        f"INSERT INTO article ({cols}) VALUES (?, 1, printf('%09d', ?1), printf("
+        f"'https://bench.test/%09d', ?1), '', {stamp.format(i='?1')}, {stamp.format(i='?1')},"
+        " ?, 1, 0, ?, ?, 0)",
+        [(i + 1, pool_texts[i], content_hash(pool_texts[i]), pool_sigs[i]) for i in range(real)],
+    )
+    if n > real:
+        conn.execute(
+            f"INSERT INTO article ({cols}) WITH RECURSIVE seq(i) AS (SELECT {real + 1}"
+            f" UNION ALL SELECT i + 1 FROM seq WHERE i < {n})"
+            " SELECT i, 1, printf('%09d', i), printf('https://bench.test/%09d', i), '',"
+            f" {stamp.format(i='i')}, {stamp.format(i='i')}, 'stored article ' || i, 1, 0,"
+            f" printf('%032x', i), X'{minhash.VERSION:02x}' || randomblob({2 * minhash.NUM_PERM}),"
+            " 0 FROM seq"
+        )
+    conn.executemany(
+        "INSERT INTO dedup_band (key, article_id) VALUES (?, ?)",
+        sorted(
+            (k, i + 1) for i, sig in enumerate(pool_sigs[:real]) for k in minhash.band_keys(sig)
+        ),
+    )
+    if n > real:
+        # random() is uniform over the signed 64-bit range, as band keys are
+        conn.execute(
+            f"WITH RECURSIVE band(b) AS (SELECT 1 UNION ALL SELECT b + 1 FROM band"
+            f" WHERE b < {minhash.BANDS})"
+            " INSERT OR IGNORE INTO dedup_band (key, article_id)"
+            f" SELECT random(), a.id FROM article a, band WHERE a.id > {real} ORDER BY 1"
+        )
+    conn.commit()
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+
+
+def index_bytes(path: str) -> int:
+    conn = sqlite3.connect(path)
+    pages = conn.execute(
+        "SELECT SUM(pgsize) FROM dbstat"
+        " WHERE name IN ('dedup_band', 'sqlite_autoindex_dedup_band_1')"
+    ).fetchone()[0]
+    sigs = conn.execute("SELECT SUM(LENGTH(minhash)) FROM article").fetchone()[0]
+    conn.close()
+    return int(pages or 0) + int(sigs or 0)
+
+
+def measure_ours(
+    path: str, n: int, texts: list[str], cache_mb: int = 0
+) -> tuple[float, float, int]:
+    engine = make_engine(f"sqlite:///{path}")
+    if cache_mb:
+        # what a larger SQLite page cache would change (db.make_engine keeps the default)
+        @sa.event.listens_for(engine, "connect")
+        def _cache(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.execute(f"PRAGMA cache_size = -{cache_mb * 1024}")
+
+    ids: list[int] = []
+    with session_scope(engine) as s:  # the pipeline's insert, not timed
+        for k, text in enumerate(texts):
+            ts = T0 + timedelta(days=30, seconds=k)
+            r = s.execute(
+                sa.insert(ARTICLE)
+                .values(
+                    source_id=1, entry_key=f"new-{k}", url=f"https://bench.test/new/{k}",
+                    title="", first_seen_at=ts, sort_at=ts, text=text, ai_generated=True,
+                    summary_only=False, content_hash=content_hash(text), extracted=False,
+                )
+                .returning(ARTICLE.c.id)
+            )  # fmt: skip
+            ids.append(int(r.scalar_one()))
+    found = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for start in range(0, len(texts), BATCH):
+        with session_scope(engine) as s:
+            for k in range(start, min(start + BATCH, len(texts))):
+                # one main entity per 1,000 articles: the story level compares each new
+                # article with the few recent stories of its company, as in production
+                p = place_article(
+                    s,
+                    ids[k],
+                    Extraction(main_entity=f"company{k % 1000}"),
+                    now=T0 + timedelta(days=30),
+                    window=timedelta(days=7),
+                )
+                found += p.duplicate_of is not None
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    engine.dispose()
+    return wall, cpu, found
+
+
+# ------------------------------------------------------------------------------- peer
+
+
+def measure_peer(
+    n: int, pool_sigs: list[MinHash], texts: list[str]
+) -> tuple[float, float, int, float]:
+    rng = np.random.default_rng(SEED)
+    lsh = MinHashLSH(threshold=0.8, num_perm=minhash.NUM_PERM)
+    perms = pool_sigs[0].permutations
+    fill = time.perf_counter()
+    for i in range(n):
+        if i < len(pool_sigs):
+            m = pool_sigs[i]
+        else:
+            hv = rng.integers(0, 1 << 32, minhash.NUM_PERM, dtype=np.uint32)
+            m = MinHash(
+                num_perm=minhash.NUM_PERM, hashvalues=hv, permutations=perms, scheme="affine32"
+            )
+        lsh.insert(i, m, check_duplication=False)
+    fill = time.perf_counter() - fill
+    found = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for k, text in enumerate(texts):
+        m = datasketch_minhash(text)
+        hits = [c for c in lsh.query(m) if c != f"new-{k}"]
+        found += any(
+            pool_sigs[c].jaccard(m) >= minhash.NEAR_DUPLICATE
+            for c in hits
+            if isinstance(c, int) and c < len(pool_sigs)
+        )
+        lsh.insert(f"new-{k}", m, check_duplication=False)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return wall, cpu, found, fill
+
+
+def datasketch_minhash(text: str) -> MinHash:
+    """The same MinHash as ours (same shingles, permutations and scheme), as an object."""
+    m = MinHash(
+        num_perm=minhash.NUM_PERM,
+        seed=minhash.SEED,
+        hashfunc=int,
+        permutations=minhash._PERMUTATIONS,
+        scheme="affine32",
+    )
+    m.update_batch(minhash.shingles(text).tolist())
+    return m
+
+
+# ------------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10k and 100k stored only")
+    parser.add_argument("--sizes", type=int, nargs="*", help="stored-article counts")
+    parser.add_argument("--no-peer", action="store_true", help="skip datasketch's MinHashLSH")
+    parser.add_argument(
+        "--cache-mb", type=int, default=0, help="SQLite page cache for our side (default: as is)"
+    )
+    args = parser.parse_args()
+    sizes = args.sizes or ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
+
+    rng = random.Random(SEED)
+    pool = sentences()
+    vocab = sorted({w for s in pool for w in s.split() if w.isalpha()})
+    stored = articles(POOL, rng, pool, vocab)
+    new = articles(MEASURED, rng, pool, vocab)
+    for i in range(0, MEASURED, 5):  # one in five is a copy of a stored article
+        new[i] = copy_of(stored[rng.randrange(POOL)], rng)
+    t = time.process_time()
+    pool_sigs = [minhash.signature(s) for s in stored]
+    sig_us = (time.process_time() - t) / POOL * 1e6
+    peer_sigs = [datasketch_minhash(s) for s in stored]
+    words = sum(len(s.split()) for s in new) / len(new)
+    load_avg = os.getloadavg()[0]
+
+    print(f"dedup benchmark: {MEASURED} new articles (~{words:.0f} words) per size, commit every"
+          f" {BATCH}; the signature alone costs {sig_us:,.0f} us of CPU")  # fmt: skip
+    print(f"ours: SQLite file, {minhash.BANDS} bands x {minhash.ROWS} rows of"
+          f" {minhash.NUM_PERM} permutations; peer: datasketch MinHashLSH in memory"
+          f" (threshold 0.8); load average {load_avg:.1f} on {os.cpu_count()} cores")  # fmt: skip
+    print("art/s/core = articles per CPU-second of this process (the wall clock is shared"
+          " with whatever else runs); wall = articles per elapsed second")  # fmt: skip
+    header = (
+        f"{'stored':>9} | {'art/s/core':>10} {'cpu us':>7} {'wall/s':>7} {'dups':>5}"
+        f" {'idx B/art':>9} {'load s':>6} | {'art/s/core':>10} {'cpu us':>7} {'wall/s':>7}"
+        f" {'dups':>5} {'fill s':>6}"
+    )
+    print(f"{'':>9} | {'ours (place_article on SQLite)':<52} | {'peer (MinHashLSH)':<40}")
+    print(header)
+    print("-" * len(header))
+    first_cpu: float | None = None
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "bench.db")
+            engine = make_engine(f"sqlite:///{path}")
+            upgrade(engine)
+            engine.dispose()
+            t = time.perf_counter()
+            bulk_load(path, n, stored, pool_sigs)
+            load = time.perf_counter() - t
+            wall, cpu, found = measure_ours(path, n, new, args.cache_mb)
+            size = index_bytes(path) / (n + MEASURED)
+        pwall, pcpu, pfound, fill = (
+            (float("nan"),) * 4 if args.no_peer else measure_peer(n, peer_sigs, new)
+        )
+        first_cpu = first_cpu or cpu
+        print(
+            f"{n:>9,} | {MEASURED / cpu:>10,.0f} {cpu / MEASURED * 1e6:>7.0f}"
+            f" {MEASURED / wall:>7,.0f} {found:>5} {size:>9.0f} {load:>6.1f} |"
+            f" {MEASURED / pcpu:>10,.0f} {pcpu / MEASURED * 1e6:>7.0f} {MEASURED / pwall:>7,.0f}"
+            f" {pfound:>5} {fill:>6.1f}"
+        )
+    assert first_cpu is not None
+    growth = cpu / first_cpu - 1
+    print(f"CPU per article at {sizes[-1]:,} stored vs {sizes[0]:,}: {growth:+.0%}")
+    print("targets: >= 2,000 art/s per core at 1M; cost at 1M within 25% of 10k;"
+          " <= 2,048 dedup bytes per stored article")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

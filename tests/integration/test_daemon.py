@@ -1,0 +1,144 @@
+"""The daemon: scheduled polls against a real local server, hot reload, digests, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import col, func, select
+
+from monitor.cli import CHANNELS
+from monitor.daemon import Daemon
+from monitor.demo_server import serve_directory
+from monitor.fetch.client import Fetcher
+from monitor.models import Alert, Article, Digest, Heartbeat
+from monitor.rules.reload import RuleBook
+from monitor.settings import HttpSettings, RulesSettings, Settings
+from monitor.store.db import session_scope
+from tests.conftest import RULES, SEEDS
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "rules"
+    shutil.copytree(RULES, target)
+    return target
+
+
+def make_daemon(tmp_path: Path, engine: Engine, rules_dir: Path, base_url: str) -> Daemon:
+    sources = tmp_path / "sources.yaml"
+    text = (SEEDS / "sources.yaml").read_text(encoding="utf-8")
+    sources.write_text(text.replace("http://127.0.0.1:8765/", base_url), encoding="utf-8")
+    settings = Settings(
+        database_url=str(engine.url),
+        sources_file=sources,
+        http=HttpSettings(allow_networks=["127.0.0.1/32"], jitter=0.0),
+        rules=RulesSettings(dir=rules_dir),
+    )
+    return Daemon(settings, engine, RuleBook(rules_dir, channels=CHANNELS))
+
+
+def count(engine: Engine, model: type, *where: object) -> int:
+    with session_scope(engine) as s:
+        q = select(func.count()).select_from(model)
+        for w in where:
+            q = q.where(w)  # type: ignore[arg-type]
+        return int(s.exec(q).one())
+
+
+def test_run_polls_on_start_and_stops_on_request(
+    tmp_path: Path, engine: Engine, rules_dir: Path
+) -> None:
+    async def scenario(base_url: str) -> None:
+        daemon = make_daemon(tmp_path, engine, rules_dir, base_url)
+        stop = asyncio.Event()
+        original = daemon.poll_job
+
+        async def poll_then_stop() -> None:
+            await original()
+            stop.set()  # the first scheduled poll ran: ask the daemon to stop
+
+        daemon.poll_job = poll_then_stop  # type: ignore[method-assign]
+        await asyncio.wait_for(daemon.run(stop), timeout=60)
+
+    with serve_directory(SEEDS) as base_url:
+        asyncio.run(scenario(base_url))
+    assert count(engine, Article) == 15
+    assert count(engine, Heartbeat) == 1
+
+
+def test_rule_edit_is_swapped_in_and_a_bad_edit_keeps_the_last_good(
+    tmp_path: Path, engine: Engine, rules_dir: Path
+) -> None:
+    daemon = make_daemon(tmp_path, engine, rules_dir, "http://127.0.0.1:9/")
+    before = daemon.pipeline.rules
+    assert before.rules and not before.problems
+    extra = rules_dir / "extra.yaml"
+    extra.write_text(
+        "rules:\n  - id: extra-qwen\n    when: {new_term: qwen_models}\n", encoding="utf-8"
+    )
+    assert daemon.reload_rules()
+    assert "extra-qwen" in {r.id for r in daemon.pipeline.rules.rules}
+
+    extra.write_text(
+        "rules:\n  - id: extra-qwen\n    when: {new_term: qwen_modles}\n", encoding="utf-8"
+    )
+    daemon.reload_rules()
+    ids = {r.id for r in daemon.pipeline.rules.rules}
+    assert "extra-qwen" in ids  # the last good version of the file stays in force
+    with session_scope(engine) as s:
+        ops = list(s.exec(select(Alert).where(col(Alert.rule_id) == "operator:rules")))
+    assert len(ops) == 1
+    assert any("extra.yaml:3:" in d for d in (ops[0].payload or {})["details"])
+    daemon.reload_rules()  # nothing changed on disk: no second operator alert
+    assert count(engine, Alert, col(Alert.rule_id) == "operator:rules") == 1
+
+
+def test_digest_is_built_once_per_window(tmp_path: Path, engine: Engine, rules_dir: Path) -> None:
+    async def scenario(base_url: str) -> tuple[int | None, int | None]:
+        daemon = make_daemon(tmp_path, engine, rules_dir, base_url)
+        async with Fetcher(daemon.settings.http) as fetcher:
+            daemon.fetcher = fetcher
+            await daemon.poll_job()
+        first = await daemon.digest_job()
+        second = await daemon.digest_job()
+        return first, second
+
+    with serve_directory(SEEDS) as base_url:
+        first, second = asyncio.run(scenario(base_url))
+    assert first is not None and second is None
+    assert count(engine, Digest) == 1
+    assert (
+        count(
+            engine, Alert, col(Alert.digest_id).is_(None), col(Alert.rule_id).not_like("operator:%")
+        )
+        == 0
+    )
+
+
+def test_time_based_rules_fire_on_silence_without_new_articles(
+    tmp_path: Path, engine: Engine, rules_dir: Path
+) -> None:
+    now = [datetime.now(UTC)]
+
+    async def first_poll(daemon: Daemon) -> None:
+        async with Fetcher(daemon.settings.http) as fetcher:
+            daemon.fetcher = fetcher
+            await daemon.poll_job()
+
+    with serve_directory(SEEDS) as base_url:
+        daemon = make_daemon(tmp_path, engine, rules_dir, base_url)
+        daemon.pipeline.clock = daemon.clock = lambda: now[0]
+        asyncio.run(first_poll(daemon))
+    stale = col(Alert.rule_id) == "source-stale"
+    asyncio.run(daemon.evaluate_job())
+    assert count(engine, Alert, stale) == 0  # just polled: nothing is quiet yet
+    now[0] += timedelta(days=10)
+    asyncio.run(daemon.evaluate_job())
+    assert count(engine, Alert, stale) == 3  # each of the three sources went quiet
+    asyncio.run(daemon.evaluate_job())
+    assert count(engine, Alert, stale) == 3  # and it is said once, not at every tick

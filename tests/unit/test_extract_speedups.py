@@ -1,0 +1,144 @@
+"""The extractor's shortcuts (issue 5, point 8) give the answers of the plain way.
+
+Each shortcut is checked against the straightforward computation it replaces, on
+the real articles and on random texts made of the characters that decide it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+
+import pytest
+
+from monitor.extract import extract
+from monitor.extract.extractor import _lower, _Pieces
+from monitor.extract.metrics import (
+    _CLAUSE_BREAK,
+    STRONG_BREAK,
+    clause_breaks,
+    find_phrases,
+    fold_ok,
+    strong_break,
+)
+from monitor.extract.sentences import iter_cuts, safe_start, sentence_cuts, split_sentences
+from monitor.extract.vocab import compile_vocabulary
+from tests.unit.extract_gold import GOLD, SHARED_SEEDS, demo_documents, load_vocabulary
+
+VOCAB = load_vocabulary()
+
+_SENTENCE_ATOMS = (
+    ".", "!", "?", "\n", "\n\n", " \n \n ", "\t", " ", " ", " ", "a", "The", "U.S", "Inc",
+    "vs", "e.g", "A", "(", ")", "[3]", "]", '"', "'", "”", "’", "“", "3", "4.5", "2025", ",",
+    ";", ":", "-", "•", "\xa0", "²", "İ", "Alibaba", "word", "\r", "...",
+)  # fmt: skip
+_BREAK_ATOMS = (
+    ",", ";", ":", "—", "–", "-", " - ", " -", "- ", " ", "\n", "\t", "\xa0", "while", "While",
+    "WHILE", "whereas", "but", "But", "although", "and", "And", ", and", ",  and", "x", "_",
+    "a", "b", "w", "1", "İ", "K", "Σ", "É", "bUt", "whİle", "ALTHOUGH", "Ⅰ", "ß", "ı", "ſ",
+)  # fmt: skip
+
+
+def _texts() -> list[str]:
+    texts = [c.text for c in GOLD] + [body for _, body in demo_documents()]
+    if SHARED_SEEDS.is_dir():
+        texts += [p.read_text(encoding="utf-8") for p in sorted(SHARED_SEEDS.glob("*.txt"))]
+    rng = random.Random(8)
+    for _ in range(400):
+        texts.append("".join(rng.choice(_SENTENCE_ATOMS) for _ in range(rng.randrange(60))))
+    return texts
+
+
+def _plain_sentence_index(starts: list[int], pos: int) -> int | None:
+    """The last of the whole text's sentences to start at or before ``pos``."""
+    idx = bisect.bisect_right(starts, pos) - 1
+    return idx if idx >= 0 else None
+
+
+@pytest.mark.parametrize("order", ["forward", "shuffled"])
+def test_sentences_found_on_demand_are_those_of_the_whole_text(order: str) -> None:
+    rng = random.Random(3)
+    for text in _texts():
+        whole = split_sentences(text)
+        starts = [s.start for s in whole]
+        pieces = _Pieces(text)
+        positions = list(range(len(text)))
+        if order == "shuffled":
+            rng.shuffle(positions)
+        for pos in positions:
+            idx = _plain_sentence_index(starts, pos)
+            piece = pieces.sentence_at(pos)
+            if idx is None:
+                assert piece is None, (text, pos)
+                continue
+            assert piece is not None, (text, pos)
+            assert pieces.sentence(piece) == whole[idx], (text, pos)
+        first = pieces.first()
+        if whole:
+            assert first is not None and pieces.sentence(first) == whole[0]
+        else:
+            assert first is None
+
+
+def test_a_scan_from_a_safe_start_finds_the_whole_text_cuts_after_it() -> None:
+    rng = random.Random(4)
+    for text in _texts():
+        cuts = sentence_cuts(text)
+        for _ in range(5):
+            lo = safe_start(text, rng.randrange(len(text) + 1))
+            assert lo == 0 or text[lo - 1].isalpha()
+            assert list(iter_cuts(text, lo)) == [c for c in cuts if c >= lo], (text, lo)
+
+
+def test_split_sentences_is_built_from_the_cuts() -> None:
+    for text in _texts():
+        sentences = split_sentences(text)
+        bounds = [0, *sentence_cuts(text), len(text)]
+        pieces = [text[a:b].strip() for a, b in itertools.pairwise(bounds)]
+        assert [s.text for s in sentences] == [p for p in pieces if p]
+        for s in sentences:
+            assert text[s.start : s.end] == s.text
+
+
+def test_breaks_in_the_lowered_text_are_those_of_the_case_insensitive_patterns() -> None:
+    rng = random.Random(5)
+    checked = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(_BREAK_ATOMS) for _ in range(rng.randrange(20)))
+        lo = rng.randrange(len(text) + 1)
+        hi = rng.randrange(lo, len(text) + 1)
+        want = [m.start() for m in _CLAUSE_BREAK.finditer(text, lo, hi)]
+        strong = STRONG_BREAK.search(text, lo, hi) is not None
+        lowered = _lower(text.replace("\n", " ").replace("\r", " ").replace("\t", " "))
+        usable = lowered if fold_ok(text) else None
+        assert clause_breaks(text, usable, lo, hi) == want, (text, lo, hi)
+        assert strong_break(text, usable, lo, hi) == strong, (text, lo, hi)
+        assert clause_breaks(text, None, lo, hi) == want
+        checked += usable is not None
+    assert checked > 5000  # most random texts take the fast way
+
+
+def test_dotless_i_and_long_s_keep_the_case_insensitive_patterns() -> None:
+    # A case-insensitive "i" matches "ı" and "s" matches "ſ"; their lower case does not.
+    assert not fold_ok("whıle") and not fold_ok("whereaſ")
+    assert fold_ok("While, whereas")
+    facts = extract("Alibaba said its cloud revenue grew 34% whıle profit fell 5%.", "", VOCAB)
+    assert [f.value for f in facts.facts] == [34.0, -5.0]
+
+
+def test_phrase_lookups_are_remembered_without_changing_the_hits() -> None:
+    cv = compile_vocabulary(VOCAB)
+    text = "its AI-related product revenue and capital expenditures rose; the plan invests"
+    lowered = text.lower()
+    first = find_phrases(lowered, 0, len(lowered), cv)
+    assert cv.phrase_memo  # the matched strings were resolved once ...
+    assert find_phrases(lowered, 0, len(lowered), cv) == first  # ... and give the same
+    assert {"revenue", "ai-related product revenue", "capital expenditures"} <= {
+        h.phrase for h in first
+    }
+
+
+def test_sentences_without_a_cue_take_no_metric() -> None:
+    result = extract("It closed at $12.5 and 7% in a calm session.", "Alibaba", VOCAB)
+    assert [(f.metric, f.value) for f in result.facts] == [(None, 12.5), (None, 7.0)]
