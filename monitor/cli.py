@@ -214,11 +214,15 @@ def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print_story_detail(detail: dict[str, Any]) -> None:
     print(f"story #{detail['id']}: {detail.get('title', '')}")
+    print(
+        f"  {detail.get('article_count', 0)} article(s) from {detail.get('sources', 0)} "
+        f"source(s); first seen {detail.get('first_seen_at')}, last {detail.get('last_seen_at')}"
+    )
     for m in detail.get("members", []):
-        print(f"  #{m['id']} [{m.get('source')}] {m.get('title')}")
-        reason = m.get("reason") or m.get("join_reason")
-        if reason:
-            print(f"      why: {json.dumps(reason, ensure_ascii=False)}")
+        ai = f" [AI: {m.get('agent') or 'yes'}]" if m.get("ai_generated") else ""
+        print(f"  #{m['id']} [{m.get('source')}] {m.get('title')}{ai}")
+        print(f"      {m.get('url')}")
+        print(f"      why: {m.get('joined') or json.dumps(m.get('reason'), ensure_ascii=False)}")
 
 
 def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:

@@ -75,6 +75,9 @@ class Source(SQLModel, table=True):
 
 
 class Story(SQLModel, table=True):
+    # candidate stories of one company in the window, newest first (monitor.store.story_index)
+    __table_args__ = (sa.Index("ix_story_main_entity_last_seen_at", "main_entity", "last_seen_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     title: str = ""
     main_entity: str | None = Field(default=None, index=True)
@@ -82,10 +85,18 @@ class Story(SQLModel, table=True):
     first_seen_at: datetime | None = _ts(nullable=False)
     last_seen_at: datetime | None = _ts(nullable=False, index=True)
     article_count: int = 0
+    # What the same-story matcher compares with, kept up to date as members join
+    # (monitor.store.story_index): the union of the newest members' profiles, and those
+    # member profiles themselves. None until built.
+    profile: dict[str, Any] | None = _json()
+    members: list[Any] | None = _json()
 
 
 class Article(SQLModel, table=True):
-    __table_args__ = (sa.UniqueConstraint("source_id", "entry_key"),)
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "entry_key"),
+        sa.Index("ix_article_story_id_sort_at", "story_id", "sort_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="source.id", index=True)
@@ -122,6 +133,9 @@ class DedupBand(SQLModel, table=True):
 
 class FactRow(SQLModel, table=True):
     __tablename__ = "fact"
+    __table_args__ = (
+        sa.Index("ix_fact_entity_metric_created_at", "entity", "metric", "created_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     article_id: int = Field(foreign_key="article.id", index=True)
     story_id: int | None = Field(default=None, index=True)
@@ -143,6 +157,21 @@ class FactRow(SQLModel, table=True):
     confidence: float
     new_to_story: bool = True
     created_at: datetime | None = _ts(nullable=False, index=True)
+
+
+class StoryKey(SQLModel, table=True):
+    """The figures a story's articles state, one row per amount (and per second-currency
+    amount): the same-story level looks up only stories that share a figure."""
+
+    __tablename__ = "story_key"
+    __table_args__ = (sa.Index("ix_story_key_unit_value", "unit", "value"),)
+    id: int | None = Field(default=None, primary_key=True)
+    story_id: int = Field(index=True)
+    article_id: int = Field(index=True)
+    unit: str
+    currency: str = ""  # "" for none, so that equality works in SQL
+    value: float
+    alt: bool = False  # the second currency of a two-currency amount
 
 
 class Mention(SQLModel, table=True):

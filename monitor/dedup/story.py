@@ -37,12 +37,39 @@ The decision rule (issue 4, point 3), checked on the evaluation set in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.dedup.figures import (
+    ABS_TOLERANCE_PCT,
+    REL_TOLERANCE,
+    TWIN_GAP,
+    Figure,
+    FigureIndex,
+    fact_weight,
+    figures_of,
+    union_figures,
+)
 from monitor.dedup.normalize import normalise
-from monitor.values import Extraction, Fact
+from monitor.values import Extraction
+
+__all__ = [
+    "ABS_TOLERANCE_PCT",
+    "REL_TOLERANCE",
+    "TWIN_GAP",
+    "ArticleProfile",
+    "Figure",
+    "StoryMatch",
+    "StoryProfile",
+    "compare",
+    "fact_weight",
+    "match_story",
+    "matching_stories",
+    "profile",
+    "story_profile",
+    "union_figures",
+]
 
 MIN_FACTS = 3.0  # weighted shared figures for a join on facts alone
 MIN_COVERAGE = 0.5  # ... covering at least this share of the article's figure weight
@@ -59,9 +86,6 @@ CONFLICT_COVERAGE = 0.6
 MIN_TITLE_WORDS = 3  # content words a title needs before its similarity counts
 MIN_LEDE_WORDS = 8  # ... and a lede
 LEDE_WORDS = 60  # the lede: the first words of the text
-REL_TOLERANCE = 0.025  # "$52 billion" ~ "$53 billion" (1.9%)
-ABS_TOLERANCE_PCT = 0.3  # "36%" ~ "35.8%"
-TWIN_GAP = 40  # characters between the two amounts of "RMB 480 billion, about $66 billion"
 
 # Function words carry no topic: two titles sharing only "the" and "as" are not alike.
 _STOPWORDS = frozenset(
@@ -74,60 +98,6 @@ _STOPWORDS = frozenset(
     whom why will with would you your s t vs billion million trillion thousand bn rmb yuan
     usd percent""".split()  # noqa: SIM905
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """One distinctive quantity; ``alt`` is the same amount in a second currency."""
-
-    unit: str
-    currency: str | None
-    value: float
-    surface: str
-    weight: float
-    alt_currency: str | None = None
-    alt_value: float | None = None
-    entity: str | None = None
-    metric: str | None = None
-
-    def matches(self, other: Figure) -> bool:
-        if self.unit != other.unit:
-            return False
-        mine = [(self.currency, self.value)]
-        if self.alt_value is not None:
-            mine.append((self.alt_currency, self.alt_value))
-        theirs = [(other.currency, other.value)]
-        if other.alt_value is not None:
-            theirs.append((other.alt_currency, other.alt_value))
-        return any(c1 == c2 and _close(self.unit, v1, v2) for c1, v1 in mine for c2, v2 in theirs)
-
-
-def _close(unit: str, a: float, b: float) -> bool:
-    # The sign of a change depends on the wording ("fell 76%" is -76, "a 76% drop" may be
-    # +76); for telling whether two articles restate one figure, the magnitude decides.
-    a, b = abs(a), abs(b)
-    if a == b:
-        return True
-    tol = REL_TOLERANCE * max(abs(a), abs(b))
-    if unit in ("percent", "pp", "growth"):
-        tol = max(tol, ABS_TOLERANCE_PCT)
-    return abs(a - b) <= tol
-
-
-def _weight(f: Fact) -> float:
-    """How much a shared figure says that two articles report one event."""
-    v = abs(float(f.value))
-    if f.unit == "money":
-        return 1.0 if v >= 1e6 else 0.7
-    if f.unit in ("percent", "pp", "growth", "multiple"):
-        return 0.5
-    # counts: a year or a small number ("three years", "nine quarters") is weak evidence;
-    # a large one ("80 billion parameters", "418,227 vehicles") is as telling as money
-    if v.is_integer() and 1900 <= v <= 2100:
-        return 0.0
-    if v < 10:
-        return 0.2
-    return 0.7 if v >= 1e6 else 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,57 +172,15 @@ def specific(term: str) -> bool:
 
 def lede(text: str) -> str:
     """The first ``LEDE_WORDS`` words: enough for the first two sentences of an article."""
-    return " ".join(text.split()[:LEDE_WORDS])
-
-
-def _figures(facts: Iterable[Fact]) -> tuple[Figure, ...]:
-    facts = list(facts)
-    taken = [False] * len(facts)
-    out: list[Figure] = []
-    for i, f in enumerate(facts):
-        if taken[i]:
-            continue
-        weight = _weight(f)
-        if weight <= 0.0:
-            continue
-        alt_c, alt_v = f.alt_currency, f.alt_value
-        if f.unit == "money":
-            # The twin of a two-currency amount is one figure, whether or not the extractor
-            # linked it: "RMB 480 billion, about $66 billion" must not count twice.
-            for j in range(i + 1, len(facts)):
-                g = facts[j]
-                if taken[j] or g.unit != "money" or g.currency == f.currency:
-                    continue
-                linked = (
-                    alt_v is not None and g.currency == alt_c and _close("money", alt_v, g.value)
-                )
-                adjacent = g.quote == f.quote and 0 <= g.span[0] - f.span[1] <= TWIN_GAP
-                if linked or adjacent:
-                    taken[j] = True
-                    alt_c, alt_v = g.currency, g.value
-                    break
-        fig = Figure(
-            unit=f.unit,
-            currency=f.currency,
-            value=f.value,
-            surface=f.surface,
-            weight=weight,
-            alt_currency=alt_c,
-            alt_value=alt_v,
-            entity=f.entity,
-            metric=f.metric,
-        )
-        # a figure restated later in the same article is one figure
-        if not any(fig.matches(o) for o in out):
-            out.append(fig)
-    return tuple(out)
+    # maxsplit: a news article is ten times longer than its lede
+    return " ".join(text.split(None, LEDE_WORDS)[:LEDE_WORDS])
 
 
 def profile(title: str, text: str, extraction: Extraction) -> ArticleProfile:
     return ArticleProfile(
         main_entity=extraction.main_entity,
         entities=frozenset(extraction.entities),
-        figures=_figures(extraction.facts),
+        figures=figures_of(extraction.facts),
         terms=frozenset(t.term.lower() for t in extraction.terms),
         topics=frozenset(t.topic for t in extraction.topics),
         title_words=content_words(title),
@@ -263,15 +191,11 @@ def profile(title: str, text: str, extraction: Extraction) -> ArticleProfile:
 def story_profile(
     story_id: int, main_entity: str | None, members: Sequence[ArticleProfile]
 ) -> StoryProfile:
-    figures: list[Figure] = []
-    for m in members:
-        for f in m.figures:
-            if not any(f.matches(o) for o in figures):
-                figures.append(f)
+    """The union of the members' profiles, the first listed member's figures first."""
     return StoryProfile(
         story_id=story_id,
         main_entity=main_entity,
-        figures=tuple(figures),
+        figures=union_figures(m.figures for m in members),
         terms=frozenset().union(*(m.terms for m in members)),
         topics=frozenset().union(*(m.topics for m in members)),
         titles=tuple(m.title_words for m in members if m.title_words),
@@ -293,17 +217,21 @@ def _best(words: frozenset[str], others: Sequence[frozenset[str]], least: int) -
 
 
 def _shared(article: ArticleProfile, story: StoryProfile) -> tuple[float, list[tuple[str, str]]]:
-    used = [False] * len(story.figures)
+    index = FigureIndex()
+    for j, g in enumerate(story.figures):
+        index.add(g, j)
+    used: set[int] = set()
     evidence = 0.0
     pairs: list[tuple[str, str]] = []
-    # heaviest figures first, so that a one-to-one assignment keeps the strongest pairs
+    # heaviest figures first, so that a one-to-one assignment keeps the strongest pairs;
+    # each takes the first story figure it matches that no heavier figure took
     for f in sorted(article.figures, key=lambda x: -x.weight):
-        for j, g in enumerate(story.figures):
-            if not used[j] and f.matches(g):
-                used[j] = True
-                evidence += f.weight
-                pairs.append((f.surface, g.surface))
-                break
+        free = index.matching(f) - used
+        if free:
+            j = min(free)
+            used.add(j)
+            evidence += f.weight
+            pairs.append((f.surface, story.figures[j].surface))
     return evidence, pairs
 
 

@@ -149,7 +149,11 @@ def attribute(
         return Owner(m.entity, CONF_BEFORE, m)
     head = text[max(sentence_start, start - 60) : start]
     tail = text[end : end + 60]
-    if main is not None and (_subject_before(head) or _PRONOUN_AFTER.match(tail)):
+    if main is not None and (
+        _subject_before(head)
+        # The pattern needs a comma within 41 characters: most numbers have none.
+        or (tail.find(",", 0, 41) != -1 and _PRONOUN_AFTER.match(tail) is not None)
+    ):
         return Owner(main, CONF_PRONOUN)
     for k, m in enumerate(sentence_mentions):
         if m.start < end or compared[k]:

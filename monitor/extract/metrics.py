@@ -171,57 +171,70 @@ def classify(
 
     # The cues whose anchor is in the sentence, by the kind of metric they name and
     # then by anchor: a cue's distance to a number is its anchor's, so it is measured
-    # once per anchor hit, not once per cue.
-    active: dict[str, list[tuple[list[PhraseHit], list[Cue]]]] = {}
+    # once per anchor hit, not once per cue. One-part cues of an anchor are equally
+    # long: of them, the first metric in order that is not vetoed wins.
+    active: dict[str, list[tuple[list[PhraseHit], tuple[str, ...], int, list[Cue]]]] = {}
     names: str | None = None
     for anchor, anchor_hits in by_phrase.items():
-        for kind, cues in cv.cues_by_anchor_kind.get(anchor, ()):
+        for kind, singles, length, multis in cv.anchor_cues.get(anchor, ()):
             usable: list[Cue] = []
-            for cue in cues:
-                if len(cue.parts) > 1:
-                    if names is None:
-                        names = "\n".join(s.owner_name.lower() for s in slots)
-                    if not all(p in by_phrase or p in names for p in cue.parts[1:]):
-                        continue
-                usable.append(cue)
-            if usable:
-                active.setdefault(kind, []).append((anchor_hits, usable))
+            for cue in multis:
+                if names is None:
+                    names = "\n".join(s.owner_name.lower() for s in slots)
+                if all(p in by_phrase or p in names for p in cue.parts[1:]):
+                    usable.append(cue)
+            if singles or usable:
+                active.setdefault(kind, []).append((anchor_hits, singles, -length, usable))
     out: list[tuple[str | None, bool]] = []
     last_of_class: dict[str, str | None] = {}
     starts = [sl.start for sl in slots]
     breaks: list[int] | None = None
     for i, slot in enumerate(slots):
         # The best (distance, -cue length, metric): the minimum over every cue and
-        # anchor hit, so the order they are looked at in does not matter.
+        # anchor hit, so the order they are looked at in does not matter. A cue
+        # further than MAX_CUE_DISTANCE could never be taken and is not looked at.
         best: tuple[int, int, str] | None = None
         veto = vetoed[i]
-        for anchor_hits, anchor_cues in active.get(_KIND_FOR_CLASS[slot.klass], ()):
+        for anchor_hits, singles, neg_length, usable_multis in active.get(
+            _KIND_FOR_CLASS[slot.klass], ()
+        ):
+            single: str | None = None
+            for metric in singles:
+                if metric not in veto:
+                    single = metric
+                    break
+            if single is None and not usable_multis:
+                continue
             for h in anchor_hits:
                 lo, hi = (h.end, slot.start) if h.end <= slot.start else (slot.end, h.start)
                 raw = hi - lo if hi > lo else 0
-                if raw > MAX_CUE_DISTANCE:
+                if raw > MAX_CUE_DISTANCE or (best is not None and raw > best[0]):
                     continue
-                dist = -1  # measured below on first use
-                for cue in anchor_cues:
-                    if veto and cue.metric in veto:
-                        continue
-                    if len(cue.parts) > 1 and not all(
+                # Other numbers between the cue and this one, and clause breaks there.
+                between = bisect.bisect_left(starts, hi) - bisect.bisect_left(starts, lo)
+                dist = raw + BETWEEN_PENALTY * between
+                if dist > MAX_CUE_DISTANCE:
+                    continue
+                if lo < hi:
+                    if breaks is None:
+                        breaks = clause_breaks(text, lowered, *_reach(hits, slots))
+                    if bisect.bisect_left(breaks, hi) > bisect.bisect_left(breaks, lo):
+                        dist += CLAUSE_PENALTY
+                        if dist > MAX_CUE_DISTANCE:
+                            continue
+                if single is not None:
+                    cand = (dist, neg_length, single)
+                    if best is None or cand < best:
+                        best = cand
+                for cue in usable_multis:
+                    if cue.metric in veto or not all(
                         _context_near(text, lowered, p, h, slot, by_phrase) for p in cue.parts[1:]
                     ):
                         continue
-                    if dist < 0:
-                        # Other numbers between the cue and this one, and clause breaks.
-                        between = bisect.bisect_left(starts, hi) - bisect.bisect_left(starts, lo)
-                        dist = raw + BETWEEN_PENALTY * between
-                        if lo < hi:
-                            if breaks is None:
-                                breaks = clause_breaks(text, lowered, *_reach(hits, slots))
-                            if bisect.bisect_left(breaks, hi) > bisect.bisect_left(breaks, lo):
-                                dist += CLAUSE_PENALTY
                     cand = (dist, -cue.length, cue.metric)
                     if best is None or cand < best:
                         best = cand
-        if best is not None and best[0] <= MAX_CUE_DISTANCE:
+        if best is not None:
             out.append((best[2], False))
             last_of_class[slot.klass] = best[2]
             continue

@@ -8,10 +8,15 @@ The texts are scraped news: a stripped ticker link leaves a line break inside a
 sentence ("over rivals like\\nand Tencent"), and a removed citation link can glue
 two sentences together ("shareholder returns.Alibaba's capital ...",
 "Tencent[11].Despite ..."). Both are handled here.
+
+``split_sentences`` splits a whole text; ``Pieces`` finds the sentences around given
+places only, with the same answers (the extractor needs the dozen sentences that
+hold a number, not the fifty an article has).
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -110,6 +115,8 @@ def iter_cuts(text: str, start: int = 0) -> Iterator[int]:
             c = text[e]
             if not (c.isspace() or c.isupper() or c in '“"'):
                 continue
+        # Only a lone full stop (no more punctuation, no citation) may be part of an
+        # abbreviation, an initial or a number: the rest always end a sentence.
         if text[i] != "." or len(text[i:e].rstrip(_CLOSERS)) != 1 or _ends_sentence(text, i, e):
             yield e
 
@@ -143,7 +150,8 @@ def _ends_sentence(text: str, start: int, end: int) -> bool:
     if end < len(text) and not text[end].isspace():
         # Glued: "returns.Alibaba" is a lost space, but "U.S" and "3.5" are not;
         # require a lower-case letter or closing bracket before the dot.
-        if not (before.islower() or before in "])"):  # "" (the text start) is in any str
+        # At the text's start ``before`` is "", which ``in`` finds in any string.
+        if not (before.islower() or before in "])"):
             return False
     elif before.isdigit() and end < len(text):
         # "... to $4.35 billion[8]. " is fine; "Q3 2025. Next" too. Only a
@@ -152,3 +160,113 @@ def _ends_sentence(text: str, start: int, end: int) -> bool:
         if nxt is not None and nxt.group().islower():
             return False
     return True
+
+
+# How far before a place asked about the search for its sentence's start begins; a
+# sentence that began earlier makes the search look four times as far back, and so on.
+_LOOK_BACK = 200
+# A place this close after the end of the last sentence found continues that scan
+# rather than starting a new one.
+_CONTINUE = 400
+
+
+class Pieces:
+    """The article's sentences, found only where something was found.
+
+    The cuts of ``iter_cuts`` divide the text into pieces; a sentence is a
+    piece trimmed (a blank piece is none), named here by where its piece starts. An
+    article has some fifty sentences of which a dozen hold a number: the cuts are
+    looked for only around the places asked about, the rest of the text is skipped
+    (issue 5, point 8). The answers are those of a scan of the whole text.
+    """
+
+    __slots__ = ("built", "current", "known", "last_cut", "n", "stream", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.n = len(text)
+        self.current = (0, -1)  # the piece found last: (start, end)
+        self.known: list[tuple[int, int]] = []  # every piece found, in order
+        self.stream: Iterator[int] | None = None  # the scan that found it, to go on with
+        self.last_cut = 0  # the last cut that scan gave (the end of ``current``)
+        self.built: dict[int, Sentence | None] = {}
+
+    def piece(self, pos: int) -> tuple[int, int]:
+        """(start, end) of the piece holding ``pos``: the last cut at or before it (or
+        0) and the first cut after it (or the text's end)."""
+        a, b = self.current
+        if a <= pos < b:
+            return self.current
+        k = bisect.bisect_right(self.known, (pos, self.n)) - 1
+        if k >= 0 and self.known[k][0] <= pos < self.known[k][1]:
+            return self.known[k]  # a term or topic in a sentence with a number
+        stream = self.stream
+        if stream is not None and self.last_cut <= pos < self.last_cut + _CONTINUE:
+            start = self.last_cut
+        else:
+            start, stream = self._restart(pos)
+        end = self.n
+        for cut in stream:
+            if cut > pos:
+                end = cut
+                break
+            start = cut
+        return self._found(start, end, stream, end)
+
+    def _restart(self, pos: int) -> tuple[int, Iterator[int]]:
+        """A new scan with a cut at or before ``pos`` (or 0): (that cut, the scan after it)."""
+        reach = _LOOK_BACK
+        while True:
+            lo = safe_start(self.text, max(0, pos - reach))
+            stream = iter_cuts(self.text, lo)
+            if lo == 0:
+                return 0, stream
+            first = next(stream, None)
+            if first is not None and first <= pos:
+                return first, stream
+            reach *= 4  # the sentence began further back
+
+    def _found(self, start: int, end: int, stream: Iterator[int], last_cut: int) -> tuple[int, int]:
+        self.current = (start, end)
+        k = bisect.bisect_left(self.known, self.current)
+        if k == len(self.known) or self.known[k] != self.current:
+            self.known.insert(k, self.current)
+        self.stream = stream if end < self.n else None
+        self.last_cut = last_cut
+        return self.current
+
+    def sentence_at(self, pos: int) -> tuple[int, int] | None:
+        """The piece of the last sentence starting at or before ``pos`` (so the one
+        holding it when ``pos`` is visible); None if no sentence starts so early."""
+        piece = self.piece(pos)
+        if pos < self.n and not self.text[pos].isspace():
+            return piece  # a visible character lies in its piece's trimmed sentence
+        while True:
+            s = self.sentence(piece)
+            if s is not None and s.start <= pos:
+                return piece
+            if piece[0] == 0:
+                return None
+            piece = self.piece(piece[0] - 1)
+
+    def first(self) -> tuple[int, int] | None:
+        """The piece of the first sentence; None if the text is blank."""
+        piece = self.piece(0)
+        while self.sentence(piece) is None:
+            if piece[1] >= self.n:
+                return None
+            piece = self.piece(piece[1])
+        return piece
+
+    def sentence(self, piece: tuple[int, int]) -> Sentence | None:
+        begin, end = piece
+        if begin in self.built:
+            return self.built[begin]
+        text = self.text[begin:end]
+        body = text.strip()
+        s = None
+        if body:
+            start = begin + text.find(body[0])  # the first visible character
+            s = Sentence(start, start + len(body), body)
+        self.built[begin] = s
+        return s

@@ -42,19 +42,30 @@ def find_topics(lowered: str, cv: CompiledVocabulary) -> list[RawHit]:
     """Topic phrases in the lowered, whitespace-folded text.
 
     A handful of phrases: one C-speed substring search each beats any regex here.
+    Phrases that open with the same word ("export controls", "export ban") are
+    skipped together when that word is not in the text.
     """
     longest: dict[tuple[str, int], int] = {}  # (topic, start) -> end of the longest phrase
-    for phrase, topics in cv.topic_of.items():
-        at = lowered.find(phrase)
-        while at != -1:
-            end = _word_end(lowered, at + len(phrase))
-            if end is not None and (at == 0 or not lowered[at - 1].isalnum()):
-                for t in topics:
-                    longest[(t, at)] = max(end, longest.get((t, at), end))
-            at = lowered.find(phrase, at + 1)
+    for lead, phrases in cv.topic_leads:
+        if lead not in lowered:
+            continue
+        for phrase in phrases:
+            _find_phrase(lowered, phrase, cv.topic_of[phrase], longest)
     hits = [RawHit(t, lowered[at:end], at, end) for (t, at), end in longest.items()]
     hits.sort(key=lambda h: (h.start, h.key))
     return hits
+
+
+def _find_phrase(
+    lowered: str, phrase: str, topics: tuple[str, ...], longest: dict[tuple[str, int], int]
+) -> None:
+    at = lowered.find(phrase)
+    while at != -1:
+        end = _word_end(lowered, at + len(phrase))
+        if end is not None and (at == 0 or not lowered[at - 1].isalnum()):
+            for t in topics:
+                longest[(t, at)] = max(end, longest.get((t, at), end))
+        at = lowered.find(phrase, at + 1)
 
 
 def _word_end(lowered: str, end: int) -> int | None:

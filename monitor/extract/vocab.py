@@ -47,14 +47,16 @@ class CompiledVocabulary:
     phrase_re: re.Pattern[str] | None  # every cue part and exclude phrase, on lowered text
     phrase_closure: dict[str, tuple[tuple[str, int], ...]]  # phrase -> (phrase inside, offset)
     cues: tuple[Cue, ...]
-    cues_by_anchor: dict[str, tuple[Cue, ...]]  # anchor phrase -> cues starting with it
-    # anchor phrase -> (metric kind, the cues of that kind starting with it)
-    cues_by_anchor_kind: dict[str, tuple[tuple[str, tuple[Cue, ...]], ...]]
+    # anchor phrase -> per metric kind: (the metrics of its one-part cues, sorted; their
+    # length, the anchor's; its cues of more parts)
+    anchor_cues: dict[str, tuple[tuple[str, tuple[str, ...], int, tuple[Cue, ...]], ...]]
     excludes: dict[str, tuple[str, ...]]  # lower-cased phrase -> metric ids it vetoes
     metrics: dict[str, MetricDef]
     terms: tuple[tuple[str, regex.Pattern[str]], ...]  # (family id, compiled pattern)
     topic_re: re.Pattern[str] | None  # on lowered text
     topic_of: dict[str, tuple[str, ...]]  # lower-cased phrase -> topic ids
+    # (a first word, the topic phrases that open with it): the word is looked for first
+    topic_leads: tuple[tuple[str, tuple[str, ...]], ...]
     # A matched cue or exclude string -> (phrase, offset) for it and every phrase inside
     # it; filled as the scan meets them (their number is bounded by the vocabulary).
     phrase_memo: dict[str, tuple[tuple[str, int], ...]]
@@ -120,13 +122,13 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
         phrase_re=phrase_re,
         phrase_closure=_closure(phrases),
         cues=tuple(cues),
-        cues_by_anchor=_by_anchor(cues),
-        cues_by_anchor_kind=_by_anchor_kind(cues),
+        anchor_cues=_anchor_cues(cues),
         excludes={k: tuple(v) for k, v in excludes.items()},
         metrics={m.id: m for m in vocab.metrics},
         terms=tuple(terms),
         topic_re=topic_re,
         topic_of={k: tuple(v) for k, v in topic_of.items()},
+        topic_leads=_leads(topic_of),
         phrase_memo={},
     )
 
@@ -135,19 +137,30 @@ def _norm(phrase: str) -> str:
     return " ".join(phrase.lower().split())
 
 
-def _by_anchor(cues: list[Cue]) -> dict[str, tuple[Cue, ...]]:
-    grouped: dict[str, list[Cue]] = {}
-    for cue in cues:
-        grouped.setdefault(cue.parts[0], []).append(cue)
-    return {k: tuple(v) for k, v in grouped.items()}
+def _leads(phrases: Iterable[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    grouped: dict[str, list[str]] = {}
+    for phrase in phrases:
+        # Every phrase holds its first word: a text without that word holds none of
+        # the phrases. ("" for an empty phrase, which every text holds.)
+        grouped.setdefault(phrase.split(" ")[0], []).append(phrase)
+    return tuple((lead, tuple(group)) for lead, group in grouped.items())
 
 
-def _by_anchor_kind(cues: list[Cue]) -> dict[str, tuple[tuple[str, tuple[Cue, ...]], ...]]:
-    grouped: dict[str, dict[str, list[Cue]]] = {}
+def _anchor_cues(
+    cues: list[Cue],
+) -> dict[str, tuple[tuple[str, tuple[str, ...], int, tuple[Cue, ...]], ...]]:
+    grouped: dict[str, dict[str, tuple[set[str], list[Cue]]]] = {}
     for cue in cues:
-        grouped.setdefault(cue.parts[0], {}).setdefault(cue.kind, []).append(cue)
+        singles, multis = grouped.setdefault(cue.parts[0], {}).setdefault(cue.kind, (set(), []))
+        if len(cue.parts) == 1:
+            singles.add(cue.metric)
+        else:
+            multis.append(cue)
     return {
-        anchor: tuple((kind, tuple(group)) for kind, group in kinds.items())
+        anchor: tuple(
+            (kind, tuple(sorted(singles)), len(anchor), tuple(multis))
+            for kind, (singles, multis) in kinds.items()
+        )
         for anchor, kinds in grouped.items()
     }
 

@@ -1,8 +1,8 @@
 """Local files as articles, for ``monitor ingest PATH...``.
 
 ``.txt`` (page text saved without markup) and ``.html``/``.htm`` files are one article
-each; ``.xml`` is a feed whose entries are articles. An article's url is the file's
-``file://`` URI, except feed entries that carry their own http(s) link; other entries get
+each; ``.xml`` (and ``.rss``, ``.atom``, ``.rdf``) is a feed whose entries are articles.
+An article's url is the file's ``file://`` URI, except feed entries that carry their own http(s) link; other entries get
 the file's URI with ``#entry=<key>`` so that each stays a distinct article. The same
 cleaning as fetched pages applies, so an ingested copy and a fetched copy of one page
 give the same text.
@@ -19,7 +19,7 @@ from monitor.fetch.feeds import parse_feed
 from monitor.fetch.pages import decode_html, extract_article
 from monitor.values import FetchedArticle
 
-SUFFIXES = (".txt", ".html", ".htm", ".xml")
+SUFFIXES = (".txt", ".html", ".htm", ".xml", ".rss", ".atom", ".rdf")
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
@@ -31,7 +31,8 @@ def read_local(path: Path) -> list[FetchedArticle]:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise IngestError(
-            f"{path}: unsupported file type {suffix or '(none)'!r}; use .txt, .html, .htm or .xml"
+            f"{path}: unsupported file type {suffix or '(none)'!r}; "
+            "use .txt, .html, .htm or a feed (.xml, .rss, .atom, .rdf)"
         )
     try:
         size = path.stat().st_size

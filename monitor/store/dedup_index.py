@@ -13,6 +13,8 @@ strings and bytes pass here, so no column type processing is skipped.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -20,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from monitor.dedup import minhash
@@ -28,6 +31,30 @@ from monitor.dedup import minhash
 # must not turn one lookup into thousands of signature reads. Real near-duplicates of one
 # article number in the tens; the newest candidates are kept.
 MAX_CANDIDATES = 200
+
+
+# Shingles of recently checked stored texts. An article that many others nearly copy (a
+# wire story and its rewrites) is checked again and again; its text never changes, and the
+# text itself is the key, so no database or id can ever see another's shingles.
+_SHINGLES: OrderedDict[str, npt.NDArray[np.uint32]] = OrderedDict()
+_SHINGLES_MAX = 2048  # ~8 KB each (text and shingles): ~16 MB at most
+
+
+_SHINGLES_LOCK = threading.Lock()  # pollers of several sources may place at once
+
+
+def _shingles(text: str) -> npt.NDArray[np.uint32]:
+    with _SHINGLES_LOCK:
+        got = _SHINGLES.get(text)
+        if got is not None:
+            _SHINGLES.move_to_end(text)
+            return got
+    got = minhash.shingles(text)
+    with _SHINGLES_LOCK:
+        _SHINGLES[text] = got
+        if len(_SHINGLES) > _SHINGLES_MAX:
+            _SHINGLES.popitem(last=False)
+    return got
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +68,12 @@ class NearDuplicate:
 class PlainSql:
     """A DB-API cursor in the session's transaction, with the driver's placeholder."""
 
-    def __init__(self, session: Session) -> None:
-        session.flush()  # rows the ORM still holds must be visible to plain SQL
-        conn = session.connection()
+    def __init__(self, session: Session | sa.Connection) -> None:
+        if isinstance(session, Session):
+            session.flush()  # rows the ORM still holds must be visible to plain SQL
+            conn = session.connection()
+        else:
+            conn = session
         self.dialect = conn.dialect
         self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         self.cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -95,16 +125,24 @@ def _candidate_signatures(sql: PlainSql, keys: Sequence[int], exclude: int) -> d
 
 
 def find_near_duplicate(
-    session: Session | PlainSql, article_id: int, sig: bytes, text: str
+    session: Session | PlainSql,
+    article_id: int,
+    sig: bytes,
+    text: str,
+    *,
+    keys: Sequence[int] | None = None,
 ) -> NearDuplicate | None:
     """The most similar indexed article at Jaccard >= ``NEAR_DUPLICATE``, verified.
 
     Candidates come from the band index; each is verified against its stored signature,
     and an estimate too close to the threshold to trust is settled by the exact shingle
-    Jaccard of the two stored texts (see ``monitor.dedup.minhash``).
+    Jaccard of the two stored texts (see ``monitor.dedup.minhash``). ``keys`` are the
+    signature's band keys when the caller has them.
     """
     sql = session if isinstance(session, PlainSql) else PlainSql(session)
-    signatures = _candidate_signatures(sql, minhash.band_keys(sig), article_id)
+    signatures = _candidate_signatures(
+        sql, minhash.band_keys(sig) if keys is None else keys, article_id
+    )
     if not signatures:
         return None
     estimates = {cid: minhash.similarity(sig, stored) for cid, stored in signatures.items()}
@@ -125,7 +163,7 @@ def find_near_duplicate(
     def exact(cid: int) -> float:
         if not mine:
             mine.append(minhash.shingles(text))
-        return minhash.jaccard_of(mine[0], minhash.shingles(texts.get(cid, "")))
+        return minhash.jaccard_of(mine[0], _shingles(texts.get(cid, "")))
 
     sure: list[NearDuplicate] = []
     for cid, est in estimates.items():
@@ -139,7 +177,12 @@ def find_near_duplicate(
 
 
 def add_to_index(
-    session: Session | PlainSql, article_id: int, sig: bytes, *, write_signature: bool = True
+    session: Session | PlainSql,
+    article_id: int,
+    sig: bytes,
+    *,
+    write_signature: bool = True,
+    keys: Sequence[int] | None = None,
 ) -> None:
     """Store the signature and its band keys (idempotent: a replay inserts nothing).
 
@@ -149,7 +192,8 @@ def add_to_index(
     sql = session if isinstance(session, PlainSql) else PlainSql(session)
     if write_signature:
         sql.run("UPDATE article SET minhash = %s WHERE id = %s", (sig, article_id))
-    keys = minhash.band_keys(sig)
+    if keys is None:
+        keys = minhash.band_keys(sig)
     if keys:
         pair = f"({sql.mark}, {sql.mark})"
         sql.run(

@@ -158,8 +158,7 @@ def test_poll_sources_check_and_list(
     monkeypatch.setenv("MONITOR_HTTP__JITTER", "0")
     with serve_directory(ROOT / "seeds") as base_url:
         sources = str(_local_sources(tmp_path, base_url))
-        check = run("--sources", sources, "sources", "check", "ainvest-wire-atom", "--json",
-                    db=db)
+        check = run("--sources", sources, "sources", "check", "ainvest-wire-atom", "--json", db=db)
         assert check.returncode == 0, check.stderr
         items = json.loads(check.stdout)
         assert len(items) == 5 and all(i["ai_generated"] for i in items)
@@ -168,8 +167,7 @@ def test_poll_sources_check_and_list(
         polled = run("--sources", sources, "poll", "--once", db=db)
         assert polled.returncode == 0, polled.stderr
     rows = json.loads(run("sources", "list", "--json", db=db).stdout)
-    assert {r["name"] for r in rows} == {"ainvest-markets-rss", "ainvest-wire-atom",
-                                         "ainvest-site"}
+    assert {r["name"] for r in rows} == {"ainvest-markets-rss", "ainvest-wire-atom", "ainvest-site"}
     assert all(r["last_poll_at"] and r["error_count"] == 0 and r["items"] == 5 for r in rows)
     unknown = run("--sources", sources, "sources", "check", "nope", db=db)
     assert unknown.returncode == 1 and "no source 'nope'" in unknown.stderr

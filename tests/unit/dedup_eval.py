@@ -14,8 +14,9 @@ which document belongs to which story and which facts each one states) through
   written from templates that every story shares (the same chrome, filler sentences and
   title phrases), so unrelated stories look alike everywhere except in their facts.
 
-Each document carries an ``Extraction`` built from the facts it was written with. Tests
-may replace it with the real extractor's output (see ``extraction_for``).
+Each document carries an ``Extraction`` built from the facts it was written with (the
+README's per-document facts for the seeds, the sheet for a rewrite); ``test_dedup_eval``
+runs the same sets with the real extractor as well when it can run.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import random
 import pytest
 
 from monitor.extract import extract
-from monitor.extract.extractor import _lower, _Pieces
+from monitor.extract.extractor import _lower
 from monitor.extract.metrics import (
     _CLAUSE_BREAK,
     STRONG_BREAK,
@@ -22,8 +22,16 @@ from monitor.extract.metrics import (
     fold_ok,
     strong_break,
 )
-from monitor.extract.sentences import iter_cuts, safe_start, sentence_cuts, split_sentences
+from monitor.extract.sentences import (
+    Pieces,
+    iter_cuts,
+    safe_start,
+    sentence_cuts,
+    split_sentences,
+)
+from monitor.extract.terms import find_topics
 from monitor.extract.vocab import compile_vocabulary
+from monitor.values import TopicDef, Vocabulary
 from tests.unit.extract_gold import GOLD, SHARED_SEEDS, demo_documents, load_vocabulary
 
 VOCAB = load_vocabulary()
@@ -62,7 +70,7 @@ def test_sentences_found_on_demand_are_those_of_the_whole_text(order: str) -> No
     for text in _texts():
         whole = split_sentences(text)
         starts = [s.start for s in whole]
-        pieces = _Pieces(text)
+        pieces = Pieces(text)
         positions = list(range(len(text)))
         if order == "shuffled":
             rng.shuffle(positions)
@@ -142,3 +150,22 @@ def test_phrase_lookups_are_remembered_without_changing_the_hits() -> None:
 def test_sentences_without_a_cue_take_no_metric() -> None:
     result = extract("It closed at $12.5 and 7% in a calm session.", "Alibaba", VOCAB)
     assert [(f.metric, f.value) for f in result.facts] == [(None, 12.5), (None, 7.0)]
+
+
+def test_topic_phrases_sharing_a_first_word_are_found_or_skipped_together() -> None:
+    vocab = Vocabulary(
+        topics=(
+            TopicDef("controls", ("export controls", "export ban", "chip ban")),
+            TopicDef("trade", ("export ban", "tariffs")),
+        )
+    )
+    cv = compile_vocabulary(vocab)
+    assert dict(cv.topic_leads)["export"] == ("export controls", "export ban")
+    found = find_topics("a chip ban, then export bans and tariffs", cv)
+    assert [(h.key, h.text) for h in found] == [
+        ("controls", "chip ban"),
+        ("controls", "export bans"),
+        ("trade", "export bans"),
+        ("trade", "tariffs"),
+    ]
+    assert find_topics("no trade news today", cv) == []

@@ -1,0 +1,207 @@
+"""The stored same-story index (story keys, member profiles) on a real SQLite file.
+
+The profiles kept up to date as members join must be the ones the members' rows give
+(which is what the store rebuilt for every new article before the index), a database
+upgraded from revision 0001 must find its earlier stories, and merges must carry keys
+and profiles along.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy.engine import Engine
+
+from monitor.models import Source
+from monitor.store.db import alembic_config, current_revision, make_engine, session_scope, upgrade
+from monitor.store.dedup_index import PlainSql
+from monitor.store.story_index import build_profiles, types
+from tests.unit import dedup_eval as ev
+
+T0 = datetime(2025, 12, 2, 8, 0, tzinfo=UTC)
+WINDOW = timedelta(days=7)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = make_engine(f"sqlite:///{tmp_path / 'index.db'}")
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+def ingest(engine: Engine, docs: list[ev.Doc]) -> dict[str, Any]:
+    with session_scope(engine) as s:
+        src = s.execute(sa.select(Source).where(sa.column("name") == "eval")).scalar_one_or_none()
+        if src is None:
+            src = Source(name="eval", url="https://eval.test/")
+            s.add(src)
+            s.flush()
+        assert src.id is not None
+        return {d.key: ev.ingest(s, src.id, d, d.extraction, window=WINDOW) for d in docs}
+
+
+def stored(engine: Engine) -> dict[int, tuple[Any, Any]]:
+    with session_scope(engine) as s:
+        sql = PlainSql(s)
+        t = types(sql.dialect)
+        return {
+            int(sid): (t.json_out(p), t.json_out(m))
+            for sid, p, m in sql.rows(
+                "SELECT id, profile, members FROM story WHERE article_count > 0", ()
+            )
+        }
+
+
+def sample() -> list[ev.Doc]:
+    rewrites = ev.rewrite_set()
+    by_key = {d.key: d for d in ev.seed_docs() + rewrites[: len(rewrites) // 2]}
+    return sorted(by_key.values(), key=lambda d: (d.published, d.key))
+
+
+def test_kept_profiles_are_those_the_rows_give(engine: Engine) -> None:
+    ingest(engine, sample())
+    kept = stored(engine)
+    assert len(kept) > 5
+    with session_scope(engine) as s:
+        sql = PlainSql(s)
+        rebuilt = build_profiles(sql, sorted(kept))
+        t = types(sql.dialect)
+        members = {
+            int(sid): t.json_out(m)
+            for sid, m in sql.rows("SELECT id, members FROM story WHERE article_count > 0", ())
+        }
+    for sid, (profile, held) in kept.items():
+        assert profile == rebuilt[sid], sid
+        assert held == members[sid], sid
+    # every figure an article states is a key of its story
+    with session_scope(engine) as s:
+        missing = s.execute(
+            sa.text(
+                "SELECT COUNT(*) FROM fact f WHERE f.story_id IS NOT NULL AND f.unit = 'money'"
+                " AND NOT EXISTS (SELECT 1 FROM story_key k WHERE k.story_id = f.story_id"
+                " AND k.article_id = f.article_id AND k.value = f.value AND k.alt = :no)"
+            ),
+            {"no": False},
+        ).scalar_one()
+    assert missing == 0
+
+
+def test_upgrade_from_0001_backfills_and_finds_earlier_stories(tmp_path: Path) -> None:
+    docs = sample()
+    first, later = docs[: len(docs) // 2], docs[len(docs) // 2 :]
+
+    fresh = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    upgrade(fresh)
+    ingest(fresh, first)
+    expected = ingest(fresh, later)
+
+    old = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(old)
+    ingest(old, first)
+    before = stored(old)
+    cfg = alembic_config(old)
+    with old.connect() as conn:  # back to the schema without the index, data kept
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+        conn.commit()
+    assert current_revision(old) == "0001"
+    with old.connect() as conn:
+        assert "story_key" not in sa.inspect(conn).get_table_names()
+    upgrade(old)
+    assert stored(old) == before  # rebuilt from the rows: what was kept as members joined
+    got = ingest(old, later)
+    assert {k: (p.story_id, p.level, p.reason) for k, p in got.items()} == {
+        k: (p.story_id, p.level, p.reason) for k, p in expected.items()
+    }
+    fresh.dispose()
+    old.dispose()
+
+
+def test_merge_moves_keys_and_profiles(engine: Engine) -> None:
+    seeds = {d.key: d for d in ev.seed_docs()}
+    placed = ingest(engine, [seeds["A4"]])
+    placed |= ingest(engine, [seeds["A1"]])
+    placed |= ingest(engine, [seeds["A2"]])
+    keep = placed["A2"].story_id
+    gone = max(placed["A1"].story_id, placed["A4"].story_id)
+    assert keep != gone and placed["A2"].reason is not None
+    assert placed["A2"].reason["merged"] == [gone]
+    with session_scope(engine) as s:
+        owners = s.execute(sa.text("SELECT DISTINCT story_id FROM story_key")).scalars().all()
+        emptied = s.execute(
+            sa.text("SELECT profile, members FROM story WHERE id = :i"), {"i": gone}
+        ).one()
+    assert owners == [keep]
+    assert tuple(emptied) == (None, None)
+    kept = stored(engine)
+    assert [m[0] for m in kept[keep][1]] == sorted(
+        (p.article_id for p in placed.values()), reverse=True
+    )
+
+
+@pytest.mark.postgres
+def test_postgresql_places_as_sqlite_and_upgrades_from_0001(
+    pg_engine: Engine, engine: Engine
+) -> None:
+    """The index statements (float ranges, booleans, JSON) mean the same on PostgreSQL,
+    and an upgrade from 0001 rebuilds the same profiles there."""
+    docs = sample()
+    first, later = docs[: len(docs) // 2], docs[len(docs) // 2 :]
+    ingest(pg_engine, first)
+    ingest(engine, first)
+    before = stored(pg_engine)
+    assert before == stored(engine)
+    cfg = alembic_config(pg_engine)
+    with pg_engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+        conn.commit()
+    upgrade(pg_engine)
+    assert stored(pg_engine) == before
+    got = ingest(pg_engine, later)
+    expected = ingest(engine, later)
+    assert {k: (p.story_id, p.level, p.reason) for k, p in got.items()} == {
+        k: (p.story_id, p.level, p.reason) for k, p in expected.items()
+    }
+
+
+def test_an_article_with_hundreds_of_figures_finds_its_story(engine: Engine) -> None:
+    """The figure lookup is split over several statements (50 figures each); the story
+    that holds the figures of the last statement is found."""
+    from monitor.dedup import content_hash
+    from monitor.models import Article
+    from monitor.store.stories import place_article
+    from monitor.values import Extraction, Fact
+
+    def money(i: int) -> Fact:
+        v = 1e9 * (1.1**i)  # 10% apart: no two match each other
+        return Fact("acme", None, v, "money", f"${v:,.0f}", "q", (0, 0), 0.9, "USD")
+
+    def put(s: Any, key: str, text: str, facts: list[Fact]) -> Any:
+        row = Article(
+            source_id=1, entry_key=key, url=f"https://x.test/{key}", title=key, text=text,
+            first_seen_at=T0, sort_at=T0, content_hash=content_hash(text),
+        )  # fmt: skip
+        s.add(row)
+        s.flush()
+        assert row.id is not None
+        return place_article(
+            s, row.id, Extraction("acme", facts=tuple(facts)), now=T0, window=WINDOW
+        )
+
+    with session_scope(engine) as s:
+        s.add(Source(id=1, name="x", url="https://x.test/"))
+        s.flush()
+        other = put(s, "other", "an unrelated report", [money(i) for i in range(200, 205)])
+        first = put(s, "first", "the first report", [money(i) for i in range(150)])
+        again = put(s, "again", "a rewrite of it", [money(i) for i in range(60, 150)][::-1])
+    assert first.new_story and other.new_story
+    assert again.story_id == first.story_id and again.level == "story"
+    assert again.reason is not None and len(again.reason["shared_facts"]) == 90
