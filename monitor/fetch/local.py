@@ -3,9 +3,9 @@
 ``.txt`` (page text saved without markup) and ``.html``/``.htm`` files are one article
 each; ``.xml`` (and ``.rss``, ``.atom``, ``.rdf``) is a feed whose entries are articles.
 An article's url is the file's ``file://`` URI, except feed entries that carry their own
-http(s) link; other entries get the file's URI with ``#entry=<key>`` so that each stays a distinct article. The same
-cleaning as fetched pages applies, so an ingested copy and a fetched copy of one page
-give the same text.
+http(s) link; other entries get the file's URI with ``#entry=<key>`` so that each stays a
+distinct article. The same cleaning as fetched pages applies, so an ingested copy and a
+fetched copy of one page give the same text.
 """
 
 from __future__ import annotations
