@@ -88,29 +88,11 @@ def insert_extraction(
         _fact_values(article_id, fact, story_id, is_new, now)
         for fact, is_new in zip(extraction.facts, new_flags, strict=True)
     ]
-    mentions: list[dict[str, Any]] = [
-        {
-            "article_id": article_id,
-            "kind": "term",
-            "name": t.family,
-            "value": safe(t.term),
-            "entity": t.entity,
-            "quote": safe(t.quote),
-            "span_start": t.span[0],
-            "span_end": t.span[1],
-        }
+    mentions = [
+        _mention_values(article_id, "term", t.family, t.term, t.entity, t.quote, t.span)
         for t in extraction.terms
     ] + [
-        {
-            "article_id": article_id,
-            "kind": "topic",
-            "name": t.topic,
-            "value": safe(t.phrase),
-            "entity": t.entity,
-            "quote": safe(t.quote),
-            "span_start": t.span[0],
-            "span_end": t.span[1],
-        }
+        _mention_values(article_id, "topic", t.topic, t.phrase, t.entity, t.quote, t.span)
         for t in extraction.topics
     ]
     if facts:
@@ -118,6 +100,27 @@ def insert_extraction(
     if mentions:
         session.execute(sa.insert(Mention), mentions)
     session.execute(sa.update(Article).where(col(Article.id) == article_id).values(extracted=True))
+
+
+def _mention_values(
+    article_id: int,
+    kind: str,
+    name: str,
+    value: str,
+    entity: str | None,
+    quote: str,
+    span: tuple[int, int],
+) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "kind": kind,
+        "name": name,
+        "value": safe(value),
+        "entity": entity,
+        "quote": safe(quote),
+        "span_start": span[0],
+        "span_end": span[1],
+    }
 
 
 def _fact_values(
