@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from monitor import pipeline
 from monitor.daemon import Daemon
 from monitor.demo_server import serve_directory
-from monitor.errors import IngestError, MonitorError
+from monitor.errors import IngestError, MonitorError, UsageError
 from monitor.fetch.client import Fetcher, PollResult, Validators
 from monitor.fetch.local import read_local
 from monitor.fetch.policy import is_stale
@@ -138,7 +138,7 @@ def _print_poll(reports: Sequence[pipeline.BatchReport]) -> None:
 
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     if not args.once:
-        raise MonitorError("poll needs --once (the daemon is `monitor run`)")
+        raise UsageError("poll needs --once (the daemon is `monitor run`)")
     pipe = make_pipeline(settings)
     _sync_from_file(pipe, settings, None)
     reports = asyncio.run(_poll_once(pipe, settings))
@@ -190,7 +190,7 @@ def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
     with session_scope(engine) as session:
         if args.action == "show":
             if args.id is None:
-                raise MonitorError("stories show needs a story id")
+                raise UsageError("stories show needs a story id")
             detail = stories.story_detail(session, args.id)
             if detail is None:
                 raise MonitorError(f"no story {args.id}")
@@ -236,15 +236,27 @@ def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
             typed_only=not args.all,
             limit=args.limit,
         )
-        mentions = articles.list_mentions(session) if args.json else []
+        # terms (model names) and topics have no metric: listed unless a metric is asked for
+        mentions = (
+            []
+            if args.metric
+            else articles.list_mentions(
+                session, entity=args.entity, since=parse_since(args.since), limit=args.limit
+            )
+        )
     if args.json:
-        emit_json(rows + [dict(m, fact_kind=m["kind"]) for m in mentions])
+        emit_json((rows + mentions)[: args.limit])
         return 0
     for f in rows:
         quals = ",".join(f"{k}={v}" for k, v in sorted(f["qualifiers"].items()))
         print(
             f"{f['entity'] or '?':<12} {f['metric'] or '-':<26} {f['surface']:<22} "
             f"{quals:<28} #{f['article_id']}  \u201c{f['quote'][:90]}\u201d"
+        )
+    for m in mentions:
+        print(
+            f"{m['entity'] or '?':<12} {m['kind'] + ':' + m['name']:<26} {m['value']:<22} "
+            f"{'':<28} #{m['article_id']}  \u201c{m['quote'][:90]}\u201d"
         )
     return 0
 
@@ -266,12 +278,15 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     if not args.preview:
-        raise MonitorError("digest needs --preview (sending comes with the notifiers)")
+        raise UsageError("digest needs --preview (sending comes with the notifiers)")
     pipe = make_pipeline(settings)
     d = pipe.build_digest(since=parse_since(args.since))
     sys.stdout.write(digest_mod.render_text(d))
     if args.html:
-        Path(args.html).write_text(digest_mod.render_html(d), encoding="utf-8")
+        try:
+            Path(args.html).write_text(digest_mod.render_html(d), encoding="utf-8")
+        except OSError as exc:
+            raise MonitorError(f"cannot write {args.html}: {exc.strerror}") from exc
         print(f"HTML digest: {args.html}", file=sys.stderr)
     return 0
 
@@ -310,7 +325,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 def _sources_check(args: argparse.Namespace, settings: Settings) -> int:
     """Fetch one source once and show what would be stored, storing nothing."""
     if not args.name:
-        raise MonitorError("sources check needs a source NAME (see `monitor sources list`)")
+        raise UsageError("sources check needs a source NAME (see `monitor sources list`)")
     specs = {s.name: s for s in load_sources(settings.sources_file)}
     spec = specs.get(args.name)
     if spec is None:
@@ -490,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             update["sources_file"] = Path(args.sources)
         settings = settings.model_copy(update=update)
         if not args.verbose:
-            logging.getLogger().setLevel(settings.log_level.upper())
+            logging.getLogger().setLevel(settings.log_level)
             # one line per request or migration step is noise at the default level
             for chatty in ("alembic", "httpx", "apscheduler"):
                 logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -504,7 +519,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MonitorError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"monitor: error: {line}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
     except KeyboardInterrupt:
         return 130
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -141,7 +141,7 @@ class Daemon:
         d = self.pipeline.build_digest(since=since)
         if not d.stories and not d.alerts and not any(s.alerts for s in d.stories):
             return None
-        alert_ids = self._alert_ids_since(since)
+        alert_ids = digest_mod.alert_ids(d)  # what was rendered, not a second read
         window = int(now.timestamp() // self.settings.schedule.digest_interval)
         with session_scope(self.pipeline.engine) as session:
             digest_id = digests.save(
@@ -158,16 +158,15 @@ class Daemon:
             )
         return digest_id
 
-    def _alert_ids_since(self, since: datetime | None) -> list[int]:
-        with session_scope(self.pipeline.engine) as session:
-            material = digests.material(session, since=since)
-            return [a.id for a in material["alerts"] if a.id is not None]
-
     # --------------------------------------------------------------------- run
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
         self.reload_sources()
+        with session_scope(self.pipeline.engine) as session:
+            last = digests.last_digest_at(session)
+        interval = timedelta(seconds=self.settings.schedule.digest_interval)
+        first_digest = max(self.clock(), last + interval) if last else None
         async with Fetcher(self.settings.http) as fetcher:
             self.fetcher = fetcher
             scheduler = build_scheduler(
@@ -178,6 +177,7 @@ class Daemon:
                 evaluate=self.evaluate_job,
                 reload_interval=self.settings.rules.reload_interval,
                 counters=self.counters,
+                digest_first_run=first_digest,
             )
             log.info(
                 "monitor running as %s (database %s)",

@@ -1,6 +1,7 @@
 """The one error tree of monitor.
 
     MonitorError                      anything monitor reports to a person (exit 1)
+    ├── UsageError                    a command given wrongly (exit 2, like argparse)
     ├── ConfigError                   settings, sources.yaml
     │   └── SourceFileError           sources.yaml (path:line:col)
     ├── RuleFileError                 rules/*.yaml, carries every problem found
@@ -22,6 +23,10 @@ from dataclasses import dataclass
 
 class MonitorError(Exception):
     """An error with a one-line cause fit to show a user."""
+
+
+class UsageError(MonitorError):
+    pass
 
 
 class ConfigError(MonitorError):

@@ -112,7 +112,10 @@ class Pipeline:
 
     async def poll_due(self, fetcher: Fetcher, *, all_sources: bool = False) -> list[BatchReport]:
         """Claim the due sources (all active ones with ``all_sources``) and poll them."""
-        lease_s = self.settings.http.total_timeout * 4 + 60  # outlives any one poll
+        # a tick claims at most two waves of requests, and the lease outlives both even
+        # when every request runs to its deadline; the rest wait for the next tick
+        http = self.settings.http
+        lease_s = http.total_timeout * 6 + 60
         with session_scope(self.engine) as session:
             rows = sources_store.claim_due(
                 session,
@@ -120,6 +123,7 @@ class Pipeline:
                 now=self.clock(),
                 lease_s=lease_s,
                 include_not_due=all_sources,
+                limit=None if all_sources else http.concurrency * 2,
             )
             claims = [(spec_of(r), r.lease_token) for r in rows]
         return list(
@@ -143,24 +147,32 @@ class Pipeline:
         report = BatchReport(source=spec.name)
         try:
             result = await fetcher.poll(spec, validators, seen=seen)
-        except MonitorError as exc:
-            self._record_failure(spec, exc, report, token)
-            return report
-        try:
             self._store_poll(spec, result, report, token)
         except MonitorError as exc:
             self._record_failure(spec, exc, report, token)
+        except Exception as exc:
+            # a bug or a database fault must not take the other sources down with it, nor
+            # leave this one retried at every lease expiry with nothing recorded
+            log.exception("source %s: unexpected error", spec.name)
+            wrapped = MonitorError(f"internal error: {type(exc).__name__}: {exc}")
+            self._record_failure(spec, wrapped, report, token, kind="internal")
         return report
 
     def _record_failure(
-        self, spec: SourceSpec, exc: MonitorError, report: BatchReport, token: int | None
+        self,
+        spec: SourceSpec,
+        exc: MonitorError,
+        report: BatchReport,
+        token: int | None,
+        *,
+        kind: str | None = None,
     ) -> None:
-        kind = exc.kind if isinstance(exc, FetchError) else type(exc).__name__
+        kind = kind or (exc.kind if isinstance(exc, FetchError) else type(exc).__name__)
         retry_after = exc.retry_after if isinstance(exc, FetchError) else None
         report.error, report.error_kind = str(exc), kind
         log.warning("source %s: %s", spec.name, exc)
         with session_scope(self.engine) as session:
-            row = sources_store.by_name(session, spec.name)
+            row = sources_store.by_name(session, spec.name, lock=True)
             if row is None or not sources_store.holds_lease(row, token):
                 return
             delay = next_poll_delay(
@@ -181,7 +193,9 @@ class Pipeline:
         report.not_modified = result.not_modified
         report.fetched = len(result.articles)
         with session_scope(self.engine) as session:
-            row = sources_store.by_name(session, spec.name)
+            # locked until commit: a worker that claims the source meanwhile waits, and one
+            # that claimed it before makes the token check below fail (PostgreSQL)
+            row = sources_store.by_name(session, spec.name, lock=True)
             if row is None or row.id is None:
                 raise MonitorError(f"source {spec.name!r} is not in the database")
             if not sources_store.holds_lease(row, token):
@@ -333,6 +347,7 @@ def digest_input(
                 quote=first.get("quote") or p.get("quote"),
                 url=first.get("url"),
                 story_id=a.story_id,
+                id=a.id,
             )
         )
     out = []

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -45,6 +45,7 @@ def build_scheduler(
     evaluate: Job,
     reload_interval: float,
     counters: Counters,
+    digest_first_run: datetime | None = None,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(
         timezone=UTC,
@@ -57,7 +58,14 @@ def build_scheduler(
     now = datetime.now(UTC)
     scheduler.add_job(poll, IntervalTrigger(seconds=schedule.tick), id="poll", next_run_time=now)
     scheduler.add_job(reload, IntervalTrigger(seconds=reload_interval), id="reload")
-    scheduler.add_job(digest, IntervalTrigger(seconds=schedule.digest_interval), id="digest")
+    # the digest window continues from the last digest stored, so restarts more frequent
+    # than the interval still produce digests
+    scheduler.add_job(
+        digest,
+        IntervalTrigger(seconds=schedule.digest_interval),
+        id="digest",
+        next_run_time=digest_first_run or now + timedelta(seconds=schedule.digest_interval),
+    )
     # stale rules fire on silence, which no new article will ever trigger
     scheduler.add_job(evaluate, IntervalTrigger(seconds=schedule.evaluate_interval), id="evaluate")
 

@@ -8,9 +8,10 @@ URL also has the short form ``MONITOR_DATABASE_URL`` (DESIGN.md section 4). Buil
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,15 +19,11 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("monitor", appauthor=False))
 
 
-def default_database_url() -> str:
-    return f"sqlite:///{default_data_dir() / 'monitor.db'}"
-
-
 class DatabaseSettings(BaseModel):
-    url: str = Field(
-        default_factory=default_database_url,
-        description="SQLAlchemy URL. SQLite file in the user data dir by default; "
-        "postgresql+psycopg://user@host/db to share one database between daemons.",
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; unset means the SQLite file monitor.db in the data "
+        "directory. postgresql+psycopg://user@host/db shares one database between daemons.",
     )
     busy_timeout_ms: int = Field(
         5000, ge=0, description="SQLite busy timeout: how long a writer waits for a lock."
@@ -136,10 +133,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default_factory=default_data_dir,
-        description="Where monitor keeps its database and rendered digests.",
+        description="Where monitor keeps its SQLite database when no database URL is set.",
     )
     sources_file: Path = Field(Path("sources.yaml"), description="The sources to poll (YAML).")
-    log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
     database_url: str | None = Field(None, description="Short form of database.url; wins when set.")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
@@ -148,6 +147,11 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
     @property
     def db_url(self) -> str:
-        return self.database_url or self.database.url
+        return self.database_url or self.database.url or f"sqlite:///{self.data_dir / 'monitor.db'}"

@@ -27,6 +27,7 @@ class DigestAlert:
     quote: str | None = None
     url: str | None = None
     story_id: int | None = None
+    id: int | None = None  # the stored alert, so the digest marks exactly what it shows
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,12 @@ def _num(v: float) -> str:
 
 def _by_severity(alerts: tuple[DigestAlert, ...]) -> list[DigestAlert]:
     return sorted(alerts, key=lambda a: SEVERITY_ORDER.get(a.severity, 9))
+
+
+def alert_ids(d: DigestInput) -> list[int]:
+    """Ids of the stored alerts this digest shows."""
+    shown = [a for s in d.stories for a in s.alerts] + list(d.alerts)
+    return [a.id for a in shown if a.id is not None]
 
 
 def render_text(d: DigestInput) -> str:

@@ -177,6 +177,7 @@ def list_facts(
     for fact, url, title, source in session.exec(q).all():
         out.append(
             {
+                "kind": "fact",
                 "id": fact.id,
                 "entity": fact.entity,
                 "metric": fact.metric,
@@ -205,22 +206,42 @@ def list_facts(
 
 
 def list_mentions(
-    session: Session, *, kind: str | None = None, article_ids: Sequence[int] | None = None
+    session: Session,
+    *,
+    kind: str | None = None,
+    article_ids: Sequence[int] | None = None,
+    entity: str | None = None,
+    since: datetime | None = None,
+    limit: int = 1000,
 ) -> list[dict[str, Any]]:
-    q = select(Mention, Article.url).join(Article, col(Article.id) == Mention.article_id)
+    """Terms and topics found in articles, shaped like ``list_facts`` rows (kind term|topic)."""
+    q = (
+        select(Mention, Article.url, Article.title, Source.name)
+        .join(Article, col(Article.id) == Mention.article_id)
+        .join(Source, col(Source.id) == Article.source_id)
+    )
     if kind:
         q = q.where(Mention.kind == kind)
     if article_ids is not None:
         q = q.where(col(Mention.article_id).in_(list(article_ids)))
+    if entity:
+        q = q.where(Mention.entity == entity)
+    if since:
+        q = q.where(col(Article.sort_at) >= since)
+    q = q.order_by(col(Mention.article_id), col(Mention.span_start)).limit(limit)
     return [
         {
-            "article_id": m.article_id,
             "kind": m.kind,
+            "entity": m.entity,
+            "metric": None,
             "name": m.name,
             "value": m.value,
-            "entity": m.entity,
-            "quote": m.quote,
+            "article_id": m.article_id,
             "url": url,
+            "title": title,
+            "source": source,
+            "quote": m.quote,
+            "span": [m.span_start, m.span_end],
         }
-        for m, url in session.exec(q.order_by(col(Mention.id))).all()
+        for m, url, title, source in session.exec(q).all()
     ]

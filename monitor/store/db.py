@@ -30,13 +30,25 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
+    """An engine for ``url``; a malformed URL or an unusable path is a one-line StoreError."""
+    if echo:
+        # through logging (stderr), not SQLAlchemy's own stdout handler: --json stays clean
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+    try:
+        return _make_engine(url, busy_timeout_ms)
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(f"bad database URL {url!r}: {exc}") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot create the database folder for {url!r}: {exc}") from exc
+
+
+def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url,
-            echo=echo,
             # the driver's own transaction handling is switched off so that ours
             # (BEGIN IMMEDIATE, below) is the only one
             connect_args={"isolation_level": None, "check_same_thread": False},
@@ -56,7 +68,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) ->
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -77,8 +89,9 @@ def upgrade(engine: Engine) -> str | None:
             command.upgrade(cfg, "head")
             conn.commit()
             return MigrationContext.configure(conn).get_current_revision()
-    except sa.exc.OperationalError as exc:
-        raise StoreError(f"cannot open database {engine.url!r}: {exc.orig}") from exc
+    except sa.exc.DBAPIError as exc:  # unreachable server, not a database file, ...
+        shown = engine.url.render_as_string(hide_password=True)
+        raise StoreError(f"cannot open database {shown}: {exc.orig}") from exc
 
 
 def current_revision(engine: Engine) -> str | None:

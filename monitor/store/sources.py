@@ -55,8 +55,10 @@ def ensure_source(session: Session, name: str, url: str, kind: str = "file") -> 
     return row
 
 
-def by_name(session: Session, name: str) -> Source | None:
-    return session.exec(select(Source).where(Source.name == name)).first()
+def by_name(session: Session, name: str, *, lock: bool = False) -> Source | None:
+    """The source row; with ``lock``, held FOR UPDATE until the transaction ends."""
+    q = select(Source).where(Source.name == name)
+    return session.exec(q.with_for_update() if lock else q).first()
 
 
 def active_sources(session: Session) -> list[Source]:
@@ -70,7 +72,7 @@ def claim_due(
     now: datetime,
     lease_s: float,
     include_not_due: bool = False,
-    limit: int = 500,
+    limit: int | None = 500,
 ) -> list[Source]:
     """Lease the sources that are due and not leased by a live worker.
 
@@ -86,7 +88,9 @@ def claim_due(
     )
     if not include_not_due:
         q = q.where((col(Source.next_poll_at).is_(None)) | (col(Source.next_poll_at) <= now))
-    q = q.order_by(col(Source.next_poll_at), col(Source.name)).limit(limit)
+    q = q.order_by(col(Source.next_poll_at), col(Source.name))
+    if limit is not None:
+        q = q.limit(limit)
     rows = list(session.exec(q.with_for_update(skip_locked=True)))
     for row in rows:
         row.lease_owner = worker

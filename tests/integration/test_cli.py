@@ -189,3 +189,44 @@ def test_rules_test_replays_without_storing(
     assert len(json.loads(run("alerts", "--json", db=db).stdout)) == len(stored)
     text = run("rules", "test", db=db)
     assert "would fire" in text.stdout and "evidence:" in text.stdout
+
+
+def test_mistakes_are_one_line_errors_not_tracebacks(
+    run: Callable[..., Result], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad_url = run("--db", "nonsense", "alerts", db=db)
+    assert bad_url.returncode == 1 and "Traceback" not in bad_url.stderr
+    assert bad_url.stderr.strip().startswith("monitor: error: bad database URL 'nonsense'")
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_text("these are not the tables you are looking for\n" * 100)
+    garbage = run("--db", f"sqlite:///{not_a_db}", "alerts", db=db)
+    assert garbage.returncode == 1 and "cannot open database" in garbage.stderr
+    for usage in (("stories", "show"), ("poll",), ("digest",), ("sources", "check")):
+        out = run(*usage, db=db)
+        assert out.returncode == 2, usage
+    unwritable = run("digest", "--preview", "--html", str(tmp_path / "no" / "x.html"), db=db)
+    assert unwritable.returncode == 1 and "cannot write" in unwritable.stderr
+    monkeypatch.setenv("MONITOR_LOG_LEVEL", "chatty")
+    level = run("alerts", db=db)
+    assert level.returncode == 1 and "setting log_level" in level.stderr
+
+
+def test_facts_filters_apply_to_terms_and_topics(run: Callable[..., Result], db: str) -> None:
+    pages = sorted((ROOT / "seeds" / "site" / "articles").glob("*.html"))
+    assert run("ingest", *map(str, pages), db=db).returncode == 0
+    rows = json.loads(run("facts", "--json", db=db).stdout)
+    assert {r["kind"] for r in rows} == {"fact", "term", "topic"}
+    assert "Qwen3-Omni" in {r["value"] for r in rows if r["kind"] == "term"}
+    none = json.loads(run("facts", "--json", "--entity", "nosuchentity", db=db).stdout)
+    assert none == []
+    capex = json.loads(run("facts", "--json", "--metric", "ai_capex_plan", db=db).stdout)
+    assert capex and {r["kind"] for r in capex} == {"fact"}
+    assert len(json.loads(run("facts", "--json", "--limit", "3", db=db).stdout)) == 3
+
+
+def test_echo_keeps_json_stdout_clean(
+    run: Callable[..., Result], db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_DATABASE__ECHO", "true")
+    out = run("alerts", "--json", db=db)
+    assert out.returncode == 0 and json.loads(out.stdout) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, SecretStr
@@ -58,3 +59,10 @@ def test_default_database_is_sqlite_in_user_data_dir() -> None:
     s = Settings()
     assert s.db_url.startswith("sqlite:///")
     assert s.db_url.endswith("monitor/monitor.db")
+
+
+def test_data_dir_holds_the_default_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MONITOR_DATA_DIR", str(tmp_path))
+    assert Settings().db_url == f"sqlite:///{tmp_path / 'monitor.db'}"

@@ -1,0 +1,91 @@
+"""Faults inside a poll stay inside their source; digests mark what they show."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from monitor.cli import CHANNELS
+from monitor.fetch.client import PollResult, Validators
+from monitor.fetch.sources import SourceSpec
+from monitor.models import Source
+from monitor.pipeline import Pipeline
+from monitor.rules.loader import load_rules
+from monitor.settings import Settings
+from monitor.store import sources as sources_store
+from monitor.store.db import session_scope
+from monitor.values import FetchedArticle
+from tests.conftest import RULES
+
+TEXT = (
+    "Alibaba Group said it will invest $53 billion over the next three years in AI and "
+    "cloud infrastructure, its largest commitment yet, as it races rivals for compute."
+)
+
+
+class Flaky:
+    """A fetcher whose source 'bad' hits a bug (not a MonitorError)."""
+
+    async def poll(self, source: SourceSpec, validators: Validators, **_: Any) -> PollResult:
+        if source.name == "bad":
+            raise RuntimeError("parser bug")
+        item = FetchedArticle(
+            url=f"https://x.test/{source.name}", guid=source.name, title="Alibaba's plan", text=TEXT
+        )
+        return PollResult(False, (item,), Validators("etag-1", None, None), None, (), False)
+
+
+def specs() -> list[SourceSpec]:
+    return [
+        SourceSpec.model_validate(
+            {
+                "name": n,
+                "url": f"https://{n}.test/feed",
+                "kind": "rss",
+                "interval_s": 600.0,
+                "tags": (),
+                "selectors": None,
+                "fetch_full": False,
+            }
+        )
+        for n in ("bad", "good")
+    ]
+
+
+def test_a_bug_in_one_source_is_recorded_and_the_others_poll(engine: Engine) -> None:
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    pipe.sync_sources(specs())
+    reports = asyncio.run(pipe.poll_due(Flaky()))  # type: ignore[arg-type]
+    by_name = {r.source: r for r in reports}
+    assert by_name["good"].new == 1 and by_name["good"].error is None
+    assert by_name["bad"].error_kind == "internal" and "parser bug" in str(by_name["bad"].error)
+    with session_scope(engine) as s:
+        bad = sources_store.by_name(s, "bad")
+        assert isinstance(bad, Source)
+        assert bad.error_count == 1 and bad.last_error_kind == "internal"
+        assert bad.lease_owner is None  # released, and backed off
+        assert bad.next_poll_at is not None and bad.next_poll_at > datetime.now(UTC)
+
+
+def test_a_lost_lease_discards_the_poll(engine: Engine) -> None:
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    pipe.sync_sources(specs()[1:])
+
+    class StealDuringFetch(Flaky):
+        async def poll(self, source: SourceSpec, validators: Validators, **kw: Any) -> PollResult:
+            with session_scope(engine) as s:  # another worker claims the source meanwhile
+                row = sources_store.by_name(s, source.name)
+                assert row is not None
+                row.lease_token += 1
+                row.lease_owner = "other:1"
+            return await super().poll(source, validators, **kw)
+
+    reports = asyncio.run(pipe.poll_due(StealDuringFetch()))  # type: ignore[arg-type]
+    assert reports[0].new == 0 and "lease lost" in str(reports[0].error)
+    with session_scope(engine) as s:
+        row = sources_store.by_name(s, "good")
+        assert row is not None
+        assert row.etag is None and row.lease_owner == "other:1"  # the new owner's state stays
