@@ -33,9 +33,9 @@ from monitor.rules.loader import RuleSet, load_rules
 from monitor.rules.reload import RuleBook
 from monitor.rules.report import draft_json, format_drafts
 from monitor.settings import Settings
-from monitor.store import articles, rules_io, stories
+from monitor.store import articles, digests, rules_io, stories
 from monitor.store import sources as sources_store
-from monitor.store.db import make_engine, session_scope, upgrade
+from monitor.store.db import current_revision, make_engine, session_scope, upgrade
 
 log = logging.getLogger("monitor")
 
@@ -396,6 +396,42 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if ruleset.problems else 0
 
 
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when the database answers at the newest schema and no source is failing."""
+    engine = open_engine(settings)
+    now = datetime.now(UTC)
+    factor = settings.schedule.stale_factor
+    revision = current_revision(engine)  # its own connection: not inside the transaction
+    with session_scope(engine) as session:
+        report = digests.health(session, now=now)
+        srcs = sources_store.active_sources(session)
+        report["revision"] = revision
+        report["sources"] = len(srcs)
+        report["failing_sources"] = sorted(s.name for s in srcs if s.error_count)
+        report["stale_sources"] = sorted(
+            s.name for s in srcs if is_stale(s.last_new_item_at, s.usual_gap_s, now, factor)
+        )
+    healthy = not report["failing_sources"]
+    report["healthy"] = healthy
+    if args.json:
+        emit_json([report])
+    else:
+        print(f"database: {engine.url.render_as_string()} at revision {report['revision']}")
+        print(
+            f"sources: {report['sources']} active, failing: "
+            f"{', '.join(report['failing_sources']) or 'none'}, stale: "
+            f"{', '.join(report['stale_sources']) or 'none'}"
+        )
+        for w in report["workers"]:
+            print(f"worker {w['worker']} ({w['role']}): last seen {w['seen_s_ago']} s ago")
+        print(
+            f"last digest: {report['last_digest_at'] or 'never'}; alerts waiting for a "
+            f"digest: {report['alerts_not_in_a_digest']}; operator alerts: "
+            f"{report['operator_alerts']}"
+        )
+    return 0 if healthy else 1
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_engine(settings)
     rulebook = RuleBook(settings.rules.dir, channels=CHANNELS)
@@ -479,6 +515,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("action", choices=["check", "test"])
     sp.add_argument("path", nargs="?", help="a rules directory or file (default: settings)")
     sp.add_argument("--since", help="replay history from this date (rules test)")
+    sp.add_argument("--json", action="store_true", help="one JSON array on stdout")
+
+    sp = add(
+        "health",
+        cmd_health,
+        "database, workers, failing and stale sources, digests; exit 1 when a source is failing",
+    )
     sp.add_argument("--json", action="store_true", help="one JSON array on stdout")
 
     sp = add("db", cmd_db_upgrade, "database maintenance: `db upgrade` applies migrations")

@@ -95,3 +95,33 @@ def beat(session: Session, *, worker: str, host: str, pid: int, role: str, now: 
         row = Heartbeat(worker=worker, host=host, pid=pid, role=role, started_at=now)
     row.seen_at = now
     session.add(row)
+
+
+def health(session: Session, *, now: datetime) -> dict[str, Any]:
+    """Workers, digests and alerts at a glance, for `monitor health`."""
+    workers = [
+        {
+            "worker": h.worker,
+            "role": h.role,
+            "started_at": _iso(h.started_at),
+            "seen_at": _iso(h.seen_at),
+            "seen_s_ago": None if h.seen_at is None else round((now - h.seen_at).total_seconds()),
+        }
+        for h in session.exec(select(Heartbeat).order_by(col(Heartbeat.seen_at).desc()))
+    ]
+    operator = session.exec(
+        select(func.count()).select_from(Alert).where(col(Alert.rule_id).like("operator:%"))
+    ).one()
+    undigested = session.exec(
+        select(func.count()).select_from(Alert).where(col(Alert.digest_id).is_(None))
+    ).one()
+    return {
+        "workers": workers,
+        "last_digest_at": _iso(last_digest_at(session)),
+        "alerts_not_in_a_digest": int(undigested),
+        "operator_alerts": int(operator),
+    }
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts else None

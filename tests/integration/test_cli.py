@@ -230,3 +230,22 @@ def test_echo_keeps_json_stdout_clean(
     monkeypatch.setenv("MONITOR_DATABASE__ECHO", "true")
     out = run("alerts", "--json", db=db)
     assert out.returncode == 0 and json.loads(out.stdout) == []
+
+
+def test_health_reports_failing_sources(
+    run: Callable[..., Result], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_HTTP__ALLOW_NETWORKS", '["127.0.0.1/32"]')
+    with serve_directory(ROOT / "seeds") as base_url:
+        sources = _local_sources(tmp_path, base_url)
+        assert run("--sources", str(sources), "poll", "--once", db=db).returncode == 0
+    healthy = run("health", "--json", db=db)
+    report = json.loads(healthy.stdout)[0]
+    assert healthy.returncode == 0 and report["healthy"] and report["sources"] == 3
+    assert report["revision"] is not None
+    # the server is gone now: the next poll fails and health says which source
+    broken = sources.read_text(encoding="utf-8").replace("feeds/wire.atom", "feeds/gone.atom")
+    sources.write_text(broken, encoding="utf-8")
+    assert run("--sources", str(sources), "poll", "--once", db=db).returncode == 1
+    sick = run("health", db=db)
+    assert sick.returncode == 1 and "ainvest-wire-atom" in sick.stdout
