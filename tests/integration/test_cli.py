@@ -49,23 +49,20 @@ def test_python_dash_m_entry_point(tmp_path: Path) -> None:
         "HOME": str(tmp_path),
         "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
     }
-    ok = subprocess.run(
-        [sys.executable, "-m", "monitor", "--help"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
+
+    def entry(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "monitor", *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=120,
+        )
+
+    ok = entry("--help")
     assert ok.returncode == 0 and "ingest" in ok.stdout
-    bad = subprocess.run(
-        [sys.executable, "-m", "monitor", "frobnicate"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
+    bad = entry("frobnicate")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
 
 
