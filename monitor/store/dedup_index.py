@@ -131,13 +131,14 @@ def find_near_duplicate(
     text: str,
     *,
     keys: Sequence[int] | None = None,
+    shingles: npt.NDArray[np.uint32] | None = None,
 ) -> NearDuplicate | None:
     """The most similar indexed article at Jaccard >= ``NEAR_DUPLICATE``, verified.
 
     Candidates come from the band index; each is verified against its stored signature,
     and an estimate too close to the threshold to trust is settled by the exact shingle
     Jaccard of the two stored texts (see ``monitor.dedup.minhash``). ``keys`` are the
-    signature's band keys when the caller has them.
+    signature's band keys and ``shingles`` the text's shingles when the caller has them.
     """
     sql = session if isinstance(session, PlainSql) else PlainSql(session)
     signatures = _candidate_signatures(
@@ -158,7 +159,7 @@ def find_near_duplicate(
                 f"SELECT id, text FROM article WHERE id IN ({sql.marks(len(unsure))})", unsure
             )
         }
-    mine: list[npt.NDArray[np.uint32]] = []
+    mine: list[npt.NDArray[np.uint32]] = [] if shingles is None else [shingles]
 
     def exact(cid: int) -> float:
         if not mine:

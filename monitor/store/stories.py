@@ -143,9 +143,14 @@ def place_article(
             duplicate_of, similarity = original, 1.0
             reason = {"level": "exact", "duplicate_of": original}
         else:
-            sig = signature if signature is not None else minhash.signature(text)
+            # the shingles behind the signature also serve the exact check of candidates
+            sh = None
+            if signature is None:
+                sh = minhash.shingles(text)
+                signature = minhash.signature_of(sh)
+            sig = signature
             keys = minhash.band_keys(sig)
-            near = find_near_duplicate(sql, article_id, sig, text, keys=keys)
+            near = find_near_duplicate(sql, article_id, sig, text, keys=keys, shingles=sh)
             add_to_index(sql, article_id, sig, write_signature=False, keys=keys)
             if near is not None:
                 duplicate_of, similarity = near.article_id, round(near.similarity, 4)

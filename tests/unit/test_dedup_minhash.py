@@ -148,3 +148,40 @@ def test_word_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         signature(" ".join(f"w{i}x{j}" for j in range(30)))
     assert len(minhash._WORD_CACHE) <= 50 + 30
     assert signature(TEXT) == before
+
+
+def test_reused_sketch_matches_a_fresh_datasketch_minhash() -> None:
+    import threading
+
+    import numpy as np
+    from datasketch import MinHash
+
+    def fresh(text: str) -> bytes:
+        m = MinHash(
+            num_perm=minhash.NUM_PERM,
+            seed=minhash.SEED,
+            hashfunc=int,
+            permutations=minhash._PERMUTATIONS,
+            scheme="affine32",
+        )
+        m.update_batch(minhash.shingles(text).tolist())
+        low = (np.asarray(m.hashvalues, dtype=np.uint32) & 0xFFFF).astype("<u2")
+        return bytes([minhash.VERSION]) + low.tobytes()
+
+    texts = [TEXT, TEXT.upper()[:200], "one two three four", TEXT[::-1]]
+    # one after another on a thread's sketch: nothing of the previous text is left over
+    for t in texts + texts[::-1]:
+        assert signature(t) == fresh(t)
+        assert minhash.signature_of(minhash.shingles(t)) == signature(t)
+    # a sketch per thread: concurrent signatures do not mix
+    got: dict[int, list[bytes]] = {}
+
+    def run(k: int) -> None:
+        got[k] = [signature(t) for t in texts * 20]
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert all(v == [fresh(t) for t in texts] * 20 for v in got.values())

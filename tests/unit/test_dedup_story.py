@@ -195,3 +195,10 @@ def test_without_entities_more_evidence_is_needed() -> None:
     story = story_profile(5, None, [article(figures, entity=None)])
     assert compare(article(figures[:3], entity=None), story) is not None  # three shared, all
     assert compare(article([*figures[:2], pct(9), pct(11)], entity=None), story) is None
+
+
+def test_content_words_drop_words_with_any_digit_ascii_or_not() -> None:
+    # ASCII words take a set test, others the per-character check; both drop digits
+    assert content_words("Qwen3 model beats gpt4o on 2025 tasks") == {"model", "beats", "tasks"}
+    # Arabic-Indic and Devanagari digits are digits too; letters outside ASCII stay
+    assert content_words("Übernahme ٣سهم मूल्य१ Zürich") == {"übernahme", "zürich"}
