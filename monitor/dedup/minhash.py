@@ -139,8 +139,27 @@ def signature_of(sh: npt.NDArray[np.uint32]) -> bytes:
     # shingle (about half the cost of a signature).
     m = _sketch()
     m.update_batch([sh])
+    return pack(m)
+
+
+def pack(m: MinHash) -> bytes:
+    """The stored form of a MinHash: a version byte, then the low 16 bits of each minimum."""
     low = (np.asarray(m.hashvalues, dtype=np.uint32) & _MASK16).astype("<u2")
     return bytes([VERSION]) + low.tobytes()
+
+
+def reference_minhash(text: str) -> MinHash:
+    """The same MinHash built the plain datasketch way, one shingle per update: the
+    baseline that tests compare :func:`signature` with and the benchmark's peer."""
+    m = MinHash(
+        num_perm=NUM_PERM,
+        seed=SEED,
+        hashfunc=int,
+        permutations=_PERMUTATIONS,
+        scheme="affine32",
+    )
+    m.update_batch(shingles(text).tolist())
+    return m
 
 
 def signature(text: str) -> bytes:

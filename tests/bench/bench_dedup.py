@@ -252,15 +252,7 @@ def measure_peer(
 
 def datasketch_minhash(text: str) -> MinHash:
     """The same MinHash as ours (same shingles, permutations and scheme), as an object."""
-    m = MinHash(
-        num_perm=minhash.NUM_PERM,
-        seed=minhash.SEED,
-        hashfunc=int,
-        permutations=minhash._PERMUTATIONS,
-        scheme="affine32",
-    )
-    m.update_batch(minhash.shingles(text).tolist())
-    return m
+    return minhash.reference_minhash(text)
 
 
 # ------------------------------------------------------------------------------- main

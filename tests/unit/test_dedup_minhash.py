@@ -153,20 +153,8 @@ def test_word_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_reused_sketch_matches_a_fresh_datasketch_minhash() -> None:
     import threading
 
-    import numpy as np
-    from datasketch import MinHash
-
     def fresh(text: str) -> bytes:
-        m = MinHash(
-            num_perm=minhash.NUM_PERM,
-            seed=minhash.SEED,
-            hashfunc=int,
-            permutations=minhash._PERMUTATIONS,
-            scheme="affine32",
-        )
-        m.update_batch(minhash.shingles(text).tolist())
-        low = (np.asarray(m.hashvalues, dtype=np.uint32) & 0xFFFF).astype("<u2")
-        return bytes([minhash.VERSION]) + low.tobytes()
+        return minhash.pack(minhash.reference_minhash(text))
 
     texts = [TEXT, TEXT.upper()[:200], "one two three four", TEXT[::-1]]
     # one after another on a thread's sketch: nothing of the previous text is left over
