@@ -251,6 +251,7 @@ class Pipeline:
         window = timedelta(days=self.settings.schedule.story_window_days)
         vocab = ruleset.vocabulary
         timeout = self.settings.rules.regex_timeout
+        new: list[tuple[int, Extraction]] = []
         for item in items:
             article_id = articles.insert_article(
                 session, source_id, item, content_hash=dedup.content_hash(item.text), now=now
@@ -259,10 +260,10 @@ class Pipeline:
                 continue  # already stored: a re-poll, or the same canonical url elsewhere
             report.new += 1
             report.new_ids.append(article_id)
-            extraction: Extraction = extract(item.text, item.title, vocab, regex_timeout=timeout)
-            placement = stories.place_article(
-                session, article_id, extraction, now=now, window=window
-            )
+            new.append((article_id, extract(item.text, item.title, vocab, regex_timeout=timeout)))
+        # the whole batch at once: one band-index lookup and one write for all of it
+        placements = stories.place_articles(session, new, now=now, window=window)
+        for (article_id, extraction), placement in zip(new, placements, strict=True):
             if placement.duplicate_of is not None:
                 report.duplicates += 1
             flags = stories.mark_new_facts(session, placement.story_id, extraction.facts)

@@ -15,6 +15,7 @@ ingested. ``now`` stands in for an article without one.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,16 +28,19 @@ from monitor.dedup import minhash, story
 from monitor.models import Article, FactRow
 from monitor.models import Story as StoryRow
 from monitor.store import story_index
-from monitor.store.dedup_index import (
-    PlainSql,
-    add_to_index,
-    find_near_duplicate,
-)
+from monitor.store.dedup_index import BatchIndex, NearDuplicate, PlainSql
 from monitor.store.story_index import types as _types
 from monitor.store.story_views import list_stories, story_detail
 from monitor.values import Extraction, Fact
 
-__all__ = ["Placement", "list_stories", "mark_new_facts", "place_article", "story_detail"]
+__all__ = [
+    "Placement",
+    "list_stories",
+    "mark_new_facts",
+    "place_article",
+    "place_articles",
+    "story_detail",
+]
 
 ARTICLE: sa.Table = Article.__table__  # type: ignore[attr-defined]
 STORY: sa.Table = StoryRow.__table__  # type: ignore[attr-defined]
@@ -61,13 +65,13 @@ class Placement:
 # Every statement of place_article is plain SQL on the session's DB-API cursor (see
 # monitor.store.dedup_index): through SQLAlchemy Core each one costs ~0.4 ms of CPU on
 # the reference machine, which made the statements, not the signatures, the bottleneck.
-# The article and the earliest other placed article with the same normalised-text hash
-# (monitor.store.dedup_index.exact_duplicate), in one statement.
+# The articles, each with the earliest other placed article with the same normalised-text
+# hash, in one statement.
 _READ = (
-    "SELECT a.title, a.text, a.sort_at, a.story_id, a.duplicate_of, a.similarity,"
-    " a.join_reason, (SELECT o.id FROM article o WHERE o.content_hash = a.content_hash"
-    " AND o.id <> a.id AND o.story_id IS NOT NULL ORDER BY o.id LIMIT 1)"
-    " FROM article a WHERE a.id = %s"
+    "SELECT a.id, a.title, a.text, a.sort_at, a.story_id, a.duplicate_of, a.similarity,"
+    " a.join_reason, a.content_hash, (SELECT o.id FROM article o WHERE o.content_hash ="
+    " a.content_hash AND o.id <> a.id AND o.story_id IS NOT NULL ORDER BY o.id LIMIT 1)"
+    " FROM article a WHERE a.id IN ({})"
 )
 _WRITE = (
     "UPDATE article SET duplicate_of = %s, similarity = %s, story_id = %s, join_reason = %s,"
@@ -99,68 +103,150 @@ def place_article(
     *,
     now: datetime,
     window: timedelta,
-    signature: bytes | None = None,
 ) -> Placement:
-    """Exact, then near-duplicate, then same story; writes the dedup columns and the story.
+    """One article through :func:`place_articles`."""
+    return place_articles(session, [(article_id, extraction)], now=now, window=window)[0]
 
-    The story's profile and figure keys are taken from ``extraction``: the caller stores
-    the same extraction with the article (monitor.pipeline). ``signature`` is the
-    article's :func:`monitor.dedup.minhash.signature` when the caller computed it already
-    (:func:`signatures` does a whole batch at once).
 
-    Calling it again for an article already placed changes nothing and returns the
+@dataclass(slots=True)
+class _Pending:
+    """An article of the batch on its way: what is known before its turn comes."""
+
+    article_id: int
+    extraction: Extraction
+    title: str
+    text: str
+    at: datetime
+    content_hash: str
+    original: int | None  # earliest placed article with the same hash, before this batch
+    recorded: Placement | None  # already placed before this call
+    long: bool  # enough words for the exact and near levels
+    sig: bytes | None = None
+    keys: Sequence[int] = ()
+    shingles: Any = None
+
+
+def place_articles(
+    session: Session,
+    items: Sequence[tuple[int, Extraction]],
+    *,
+    now: datetime,
+    window: timedelta,
+) -> list[Placement]:
+    """Exact, then near-duplicate, then same story, for each article in order; writes the
+    dedup columns, the band keys and the stories.
+
+    The result is the same as placing the articles one after another: a later article of
+    the batch can be a copy of an earlier one. The story's profile and figure keys are
+    taken from each article's extraction, which the caller stores with the article
+    (monitor.pipeline). Placing an article already placed changes nothing and returns the
     recorded placement.
     """
     sql = PlainSql(session)
     types = _types(sql.dialect)
-    found = sql.rows(_READ, (article_id,))
-    if not found:
-        raise LookupError(f"no article {article_id}")
-    title, text, sort_at, placed, dup, sim, why, same_hash = found[0]
-    original = None if same_hash is None else int(same_hash)
-    if placed is not None:
-        recorded: dict[str, Any] = types.json_out(why) or {}
-        return Placement(
-            article_id,
-            int(placed),
-            str(recorded.get("level", "new")),
-            new_story=bool(recorded.get("level") == "new"),
-            duplicate_of=dup,
-            similarity=sim,
-            reason=recorded,
-        )
-    at: datetime = types.ts_out(sort_at) or now
-    title, text = title or "", text or ""
+    pending = _read(sql, types, items, now)
+    # The exact level within the batch: the first article of each hash is the original
+    # of the later ones (an original placed before the batch has a smaller id and wins).
+    first_of: dict[str, int] = {}
+    for p in pending:
+        if p.recorded is not None or not p.long:
+            continue
+        if p.original is None and p.content_hash in first_of:
+            p.original = first_of[p.content_hash]
+        first_of.setdefault(p.content_hash, p.article_id)
+        if p.original is None:
+            # the shingles behind the signature also serve the exact check of candidates
+            p.shingles = minhash.shingles(p.text)
+            p.sig = minhash.signature_of(p.shingles)
+            p.keys = minhash.band_keys(p.sig)
+    index = BatchIndex(sql, [(p.article_id, p.keys) for p in pending if p.keys])
+    out: list[Placement] = []
+    done: dict[int, Placement] = {}
+    for p in pending:
+        placed = p.recorded or done.get(p.article_id)
+        if placed is None:
+            placed = _place(sql, types, index, p, window)
+            done[p.article_id] = placed
+            gone = set((placed.reason or {}).get("merged", ()))
+            if gone:  # earlier articles of the batch moved with their stories
+                out = [
+                    dataclasses.replace(o, story_id=placed.story_id) if o.story_id in gone else o
+                    for o in out
+                ]
+                done = {o.article_id: o for o in out} | {p.article_id: placed}
+        out.append(placed)
+    index.flush()
+    return out
 
+
+def _read(
+    sql: PlainSql, types: Any, items: Sequence[tuple[int, Extraction]], now: datetime
+) -> list[_Pending]:
+    ids = sorted({aid for aid, _ in items})
+    rows: dict[int, Any] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        for r in sql.rows(_READ.format(sql.marks(len(part))), part):
+            rows[int(r[0])] = r
+    out = []
+    for article_id, extraction in items:
+        if article_id not in rows:
+            raise LookupError(f"no article {article_id}")
+        _, title, text, sort_at, placed, dup, sim, why, chash, same_hash = rows[article_id]
+        recorded = None
+        if placed is not None:
+            was: dict[str, Any] = types.json_out(why) or {}
+            recorded = Placement(
+                article_id,
+                int(placed),
+                str(was.get("level", "new")),
+                new_story=bool(was.get("level") == "new"),
+                duplicate_of=dup,
+                similarity=sim,
+                reason=was,
+            )
+        text = text or ""
+        long = len(text.split(None, MIN_WORDS)) > MIN_WORDS  # stops splitting early
+        out.append(
+            _Pending(
+                article_id,
+                extraction,
+                title or "",
+                text,
+                types.ts_out(sort_at) or now,
+                chash,
+                None if same_hash is None or not long else int(same_hash),
+                recorded,
+                long=long,
+            )
+        )
+    return out
+
+
+def _place(
+    sql: PlainSql, types: Any, index: BatchIndex, p: _Pending, window: timedelta
+) -> Placement:
+    article_id, extraction, title, text, at = p.article_id, p.extraction, p.title, p.text, p.at
     duplicate_of: int | None = None
     similarity: float | None = None
-    sig: bytes | None = None
     reason: dict[str, Any] = {"level": "new"}
     story_id: int | None = None
     member: story.ArticleProfile | None = None
-    if len(text.split(None, MIN_WORDS)) > MIN_WORDS:  # stops splitting early
-        if original is not None:
-            duplicate_of, similarity = original, 1.0
-            reason = {"level": "exact", "duplicate_of": original}
-        else:
-            # the shingles behind the signature also serve the exact check of candidates
-            sh = None
-            if signature is None:
-                sh = minhash.shingles(text)
-                signature = minhash.signature_of(sh)
-            sig = signature
-            keys = minhash.band_keys(sig)
-            near = find_near_duplicate(sql, article_id, sig, text, keys=keys, shingles=sh)
-            add_to_index(sql, article_id, sig, write_signature=False, keys=keys)
-            if near is not None:
-                duplicate_of, similarity = near.article_id, round(near.similarity, 4)
-                reason = {
-                    "level": "near-duplicate",
-                    "duplicate_of": near.article_id,
-                    "similarity": similarity,
-                    "estimated": round(near.estimated, 4),
-                    "verified": "exact shingles" if near.exact_checked else "signatures",
-                }
+    if p.original is not None:
+        duplicate_of, similarity = p.original, 1.0
+        reason = {"level": "exact", "duplicate_of": p.original}
+    elif p.sig is not None:
+        near: NearDuplicate | None = index.find(article_id, p.sig, p.keys, text, p.shingles)
+        index.add(article_id, p.sig, p.keys, text)
+        if near is not None:
+            duplicate_of, similarity = near.article_id, round(near.similarity, 4)
+            reason = {
+                "level": "near-duplicate",
+                "duplicate_of": near.article_id,
+                "similarity": similarity,
+                "estimated": round(near.estimated, 4),
+                "verified": "exact shingles" if near.exact_checked else "signatures",
+            }
     if duplicate_of is not None:
         of = sql.rows("SELECT story_id FROM article WHERE id = %s", (duplicate_of,))
         story_id = int(of[0][0]) if of and of[0][0] is not None else None
@@ -196,7 +282,7 @@ def place_article(
         )
     sql.run(
         _WRITE,
-        (duplicate_of, similarity, story_id, types.json_in(reason), sig, article_id),
+        (duplicate_of, similarity, story_id, types.json_in(reason), p.sig, article_id),
     )
     if not new_story:
         sql.run(

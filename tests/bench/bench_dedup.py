@@ -10,8 +10,8 @@ lookup, verification of candidates against stored signatures (and the exact Jacc
 grey zone), signature and band-key writes, and the article's dedup columns, committed
 every ``BATCH`` articles. HTML parsing and extraction are not included (issue 4, point 6).
 One in five measured articles is a copy of a stored one, so verification runs too. The
-call measured is ``place_article`` itself, so the story level (new story rows, the story
-lookup for the article's main entity) is included.
+call measured is ``place_articles`` on each batch, as the pipeline makes it, so the story
+level (new story rows, the story lookup for the article's main entity) is included.
 
 Stored articles: ``POOL`` real texts with their real signatures and band keys; the rest
 are rows with random signatures and band keys (bulk-loaded with executemany in key
@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.dedup import content_hash, minhash  # noqa: E402
 from monitor.store.db import make_engine, session_scope, upgrade  # noqa: E402
-from monitor.store.stories import ARTICLE, place_article  # noqa: E402
+from monitor.store.stories import ARTICLE, place_articles  # noqa: E402
 from monitor.values import Extraction  # noqa: E402
 from tests.unit import dedup_eval  # noqa: E402
 
@@ -200,17 +200,18 @@ def measure_ours(
     wall, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(texts), BATCH):
         with session_scope(engine) as s:
-            for k in range(start, min(start + BATCH, len(texts))):
-                # one main entity per 1,000 articles: the story level compares each new
-                # article with the few recent stories of its company, as in production
-                p = place_article(
-                    s,
-                    ids[k],
-                    Extraction(main_entity=f"company{k % 1000}"),
-                    now=T0 + timedelta(days=30),
-                    window=timedelta(days=7),
-                )
-                found += p.duplicate_of is not None
+            # one main entity per 1,000 articles: the story level compares each new
+            # article with the few recent stories of its company, as in production
+            placed = place_articles(
+                s,
+                [
+                    (ids[k], Extraction(main_entity=f"company{k % 1000}"))
+                    for k in range(start, min(start + BATCH, len(texts)))
+                ],
+                now=T0 + timedelta(days=30),
+                window=timedelta(days=7),
+            )
+            found += sum(p.duplicate_of is not None for p in placed)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     engine.dispose()
     return wall, cpu, found
@@ -298,7 +299,7 @@ def main() -> None:
         f" {'idx B/art':>9} {'load s':>6} | {'art/s/core':>10} {'cpu us':>7} {'wall/s':>7}"
         f" {'dups':>5} {'fill s':>6}"
     )
-    print(f"{'':>9} | {'ours (place_article on SQLite)':<52} | {'peer (MinHashLSH)':<40}")
+    print(f"{'':>9} | {'ours (place_articles on SQLite)':<52} | {'peer (MinHashLSH)':<40}")
     print(header)
     print("-" * len(header))
     first_cpu: float | None = None

@@ -269,10 +269,17 @@ def test_postgresql_shares_one_index() -> None:
             second = add(s, " ".join(words[:-30]), key="a1-cut", source="other")
             p = place_article(s, second, a1.extraction, now=T0, window=WINDOW)
             # replaying the index rows of an article inserts nothing and raises nothing
-            from monitor.store.dedup_index import add_to_index
+            from monitor.store.dedup_index import BatchIndex, PlainSql
 
-            add_to_index(s, second, minhash.signature(" ".join(words[:-30])))
+            sig = minhash.signature(" ".join(words[:-30]))
+            replayed = BatchIndex(PlainSql(s), [])
+            replayed.add(second, sig, minhash.band_keys(sig), "")
+            replayed.flush()
+            bands = s.execute(
+                sa.select(sa.func.count()).where(DedupBand.article_id == second)  # type: ignore[arg-type]
+            ).scalar_one()
         assert p.level == "near-duplicate" and p.duplicate_of == first
+        assert bands == minhash.BANDS
         assert -(2**63) <= replay[0] <= replay[1] < 2**63
         eng.dispose()
     finally:

@@ -688,14 +688,10 @@ def pairwise(labels: Sequence[str], predicted: Sequence[int]) -> tuple[float, fl
 # ------------------------------------------------------- running a set through the store
 
 
-def ingest(
-    session: Any, source_id: int, doc: Doc, extraction: Extraction, *, window: timedelta
-) -> Placement:
-    """What the pipeline does with one new article: insert it and its mentions, place it,
-    mark its new facts and insert them with the story id. Returns the Placement."""
+def insert_doc(session: Any, source_id: int, doc: Doc) -> int:
+    """The article row the pipeline would insert for ``doc``; returns its id."""
     from monitor.dedup import content_hash
-    from monitor.models import Article, FactRow, Mention
-    from monitor.store.stories import mark_new_facts, place_article
+    from monitor.models import Article
 
     row = Article(
         source_id=source_id,
@@ -712,7 +708,18 @@ def ingest(
     session.add(row)
     session.flush()
     assert row.id is not None
-    aid = row.id
+    return int(row.id)
+
+
+def ingest(
+    session: Any, source_id: int, doc: Doc, extraction: Extraction, *, window: timedelta
+) -> Placement:
+    """What the pipeline does with one new article: insert it and its mentions, place it,
+    mark its new facts and insert them with the story id. Returns the Placement."""
+    from monitor.models import FactRow, Mention
+    from monitor.store.stories import mark_new_facts, place_article
+
+    aid = insert_doc(session, source_id, doc)
     for t in extraction.terms:
         session.add(
             Mention(article_id=aid, kind="term", name=t.family, value=t.term, entity=t.entity,
