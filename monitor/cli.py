@@ -47,13 +47,20 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 # ------------------------------------------------------------------ shared plumbing
 
 
+def engine_for(settings: Settings) -> Engine:
+    db = settings.database
+    return make_engine(
+        settings.db_url,
+        busy_timeout_ms=db.busy_timeout_ms,
+        echo=db.echo,
+        cache_mb=db.cache_mb,
+        mmap_mb=db.mmap_mb,
+    )
+
+
 def open_engine(settings: Settings) -> Engine:
     """Every command works on an upgraded schema: upgrading is automatic and idempotent."""
-    engine = make_engine(
-        settings.db_url,
-        busy_timeout_ms=settings.database.busy_timeout_ms,
-        echo=settings.database.echo,
-    )
+    engine = engine_for(settings)
     upgrade(engine)
     return engine
 
@@ -88,7 +95,7 @@ def parse_since(text: str | None) -> datetime | None:
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    engine = make_engine(settings.db_url, busy_timeout_ms=settings.database.busy_timeout_ms)
+    engine = engine_for(settings)
     revision = upgrade(engine)
     print(f"database at revision {revision} ({engine.url.render_as_string()})")
     return 0

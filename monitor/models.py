@@ -127,6 +127,8 @@ class DedupBand(SQLModel, table=True):
     """LSH band keys: one row per (band key, article). Shared by every worker."""
 
     __tablename__ = "dedup_band"
+    # one B-tree on SQLite: the key is the table (migration 0003)
+    __table_args__ = {"sqlite_with_rowid": False}
     key: int = Field(sa_type=sa.BigInteger, primary_key=True)  # band number mixed in
     article_id: int = Field(primary_key=True, foreign_key="article.id")
 

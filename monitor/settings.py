@@ -29,6 +29,19 @@ class DatabaseSettings(BaseModel):
         5000, ge=0, description="SQLite busy timeout: how long a writer waits for a lock."
     )
     echo: bool = Field(False, description="Log every SQL statement (debugging).")
+    cache_mb: int = Field(
+        64,
+        ge=1,
+        description="SQLite page cache per connection, in MiB. The near-duplicate index is "
+        "read and written at random places; SQLite's own default (2 MiB) makes every lookup "
+        "a read from the operating system once it holds ~10k articles.",
+    )
+    mmap_mb: int = Field(
+        1024,
+        ge=0,
+        description="SQLite memory-mapped I/O, in MiB of the file (0: off). Reads come from "
+        "the operating system's cache without a copy.",
+    )
 
 
 class HttpSettings(BaseModel):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,13 +28,15 @@ from monitor.dedup import minhash, story
 from monitor.models import Article, FactRow
 from monitor.models import Story as StoryRow
 from monitor.store import story_index
-from monitor.store.dedup_index import BatchIndex, NearDuplicate, PlainSql
+from monitor.store.dedup_index import BatchIndex, PlainSql
 from monitor.store.story_index import types as _types
 from monitor.store.story_views import list_stories, story_detail
 from monitor.values import Extraction, Fact
 
 __all__ = [
+    "Copy",
     "Placement",
+    "find_copies",
     "list_stories",
     "mark_new_facts",
     "place_article",
@@ -121,9 +123,17 @@ class _Pending:
     original: int | None  # earliest placed article with the same hash, before this batch
     recorded: Placement | None  # already placed before this call
     long: bool  # enough words for the exact and near levels
-    sig: bytes | None = None
-    keys: Sequence[int] = ()
-    shingles: Any = None
+    sig: bytes | None = None  # written with the other dedup columns
+    copy_of: Copy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """What the exact or near-duplicate level found: the article copies ``original``."""
+
+    original: int
+    similarity: float
+    reason: dict[str, Any]
 
 
 def place_articles(
@@ -145,27 +155,14 @@ def place_articles(
     sql = PlainSql(session)
     types = _types(sql.dialect)
     pending = _read(sql, types, items, now)
-    # The exact level within the batch: the first article of each hash is the original
-    # of the later ones (an original placed before the batch has a smaller id and wins).
-    first_of: dict[str, int] = {}
-    for p in pending:
-        if p.recorded is not None or not p.long:
-            continue
-        if p.original is None and p.content_hash in first_of:
-            p.original = first_of[p.content_hash]
-        first_of.setdefault(p.content_hash, p.article_id)
-        if p.original is None:
-            # the shingles behind the signature also serve the exact check of candidates
-            p.shingles = minhash.shingles(p.text)
-            p.sig = minhash.signature_of(p.shingles)
-            p.keys = minhash.band_keys(p.sig)
-    index = BatchIndex(sql, [(p.article_id, p.keys) for p in pending if p.keys])
+    # The copy levels need nothing from the story level, so they run first for the batch.
+    _find_copies(sql, pending)
     out: list[Placement] = []
     done: dict[int, Placement] = {}
     for p in pending:
         placed = p.recorded or done.get(p.article_id)
         if placed is None:
-            placed = _place(sql, types, index, p, window)
+            placed = _place(sql, types, p, window)
             done[p.article_id] = placed
             gone = set((placed.reason or {}).get("merged", ()))
             if gone:  # earlier articles of the batch moved with their stories
@@ -175,8 +172,69 @@ def place_articles(
                 ]
                 done = {o.article_id: o for o in out} | {p.article_id: placed}
         out.append(placed)
-    index.flush()
     return out
+
+
+def find_copies(session: Session, article_ids: Sequence[int]) -> dict[int, bytes | Copy | None]:
+    """The exact and near-duplicate levels alone, for a batch of unplaced articles.
+
+    Writes the band keys of the articles that are not exact copies, as
+    :func:`place_articles` does, and returns each article's copy, or its signature (which
+    :func:`place_articles` writes to the article row with the other dedup columns), or
+    None for a text too short for these levels. The benchmark measures the index with it.
+    """
+    sql = PlainSql(session)
+    none = Extraction(main_entity=None)
+    # the time matters only to the story level
+    pending = _read(sql, _types(sql.dialect), [(a, none) for a in article_ids], datetime.now(UTC))
+    _find_copies(sql, pending)
+    return {p.article_id: p.copy_of or p.sig for p in pending}
+
+
+def _find_copies(sql: PlainSql, pending: Sequence[_Pending]) -> None:
+    """Exact copies by normalised-text hash, then near-duplicates through the band index,
+    in batch order; the band keys are written at the end."""
+    # The first article of each hash is the original of the batch's later ones (an
+    # original placed before the batch has a smaller id and wins).
+    first_of: dict[str, int] = {}
+    keys: dict[int, Sequence[int]] = {}
+    shingles: dict[int, Any] = {}
+    todo: list[_Pending] = []
+    for p in pending:
+        if p.recorded is not None or not p.long or p.article_id in keys:
+            continue
+        if p.original is None and p.content_hash in first_of:
+            p.original = first_of[p.content_hash]
+        first_of.setdefault(p.content_hash, p.article_id)
+        if p.original is not None:
+            p.copy_of = Copy(p.original, 1.0, {"level": "exact", "duplicate_of": p.original})
+            keys[p.article_id] = ()
+            continue
+        # the shingles behind the signature also serve the exact check of candidates
+        shingles[p.article_id] = sh = minhash.shingles(p.text)
+        p.sig = minhash.signature_of(sh)
+        keys[p.article_id] = minhash.band_keys(p.sig)
+        todo.append(p)
+    index = BatchIndex(sql, [(p.article_id, keys[p.article_id]) for p in todo])
+    for p in todo:
+        assert p.sig is not None
+        aid, ks = p.article_id, keys[p.article_id]
+        near = index.find(aid, p.sig, ks, p.text, shingles[aid])
+        index.add(aid, p.sig, ks, p.text)
+        if near is not None:
+            similarity = round(near.similarity, 4)
+            p.copy_of = Copy(
+                near.article_id,
+                similarity,
+                {
+                    "level": "near-duplicate",
+                    "duplicate_of": near.article_id,
+                    "similarity": similarity,
+                    "estimated": round(near.estimated, 4),
+                    "verified": "exact shingles" if near.exact_checked else "signatures",
+                },
+            )
+    index.flush()
 
 
 def _read(
@@ -223,30 +281,16 @@ def _read(
     return out
 
 
-def _place(
-    sql: PlainSql, types: Any, index: BatchIndex, p: _Pending, window: timedelta
-) -> Placement:
+def _place(sql: PlainSql, types: Any, p: _Pending, window: timedelta) -> Placement:
     article_id, extraction, title, text, at = p.article_id, p.extraction, p.title, p.text, p.at
     duplicate_of: int | None = None
     similarity: float | None = None
     reason: dict[str, Any] = {"level": "new"}
     story_id: int | None = None
     member: story.ArticleProfile | None = None
-    if p.original is not None:
-        duplicate_of, similarity = p.original, 1.0
-        reason = {"level": "exact", "duplicate_of": p.original}
-    elif p.sig is not None:
-        near: NearDuplicate | None = index.find(article_id, p.sig, p.keys, text, p.shingles)
-        index.add(article_id, p.sig, p.keys, text)
-        if near is not None:
-            duplicate_of, similarity = near.article_id, round(near.similarity, 4)
-            reason = {
-                "level": "near-duplicate",
-                "duplicate_of": near.article_id,
-                "similarity": similarity,
-                "estimated": round(near.estimated, 4),
-                "verified": "exact shingles" if near.exact_checked else "signatures",
-            }
+    if p.copy_of is not None:
+        duplicate_of, similarity = p.copy_of.original, p.copy_of.similarity
+        reason = dict(p.copy_of.reason)
     if duplicate_of is not None:
         of = sql.rows("SELECT story_id FROM article WHERE id = %s", (duplicate_of,))
         story_id = int(of[0][0]) if of and of[0][0] is not None else None

@@ -7,6 +7,7 @@ copies, near-duplicates, story members and bridges between stories.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import timedelta
 from pathlib import Path
@@ -14,9 +15,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from monitor.dedup import minhash
 from monitor.models import Source
 from monitor.store.db import make_engine, session_scope, upgrade
-from monitor.store.stories import Placement, place_article, place_articles
+from monitor.store.stories import Copy, Placement, find_copies, place_article, place_articles
 from tests.unit import dedup_eval as ev
 
 WINDOW = timedelta(days=7)
@@ -140,3 +142,33 @@ def test_articles_of_a_batch_follow_their_story_into_a_merge(tmp_path: Path) -> 
     assert got[2].reason is not None and got[2].reason["merged"]
     assert {p.story_id for p in got} == {got[2].story_id}
     assert all(rows[p.article_id] == p.story_id for p in got)
+
+
+def test_find_copies_alone_finds_what_placing_finds(tmp_path: Path) -> None:
+    """The copy levels without the story level (what the benchmark measures): exact and
+    near copies come back as Copy, originals as their signature, band keys written."""
+    seeds = {d.key: d for d in ev.seed_docs()}
+    e1 = seeds["E1"]
+    words = e1.text.split()
+    cut = dataclasses.replace(e1, key="E1-cut", text=" ".join(words[: int(len(words) * 0.9)]))
+    same = dataclasses.replace(e1, key="E1-upper", text=e1.text.upper())
+    engine = make_engine(f"sqlite:///{tmp_path / 'copies.db'}")
+    upgrade(engine)
+    with session_scope(engine) as s:
+        src = _source(s)
+        ids = [_insert(s, src, d) for d in (e1, cut)]
+        first = find_copies(s, ids)
+        bands = s.execute(sa.text("SELECT COUNT(*) FROM dedup_band")).scalar_one()
+    with session_scope(engine) as s:
+        placed = place_articles(s, [(ids[0], e1.extraction)], now=e1.published, window=WINDOW)
+        again = _insert(s, src, same)
+        second = find_copies(s, [again])
+    engine.dispose()
+    assert isinstance(first[ids[0]], bytes)
+    near = first[ids[1]]
+    assert isinstance(near, Copy) and near.original == ids[0]
+    assert near.reason["level"] == "near-duplicate" and 0.8 <= near.similarity < 1.0
+    assert bands == 2 * minhash.BANDS
+    assert placed[0].level == "new"
+    exact = second[again]
+    assert isinstance(exact, Copy) and exact.original == ids[0] and exact.similarity == 1.0

@@ -108,6 +108,28 @@ def test_sqlite_wal_and_busy_timeout(sqlite_url: str) -> None:
     eng.dispose()
 
 
+def test_sqlite_cache_and_memory_map_come_from_the_settings(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.cli import engine_for
+    from monitor.settings import Settings
+
+    monkeypatch.setenv("MONITOR_DATABASE__CACHE_MB", "8")
+    monkeypatch.setenv("MONITOR_DATABASE__MMAP_MB", "0")
+    monkeypatch.setenv("MONITOR_DATABASE_URL", sqlite_url)
+    eng = engine_for(Settings())
+    with eng.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -8 * 1024
+        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == 0
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
+    eng.dispose()
+    eng = make_engine(sqlite_url)  # the defaults
+    with eng.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -64 * 1024
+        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == 1024 << 20
+    eng.dispose()
+
+
 def test_future_date_is_clamped_for_sorting() -> None:
     seen = NOW
     assert articles.sort_key(datetime(2100, 1, 1, tzinfo=UTC), seen) == seen
