@@ -52,6 +52,16 @@ _DIRECTION_WORDS = frozenset({"next", "coming", "past", "last", "previous"})
 _BROAD_BEFORE = re.compile(r"(?:as\sof|as\sat|through|during)\s+(?:the\s)?(?:end\sof\s)?$")
 _YOY = re.compile(r"year[- ](?:over|on)[- ]year|yoy|y/y")
 _QOQ = re.compile(r"quarter[- ](?:over|on)[- ]quarter|qoq|q/q|sequential")
+# ``_QOQ`` without its "sequential" branch: a pattern whose branches open with two
+# different letters is tried at every character, one opening with "q" is skipped to
+# by the engine (issue 5, point 8); "sequential" is a plain substring search.
+_QOQ_Q = re.compile(r"quarter[- ](?:over|on)[- ]quarter|qoq|q/q")
+
+
+def _has_qoq(low: str, lo: int, hi: int) -> bool:
+    """Does ``_QOQ`` match in ``low[lo:hi]``?"""
+    return low.find("sequential", lo, hi) != -1 or _QOQ_Q.search(low, lo, hi) is not None
+
 
 _UP = frozenset(
     {
@@ -207,7 +217,7 @@ def comparison_marks(low: str) -> tuple[bool, bool]:
     Asked once per sentence: a number's own stretch can only hold such a phrase if
     the sentence does, so most numbers skip both searches in ``period_for``.
     """
-    return _YOY.search(low) is not None, _QOQ.search(low) is not None
+    return _YOY.search(low) is not None, _has_qoq(low, 0, len(low))
 
 
 def period_for(
@@ -243,7 +253,7 @@ def period_for(
     label = best[1] if best is not None and best[0] <= 120 else None
     if marks[0] and _YOY.search(low, owned[0], owned[1]):
         label = f"{label}, year-over-year" if label else "year-over-year"
-    elif marks[1] and _QOQ.search(low, owned[0], owned[1]):
+    elif marks[1] and _has_qoq(low, owned[0], owned[1]):
         label = f"{label}, quarter-over-quarter" if label else "quarter-over-quarter"
     return label
 
