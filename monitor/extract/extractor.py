@@ -266,23 +266,11 @@ def _sentence_facts(
             value, high = -q.value, None if q.value_high is None else -q.value_high
         else:
             value, high = q.value, q.value_high
-        facts.append(
-            Fact(
-                entity=entity,
-                metric=metric,
-                value=value,
-                unit=q.unit,
-                surface=q.surface,
-                quote=sentence.text,
-                span=(q.start, q.end),
-                confidence=confidence,
-                currency=q.currency,
-                period=period,
-                qualifiers=qualifiers,
-                approx=q.approx,
-                value_high=high,
-                alt_value=q.alt_value,
-                alt_currency=q.alt_currency,
-            )
-        )
+        # Positional, in the field order of ``Fact``: a third cheaper than keywords.
+        fact = Fact(
+            entity, metric, value, q.unit, q.surface, sentence.text, (q.start, q.end),
+            confidence, q.currency, period, qualifiers, q.approx, high, q.alt_value,
+            q.alt_currency,
+        )  # fmt: skip
+        facts.append(fact)
     return facts
