@@ -24,7 +24,9 @@ class RawHit(NamedTuple):
 
 def find_terms(text: str, cv: CompiledVocabulary, timeout: float) -> list[RawHit]:
     hits: list[RawHit] = []
-    for family, pattern in cv.terms:
+    for family, pattern, literal in cv.terms:
+        if literal not in text:
+            continue  # every match opens with ``literal``: a C substring search rules it out
         found: list[RawHit] = []
         try:
             for m in pattern.finditer(text, timeout=timeout):
@@ -41,31 +43,28 @@ def find_terms(text: str, cv: CompiledVocabulary, timeout: float) -> list[RawHit
 def find_topics(lowered: str, cv: CompiledVocabulary) -> list[RawHit]:
     """Topic phrases in the lowered, whitespace-folded text.
 
-    A handful of phrases: one C-speed substring search each beats any regex here.
-    Phrases that open with the same word ("export controls", "export ban") are
-    skipped together when that word is not in the text.
+    A handful of phrases, grouped by their first word ("export controls", "export
+    ban"): each first word is looked for once (a C substring search), and the
+    phrases of its group are compared only where it starts a word. A phrase opens
+    with its first word, so this finds every place a search per phrase finds.
     """
     longest: dict[tuple[str, int], int] = {}  # (topic, start) -> end of the longest phrase
+    topic_of = cv.topic_of
     for lead, phrases in cv.topic_leads:
-        if lead not in lowered:
-            continue
-        for phrase in phrases:
-            _find_phrase(lowered, phrase, cv.topic_of[phrase], longest)
+        at = lowered.find(lead)
+        while at != -1:
+            if at == 0 or not lowered[at - 1].isalnum():
+                for phrase in phrases:
+                    if not lowered.startswith(phrase, at):
+                        continue
+                    end = _word_end(lowered, at + len(phrase))
+                    if end is not None:
+                        for t in topic_of[phrase]:
+                            longest[(t, at)] = max(end, longest.get((t, at), end))
+            at = lowered.find(lead, at + 1)
     hits = [RawHit(t, lowered[at:end], at, end) for (t, at), end in longest.items()]
     hits.sort(key=lambda h: (h.start, h.key))
     return hits
-
-
-def _find_phrase(
-    lowered: str, phrase: str, topics: tuple[str, ...], longest: dict[tuple[str, int], int]
-) -> None:
-    at = lowered.find(phrase)
-    while at != -1:
-        end = _word_end(lowered, at + len(phrase))
-        if end is not None and (at == 0 or not lowered[at - 1].isalnum()):
-            for t in topics:
-                longest[(t, at)] = max(end, longest.get((t, at), end))
-        at = lowered.find(phrase, at + 1)
 
 
 def _word_end(lowered: str, end: int) -> int | None:

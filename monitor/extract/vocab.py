@@ -52,7 +52,8 @@ class CompiledVocabulary:
     anchor_cues: dict[str, tuple[tuple[str, tuple[str, ...], int, tuple[Cue, ...]], ...]]
     excludes: dict[str, tuple[str, ...]]  # lower-cased phrase -> metric ids it vetoes
     metrics: dict[str, MetricDef]
-    terms: tuple[tuple[str, regex.Pattern[str]], ...]  # (family id, compiled pattern)
+    # (family id, compiled pattern, a literal every match opens with, or "")
+    terms: tuple[tuple[str, regex.Pattern[str], str], ...]
     topic_re: re.Pattern[str] | None  # on lowered text
     topic_of: dict[str, tuple[str, ...]]  # lower-cased phrase -> topic ids
     # (a first word, the topic phrases that open with it): the word is looked for first
@@ -106,10 +107,12 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
             topic_of.setdefault(_norm(phrase), []).append(topic.id)
     topic_re = _trie_pattern(topic_of, inflect=True, tail=r"(?![a-z0-9])")
 
-    terms: list[tuple[str, regex.Pattern[str]]] = []
+    terms: list[tuple[str, regex.Pattern[str], str]] = []
     for family in vocab.terms:
         try:
-            terms.append((family.id, regex.compile(family.pattern)))
+            terms.append(
+                (family.id, regex.compile(family.pattern), required_prefix(family.pattern))
+            )
         except (regex.error, ValueError, TypeError):
             # The rule loader rejects bad patterns with file:line:col; if one slips
             # through, the family is skipped rather than failing every article.
@@ -131,6 +134,62 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
         topic_leads=_leads(topic_of),
         phrase_memo={},
     )
+
+
+# A pattern's opening literal: after an optional "\b", a run of letters, digits and
+# "-" ("\bQwen[0-9]", "\bGPT-[0-9]"), outside any group or class.
+_OPENING_LITERAL = re.compile(r"(?:\\b)?([A-Za-z0-9-]+)")
+# Inline flags ("(?i)", "(?i:...)", "(?V1)") may change what a literal matches.
+_INLINE_FLAGS = re.compile(r"\(\?(?!P)[a-zA-Z^-]")
+
+
+def required_prefix(pattern: str) -> str:
+    """A literal that opens every match of the analyst ``pattern``, or "" if none is sure.
+
+    Most term families name a brand ("\\bQwen[0-9]..."): a text without the brand
+    cannot match, and a substring search says so far faster than running the
+    pattern (issue 5, point 8). Conservative: flags, a top-level "|" or anything
+    unusual give "" (no shortcut).
+    """
+    m = _OPENING_LITERAL.match(pattern)
+    if m is None or _INLINE_FLAGS.search(pattern) or _top_level_bar(pattern):
+        return ""
+    literal = m.group(1)
+    if pattern[m.end() : m.end() + 1] in ("?", "*", "+", "{"):
+        literal = literal[:-1]  # the quantifier applies to the last character only
+    return literal
+
+
+def _top_level_bar(pattern: str) -> bool:
+    """Does ``pattern`` hold an alternation outside every group (or is it unclear)?"""
+    depth = 0
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            # Skip the class: a "]" right after "[" or "[^" is a member, not its end.
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                if pattern[j] == "[":
+                    return True  # a nested set (V1 syntax): do not guess
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth <= 0:
+            return True
+        i += 1
+    return False
 
 
 def _norm(phrase: str) -> str:
