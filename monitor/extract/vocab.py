@@ -45,6 +45,10 @@ class CompiledVocabulary:
     entity_re: re.Pattern[str] | None  # run on the whitespace-folded text
     entity_of: dict[str, str]  # name as written -> entity id
     phrase_re: re.Pattern[str] | None  # every cue part and exclude phrase, on lowered text
+    # ``phrase_re`` behind one character that is not a letter or digit: the engine
+    # skips to such characters in C instead of trying the trie at every letter. None
+    # when a phrase ends in such a character (the next match could not have it).
+    phrase_after_break_re: re.Pattern[str] | None
     phrase_closure: dict[str, tuple[tuple[str, int], ...]]  # phrase -> (phrase inside, offset)
     cues: tuple[Cue, ...]
     # anchor phrase -> per metric kind: (the metrics of its one-part cues, sorted; their
@@ -100,6 +104,9 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
             excludes.setdefault(_norm(phrase), []).append(metric.id)
     phrases = {p for c in cues for p in c.parts} | set(excludes)
     phrase_re = _trie_pattern(phrases, inflect=True, tail=r"(?![a-z0-9])")
+    phrase_after_break_re = None
+    if phrase_re is not None and all(p[-1].isalnum() for p in phrases if p):
+        phrase_after_break_re = re.compile(r"[\W_]" + phrase_re.pattern)
 
     topic_of: dict[str, list[str]] = {}
     for topic in vocab.topics:
@@ -123,6 +130,7 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
         entity_re=entity_re,
         entity_of=entity_of,
         phrase_re=phrase_re,
+        phrase_after_break_re=phrase_after_break_re,
         phrase_closure=_closure(phrases),
         cues=tuple(cues),
         anchor_cues=_anchor_cues(cues),

@@ -17,6 +17,7 @@ from monitor.extract.extractor import _lower
 from monitor.extract.metrics import (
     _CLAUSE_BREAK,
     STRONG_BREAK,
+    PhraseHit,
     clause_breaks,
     find_phrases,
     fold_ok,
@@ -30,7 +31,7 @@ from monitor.extract.sentences import (
     split_sentences,
 )
 from monitor.extract.terms import find_topics
-from monitor.extract.vocab import compile_vocabulary
+from monitor.extract.vocab import compile_vocabulary, phrase_key
 from monitor.values import TopicDef, Vocabulary
 from tests.unit.extract_gold import GOLD, SHARED_SEEDS, demo_documents, load_vocabulary
 
@@ -169,3 +170,56 @@ def test_topic_phrases_sharing_a_first_word_are_found_or_skipped_together() -> N
         ("trade", "tariffs"),
     ]
     assert find_topics("no trade news today", cv) == []
+
+
+_PHRASE_ATOMS = (
+    "cloud", "revenue", "cloud revenue", "market", "share", "market share", "x", "_", "-",
+    "ai-related", "product", "products", "invest", "investing", "pledg", "pledged", " ", " ",
+    ",", "(", ")", "/", "é", "2", "net income", "income", "capex", "quarter", "plan", "s",
+)  # fmt: skip
+
+
+def _plain_phrases(lowered: str, start: int, end: int) -> list[tuple[int, str]]:
+    """The phrase matches that start a word, leftmost first and not overlapping, found
+    by trying the pattern at every place (the definition the fast scan must meet)."""
+    cv = compile_vocabulary(VOCAB)
+    assert cv.phrase_re is not None
+    out: list[tuple[int, str]] = []
+    pos = start
+    while pos < end:
+        m = cv.phrase_re.match(lowered, pos, end)
+        if m is not None and not (pos and lowered[pos - 1].isalnum()):
+            out.append((pos, m.group()))
+            pos = m.end()
+        else:
+            pos += 1
+    return out
+
+
+def test_phrases_are_found_at_word_starts_as_trying_every_place_finds_them() -> None:
+    cv = compile_vocabulary(VOCAB)
+    assert cv.phrase_after_break_re is not None
+    rng = random.Random(9)
+    texts = [_lower(t) for t in _texts()[:80]]
+    texts += [
+        "".join(rng.choice(_PHRASE_ATOMS) for _ in range(rng.randrange(30))) for _ in range(3000)
+    ]
+    for lowered in texts:
+        lo = rng.randrange(len(lowered) + 1)
+        hi = rng.randrange(lo, len(lowered) + 1)
+        want = [
+            PhraseHit(s + offset, s + offset + len(phrase), phrase)
+            for s, matched in _plain_phrases(lowered, lo, hi)
+            for phrase, offset in cv.phrase_closure[phrase_key(matched, cv.phrase_closure) or ""]
+        ]
+        assert find_phrases(lowered, lo, hi, cv) == want, (lowered, lo, hi)
+
+
+def test_a_phrase_inside_a_word_does_not_hide_the_next_word() -> None:
+    # "cloud revenue" matches inside "xcloud revenue" but is no phrase there; the
+    # whole word "revenue" after it still is one.
+    cv = compile_vocabulary(VOCAB)
+    lowered = "the xcloud revenue grew"
+    assert [(h.start, h.phrase) for h in find_phrases(lowered, 0, len(lowered), cv)] == [
+        (11, "revenue")
+    ]
