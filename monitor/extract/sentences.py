@@ -42,12 +42,28 @@ _ABBREVIATIONS = frozenset(
 # * ``nl``: the first visible character within 40 after a single line break;
 # * otherwise terminal punctuation, closers and citations ("!)", ".”[3][4]"). A
 #   decimal point ("4.35") is no candidate.
-_SCAN = re.compile(
-    r"""[.!?\n](?:
+#
+# Two common candidates are decided by the pattern itself, with the span the general
+# branches give them (issue 5, point 8: deciding each in Python cost more than the
+# scan):
+#
+# * ``para``: a blank line before a capital or a digit always is a boundary;
+# * ``stop``: a lone full stop after two lower-case letters and before a blank ends a
+#   sentence unless the word is an abbreviation (those fall through to the general
+#   branch and ``_ends_sentence``).
+_GENERAL = r"""
         (?<=\n)(?:(?P<gap>[ \t]*\n\s*)|(?=\s{0,39}(?P<nl>\S))?)
-      | (?!(?<=\.)\d)[.!?]*["'”’)\]]*(?:\[\d+\])*)""",
-    re.VERBOSE,
+      | (?!(?<=\.)\d)[.!?]*["'”’)\]]*(?:\[\d+\])*"""
+_LOWER_ENDED = sorted(a for a in _ABBREVIATIONS if re.fullmatch(r".*[a-z][a-z]", a))
+_DECIDED = (
+    r"(?<=[a-z][a-z]\.)"
+    + "".join(f"(?<!{re.escape(a)}\\.)" for a in _LOWER_ENDED)
+    + r"(?=\s)(?P<stop>)"
+    + r"| (?<=\n)(?P<para>[ \t]*\n\s*(?=[A-Z0-9]))"
 )
+_SCAN = re.compile(rf"[.!?\n](?:{_DECIDED}|{_GENERAL})", re.VERBOSE)
+# Without the decided branches: what ``_SCAN`` must agree with (see the tests).
+_PLAIN_SCAN = re.compile(rf"[.!?\n](?:{_GENERAL})", re.VERBOSE)
 _CLOSERS = "\"'”’)]"
 _VISIBLE = re.compile(r"\S")
 _TERMINAL = frozenset(".!?:\"'”’)]-•")
@@ -79,13 +95,21 @@ def sentence_cuts(text: str) -> list[int]:
     return list(iter_cuts(text))
 
 
-def iter_cuts(text: str, start: int = 0) -> Iterator[int]:
+def iter_cuts(text: str, start: int = 0, scan: re.Pattern[str] = _SCAN) -> Iterator[int]:
     """The cuts at or after ``start``, in order (a cut may repeat), found on demand.
 
-    ``start`` must be 0 or follow a letter (see ``safe_start``).
+    ``start`` must be 0 or follow a letter (see ``safe_start``). ``scan``: the tests
+    pass ``_PLAIN_SCAN`` to check the branches that decide in the pattern.
     """
     n = len(text)
-    for m in _SCAN.finditer(text, start):
+    for m in scan.finditer(text, start):
+        decided = m.lastgroup
+        if decided == "stop":
+            yield m.end()
+            continue
+        if decided == "para":
+            yield m.start()
+            continue
         i, e = m.span()
         if text[i] == "\n":
             gap_end = m.end("gap")

@@ -24,6 +24,8 @@ from monitor.extract.metrics import (
     strong_break,
 )
 from monitor.extract.sentences import (
+    _PLAIN_SCAN,
+    _SCAN,
     Pieces,
     iter_cuts,
     safe_start,
@@ -223,3 +225,16 @@ def test_a_phrase_inside_a_word_does_not_hide_the_next_word() -> None:
     assert [(h.start, h.phrase) for h in find_phrases(lowered, 0, len(lowered), cv)] == [
         (11, "revenue")
     ]
+
+
+def test_cuts_decided_by_the_pattern_are_those_the_general_rules_give() -> None:
+    rng = random.Random(10)
+    atoms = (*_SENTENCE_ATOMS, "etc", "approx", "Sept", "xvs", "est", "abc", "\n\n", "Q", "9")
+    texts = _texts() + [
+        "".join(rng.choice(atoms) for _ in range(rng.randrange(80))) for _ in range(3000)
+    ]
+    decided = 0
+    for text in texts:
+        assert list(iter_cuts(text)) == list(iter_cuts(text, 0, _PLAIN_SCAN)), text
+        decided += sum(m.lastgroup in ("stop", "para") for m in _SCAN.finditer(text))
+    assert decided > 1000  # the fast branches are exercised
