@@ -121,7 +121,6 @@ def attribute(
     sentence_start: int,
     sentence_mentions: list[Mention],
     main: str | None,
-    *,
     parenthesised: bool,
     compared: list[bool] | None = None,
 ) -> Owner:
@@ -172,8 +171,10 @@ def attribute(
 
 
 def _subject_before(head: str) -> bool:
-    words = head.lower().replace("’", "'").split()[-6:]
-    return any(w.strip(',;:()"') in _SUBJECT_WORDS for w in words)
+    for w in head.lower().replace("’", "'").split()[-6:]:
+        if w.strip(',;:()"') in _SUBJECT_WORDS:
+            return True
+    return False
 
 
 def _compared_lead(lead: str) -> bool:

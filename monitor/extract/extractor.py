@@ -188,89 +188,95 @@ def _sentence_facts(
     breaks_in: str | None,
 ) -> list[Fact]:
     """The facts of one sentence. ``breaks_in``: see ``metrics.fold_ok``."""
-    s0, s1 = sentence.start, sentence.end
+    s0, s1, quote = sentence
     n = len(qs)
-    directions: list[str | None] = []
+    directions: list[str | None] = [None] * n
     slots: list[Slot] = []
     owners_found: list[Owner] = []
-    compared = compared_flags(text, s0, mentions)  # once per sentence, not per number
+    compared = compared_flags(text, s0, mentions) if mentions else []  # once per sentence
     any_level = any_multiple = False
+    prev_end = s0
     for i, q in enumerate(qs):
-        direction = None
-        unit = klass = q.unit
+        start, end, unit = q.start, q.end, q.unit
+        klass = unit
         if unit == "percent":
-            lo = max(s0, qs[i - 1].end if i else s0, q.start - 40)
-            hi = min(s1, qs[i + 1].start if i + 1 < n else s1, q.end + 40)
-            direction = context.change_direction(text[lo : q.start], text[q.end : hi])
-            klass = "change" if direction else "level"
-            any_level = any_level or direction is None
+            lo = max(prev_end, start - 40)  # prev_end >= s0
+            hi = min(s1, qs[i + 1].start if i + 1 < n else s1, end + 40)
+            direction = context.change_direction(text[lo:start], text[end:hi])
+            directions[i] = direction
+            if direction:
+                klass = "change"
+            else:
+                klass = "level"
+                any_level = True
         elif unit == "pp":
-            lo = max(s0, q.start - 40)
-            direction = context.change_direction(text[lo : q.start], text[q.end : q.end + 40])
+            lo = max(s0, start - 40)
+            directions[i] = context.change_direction(text[lo:start], text[end : end + 40])
         elif unit == "multiple":
             any_multiple = True
-        directions.append(direction)
-        o = attribute(
-            text, q.start, q.end, s0, mentions, main,
-            parenthesised=q.parenthesised, compared=compared,
-        )  # fmt: skip
+        prev_end = end
+        o = attribute(text, start, end, s0, mentions, main, q.parenthesised, compared)
         owners_found.append(o)
         name = "" if o.mention is None else _owner_name(text, breaks_in, o, q)
-        slots.append(Slot(q.start, q.end, klass, name, q.second_currency))
+        slots.append(Slot(start, end, klass, name, q.second_currency))
     metrics = classify(text, slots, phrases, cv, breaks_in)
-    owners = [
-        (o.entity, o.confidence - (INHERITED_PENALTY if inherited else 0.0), metric)
-        for o, (metric, inherited) in zip(owners_found, metrics, strict=True)
-    ]
-    # The second currency of "RMB120 billion ($16.5 billion)" is the same amount: it
-    # shares the first one's owner and metric.
-    linked = [False] * n  # linked[i]: qs[i] is the second currency of qs[i - 1]
-    for i in range(1, n):
-        if qs[i].second_currency:
-            owners[i] = owners[i - 1]
-            linked[i] = True
     # Where the words between two neighbouring numbers change hands (see _split_gap).
     gaps = [_split_gap(text, qs[k].end, qs[k + 1].start) - s0 for k in range(n - 1)]
 
     low = lowered[s0:s1]
     periods = context.periods_in(low, qs[0].start - s0)
     marks = context.comparison_marks(low)
+    dated = bool(periods) or marks[0] or marks[1]  # else every period is None
     scopes = context.scopes_in(low) if any_level else []
     bases = context.bases_in(low) if any_multiple else []
     facts: list[Fact] = []
+    owner: tuple[str | None, float, str | None] = (None, 0.0, None)
     for i, q in enumerate(qs):
-        entity, raw_confidence, metric = owners[i]
-        direction = directions[i]
-        rel_s, rel_e = q.start - s0, q.end - s0
-        # A linked pair ("$53 billion (RMB 380 billion) over the next three years") is
-        # one amount: it owns the stretch around both numbers.
-        lo = i - 1 if linked[i] else i
-        hi = i + 1 if i + 1 < n and linked[i + 1] else i
-        owned = (gaps[lo - 1] if lo else 0, gaps[hi] if hi + 1 < n else s1 - s0)
-        span_s, span_e = qs[lo].start - s0, qs[hi].end - s0
-        period = context.period_for(low, periods, span_s, span_e, q.unit, owned, marks)
+        linked = q.second_currency and i > 0
+        if linked:
+            # The second currency of "RMB120 billion ($16.5 billion)" is the same
+            # amount: it shares the first one's owner and metric.
+            entity, raw_confidence, metric = owner
+        else:
+            o = owners_found[i]
+            metric, inherited = metrics[i]
+            entity = o.entity
+            raw_confidence = o.confidence - (INHERITED_PENALTY if inherited else 0.0)
+            owner = (entity, raw_confidence, metric)
+        start, end, unit = q.start, q.end, q.unit
+        rel_s, rel_e = start - s0, end - s0
+        level = slots[i].klass == "level"
+        period = None
+        owned = (0, 0)
+        if dated or level:
+            # A linked pair ("$53 billion (RMB 380 billion) over the next three
+            # years") is one amount: it owns the stretch around both numbers.
+            lo = i - 1 if linked else i
+            hi = i + 1 if i + 1 < n and qs[i + 1].second_currency else i
+            owned = (gaps[lo - 1] if lo else 0, gaps[hi] if hi + 1 < n else s1 - s0)
+            if dated:
+                span_s, span_e = qs[lo].start - s0, qs[hi].end - s0
+                period = context.period_for(low, periods, span_s, span_e, unit, owned, marks)
         qualifiers: tuple[tuple[str, str], ...] = ()
         # Sorted pairs: "basis" before "scope".
-        if q.unit == "multiple":
+        if unit == "multiple":
             basis = context.basis_for(bases, rel_s, rel_e)
             if basis is not None:
                 qualifiers = (("basis", basis),)
-        if slots[i].klass == "level":
+        if level:
             scope = context.scope_for(scopes, rel_s, rel_e, owned)
             if scope is not None:
                 qualifiers = (*qualifiers, ("scope", scope))
         confidence = _ROUNDED.get(raw_confidence)
         if confidence is None:
             confidence = _ROUNDED.setdefault(raw_confidence, round(raw_confidence, 2))
-        if direction == "down":
-            value, high = -q.value, None if q.value_high is None else -q.value_high
-        else:
-            value, high = q.value, q.value_high
+        value, high = q.value, q.value_high
+        if directions[i] == "down":
+            value, high = -value, None if high is None else -high
         # Positional, in the field order of ``Fact``: a third cheaper than keywords.
         fact = Fact(
-            entity, metric, value, q.unit, q.surface, sentence.text, (q.start, q.end),
-            confidence, q.currency, period, qualifiers, q.approx, high, q.alt_value,
-            q.alt_currency,
+            entity, metric, value, unit, q.surface, quote, (start, end), confidence,
+            q.currency, period, qualifiers, q.approx, high, q.alt_value, q.alt_currency,
         )  # fmt: skip
         facts.append(fact)
     return facts
