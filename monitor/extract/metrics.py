@@ -151,9 +151,16 @@ def find_phrases(lowered: str, start: int, end: int, cv: CompiledVocabulary) -> 
         if first is not None:
             _add_phrase(hits, start, first.group(), cv)
             pos = first.end()
+    memo = cv.phrase_memo
     for m in after_break.finditer(lowered, pos, end):
         s = m.start() + 1
-        _add_phrase(hits, s, lowered[s : m.end()], cv)
+        matched = lowered[s : m.end()]
+        found = memo.get(matched)
+        if found is None:
+            _add_phrase(hits, s, matched, cv)
+            continue
+        for phrase, offset in found:
+            hits.append(PhraseHit(s + offset, s + offset + len(phrase), phrase))
     return hits
 
 
@@ -217,9 +224,11 @@ def classify(
         # further than MAX_CUE_DISTANCE could never be taken and is not looked at.
         best: tuple[int, int, str] | None = None
         veto = vetoed[i]
-        for anchor_hits, singles, neg_length, usable_multis in active.get(
-            _KIND_FOR_CLASS[slot.klass], ()
-        ):
+        candidates = active.get(_KIND_FOR_CLASS[slot.klass])
+        if candidates is None:
+            candidates = []
+        slot_start, slot_end = slot.start, slot.end
+        for anchor_hits, singles, neg_length, usable_multis in candidates:
             single: str | None = None
             for metric in singles:
                 if metric not in veto:
@@ -228,7 +237,10 @@ def classify(
             if single is None and not usable_multis:
                 continue
             for h in anchor_hits:
-                lo, hi = (h.end, slot.start) if h.end <= slot.start else (slot.end, h.start)
+                if h.end <= slot_start:
+                    lo, hi = h.end, slot_start
+                else:
+                    lo, hi = slot_end, h.start
                 raw = hi - lo if hi > lo else 0
                 if raw > MAX_CUE_DISTANCE or (best is not None and raw > best[0]):
                     continue
@@ -270,10 +282,13 @@ def classify(
 
 def _reach(hits: list[PhraseHit], slots: list[Slot]) -> tuple[int, int]:
     """The stretch of the sentence that holds every cue and number."""
-    return (
-        min(min(h.start for h in hits), slots[0].start),
-        max(max(h.end for h in hits), slots[-1].end),
-    )
+    lo, hi = slots[0].start, slots[-1].end
+    for h in hits:
+        if h.start < lo:
+            lo = h.start
+        if h.end > hi:
+            hi = h.end
+    return lo, hi
 
 
 def _context_near(
@@ -300,17 +315,14 @@ def _context_near(
     return False
 
 
-def _distance(slot: Slot, h: PhraseHit) -> int:
-    if h.end <= slot.start:
-        return slot.start - h.end
-    if h.start >= slot.end:
-        return h.start - slot.end
-    return 0
+_NO_VETO: frozenset[str] = frozenset()
 
 
-def _vetoes(slots: list[Slot], hits: list[PhraseHit], cv: CompiledVocabulary) -> list[set[str]]:
+def _vetoes(
+    slots: list[Slot], hits: list[PhraseHit], cv: CompiledVocabulary
+) -> list[frozenset[str]]:
     """Metrics each slot may not take: an exclude phrase vetoes for its nearest slot."""
-    out: list[set[str]] = [set() for _ in slots]
+    out = [_NO_VETO] * len(slots)
     if not slots:
         return out
     excludes = cv.excludes
@@ -320,15 +332,21 @@ def _vetoes(slots: list[Slot], hits: list[PhraseHit], cv: CompiledVocabulary) ->
             continue
         # The first of the nearest slots, as min() over the slots in order would pick.
         nearest, best = 0, -1
+        h_start, h_end = h.start, h.end
         for j, slot in enumerate(slots):
-            d = _distance(slot, h)
+            if h_end <= slot.start:
+                d = slot.start - h_end
+            elif h_start >= slot.end:
+                d = h_start - slot.end
+            else:
+                d = 0
             if best < 0 or d < best:
                 nearest, best = j, d
         if best <= EXCLUDE_REACH:
-            out[nearest].update(metrics)
+            out[nearest] = out[nearest].union(metrics)
             # "RMB120B ($16.5B) was spent": a veto on either currency holds for both.
             if slots[nearest].joined:
-                out[nearest - 1].update(metrics)
+                out[nearest - 1] = out[nearest - 1].union(metrics)
             if nearest + 1 < len(slots) and slots[nearest + 1].joined:
-                out[nearest + 1].update(metrics)
+                out[nearest + 1] = out[nearest + 1].union(metrics)
     return out
