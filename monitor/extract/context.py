@@ -145,6 +145,13 @@ def periods_in(low: str, lead_end: int) -> list[Period]:
     return found
 
 
+# What may stand before an anchor, nearest first: its number (None: checked apart),
+# a direction, "the", a span word.
+_WORDS_BEFORE: tuple[frozenset[str] | None, ...] = (
+    None, _DIRECTION_WORDS, frozenset({"the"}), _SPAN_BEFORE,
+)  # fmt: skip
+
+
 def _starts_for(low: str, at: int) -> list[int]:
     """Where a period holding the anchor word at ``at`` may begin, earliest first.
 
@@ -153,7 +160,7 @@ def _starts_for(low: str, at: int) -> list[int]:
     """
     starts = [at]
     pos = at
-    for allowed in (None, _DIRECTION_WORDS, {"the"}, _SPAN_BEFORE):
+    for allowed in _WORDS_BEFORE:
         word_end = pos - 1  # skip the separator before the anchor or word
         if word_end <= 0 or low[word_end] not in " -":
             break
