@@ -165,19 +165,19 @@ def find_quantities(text: str, start: int = 0, end: int | None = None) -> list[Q
     """
     stop = len(text) if end is None else end
     found: list[Quantity] = []
-    consumed = start
+    consumed = start  # never below ``start``
     for run in _DIGIT_RUN.finditer(text, start, stop):
         s = run.start()
         if s < consumed:
             continue
-        m = _match_at(text, s, run.end(), max(start, consumed), stop, run.lastgroup)
+        m = _match_at(text, s, run.end(), consumed, stop, run.lastgroup)
         if m is None:
             consumed = run.end()
             continue
         consumed = m.end()
         q = _from_match(m, text)
         if q is not None:
-            found.append(q)
+            found.append(_with_context(q, text, start))
     # The digit runs gave their quantities in order; growth words come after them.
     in_order = True
     at = text.find("igit", start, stop)
@@ -187,12 +187,12 @@ def find_quantities(text: str, start: int = 0, end: int | None = None) -> list[Q
             m = _FORM["growth"].match(text, head.start(), stop)
             q = _from_match(m, text) if m is not None else None
             if q is not None:
-                found.append(q)
+                found.append(_with_context(q, text, start))
                 in_order = False
         at = text.find("igit", at + 4, stop)
     if not in_order:
         found.sort(key=_start)
-    return _link_currencies([_with_context(q, text, start) for q in found], text)
+    return _link_currencies(found, text)
 
 
 def _start(q: Quantity) -> int:
@@ -212,7 +212,7 @@ def _match_at(
         m = (_FORM["es"] if spanish else _FORM["money"]).match(text, prefix, stop)
         if m is not None:
             return m
-    lo = max(floor, s - 40)
+    lo = s - 40 if s - 40 > floor else floor
     window = text[lo:s]
     if "P/" in window or "PE" in window or "rice-to" in window:
         ratio = _RATIO_TAIL.search(text, lo, s)
@@ -346,7 +346,7 @@ def _with_context(q: Quantity, text: str, floor: int) -> Quantity:
     approx = q.approx
     start = q.start
     if approx is None:
-        head = text[max(floor, start - 24) : start]
+        head = text[start - 24 if start - 24 > floor else floor : start]
         if head.endswith("~"):
             approx = "roughly"
         else:
@@ -358,7 +358,8 @@ def _with_context(q: Quantity, text: str, floor: int) -> Quantity:
                     approx = _APPROX_WORDS.get(tuple(words[-n:])) if len(words) >= n else None
                     if approx is not None:
                         break
-    paren = _inside_parentheses(text, start, q.end, floor)
+    lo = start - 60 if start - 60 > floor else floor
+    paren = text.find("(", lo, start) != -1 and _inside_parentheses(text, start, q.end, floor)
     if approx == q.approx and not paren:
         return q
     # What ``q._replace(approx=approx, parenthesised=paren)`` gives, at a fifth of
