@@ -7,13 +7,15 @@ the real articles and on random texts made of the characters that decide it.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import random
 
 import pytest
 
 from monitor.extract import extract
-from monitor.extract.extractor import _lower
+from monitor.extract.context import _QOQ, _has_qoq
+from monitor.extract.extractor import _lower, _make_fact
 from monitor.extract.metrics import (
     _CLAUSE_BREAK,
     STRONG_BREAK,
@@ -23,6 +25,7 @@ from monitor.extract.metrics import (
     fold_ok,
     strong_break,
 )
+from monitor.extract.quantities import Quantity, find_quantities
 from monitor.extract.sentences import (
     _PLAIN_SCAN,
     _SCAN,
@@ -32,9 +35,14 @@ from monitor.extract.sentences import (
     sentence_cuts,
     split_sentences,
 )
-from monitor.extract.terms import find_topics
-from monitor.extract.vocab import compile_vocabulary, phrase_key
-from monitor.values import TopicDef, Vocabulary
+from monitor.extract.terms import _word_end, find_terms, find_topics
+from monitor.extract.vocab import (
+    CompiledVocabulary,
+    compile_vocabulary,
+    phrase_key,
+    required_prefix,
+)
+from monitor.values import Fact, TopicDef, Vocabulary
 from tests.unit.extract_gold import GOLD, SHARED_SEEDS, demo_documents, load_vocabulary
 
 VOCAB = load_vocabulary()
@@ -238,3 +246,95 @@ def test_cuts_decided_by_the_pattern_are_those_the_general_rules_give() -> None:
         assert list(iter_cuts(text)) == list(iter_cuts(text, 0, _PLAIN_SCAN)), text
         decided += sum(m.lastgroup in ("stop", "para") for m in _SCAN.finditer(text))
     assert decided > 1000  # the fast branches are exercised
+
+
+def test_quarter_over_quarter_split_in_two_searches_finds_what_the_pattern_finds() -> None:
+    rng = random.Random(11)
+    atoms = ("quarter", "-", " ", "over", "on", "qoq", "q/q", "q", "/", "sequential", "sequ", "x")
+    for _ in range(5000):
+        low = "".join(rng.choice(atoms) for _ in range(rng.randrange(12)))
+        lo = rng.randrange(len(low) + 1)
+        hi = rng.randrange(lo, len(low) + 1)
+        assert _has_qoq(low, lo, hi) == (_QOQ.search(low, lo, hi) is not None), (low, lo, hi)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literal"),
+    [
+        (r"\bQwen[0-9][0-9.]*(?:-[A-Z0-9][A-Za-z0-9.]*)*", "Qwen"),
+        (r"\bGPT-[0-9][0-9.]*[a-z]?", "GPT-"),
+        (r"\bLlama[ -]?[0-9]", "Llama"),
+        (r"Qwenx?", "Qwen"),  # the quantifier takes the last letter
+        (r"Qwen{0,1}", "Qwe"),
+        (r"Qwen|Doubao", ""),  # either brand: no single literal
+        (r"(?:Qwen|Doubao)[0-9]", ""),
+        (r"(?i)qwen[0-9]", ""),  # flags change what the letters match
+        (r"ab[]|]c", "ab"),  # a bar inside a class is no alternation
+        (r"ab[|]c|d", ""),
+        (r"\d+B", ""),
+        (r"", ""),
+    ],
+)
+def test_a_term_pattern_gives_a_literal_only_when_every_match_opens_with_it(
+    pattern: str, literal: str
+) -> None:
+    assert required_prefix(pattern) == literal
+
+
+def test_term_families_skipped_by_their_literal_find_what_running_them_finds() -> None:
+    cv = compile_vocabulary(VOCAB)
+    assert all(literal for _, _, literal in cv.terms)  # every shipped family has one
+    plain = dataclasses.replace(cv, terms=tuple((f, p, "") for f, p, _ in cv.terms))
+    rng = random.Random(12)
+    atoms = ("Qwen3", "Qwen", "-Max", "GPT-4o", "Llama 3", "Gemini 2.5 Pro", "DeepSeek-V3",
+             "ERNIE 4.0", "Doubao-1.5-Pro", "Hunyuan", " ", ".", "x", "Qwen2.5-")  # fmt: skip
+    texts = _texts() + [
+        "".join(rng.choice(atoms) for _ in range(rng.randrange(20))) for _ in range(500)
+    ]
+    for text in texts:
+        assert find_terms(text, cv, 0.05) == find_terms(text, plain, 0.05), text
+
+
+def _plain_topics(lowered: str, cv: CompiledVocabulary) -> list[tuple[str, str, int, int]]:
+    """Every topic phrase searched over the whole text, longest per topic and place."""
+    longest: dict[tuple[str, int], int] = {}
+    for phrase, topics in cv.topic_of.items():
+        at = lowered.find(phrase)
+        while at != -1:
+            end = _word_end(lowered, at + len(phrase))
+            if end is not None and (at == 0 or not lowered[at - 1].isalnum()):
+                for t in topics:
+                    longest[(t, at)] = max(end, longest.get((t, at), end))
+            at = lowered.find(phrase, at + 1)
+    return sorted((t, lowered[at:end], at, end) for (t, at), end in longest.items())
+
+
+def test_topics_found_by_first_word_are_those_every_phrase_search_finds() -> None:
+    cv = compile_vocabulary(VOCAB)
+    rng = random.Random(13)
+    atoms = ("export", " ", "controls", "control", "ban", "bans", "chip", "x", "-", "api",
+             "capital", "price", "prices", "token", "entity", "list", "lists", "s",
+             "antitrust")  # fmt: skip
+    texts = [_lower(t) for t in _texts()]
+    texts += ["".join(rng.choice(atoms) for _ in range(rng.randrange(20))) for _ in range(3000)]
+    for lowered in texts:
+        got = sorted((h.key, h.text, h.start, h.end) for h in find_topics(lowered, cv))
+        assert got == _plain_topics(lowered, cv), lowered
+
+
+def test_quantity_fields_rebuilt_in_place_of_replace_are_the_approximation_and_brackets() -> None:
+    # _with_context rebuilds a Quantity by position instead of calling _replace.
+    assert Quantity._fields[6] == "approx" and Quantity._fields[10] == "parenthesised"
+    q = find_quantities("It spent roughly $5 billion (about 9%) on it.")
+    assert [(x.approx, x.parenthesised) for x in q] == [("roughly", False), ("roughly", True)]
+
+
+def test_facts_made_through_the_slots_equal_those_made_by_the_constructor() -> None:
+    assert not hasattr(Fact, "__post_init__")
+    assert [f.name for f in dataclasses.fields(Fact)] == list(Fact.__slots__)
+    values = ("alibaba", "ai_capex_plan", 53e9, "money", "$53 billion", "It will invest.",
+              (3, 14), 0.85, "USD", "next 3 years", (("scope", "global"),), "over", 60e9,
+              380e9, "CNY")  # fmt: skip
+    made = _make_fact(*values)
+    assert made == Fact(*values) and hash(made) == hash(Fact(*values))
+    assert repr(made) == repr(Fact(*values))
