@@ -96,6 +96,8 @@ _FORMS: dict[str, str] = {
 _FORM = {k: re.compile(v, re.VERBOSE | re.IGNORECASE) for k, v in _FORMS.items()}
 
 _CODES = frozenset({"USD", "HKD", "RMB", "CNY", "EUR", "GBP", "rmb", "usd", "cny", "Rmb"})
+# The last character of every prefix ``_prefix_start`` accepts.
+_PREFIX_LAST = frozenset("$¥￥€£") | {code[-1] for code in _CODES}
 # What follows a digit run says which forms can start there; one match decides. It is
 # looked at by the scan for digit runs itself (a lookahead whose group names the
 # kind), which saves a call per run (issue 5, point 8).
@@ -235,6 +237,8 @@ def _prefix_start(text: str, s: int, floor: int) -> int | None:
     if j <= floor:
         return None
     c = text[j - 1]
+    if c not in _PREFIX_LAST:
+        return None  # most numbers follow a word such as "grew" or "of"
     if c == "$":
         for p in ("U.S.$", "US$", "HK$"):
             if j - len(p) >= floor and text.startswith(p, j - len(p)):
