@@ -26,7 +26,7 @@ import bisect
 import re
 from typing import NamedTuple
 
-from monitor.extract.vocab import CompiledVocabulary, Cue, phrase_key
+from monitor.extract.vocab import CompiledVocabulary, phrase_key
 
 MAX_CUE_DISTANCE = 80  # characters between a cue and its number, within a sentence
 BETWEEN_PENALTY = 30  # per other number standing between a cue and this number
@@ -190,81 +190,64 @@ def classify(
     if not hits:
         return [(None, False)] * len(slots)  # no cue, no veto: nothing to decide or inherit
     vetoed = _vetoes(slots, hits, cv)
-    by_phrase: dict[str, list[PhraseHit]] = {}
-    for h in hits:
-        group = by_phrase.get(h.phrase)
-        if group is None:
-            by_phrase[h.phrase] = [h]
-        else:
-            group.append(h)
+    kind_cues = cv.kind_cues
+    by_phrase: dict[str, list[PhraseHit]] | None = None  # for cues of more parts, if any
 
-    # The cues whose anchor is in the sentence, by the kind of metric they name and
-    # then by anchor: a cue's distance to a number is its anchor's, so it is measured
-    # once per anchor hit, not once per cue. One-part cues of an anchor are equally
-    # long: of them, the first metric in order that is not vetoed wins.
-    active: dict[str, list[tuple[list[PhraseHit], tuple[str, ...], int, list[Cue]]]] = {}
-    names: str | None = None
-    for anchor, anchor_hits in by_phrase.items():
-        for kind, singles, length, multis in cv.anchor_cues.get(anchor, ()):
-            usable: list[Cue] = []
-            for cue in multis:
-                if names is None:
-                    names = "\n".join(s.owner_name.lower() for s in slots)
-                if all(p in by_phrase or p in names for p in cue.parts[1:]):
-                    usable.append(cue)
-            if singles or usable:
-                active.setdefault(kind, []).append((anchor_hits, singles, -length, usable))
     out: list[tuple[str | None, bool]] = []
     last_of_class: dict[str, str | None] = {}
     starts = [sl.start for sl in slots]
     breaks: list[int] | None = None
     for i, slot in enumerate(slots):
         # The best (distance, -cue length, metric): the minimum over every cue and
-        # anchor hit, so the order they are looked at in does not matter. A cue
-        # further than MAX_CUE_DISTANCE could never be taken and is not looked at.
+        # hit of its anchor, so the order they are looked at in does not matter. A
+        # cue further than MAX_CUE_DISTANCE could never be taken and is not looked at.
+        # One-part cues of an anchor are equally long: of them, the first metric in
+        # order that is not vetoed wins.
         best: tuple[int, int, str] | None = None
         veto = vetoed[i]
-        candidates = active.get(_KIND_FOR_CLASS[slot.klass])
-        if candidates is None:
-            candidates = []
+        kind = _KIND_FOR_CLASS[slot.klass]
         slot_start, slot_end = slot.start, slot.end
-        for anchor_hits, singles, neg_length, usable_multis in candidates:
+        for h in hits:
+            entry = kind_cues.get((h.phrase, kind))
+            if entry is None:
+                continue
+            singles, neg_length, multis = entry
             single: str | None = None
             for metric in singles:
                 if metric not in veto:
                     single = metric
                     break
-            if single is None and not usable_multis:
+            if single is None and not multis:
                 continue
-            for h in anchor_hits:
-                if h.end <= slot_start:
-                    lo, hi = h.end, slot_start
-                else:
-                    lo, hi = slot_end, h.start
-                raw = hi - lo if hi > lo else 0
-                if raw > MAX_CUE_DISTANCE or (best is not None and raw > best[0]):
-                    continue
-                # Other numbers between the cue and this one, and clause breaks there.
-                between = bisect.bisect_left(starts, hi) - bisect.bisect_left(starts, lo)
-                dist = raw + BETWEEN_PENALTY * between
-                if dist > MAX_CUE_DISTANCE:
-                    continue
-                if lo < hi:
-                    if breaks is None:
-                        breaks = clause_breaks(text, lowered, *_reach(hits, slots))
-                    if bisect.bisect_left(breaks, hi) > bisect.bisect_left(breaks, lo):
-                        dist += CLAUSE_PENALTY
-                        if dist > MAX_CUE_DISTANCE:
-                            continue
-                if single is not None:
-                    cand = (dist, neg_length, single)
-                    if best is None or cand < best:
-                        best = cand
-                for cue in usable_multis:
-                    if cue.metric in veto or not all(
-                        _context_near(text, lowered, p, h, slot, by_phrase) for p in cue.parts[1:]
-                    ):
+            if h.end <= slot_start:
+                lo, hi = h.end, slot_start
+            else:
+                lo, hi = slot_end, h.start
+            raw = hi - lo if hi > lo else 0
+            if raw > MAX_CUE_DISTANCE or (best is not None and raw > best[0]):
+                continue
+            # Other numbers between the cue and this one, and clause breaks there.
+            between = bisect.bisect_left(starts, hi) - bisect.bisect_left(starts, lo)
+            dist = raw + BETWEEN_PENALTY * between
+            if dist > MAX_CUE_DISTANCE:
+                continue
+            if lo < hi:
+                if breaks is None:
+                    breaks = clause_breaks(text, lowered, *_reach(hits, slots))
+                if bisect.bisect_left(breaks, hi) > bisect.bisect_left(breaks, lo):
+                    dist += CLAUSE_PENALTY
+                    if dist > MAX_CUE_DISTANCE:
                         continue
+            if single is not None:
+                cand = (dist, neg_length, single)
+                if best is None or cand < best:
+                    best = cand
+            for cue in multis:
+                if cue.metric in veto:
+                    continue
+                if by_phrase is None:
+                    by_phrase = _by_phrase(hits)
+                if all(_context_near(text, lowered, p, h, slot, by_phrase) for p in cue.parts[1:]):
                     cand = (dist, -cue.length, cue.metric)
                     if best is None or cand < best:
                         best = cand
@@ -278,6 +261,17 @@ def classify(
         else:
             out.append((None, False))
     return out
+
+
+def _by_phrase(hits: list[PhraseHit]) -> dict[str, list[PhraseHit]]:
+    by_phrase: dict[str, list[PhraseHit]] = {}
+    for h in hits:
+        group = by_phrase.get(h.phrase)
+        if group is None:
+            by_phrase[h.phrase] = [h]
+        else:
+            group.append(h)
+    return by_phrase
 
 
 def _reach(hits: list[PhraseHit], slots: list[Slot]) -> tuple[int, int]:

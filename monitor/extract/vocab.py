@@ -54,6 +54,8 @@ class CompiledVocabulary:
     # anchor phrase -> per metric kind: (the metrics of its one-part cues, sorted; their
     # length, the anchor's; its cues of more parts)
     anchor_cues: dict[str, tuple[tuple[str, tuple[str, ...], int, tuple[Cue, ...]], ...]]
+    # The same by (anchor phrase, kind): (one-part metrics, -length, cues of more parts)
+    kind_cues: dict[tuple[str, str], tuple[tuple[str, ...], int, tuple[Cue, ...]]]
     excludes: dict[str, tuple[str, ...]]  # lower-cased phrase -> metric ids it vetoes
     metrics: dict[str, MetricDef]
     # (family id, compiled pattern, a literal every match opens with, or "")
@@ -125,6 +127,7 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
             # through, the family is skipped rather than failing every article.
             continue
 
+    anchor_cues = _anchor_cues(cues)
     return CompiledVocabulary(
         vocab=vocab,
         entity_re=entity_re,
@@ -133,7 +136,12 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
         phrase_after_break_re=phrase_after_break_re,
         phrase_closure=_closure(phrases),
         cues=tuple(cues),
-        anchor_cues=_anchor_cues(cues),
+        anchor_cues=anchor_cues,
+        kind_cues={
+            (anchor, kind): (singles, -length, multis)
+            for anchor, entries in anchor_cues.items()
+            for kind, singles, length, multis in entries
+        },
         excludes={k: tuple(v) for k, v in excludes.items()},
         metrics={m.id: m for m in vocab.metrics},
         terms=tuple(terms),
