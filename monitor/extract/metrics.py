@@ -137,7 +137,8 @@ def find_phrases(lowered: str, start: int, end: int, cv: CompiledVocabulary) -> 
     if pattern is None:
         return []
     hits: list[PhraseHit] = []
-    after_break = cv.phrase_after_break_re
+    # isascii() reads a flag of the string: no scan.
+    after_break = cv.phrase_after_break_ascii_re if lowered.isascii() else cv.phrase_after_break_re
     if after_break is None:
         # A phrase ends in a separator: scan every place, keep word starts.
         for m in pattern.finditer(lowered, start, end):

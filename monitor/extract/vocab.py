@@ -49,6 +49,9 @@ class CompiledVocabulary:
     # skips to such characters in C instead of trying the trie at every letter. None
     # when a phrase ends in such a character (the next match could not have it).
     phrase_after_break_re: re.Pattern[str] | None
+    # The same for an ASCII text, lowered: there "neither a letter nor a digit" is a
+    # plain class, which the engine tests faster than the Unicode one.
+    phrase_after_break_ascii_re: re.Pattern[str] | None
     phrase_closure: dict[str, tuple[tuple[str, int], ...]]  # phrase -> (phrase inside, offset)
     cues: tuple[Cue, ...]
     # anchor phrase -> per metric kind: (the metrics of its one-part cues, sorted; their
@@ -106,9 +109,10 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
             excludes.setdefault(_norm(phrase), []).append(metric.id)
     phrases = {p for c in cues for p in c.parts} | set(excludes)
     phrase_re = _trie_pattern(phrases, inflect=True, tail=r"(?![a-z0-9])")
-    phrase_after_break_re = None
+    phrase_after_break_re = phrase_after_break_ascii_re = None
     if phrase_re is not None and all(p[-1].isalnum() for p in phrases if p):
         phrase_after_break_re = re.compile(r"[\W_]" + phrase_re.pattern)
+        phrase_after_break_ascii_re = re.compile(r"[^a-z0-9]" + phrase_re.pattern)
 
     topic_of: dict[str, list[str]] = {}
     for topic in vocab.topics:
@@ -134,6 +138,7 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
         entity_of=entity_of,
         phrase_re=phrase_re,
         phrase_after_break_re=phrase_after_break_re,
+        phrase_after_break_ascii_re=phrase_after_break_ascii_re,
         phrase_closure=_closure(phrases),
         cues=tuple(cues),
         anchor_cues=anchor_cues,
