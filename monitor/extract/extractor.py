@@ -10,9 +10,7 @@ work, not by the scans (see tests/bench/bench_extract.py).
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import re
-from collections.abc import Callable
 
 from monitor.extract import context
 from monitor.extract.entities import (
@@ -174,58 +172,6 @@ def _split_gap(text: str, a_end: int, b_start: int) -> int:
     return a_end + ((b_start - a_end) * 7) // 10
 
 
-# ``Fact`` is a frozen dataclass with slots: its __init__ stores each of the fifteen
-# fields through object.__setattr__, and every number of an article makes one. Each
-# slot's own descriptor stores the same value at half the cost;
-# ``_make_fact`` gives what ``Fact(...)`` gives (the tests compare them, and check
-# that Fact has no __post_init__ that this would skip).
-_FACT_SET: tuple[Callable[[Fact, object], None], ...] = tuple(
-    getattr(Fact, f.name).__set__ for f in dataclasses.fields(Fact)
-)
-(
-    _SET_ENTITY, _SET_METRIC, _SET_VALUE, _SET_UNIT, _SET_SURFACE, _SET_QUOTE, _SET_SPAN,
-    _SET_CONFIDENCE, _SET_CURRENCY, _SET_PERIOD, _SET_QUALIFIERS, _SET_APPROX,
-    _SET_VALUE_HIGH, _SET_ALT_VALUE, _SET_ALT_CURRENCY,
-) = _FACT_SET  # fmt: skip
-
-
-def _make_fact(
-    entity: str | None,
-    metric: str | None,
-    value: float,
-    unit: str,
-    surface: str,
-    quote: str,
-    span: tuple[int, int],
-    confidence: float,
-    currency: str | None,
-    period: str | None,
-    qualifiers: tuple[tuple[str, str], ...],
-    approx: str | None,
-    value_high: float | None,
-    alt_value: float | None,
-    alt_currency: str | None,
-) -> Fact:
-    """``Fact(...)`` with every field given, positionally, built at half the cost."""
-    fact: Fact = object.__new__(Fact)
-    _SET_ENTITY(fact, entity)
-    _SET_METRIC(fact, metric)
-    _SET_VALUE(fact, value)
-    _SET_UNIT(fact, unit)
-    _SET_SURFACE(fact, surface)
-    _SET_QUOTE(fact, quote)
-    _SET_SPAN(fact, span)
-    _SET_CONFIDENCE(fact, confidence)
-    _SET_CURRENCY(fact, currency)
-    _SET_PERIOD(fact, period)
-    _SET_QUALIFIERS(fact, qualifiers)
-    _SET_APPROX(fact, approx)
-    _SET_VALUE_HIGH(fact, value_high)
-    _SET_ALT_VALUE(fact, alt_value)
-    _SET_ALT_CURRENCY(fact, alt_currency)
-    return fact
-
-
 # Confidences as stored (rounded to 2 places), by the raw value: a handful of values.
 _ROUNDED: dict[float, float] = {}
 
@@ -327,7 +273,7 @@ def _sentence_facts(
         value, high = q.value, q.value_high
         if directions[i] == "down":
             value, high = -value, None if high is None else -high
-        fact = _make_fact(
+        fact = Fact(
             entity, metric, value, unit, q.surface, quote, (start, end), confidence,
             q.currency, period, qualifiers, q.approx, high, q.alt_value, q.alt_currency,
         )  # fmt: skip

@@ -15,7 +15,7 @@ import pytest
 
 from monitor.extract import extract
 from monitor.extract.context import _QOQ, _has_qoq
-from monitor.extract.extractor import _lower, _make_fact
+from monitor.extract.extractor import _lower
 from monitor.extract.metrics import (
     _CLAUSE_BREAK,
     STRONG_BREAK,
@@ -42,7 +42,7 @@ from monitor.extract.vocab import (
     phrase_key,
     required_prefix,
 )
-from monitor.values import Fact, TopicDef, Vocabulary
+from monitor.values import TopicDef, Vocabulary
 from tests.unit.extract_gold import GOLD, SHARED_SEEDS, demo_documents, load_vocabulary
 
 VOCAB = load_vocabulary()
@@ -327,14 +327,3 @@ def test_quantity_fields_rebuilt_in_place_of_replace_are_the_approximation_and_b
     assert Quantity._fields[6] == "approx" and Quantity._fields[10] == "parenthesised"
     q = find_quantities("It spent roughly $5 billion (about 9%) on it.")
     assert [(x.approx, x.parenthesised) for x in q] == [("roughly", False), ("roughly", True)]
-
-
-def test_facts_made_through_the_slots_equal_those_made_by_the_constructor() -> None:
-    assert not hasattr(Fact, "__post_init__")
-    assert [f.name for f in dataclasses.fields(Fact)] == list(Fact.__slots__)
-    values = ("alibaba", "ai_capex_plan", 53e9, "money", "$53 billion", "It will invest.",
-              (3, 14), 0.85, "USD", "next 3 years", (("scope", "global"),), "over", 60e9,
-              380e9, "CNY")  # fmt: skip
-    made = _make_fact(*values)
-    assert made == Fact(*values) and hash(made) == hash(Fact(*values))
-    assert repr(made) == repr(Fact(*values))
