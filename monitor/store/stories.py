@@ -1,12 +1,12 @@
 """Stories: placing each new article (exact, near-duplicate, same story).
 
-The pipeline inserts an article row, runs extraction, then calls :func:`place_article`
-and :func:`mark_new_facts` in the same transaction, and finally inserts the article's
-facts with its ``story_id``. Articles already stored are never rewritten except for the
-dedup columns (``minhash``, ``duplicate_of``, ``similarity``, ``story_id``,
-``join_reason``). The stories a new article is compared with come from the same-story
-index (:mod:`monitor.store.story_index`), which :func:`place_article` keeps up to date;
-listing and showing stories is :mod:`monitor.store.story_views`.
+The pipeline inserts a poll's article rows and runs extraction, then calls
+:func:`place_articles` for the whole batch and, per article, :func:`mark_new_facts`, all in
+one transaction, and finally inserts each article's facts with its ``story_id``. Articles
+already stored are never rewritten except for the dedup columns (``minhash``,
+``duplicate_of``, ``similarity``, ``story_id``, ``join_reason``). The stories a new article
+is compared with come from the same-story index (:mod:`monitor.store.story_index`), which
+placing keeps up to date; listing and showing stories is :mod:`monitor.store.story_views`.
 
 Story time is the news timeline: an article counts at its ``sort_at`` (published, clamped
 to when it was first seen), so a story's window does not depend on when a batch was
