@@ -133,6 +133,21 @@ class DedupBand(SQLModel, table=True):
     article_id: int = Field(primary_key=True, foreign_key="article.id")
 
 
+class DedupBandLog(SQLModel, table=True):
+    """Band keys of recently placed articles, one row per article, in placement order.
+
+    Written instead of ``dedup_band`` on SQLite and merged into it in bulk
+    (``monitor.store.band_log``, migration 0004).
+    """
+
+    __tablename__ = "dedup_band_log"
+    # a sequence number is never reused, even after the rows below it are merged away
+    __table_args__ = {"sqlite_autoincrement": True}
+    seq: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="article.id")
+    keys: bytes = Field(sa_type=sa.LargeBinary)  # little-endian signed 64-bit band keys
+
+
 class FactRow(SQLModel, table=True):
     __tablename__ = "fact"
     __table_args__ = (

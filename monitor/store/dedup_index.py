@@ -1,5 +1,6 @@
 """The persisted near-duplicate index: MinHash signatures on ``article``, band keys in
-``dedup_band``.
+``dedup_band`` (and, on SQLite, the recent ones in ``dedup_band_log``: see
+``monitor.store.band_log``).
 
 Every worker reads and writes the same rows, so a restart rebuilds nothing and several
 workers on one PostgreSQL share one index (issue 4, point 2).
@@ -26,6 +27,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from monitor.dedup import minhash
+from monitor.store import band_log
 
 # A bucket shared by very many articles (a boilerplate paragraph posted as the whole text)
 # must not turn one lookup into thousands of signature reads. Real near-duplicates of one
@@ -75,6 +77,7 @@ class PlainSql:
         else:
             conn = session
         self.dialect = conn.dialect
+        self.engine = conn.engine
         self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         self.cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
@@ -100,9 +103,6 @@ _LOOKUP = (
 )
 
 
-_INSERT = "INSERT INTO dedup_band (key, article_id) VALUES (%s, %s) ON CONFLICT DO NOTHING"
-
-
 def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
     return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
 
@@ -113,9 +113,9 @@ class BatchIndex:
     Looking the band keys up and writing them one article at a time cost two statements
     per article, each touching twelve places of a B-tree that at a million articles no
     longer fits the page cache (~0.15 ms each on the reference machine). Here the whole
-    batch is looked up in one statement and written in one, sorted by key so that
-    neighbouring keys share index pages. An article of the batch is found by the later
-    ones from memory, so the result is the same as placing them one after another.
+    batch is looked up in one statement and written in one (on SQLite, appended to the log
+    of ``monitor.store.band_log``). An article of the batch is found by the later ones
+    from memory, so the result is the same as placing them one after another.
     """
 
     def __init__(self, sql: PlainSql, batch: Sequence[tuple[int, Sequence[int]]]) -> None:
@@ -125,10 +125,16 @@ class BatchIndex:
         for part in _chunks(keys):
             for key, aid in sql.rows(_LOOKUP.format(sql.marks(len(part))), part):
                 self._stored.setdefault(int(key), []).append(int(aid))
+        # on SQLite the recent keys are in the log, held in memory (module band_log)
+        self._logged: int | None = None
+        if sql.dialect.name == "sqlite" and keys:
+            logged, self._logged = band_log.lookup(sql, keys)
+            for k, hits in logged.items():
+                self._stored.setdefault(k, []).extend(hits[-MAX_CANDIDATES:])
+        self._added: list[tuple[int, Sequence[int]]] = []
         self._mine: dict[int, list[int]] = {}
         self._signatures: dict[int, bytes] = {}
         self._texts: dict[int, str] = {}
-        self._pending: list[tuple[int, int]] = []
         wanted = sorted({a for ids in self._stored.values() for a in ids})
         for part in _chunks(wanted):
             for cid, sig in sql.rows(
@@ -207,12 +213,28 @@ class BatchIndex:
         self._texts[article_id] = text
         for k in keys:
             self._mine.setdefault(k, []).append(article_id)
-            self._pending.append((k, article_id))
+        self._added.append((article_id, keys))
 
     def flush(self) -> None:
-        """Write the batch's band keys (idempotent: a replay inserts nothing)."""
-        if not self._pending:
+        """Write the batch's band keys: to the log on SQLite (merged into ``dedup_band``
+        once it holds ``band_log.MERGE_AT`` articles), else straight to ``dedup_band``
+        (idempotent: a replay inserts nothing)."""
+        added, self._added = self._added, []
+        if not added:
             return
-        rows = sorted(set(self._pending))
-        self._pending.clear()
-        self.sql.cursor.executemany(_INSERT.replace("%s", self.sql.mark), rows)
+        if self._logged is not None:
+            band_log.append(self.sql, added)
+            if self._logged + len(added) >= band_log.MERGE_AT:
+                band_log.merge(self.sql)
+            return
+        rows = sorted({(k, aid) for aid, keys in added for k in keys})
+        self.sql.cursor.executemany(band_log.INSERT_BAND.replace("%s", self.sql.mark), rows)
+
+
+def band_rows(session: Session | sa.Connection) -> list[tuple[int, int]]:
+    """Every indexed (band key, article id), from ``dedup_band`` and the log, sorted."""
+    sql = PlainSql(session)
+    rows = {(int(k), int(a)) for k, a in sql.rows("SELECT key, article_id FROM dedup_band", ())}
+    for aid, blob in sql.rows("SELECT article_id, keys FROM dedup_band_log", ()):
+        rows.update((k, int(aid)) for k in band_log.unpack(bytes(blob)))
+    return sorted(rows)

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from monitor.dedup import minhash
 from monitor.models import Source
 from monitor.store.db import make_engine, session_scope, upgrade
+from monitor.store.dedup_index import band_rows
 from monitor.store.stories import Copy, Placement, find_copies, place_article, place_articles
 from tests.unit import dedup_eval as ev
 
@@ -61,8 +62,8 @@ def _stories(s: Session) -> list[tuple[object, ...]]:
     ]
 
 
-def _bands(s: Session) -> list[tuple[object, ...]]:
-    return [tuple(r) for r in s.execute(sa.text("SELECT key, article_id FROM dedup_band"))]
+def _bands(s: Session) -> list[tuple[int, int]]:
+    return band_rows(s)
 
 
 def test_a_batch_places_as_one_article_after_another(tmp_path: Path) -> None:
@@ -158,7 +159,7 @@ def test_find_copies_alone_finds_what_placing_finds(tmp_path: Path) -> None:
         src = _source(s)
         ids = [_insert(s, src, d) for d in (e1, cut)]
         first = find_copies(s, ids)
-        bands = s.execute(sa.text("SELECT COUNT(*) FROM dedup_band")).scalar_one()
+        bands = len(band_rows(s))
     with session_scope(engine) as s:
         placed = place_articles(s, [(ids[0], e1.extraction)], now=e1.published, window=WINDOW)
         again = _insert(s, src, same)

@@ -1,0 +1,193 @@
+"""The recent part of the band index on SQLite: an append-only log, merged in bulk.
+
+A band key is a random 64-bit number, so each of an article's twelve keys lands on its own
+page of the ``dedup_band`` B-tree. Once the index has more pages than a batch has keys
+(past ~25k articles), every key of a batch dirties a page of its own, and SQLite's WAL
+writes, then checkpoints, whole pages: twelve 4 KB page writes per article. That is what
+made the near-duplicate levels 35% dearer at 1M stored articles than at 10k
+(tests/bench/bench_dedup.py).
+
+On SQLite the band keys of newly placed articles are appended to ``dedup_band_log``
+instead, one row per article, so a batch fills a few consecutive pages. When the log holds
+``MERGE_AT`` articles, the batch that gets there moves them into ``dedup_band`` in key
+order: the keys of 20,000 articles share the pages they land on, about two page writes per
+article at 1M stored.
+
+The log has no index on the key. Each process keeps the log's rows in memory (a
+:class:`Tail` per engine): at the start of every batch it reads the rows appended since
+its last look, by itself or by any other process, and drops those a merge has moved to
+``dedup_band``. A process that starts reads the whole log (at most ``MERGE_AT`` rows, about
+0.1 s), so a restart rebuilds nothing that is not stored.
+
+Every SQLite transaction of the store holds the write lock (BEGIN IMMEDIATE), so sequence
+numbers commit in order and a tail read by sequence misses nothing. PostgreSQL writes band
+keys straight to ``dedup_band``: there, concurrent transactions commit sequence numbers out
+of order, which a tail read by sequence would miss, and its WAL logs changed rows rather
+than whole pages.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import weakref
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from monitor.store.dedup_index import PlainSql
+
+# Articles in the log before it is merged. The merge writes each page of dedup_band that
+# the log's keys land on once: at 1M stored (~45k pages), 20,000 articles (240k keys)
+# touch nearly all of them, ~2 pages per article. The tail costs ~1.2 KB of memory per
+# article (~25 MB at most). Past a few million stored articles a larger value pays.
+MERGE_AT = 20_000
+
+INSERT_BAND = "INSERT INTO dedup_band (key, article_id) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+
+
+def pack(keys: Sequence[int]) -> bytes:
+    return struct.pack(f"<{len(keys)}q", *keys)
+
+
+def unpack(blob: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(blob) // 8}q", blob)
+
+
+class Tail:
+    """One process's copy of the log of one database: band key -> article ids."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._clear()
+
+    def _clear(self) -> None:
+        self.last = 0  # the highest sequence number read
+        self._last_row: tuple[int, bytes] | None = None
+        self._rows: deque[tuple[int, int, bytes]] = deque()
+        # Band key -> article id, or a list of them when several share the key. Nearly
+        # every key is an article's own, so the common case is one dict update per row.
+        self._by_key: dict[int, int | list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def hits(self, keys: Sequence[int]) -> dict[int, list[int]]:
+        """The logged articles of each of ``keys`` that has any, oldest first."""
+        got: dict[int, list[int]] = {}
+        by_key = self._by_key
+        for key in by_key.keys() & keys:
+            ids = by_key[key]
+            got[key] = [ids] if isinstance(ids, int) else list(ids)
+        return got
+
+    def sync(self, sql: PlainSql) -> None:
+        """Catch up with the log as the current transaction sees it."""
+        lo, hi = sql.rows("SELECT MIN(seq), MAX(seq) FROM dedup_band_log", ())[0]
+        if hi is None:  # empty: everything was merged
+            self._drop_below(self.last + 1)
+            return
+        # Rows read within a transaction that was then rolled back leave ``last`` ahead
+        # of the log, and their sequence numbers are given out again: start over.
+        if hi < self.last or (lo <= self.last and self._row(sql, self.last) != self._last_row):
+            self._clear()
+        self._drop_below(lo)
+        for seq, aid, blob in sql.rows(
+            "SELECT seq, article_id, keys FROM dedup_band_log WHERE seq > %s ORDER BY seq",
+            (max(self.last, lo - 1),),
+        ):
+            self._add(int(seq), int(aid), bytes(blob))
+
+    @staticmethod
+    def _row(sql: PlainSql, seq: int) -> tuple[int, bytes] | None:
+        got = sql.rows("SELECT article_id, keys FROM dedup_band_log WHERE seq = %s", (seq,))
+        return (int(got[0][0]), bytes(got[0][1])) if got else None
+
+    def _add(self, seq: int, aid: int, blob: bytes) -> None:
+        self._rows.append((seq, aid, blob))
+        by_key = self._by_key
+        keys = unpack(blob)
+        if by_key.keys().isdisjoint(keys):
+            by_key.update(dict.fromkeys(keys, aid))
+        else:
+            for key in keys:
+                ids = by_key.get(key)
+                if ids is None:
+                    by_key[key] = aid
+                elif isinstance(ids, int):
+                    by_key[key] = [ids, aid]
+                else:
+                    ids.append(aid)
+        self.last, self._last_row = seq, (aid, blob)
+
+    def _drop_below(self, seq: int) -> None:
+        rows, by_key = self._rows, self._by_key
+        while rows and rows[0][0] < seq:
+            _, aid, blob = rows.popleft()
+            for key in unpack(blob):
+                ids = by_key.get(key)
+                if ids == aid:
+                    del by_key[key]
+                elif isinstance(ids, list) and aid in ids:
+                    ids.remove(aid)  # the oldest: found at the front
+                    if len(ids) == 1:
+                        by_key[key] = ids[0]
+
+
+_TAILS: weakref.WeakKeyDictionary[Engine, Tail] = weakref.WeakKeyDictionary()
+_TAILS_LOCK = threading.Lock()
+
+
+def tail_for(engine: Engine) -> Tail:
+    with _TAILS_LOCK:
+        tail = _TAILS.get(engine)
+        if tail is None:
+            tail = _TAILS[engine] = Tail()
+        return tail
+
+
+def lookup(sql: PlainSql, keys: Sequence[int]) -> tuple[dict[int, list[int]], int]:
+    """The logged articles of each of ``keys`` that has any (oldest first) and the number
+    of articles in the log, after catching up with it."""
+    tail = tail_for(sql.engine)
+    with tail.lock:
+        tail.sync(sql)
+        return tail.hits(keys), len(tail)
+
+
+def append(sql: PlainSql, rows: Sequence[tuple[int, Sequence[int]]]) -> None:
+    """Log the band keys of newly placed articles: (article id, keys) in placement order."""
+    sql.cursor.executemany(
+        f"INSERT INTO dedup_band_log (article_id, keys) VALUES ({sql.marks(2)})",
+        [(aid, pack(keys)) for aid, keys in rows if keys],
+    )
+
+
+def merge(sql: PlainSql) -> int:
+    """Move every logged band key into ``dedup_band``, in key order; the articles moved.
+
+    Idempotent: a key already there is skipped, so a merge cut short and done again, or
+    logged rows of an article indexed before, change nothing.
+    """
+    rows = sql.rows("SELECT seq, article_id, keys FROM dedup_band_log ORDER BY seq", ())
+    if not rows:
+        return 0
+    blobs = [bytes(blob) for _, _, blob in rows]
+    keys = np.frombuffer(b"".join(blobs), dtype="<i8")
+    ids = np.repeat(
+        np.array([int(aid) for _, aid, _ in rows], dtype=np.int64),
+        [len(blob) // 8 for blob in blobs],
+    )
+    # sorted and distinct in numpy: a set and a sort of 240k tuples cost ~15 us an article
+    order = np.lexsort((ids, keys))
+    keys, ids = keys[order], ids[order]
+    new = np.ones(keys.size, dtype=bool)
+    new[1:] = (keys[1:] != keys[:-1]) | (ids[1:] != ids[:-1])
+    pairs = zip(keys[new].tolist(), ids[new].tolist(), strict=True)
+    sql.cursor.executemany(INSERT_BAND.replace("%s", sql.mark), pairs)
+    sql.run("DELETE FROM dedup_band_log WHERE seq <= %s", (int(rows[-1][0]),))
+    return len(rows)
