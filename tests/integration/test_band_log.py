@@ -136,12 +136,21 @@ def test_downgrade_moves_the_log_into_dedup_band(tmp_path: Path) -> None:
     with session_scope(engine) as s:
         before = band_rows(s)
     assert before and _logged(engine) > 0
+    assert not _band_foreign_keys(engine)  # merges move rows whose key the log checked
     command.downgrade(alembic_config(engine), "0003")
     assert current_revision(engine) == "0003"
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT key, article_id FROM dedup_band")).all()
     assert sorted((int(k), int(a)) for k, a in rows) == before
+    assert _band_foreign_keys(engine) == ["article"]
     upgrade(engine)
     with session_scope(engine) as s:
         assert band_rows(s) == before
+    assert not _band_foreign_keys(engine)
     engine.dispose()
+
+
+def _band_foreign_keys(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("PRAGMA foreign_key_list(dedup_band)").all()
+    return [r[2] for r in rows]
