@@ -31,6 +31,16 @@ _SCALES = {
 # long scale: a Spanish "billón" is a million million).
 _SCALES_ES = {"mil millones": 1e9, "millones": 1e6, "millón": 1e6, "billones": 1e12, "mil": 1e3}
 
+# The forms match case-insensitively, and to Python's re that makes "ı" (dotless i) an
+# "i", "ſ" (long s) an "s" and "İ" an "i": a matched word is read through the same folding
+# before it is looked up, or "bıllıon" would match the pattern and miss the table.
+_FOLD = str.maketrans({"ı": "i", "ſ": "s", "\u0307": None})
+
+
+def _fold(word: str) -> str:
+    return word.lower().translate(_FOLD)
+
+
 _PREFIX_CURRENCY = {
     "us$": "USD", "usd": "USD", "$": "USD", "hk$": "HKD", "hkd": "HKD", "rmb": "CNY",
     "cny": "CNY", "¥": "CNY", "￥": "CNY", "€": "EUR", "eur": "EUR", "£": "GBP", "gbp": "GBP",
@@ -262,11 +272,11 @@ def _from_match(m: re.Match[str], text: str) -> Quantity | None:
     s, e = m.start(kind or 0), m.end(kind or 0)
     if kind == "es":
         num = _parse_es(m["es_num"])
-        es_scale = _SCALES_ES[" ".join(m["es_scale"].lower().split())]
+        es_scale = _SCALES_ES[" ".join(_fold(m["es_scale"]).split())]
         cur = m["es_cur"] or m["es_prefix"]
         currency = None
         if cur is not None:
-            currency = "USD" if cur.startswith(("US$", "$")) else _SUFFIX_CURRENCY[cur.lower()]
+            currency = "USD" if cur.startswith(("US$", "$")) else _SUFFIX_CURRENCY[_fold(cur)]
         if currency is None:
             return Quantity(num * es_scale, "count", s, e, text[s:e])
         return Quantity(num * es_scale, "money", s, e, text[s:e], currency)
@@ -276,11 +286,11 @@ def _from_match(m: re.Match[str], text: str) -> Quantity | None:
             return None
         value = _parse(m["m_num"]) * scale
         high = _parse(m["m_high"]) * scale if m["m_high"] else None
-        currency = _PREFIX_CURRENCY[m["m_prefix"].lower().replace("u.s.$", "us$")]
+        currency = _PREFIX_CURRENCY[_fold(m["m_prefix"]).replace("u.s.$", "us$")]
         approx = "over" if m["m_plus"] else None
         return Quantity(value, "money", s, e, text[s:e], currency, approx, high)
     if kind == "pct":
-        unit_word = (m["p_unit"] or m["p_unit1"]).lower()
+        unit_word = _fold(m["p_unit"] or m["p_unit1"])
         if unit_word.startswith(("basis", "bps")):
             return Quantity(_parse(m["p_num1"]) / 100, "pp", s, e, text[s:e])
         unit = "pp" if unit_word.startswith(("percentage", "pp", "ppt")) else "percent"
@@ -296,11 +306,11 @@ def _from_match(m: re.Match[str], text: str) -> Quantity | None:
             _parse(m["r_num"]), "multiple", rs, re_, text[rs:re_], implicit_multiple=True
         )
     if kind == "suffix":
-        scale = _SCALES[m["s_scale"].lower()] if m["s_scale"] else 1.0
-        currency = _SUFFIX_CURRENCY[m["s_cur"].lower()]
+        scale = _SCALES[_fold(m["s_scale"])] if m["s_scale"] else 1.0
+        currency = _SUFFIX_CURRENCY[_fold(m["s_cur"])]
         return Quantity(_parse(m["s_num"]) * scale, "money", s, e, text[s:e], currency)
     if kind == "growth":
-        low, high = _DIGIT_GROWTH[m["g_digits"].lower()]
+        low, high = _DIGIT_GROWTH[_fold(m["g_digits"])]
         return Quantity(low, "growth", s, e, text[s:e], None, None, high)
     if kind == "count":
         if _is_bad_count_context(text, s):
@@ -309,7 +319,7 @@ def _from_match(m: re.Match[str], text: str) -> Quantity | None:
         approx = "over" if m["c_plus"] else None
         return Quantity(_parse(m["c_num"]) * scale, "count", s, e, text[s:e], None, approx)
     if kind == "nouncount":
-        noun = m["n_noun"].lower()
+        noun = _fold(m["n_noun"])
         if noun in _NOT_COUNT_NOUNS or _is_bad_count_context(text, s) or _looks_like_year(m):
             return None
         ns = m.end("n_noun")
@@ -331,7 +341,7 @@ def _looks_like_year(m: re.Match[str]) -> bool:
 def _scale(word: str | None) -> float | None:
     if word is None:
         return 1.0
-    lowered = word.lower()
+    lowered = _fold(word)
     if len(word) == 1 and lowered not in ("b", "m", "k", "t"):
         return None
     return _SCALES.get(lowered)

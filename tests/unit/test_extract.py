@@ -404,3 +404,21 @@ def test_long_and_degenerate_texts() -> None:
     assert all(f.metric == "ai_capex_plan" for f in result.facts)
     assert extract("9" * 50_000, "", VOCAB).facts == ()
     assert extract("a." * 20_000, "", VOCAB).facts == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "currency"),
+    [
+        ("380 bıllıon yuan", 380e9, "CNY"),  # dotless i: matched as "billion" by re
+        ("53.000 mıllones de dólares", 53e9, "USD"),
+        ("an outlay of $53 bıllıon", 53e9, "USD"),
+        ("RMB 380 BİLLİON", 380e9, "CNY"),  # dotted capital I lowers to "i" + a dot
+        ("12 thouſand yuan", 12e3, "CNY"),  # long s
+    ],
+)
+def test_letters_that_match_case_insensitively_are_read_as_they_match(
+    text: str, value: float, currency: str
+) -> None:
+    """A word the pattern matches must be found in the tables: these used to raise."""
+    (q,) = find_quantities(text)
+    assert (q.value, q.currency) == (value, currency)
