@@ -126,8 +126,9 @@ class BatchIndex:
             for key, aid in sql.rows(_LOOKUP.format(sql.marks(len(part))), part):
                 self._stored.setdefault(int(key), []).append(int(aid))
         # on SQLite the recent keys are in the log, held in memory (module band_log)
-        self._logged: int | None = None
-        if sql.dialect.name == "sqlite" and keys:
+        self._log = sql.dialect.name == "sqlite"
+        self._logged = 0  # articles in the log
+        if self._log and keys:
             logged, self._logged = band_log.lookup(sql, keys)
             for k, hits in logged.items():
                 self._stored.setdefault(k, []).extend(hits[-MAX_CANDIDATES:])
@@ -217,12 +218,14 @@ class BatchIndex:
 
     def flush(self) -> None:
         """Write the batch's band keys: to the log on SQLite (merged into ``dedup_band``
-        once it holds ``band_log.MERGE_AT`` articles), else straight to ``dedup_band``
-        (idempotent: a replay inserts nothing)."""
+        once it holds ``band_log.MERGE_AT`` articles), else straight to ``dedup_band``.
+
+        A replay finds nothing new: ``dedup_band`` skips rows it has, and a log row logged
+        twice merges into the same rows."""
         added, self._added = self._added, []
         if not added:
             return
-        if self._logged is not None:
+        if self._log:
             band_log.append(self.sql, added)
             if self._logged + len(added) >= band_log.MERGE_AT:
                 band_log.merge(self.sql)
