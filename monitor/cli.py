@@ -27,7 +27,7 @@ from monitor.errors import IngestError, MonitorError, UsageError
 from monitor.fetch.client import Fetcher, PollResult, Validators
 from monitor.fetch.local import read_local
 from monitor.fetch.policy import is_stale
-from monitor.fetch.sources import load_sources
+from monitor.fetch.source_file import load_sources
 from monitor.notify import digest as digest_mod
 from monitor.rules.loader import RuleSet, load_rules
 from monitor.rules.reload import RuleBook

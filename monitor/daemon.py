@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.errors import MonitorError, SourceFileError
 from monitor.fetch.client import Fetcher
-from monitor.fetch.sources import load_sources
+from monitor.fetch.source_file import load_sources
 from monitor.notify import digest as digest_mod
 from monitor.pipeline import Clock, Pipeline, utcnow
 from monitor.rules.reload import RuleBook

@@ -27,7 +27,7 @@ from monitor.errors import FetchError, MonitorError
 from monitor.extract import extract
 from monitor.fetch.client import Fetcher, PollResult, Validators
 from monitor.fetch.policy import next_poll_delay
-from monitor.fetch.sources import SourceSpec
+from monitor.fetch.source_file import SourceSpec
 from monitor.models import Source
 from monitor.notify import digest as digest_mod
 from monitor.rules.loader import RuleSet

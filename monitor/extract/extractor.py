@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 
-from monitor.extract import context
+from monitor.extract import number_context
 from monitor.extract.entities import (
     Mention,
     Owner,
@@ -202,7 +202,7 @@ def _sentence_facts(
         if unit == "percent":
             lo = max(prev_end, start - 40)  # prev_end >= s0
             hi = min(s1, qs[i + 1].start if i + 1 < n else s1, end + 40)
-            direction = context.change_direction(text[lo:start], text[end:hi])
+            direction = number_context.change_direction(text[lo:start], text[end:hi])
             directions[i] = direction
             if direction:
                 klass = "change"
@@ -211,7 +211,7 @@ def _sentence_facts(
                 any_level = True
         elif unit == "pp":
             lo = max(s0, start - 40)
-            directions[i] = context.change_direction(text[lo:start], text[end : end + 40])
+            directions[i] = number_context.change_direction(text[lo:start], text[end : end + 40])
         elif unit == "multiple":
             any_multiple = True
         prev_end = end
@@ -224,11 +224,11 @@ def _sentence_facts(
     gaps = [_split_gap(text, qs[k].end, qs[k + 1].start) - s0 for k in range(n - 1)]
 
     low = lowered[s0:s1]
-    periods = context.periods_in(low, qs[0].start - s0)
-    marks = context.comparison_marks(low)
+    periods = number_context.periods_in(low, qs[0].start - s0)
+    marks = number_context.comparison_marks(low)
     dated = bool(periods) or marks[0] or marks[1]  # else every period is None
-    scopes = context.scopes_in(low) if any_level else []
-    bases = context.bases_in(low) if any_multiple else []
+    scopes = number_context.scopes_in(low) if any_level else []
+    bases = number_context.bases_in(low) if any_multiple else []
     facts: list[Fact] = []
     owner: tuple[str | None, float, str | None] = (None, 0.0, None)
     for i, q in enumerate(qs):
@@ -256,15 +256,15 @@ def _sentence_facts(
             owned = (gaps[lo - 1] if lo else 0, gaps[hi] if hi + 1 < n else s1 - s0)
             if dated:
                 span_s, span_e = qs[lo].start - s0, qs[hi].end - s0
-                period = context.period_for(low, periods, span_s, span_e, unit, owned, marks)
+                period = number_context.period_for(low, periods, span_s, span_e, unit, owned, marks)
         qualifiers: tuple[tuple[str, str], ...] = ()
         # Sorted pairs: "basis" before "scope".
         if unit == "multiple":
-            basis = context.basis_for(bases, rel_s, rel_e)
+            basis = number_context.basis_for(bases, rel_s, rel_e)
             if basis is not None:
                 qualifiers = (("basis", basis),)
         if level:
-            scope = context.scope_for(scopes, rel_s, rel_e, owned)
+            scope = number_context.scope_for(scopes, rel_s, rel_e, owned)
             if scope is not None:
                 qualifiers = (*qualifiers, ("scope", scope))
         confidence = _ROUNDED.get(raw_confidence)

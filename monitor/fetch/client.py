@@ -31,7 +31,7 @@ from monitor.fetch.http import (
     validators_unreliable,
 )
 from monitor.fetch.pages import extract_article, extract_listing
-from monitor.fetch.sources import Selectors, SourceSpec
+from monitor.fetch.source_file import Selectors, SourceSpec
 from monitor.fetch.workers import ParsePool
 from monitor.settings import HttpSettings
 from monitor.values import FetchedArticle

@@ -25,7 +25,7 @@ from monitor.fetch.clean import (
     safe_str,
 )
 from monitor.fetch.markup import clean_html, html_text
-from monitor.fetch.sources import Selectors
+from monitor.fetch.source_file import Selectors
 from monitor.values import FetchedArticle
 
 # ----------------------------------------------------------------------- canonical URLs

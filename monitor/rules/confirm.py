@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.rules.amounts import Amount
-from monitor.rules.context import Ctx, add_evidence, evidence_of, from_iso, iso
+from monitor.rules.rule_run import Ctx, add_evidence, evidence_of, from_iso, iso
 from monitor.rules.points import BOUND_WORDS, Point, same
 
 MAX_STORIES = 64  # per series: the most recent stories' reports (confirm.stories <= 50)

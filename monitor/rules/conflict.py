@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from monitor.rules.context import Ctx, evidence_of, from_iso
+from monitor.rules.rule_run import Ctx, evidence_of, from_iso
 from monitor.rules.inputs import FactRecord
 from monitor.rules.points import BOUND_WORDS, Point, describe, select
 from monitor.rules.schema import ConflictSpec

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.rules.conflict import run_conflict
-from monitor.rules.context import AlertDraft, Ctx
+from monitor.rules.rule_run import AlertDraft, Ctx
 from monitor.rules.display import Names
 from monitor.rules.events import run_counts, run_new_term, run_stale, run_topic
 from monitor.rules.inputs import EvalInput, FactRecord, MentionRecord, StoryRecord

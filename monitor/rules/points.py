@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from monitor.rules.context import Ctx
+from monitor.rules.rule_run import Ctx
 from monitor.rules.display import format_value
 from monitor.rules.inputs import FactRecord
 from monitor.rules.schema import SeriesSpec

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from monitor.errors import Problem
-from monitor.rules.context import AlertDraft, iso
+from monitor.rules.rule_run import AlertDraft, iso
 
 
 def draft_json(d: AlertDraft) -> dict[str, Any]:

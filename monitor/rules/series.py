@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from monitor.rules.confirm import confirm
-from monitor.rules.context import Ctx, iso
+from monitor.rules.rule_run import Ctx, iso
 from monitor.rules.display import format_change
 from monitor.rules.inputs import FactRecord
 from monitor.rules.points import Point, describe, select

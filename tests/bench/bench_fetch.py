@@ -30,7 +30,7 @@ import httpx
 
 from monitor.fetch.client import Fetcher, PollResult, Validators
 from monitor.fetch.feeds import parse_feed
-from monitor.fetch.sources import SourceSpec
+from monitor.fetch.source_file import SourceSpec
 from monitor.settings import HttpSettings
 
 ITEMS = 20

@@ -17,7 +17,7 @@ import pytest
 from integration.badserver import BadServer, Request, _send
 from monitor.errors import FetchError, ParseError
 from monitor.fetch.client import Fetcher, PollResult, Validators
-from monitor.fetch.sources import Selectors, SourceSpec
+from monitor.fetch.source_file import Selectors, SourceSpec
 from monitor.settings import HttpSettings
 
 T = TypeVar("T")

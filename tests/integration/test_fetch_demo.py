@@ -9,7 +9,7 @@ import pytest
 
 from integration.badserver import BadServer, Request, _send
 from monitor.fetch.client import Fetcher, PollResult, Validators
-from monitor.fetch.sources import load_sources
+from monitor.fetch.source_file import load_sources
 from monitor.settings import HttpSettings
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"

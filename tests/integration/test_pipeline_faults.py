@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.cli import CHANNELS
 from monitor.fetch.client import PollResult, Validators
-from monitor.fetch.sources import SourceSpec
+from monitor.fetch.source_file import SourceSpec
 from monitor.models import Source
 from monitor.pipeline import Pipeline
 from monitor.rules.loader import load_rules

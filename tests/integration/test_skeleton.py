@@ -11,7 +11,7 @@ from sqlmodel import col, func, select
 from monitor.cli import CHANNELS
 from monitor.demo_server import serve_directory
 from monitor.fetch.client import Fetcher
-from monitor.fetch.sources import load_sources
+from monitor.fetch.source_file import load_sources
 from monitor.models import Article, FactRow, Mention, Source, Story
 from monitor.notify.digest import render_html, render_text
 from monitor.pipeline import Pipeline

@@ -14,7 +14,7 @@ import random
 import pytest
 
 from monitor.extract import extract
-from monitor.extract.context import _QOQ, _has_qoq
+from monitor.extract.number_context import _QOQ, _has_qoq
 from monitor.extract.extractor import _lower
 from monitor.extract.metrics import (
     _CLAUSE_BREAK,

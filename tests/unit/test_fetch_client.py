@@ -14,7 +14,7 @@ import respx
 
 from monitor.errors import FetchError, ParseError
 from monitor.fetch.client import Fetcher, PollResult, Validators
-from monitor.fetch.sources import Selectors, SourceSpec
+from monitor.fetch.source_file import Selectors, SourceSpec
 from monitor.settings import HttpSettings
 
 PUBLIC = "93.184.216.34"

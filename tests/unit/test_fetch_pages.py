@@ -14,7 +14,7 @@ from monitor.fetch.pages import (
     extract_listing,
     parse_date,
 )
-from monitor.fetch.sources import Selectors
+from monitor.fetch.source_file import Selectors
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import SourceFileError
-from monitor.fetch.sources import Selectors, check_css, load_sources, parse_duration
+from monitor.fetch.source_file import Selectors, check_css, load_sources, parse_duration
 
 GOOD = """\
 base_url: http://127.0.0.1:8765
