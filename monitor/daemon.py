@@ -20,14 +20,13 @@ from sqlalchemy.engine import Engine
 from monitor.errors import MonitorError, SourceFileError
 from monitor.fetch.client import Fetcher
 from monitor.fetch.source_file import load_sources
-from monitor.notify import digest as digest_mod
 from monitor.pipeline import Clock, Pipeline, utcnow
 from monitor.rules.reload import RuleBook
 from monitor.scheduler import Counters, build_scheduler, run_until_stopped
 from monitor.settings import Settings
-from monitor.store import digests
+from monitor.store import digests, workers
+from monitor.store.alerts import raise_operator_alert
 from monitor.store.db import session_scope
-from monitor.store.operator import raise_operator_alert
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +109,7 @@ class Daemon:
         assert self.fetcher is not None
         reports = await self.pipeline.poll_due(self.fetcher)
         with session_scope(self.pipeline.engine) as session:
-            digests.beat(
+            workers.beat(
                 session,
                 worker=self.pipeline.worker,
                 host=socket.gethostname(),
@@ -135,28 +134,8 @@ class Daemon:
 
     async def digest_job(self) -> int | None:
         """Build the digest of this window once, whichever worker gets there first."""
-        now = self.clock()
-        with session_scope(self.pipeline.engine) as session:
-            since = digests.last_digest_at(session)
-        d = self.pipeline.build_digest(since=since)
-        if not d.stories and not d.alerts and not any(s.alerts for s in d.stories):
-            return None
-        alert_ids = digest_mod.alert_ids(d)  # what was rendered, not a second read
-        window = int(now.timestamp() // self.settings.schedule.digest_interval)
-        with session_scope(self.pipeline.engine) as session:
-            digest_id = digests.save(
-                session,
-                window_key=f"digest:{window}",
-                text=digest_mod.render_text(d),
-                html=digest_mod.render_html(d),
-                alert_ids=alert_ids,
-                now=now,
-            )
-        if digest_id is not None:
-            log.info(
-                "digest %d built: %d stories, %d alerts", digest_id, len(d.stories), len(alert_ids)
-            )
-        return digest_id
+        window = int(self.clock().timestamp() // self.settings.schedule.digest_interval)
+        return self.pipeline.record_digest(window_key=f"digest:{window}")
 
     # --------------------------------------------------------------------- run
 

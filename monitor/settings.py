@@ -1,18 +1,24 @@
 """All configuration: one Settings object, read from MONITOR_* variables and an optional .env.
 
-Nested groups use a double underscore: ``MONITOR_SMTP__HOST=mail.example.com``. The database
-URL also has the short form ``MONITOR_DATABASE_URL`` (DESIGN.md section 4). Built once, in
-``cli.py``; nothing else reads the environment.
+Nested groups use a double underscore: ``MONITOR_SMTP__HOST=mail.example.com``. The
+database URL also has the short form ``MONITOR_DATABASE_URL`` (DESIGN.md section 4).
+Built once, by the command line (:func:`load`); nothing else reads the environment.
 """
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from monitor.errors import ConfigError
 
 
 def default_data_dir() -> Path:
@@ -79,9 +85,24 @@ class HttpSettings(BaseModel):
         "as a JSON list.",
     )
 
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+        return value
+
 
 class RulesSettings(BaseModel):
-    dir: Path = Field(Path("rules"), description="Directory of analyst rule files (*.yaml).")
+    dir: Path = Field(
+        Path("rules"),
+        description="Directory of analyst rule files (*.yaml). When it is not set and "
+        "./rules does not exist, the rules shipped with monitor are used, and every command "
+        "says so on stderr.",
+    )
     regex_timeout: float = Field(
         0.05, gt=0, description="Seconds an analyst pattern may run on one article."
     )
@@ -92,7 +113,7 @@ class RulesSettings(BaseModel):
 
 class SmtpSettings(BaseModel):
     host: str | None = Field(None, description="SMTP server; email is off when unset.")
-    port: int = Field(587, description="SMTP port.")
+    port: int = Field(587, ge=1, le=65535, description="SMTP port.")
     username: str | None = Field(None, description="SMTP login user.")
     password: SecretStr | None = Field(None, description="SMTP login password.")
     starttls: bool = Field(
@@ -152,6 +173,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines on stderr: text (timestamp, level, logger, message, key=value "
+        "pairs) or json (one object per line with the keys ts, level, logger, message and "
+        "the event's own keys).",
+    )
     database_url: str | None = Field(None, description="Short form of database.url; wins when set.")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
@@ -160,11 +187,95 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
+    def _case(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @property
     def db_url(self) -> str:
         return self.database_url or self.database.url or f"sqlite:///{self.data_dir / 'monitor.db'}"
+
+
+# ----------------------------------------------------------------- reading the environment
+
+PREFIX = "MONITOR_"
+# Variables of monitor's own test harness, not settings (tests/conftest.py).
+_HARNESS = ("MONITOR_TEST_",)
+
+
+def _is_group(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def variable_names() -> dict[str, tuple[str, ...]]:
+    """Every settings variable, with the path of the field it sets."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, field in Settings.model_fields.items():
+        if _is_group(field.annotation):
+            for sub in field.annotation.model_fields:  # type: ignore[union-attr]
+                out[f"{PREFIX}{name.upper()}__{sub.upper()}"] = (name, sub)
+        else:
+            out[f"{PREFIX}{name.upper()}"] = (name,)
+    return out
+
+
+def misspelt_variables() -> list[tuple[str, str]]:
+    """``MONITOR_*`` variables that are no setting but look like one: (given, meant).
+
+    Only close misses are named; another ``MONITOR_`` variable (the name of a webhook
+    URL's variable in channels.yaml, say) is left alone.
+    """
+    known = variable_names()
+    out = []
+    for key in sorted(os.environ):
+        if not key.startswith(PREFIX) or key in known or key.startswith(_HARNESS):
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.85)
+        if close:
+            out.append((key, close[0]))
+    return out
+
+
+def _list_fields() -> list[str]:
+    return [
+        var for var, path in variable_names().items() if "list[" in str(_field(path).annotation)
+    ]
+
+
+def _field(path: tuple[str, ...]) -> Any:
+    field = Settings.model_fields[path[0]]
+    if len(path) == 2:
+        field = field.annotation.model_fields[path[1]]  # type: ignore[union-attr]
+    return field
+
+
+def load(**overrides: Any) -> Settings:
+    """Settings from the environment and ``.env``; any bad value is a one-line
+    ``ConfigError`` naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(str(p) for p in first.get("loc", ()))
+        var = PREFIX + "__".join(p.upper() for p in loc) if loc else "settings"
+        if loc == ("database_url",):
+            var = f"{PREFIX}DATABASE_URL"
+        given = first.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+        msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        raise ConfigError(f"setting {var}: {msg}{shown}") from None
+    except SettingsError:
+        for var in _list_fields():
+            raw = os.environ.get(var)
+            if raw is None:
+                continue
+            try:
+                json.loads(raw)
+            except ValueError:
+                raise ConfigError(
+                    f"setting {var}: expected a JSON list such as '[\"{raw}\"]' (got {raw!r})"
+                ) from None
+        raise ConfigError("settings: a MONITOR_* value that should be JSON is not") from None

@@ -23,11 +23,16 @@ SUFFIXES = (".txt", ".html", ".htm", ".xml", ".rss", ".atom", ".rdf")
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
+def files_under(folder: Path) -> list[Path]:
+    """The supported files under ``folder``, at any depth, in name order."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+
+
 def read_local(path: Path) -> list[FetchedArticle]:
-    """Articles from one file (or every supported file under a directory)."""
+    """Articles from one file; a file that cannot be read as one is an ``IngestError``
+    naming it (a folder, an unsupported type, a binary or undecodable file)."""
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
-        return [article for file in files for article in read_local(file)]
+        raise IngestError(f"{path}: is a folder")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise IngestError(
@@ -55,8 +60,26 @@ def read_local(path: Path) -> list[FetchedArticle]:
     return list(parsed.articles)
 
 
+# More than this share of control bytes, or of characters no encoding could read: not a
+# text file (a binary file renamed .txt, or a mangled one).
+_NOT_TEXT_SHARE = 0.05
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13))
+
+
+def _text_of(data: bytes, path: Path) -> str:
+    sample = data[:65536]
+    if not sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 has NULs
+        controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+        if sample and (b"\x00" in sample or controls / len(sample) > _NOT_TEXT_SHARE):
+            raise IngestError(f"{path}: a binary file, not text")
+    text = decode_html(data, {})
+    if text and text.count("\ufffd") / len(text) > _NOT_TEXT_SHARE:
+        raise IngestError(f"{path}: not readable as text in any known encoding")
+    return text
+
+
 def _from_text(data: bytes, uri: str, path: Path) -> FetchedArticle:
-    cleaned = clean_plain_text(decode_html(data, {}))
+    cleaned = clean_plain_text(_text_of(data, path))
     if not cleaned.text and not cleaned.title:
         raise IngestError(f"{path}: no article text in the file")
     text = cleaned.text or (cleaned.title or "")

@@ -8,7 +8,6 @@ from typing import Any
 
 from monitor.rules.amounts import format_duration
 from monitor.rules.rule_run import Ctx, add_evidence, evidence_of, from_iso, iso
-from monitor.rules.inputs import EvalInput, MentionRecord, StoryRecord
 from monitor.rules.schema import (
     CountSpec,
     FrequencySpec,
@@ -17,6 +16,7 @@ from monitor.rules.schema import (
     StaleSpec,
     TopicRuleSpec,
 )
+from monitor.values import EvalInput, MentionRecord, StoryRecord
 
 
 def _ordered(mentions: Iterable[MentionRecord]) -> list[MentionRecord]:

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from monitor.errors import Problem
-from monitor.rules.rule_run import AlertDraft, iso
+from monitor.rules.rule_run import iso
+from monitor.values import AlertDraft
 
 
 def draft_json(d: AlertDraft) -> dict[str, Any]:

@@ -15,30 +15,12 @@ from functools import lru_cache
 from typing import Any
 
 from monitor.rules.display import Names
-from monitor.rules.inputs import ArticleRef, StoryRecord
 from monitor.rules.loader import Rule
 from monitor.rules.schema import SEVERITIES
+from monitor.values import AlertDraft, ArticleRef, StoryRecord
 
 StateKey = tuple[str, str]
 APPLIED_CAP = 500  # article ids remembered per state key
-
-
-@dataclass(frozen=True, slots=True)
-class AlertDraft:
-    rule_id: str
-    key: str  # unique: the same event evaluated twice gives the same key
-    severity: str
-    entity: str | None
-    metric: str | None
-    old_value: float | None
-    new_value: float | None
-    story_id: int | None
-    title: str
-    payload: dict[str, Any]
-    channels: tuple[str, ...]
-    immediate: bool
-    kind: str = ""
-    at: datetime | None = None  # when the event happened (the triggering article's time)
 
 
 def _clone(value: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +52,16 @@ def insert_article(
     return None if row is None else int(row[0])
 
 
+def url_owners(session: Session, urls: Sequence[str]) -> dict[str, int]:
+    """The source that holds each of ``urls`` (an article's url is unique)."""
+    out: dict[str, int] = {}
+    wanted = sorted({safe(u) for u in urls})
+    for i in range(0, len(wanted), 500):
+        q = select(Article.url, Article.source_id).where(col(Article.url).in_(wanted[i : i + 500]))
+        out.update((url, int(sid)) for url, sid in session.exec(q).all())
+    return out
+
+
 def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> set[str]:
     if not keys:
         return set()
@@ -68,6 +80,26 @@ def seen_keys(session: Session, source_id: int, *, limit: int = 5000) -> frozens
         .limit(limit)
     )
     return frozenset(k for row in session.exec(q) for k in row)
+
+
+def as_stored(extraction: Extraction) -> Extraction:
+    """The extraction as its rows will read back: :func:`insert_extraction` strips the
+    characters no database takes from surfaces, quotes and terms. The same object when
+    nothing changes."""
+    facts = tuple(
+        f if f.surface == safe(f.surface) and f.quote == safe(f.quote)
+        else dataclasses.replace(f, surface=safe(f.surface), quote=safe(f.quote))
+        for f in extraction.facts
+    )  # fmt: skip
+    terms = tuple(
+        t if t.term == safe(t.term) else dataclasses.replace(t, term=safe(t.term))
+        for t in extraction.terms
+    )
+    if all(a is b for a, b in zip(facts, extraction.facts, strict=True)) and all(
+        a is b for a, b in zip(terms, extraction.terms, strict=True)
+    ):
+        return extraction
+    return dataclasses.replace(extraction, facts=facts, terms=terms)
 
 
 def get(session: Session, article_id: int) -> Article | None:
@@ -150,6 +182,52 @@ def _fact_values(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class FactView:
+    """One fact as ``monitor facts --json`` shows it."""
+
+    id: int
+    entity: str | None
+    metric: str | None
+    value: float
+    value_high: float | None
+    unit: str
+    currency: str | None
+    surface: str
+    period: str | None
+    qualifiers: dict[str, str]
+    approx: str | None
+    alt_value: float | None
+    alt_currency: str | None
+    confidence: float
+    article_id: int
+    story_id: int | None
+    url: str
+    title: str
+    source: str
+    quote: str
+    span: tuple[int, int]
+    new_to_story: bool
+    kind: str = "fact"
+
+
+@dataclass(frozen=True, slots=True)
+class MentionView:
+    """A term (model name) or topic found in an article, shaped like a :class:`FactView`."""
+
+    kind: str  # term | topic
+    entity: str | None
+    name: str  # the term family or topic id
+    value: str  # the term, or the phrase that matched
+    article_id: int
+    url: str
+    title: str
+    source: str
+    quote: str
+    span: tuple[int, int]
+    metric: None = None
+
+
 def list_facts(
     session: Session,
     *,
@@ -158,7 +236,8 @@ def list_facts(
     since: datetime | None = None,
     typed_only: bool = False,
     limit: int = 1000,
-) -> list[dict[str, Any]]:
+) -> list[FactView]:
+    """Facts in article order; ``since`` is the article's date (published, else seen)."""
     q = (
         select(FactRow, Article.url, Article.title, Source.name)
         .join(Article, col(Article.id) == FactRow.article_id)
@@ -175,32 +254,32 @@ def list_facts(
     q = q.order_by(col(FactRow.article_id), col(FactRow.span_start)).limit(limit)
     out = []
     for fact, url, title, source in session.exec(q).all():
+        assert fact.id is not None
         out.append(
-            {
-                "kind": "fact",
-                "id": fact.id,
-                "entity": fact.entity,
-                "metric": fact.metric,
-                "value": fact.value,
-                "value_high": fact.value_high,
-                "unit": fact.unit,
-                "currency": fact.currency,
-                "surface": fact.surface,
-                "period": fact.period,
-                "qualifiers": fact.qualifiers or {},
-                "approx": fact.approx,
-                "alt_value": fact.alt_value,
-                "alt_currency": fact.alt_currency,
-                "confidence": round(fact.confidence, 3),
-                "article_id": fact.article_id,
-                "story_id": fact.story_id,
-                "url": url,
-                "title": title,
-                "source": source,
-                "quote": fact.quote,
-                "span": [fact.span_start, fact.span_end],
-                "new_to_story": fact.new_to_story,
-            }
+            FactView(
+                id=fact.id,
+                entity=fact.entity,
+                metric=fact.metric,
+                value=fact.value,
+                value_high=fact.value_high,
+                unit=fact.unit,
+                currency=fact.currency,
+                surface=fact.surface,
+                period=fact.period,
+                qualifiers=dict(fact.qualifiers or {}),
+                approx=fact.approx,
+                alt_value=fact.alt_value,
+                alt_currency=fact.alt_currency,
+                confidence=round(fact.confidence, 3),
+                article_id=fact.article_id,
+                story_id=fact.story_id,
+                url=url,
+                title=title,
+                source=source,
+                quote=fact.quote,
+                span=(fact.span_start, fact.span_end),
+                new_to_story=fact.new_to_story,
+            )
         )
     return out
 
@@ -213,8 +292,8 @@ def list_mentions(
     entity: str | None = None,
     since: datetime | None = None,
     limit: int = 1000,
-) -> list[dict[str, Any]]:
-    """Terms and topics found in articles, shaped like ``list_facts`` rows (kind term|topic)."""
+) -> list[MentionView]:
+    """Terms and topics found in articles; ``since`` is the article's date."""
     q = (
         select(Mention, Article.url, Article.title, Source.name)
         .join(Article, col(Article.id) == Mention.article_id)
@@ -230,18 +309,17 @@ def list_mentions(
         q = q.where(col(Article.sort_at) >= since)
     q = q.order_by(col(Mention.article_id), col(Mention.span_start)).limit(limit)
     return [
-        {
-            "kind": m.kind,
-            "entity": m.entity,
-            "metric": None,
-            "name": m.name,
-            "value": m.value,
-            "article_id": m.article_id,
-            "url": url,
-            "title": title,
-            "source": source,
-            "quote": m.quote,
-            "span": [m.span_start, m.span_end],
-        }
+        MentionView(
+            kind=m.kind,
+            entity=m.entity,
+            name=m.name,
+            value=m.value,
+            article_id=m.article_id,
+            url=url,
+            title=title,
+            source=source,
+            quote=m.quote,
+            span=(m.span_start, m.span_end),
+        )
         for m, url, title, source in session.exec(q).all()
     ]

@@ -39,7 +39,7 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
-    from monitor.store.dedup_index import PlainSql
+    from monitor.store.plain_sql import PlainSql
 
 # Articles in the log before it is merged. A merge writes each page of dedup_band that
 # the log's keys land on once: at 1M stored (~47k pages) 40,000 articles (480k keys)

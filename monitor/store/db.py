@@ -63,8 +63,12 @@ def make_engine(
 def _make_engine(url: str, busy_timeout_ms: int, cache_mb: int, mmap_mb: int) -> Engine:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
-        if path and path != ":memory:":
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # a "file:" URI (mode=ro, ...) names a file that must already exist
+        if path and path != ":memory:" and not path.startswith("file:"):
+            folder = Path(path).expanduser().parent
+            if not folder.is_dir():
+                folder.mkdir(parents=True, exist_ok=True)
+                log.info("created %s for the database %s", folder.resolve(), Path(path).name)
         engine = sa.create_engine(
             url,
             # the driver's own transaction handling is switched off so that ours
@@ -113,6 +117,22 @@ def upgrade(engine: Engine) -> str | None:
     except sa.exc.DBAPIError as exc:  # unreachable server, not a database file, ...
         shown = engine.url.render_as_string(hide_password=True)
         raise StoreError(f"cannot open database {shown}: {exc.orig}") from exc
+
+
+def integrity_problems(engine: Engine, *, limit: int = 20) -> list[str]:
+    """What SQLite's ``PRAGMA quick_check`` finds wrong with the file (empty: sound).
+
+    A file that is not a database at all is one problem. PostgreSQL checks its own pages.
+    """
+    if engine.dialect.name != "sqlite":
+        return []
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(f"PRAGMA quick_check({int(limit)})").all()
+    except sa.exc.DatabaseError as exc:
+        return [str(exc.orig).strip() or type(exc.orig).__name__]
+    found = [str(r[0]) for r in rows]
+    return [] if found == ["ok"] else found
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from monitor.models import Alert, Article, Digest, FactRow, Heartbeat, Mention, Source, Story
+from monitor.models import Alert, Article, Digest, FactRow, Mention, Source, Story
 from monitor.store.upsert import insert_ignore
 
 
-def material(session: Session, *, since: datetime | None) -> dict[str, Any]:
-    """Stories seen since ``since`` with members, new typed facts, terms, topics and alerts."""
+@dataclass(frozen=True, slots=True)
+class DigestMaterial:
+    """Stories seen since the last digest with their members (and source names), their
+    new typed facts (with the article's url), terms and topics, and the alerts no digest
+    has shown yet."""
+
+    stories: list[Story] = field(default_factory=list)
+    members: dict[int, list[tuple[Article, str]]] = field(default_factory=dict)
+    facts: dict[int, list[tuple[FactRow, str]]] = field(default_factory=dict)
+    mentions: dict[int, list[Mention]] = field(default_factory=dict)
+    alerts: list[Alert] = field(default_factory=list)
+
+
+def material(session: Session, *, since: datetime | None) -> DigestMaterial:
     sq = select(Story).order_by(col(Story.first_seen_at))
     if since is not None:
         sq = sq.where(col(Story.last_seen_at) >= since)
@@ -49,13 +61,7 @@ def material(session: Session, *, since: datetime | None) -> dict[str, Any]:
                 mentions[story_id].append(mention)
     aq = select(Alert).where(col(Alert.digest_id).is_(None)).order_by(col(Alert.id))
     alerts = list(session.exec(aq))
-    return {
-        "stories": stories,
-        "members": members,
-        "facts": facts,
-        "mentions": mentions,
-        "alerts": alerts,
-    }
+    return DigestMaterial(stories, dict(members), dict(facts), dict(mentions), alerts)
 
 
 def save(
@@ -86,42 +92,3 @@ def save(
 
 def last_digest_at(session: Session) -> datetime | None:
     return session.exec(select(func.max(Digest.created_at))).one()
-
-
-def beat(session: Session, *, worker: str, host: str, pid: int, role: str, now: datetime) -> None:
-    """The worker's heartbeat row, for `monitor health` and for spotting dead workers."""
-    row = session.get(Heartbeat, worker)
-    if row is None:
-        row = Heartbeat(worker=worker, host=host, pid=pid, role=role, started_at=now)
-    row.seen_at = now
-    session.add(row)
-
-
-def health(session: Session, *, now: datetime) -> dict[str, Any]:
-    """Workers, digests and alerts at a glance, for `monitor health`."""
-    workers = [
-        {
-            "worker": h.worker,
-            "role": h.role,
-            "started_at": _iso(h.started_at),
-            "seen_at": _iso(h.seen_at),
-            "seen_s_ago": None if h.seen_at is None else round((now - h.seen_at).total_seconds()),
-        }
-        for h in session.exec(select(Heartbeat).order_by(col(Heartbeat.seen_at).desc()))
-    ]
-    operator = session.exec(
-        select(func.count()).select_from(Alert).where(col(Alert.rule_id).like("operator:%"))
-    ).one()
-    undigested = session.exec(
-        select(func.count()).select_from(Alert).where(col(Alert.digest_id).is_(None))
-    ).one()
-    return {
-        "workers": workers,
-        "last_digest_at": _iso(last_digest_at(session)),
-        "alerts_not_in_a_digest": int(undigested),
-        "operator_alerts": int(operator),
-    }
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat() if ts else None

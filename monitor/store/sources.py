@@ -160,25 +160,43 @@ def record_failure(
     session.add(source)
 
 
-def describe(source: Source, *, stale: bool = False) -> dict[str, Any]:
-    return {
-        "name": source.name,
-        "url": source.url,
-        "kind": source.kind,
-        "active": source.active,
-        "interval_s": source.interval_s,
-        "tags": source.tags or [],
-        "last_poll_at": _iso(source.last_poll_at),
-        "last_new_item_at": _iso(source.last_new_item_at),
-        "next_poll_at": _iso(source.next_poll_at),
-        "items": source.item_count,
-        "error_count": source.error_count,
-        "last_error_kind": source.last_error_kind,
-        "last_error": source.last_error,
-        "stale": stale,
-        "usual_gap_s": source.usual_gap_s,
-    }
+@dataclass(frozen=True, slots=True)
+class SourceView:
+    """A source's state as ``monitor sources list --json`` shows it. ``stale`` is decided
+    above the store (``monitor.app.health``)."""
+
+    name: str
+    url: str
+    kind: str
+    active: bool
+    interval_s: float
+    tags: list[str]
+    last_poll_at: datetime | None
+    last_new_item_at: datetime | None
+    next_poll_at: datetime | None
+    items: int
+    error_count: int
+    last_error_kind: str | None
+    last_error: str | None
+    stale: bool
+    usual_gap_s: float | None
 
 
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat() if ts else None
+def view(source: Source, *, stale: bool = False) -> SourceView:
+    return SourceView(
+        name=source.name,
+        url=source.url,
+        kind=source.kind,
+        active=source.active,
+        interval_s=source.interval_s,
+        tags=list(source.tags or []),
+        last_poll_at=source.last_poll_at,
+        last_new_item_at=source.last_new_item_at,
+        next_poll_at=source.next_poll_at,
+        items=source.item_count,
+        error_count=source.error_count,
+        last_error_kind=source.last_error_kind,
+        last_error=source.last_error,
+        stale=stale,
+        usual_gap_s=source.usual_gap_s,
+    )

@@ -1,11 +1,15 @@
-"""Stories as the product shows them: the list with members, and one story explained.
+"""Stories as the product shows them: the list with members, and one story in detail.
 
-Read-only views over the rows :mod:`monitor.store.stories` writes (issue 4, point 4).
+Read-only views over the rows placement writes (issue 4, point 4), as typed read models
+whose fields are the keys of ``monitor stories --json``. Why a member joined is stored as
+the dedup stage's reason; putting it into words is the application's
+(``monitor.app.stories``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,13 +27,58 @@ SOURCE: sa.Table = Source.__table__  # type: ignore[attr-defined]
 _SHOWN = [c for c in STORY.c if c.name not in ("profile", "members")]
 
 
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat()
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: int
+    url: str
+    title: str
+    source: str | None
+    ai_generated: bool
+    duplicate_of: int | None
+    similarity: float | None
 
 
-def _members(
-    session: Session, story_ids: Sequence[int], *, detail: bool
-) -> dict[int, list[dict[str, Any]]]:
+@dataclass(frozen=True, slots=True)
+class MemberDetail(Member):
+    agent: str | None = None
+    published_at: datetime | None = None
+    first_seen_at: datetime | None = None
+    joined: str = ""  # the reason in words, filled by the application
+    reason: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryFact:
+    article_id: int
+    entity: str | None
+    metric: str | None
+    surface: str
+    value: float
+    unit: str
+    currency: str | None
+    period: str | None
+    new_to_story: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoryView:
+    id: int
+    title: str
+    main_entity: str | None
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+    article_count: int
+    canonical_article_id: int | None
+    sources: int
+    members: list[Member] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryDetail(StoryView):
+    facts: list[StoryFact] = field(default_factory=list)
+
+
+def _members(session: Session, story_ids: Sequence[int], *, detail: bool) -> dict[int, list[Any]]:
     cols = [
         ARTICLE.c.id,
         ARTICLE.c.story_id,
@@ -45,10 +94,9 @@ def _members(
             ARTICLE.c.agent_name,
             ARTICLE.c.published_at,
             ARTICLE.c.first_seen_at,
-            ARTICLE.c.sort_at,
             ARTICLE.c.join_reason,
         ]
-    out: dict[int, list[dict[str, Any]]] = {sid: [] for sid in story_ids}
+    out: dict[int, list[Any]] = {sid: [] for sid in story_ids}
     rows = session.execute(
         sa.select(*cols)
         .join(SOURCE, SOURCE.c.id == ARTICLE.c.source_id, isouter=True)
@@ -56,75 +104,40 @@ def _members(
         .order_by(ARTICLE.c.sort_at, ARTICLE.c.id)
     )
     for r in rows:
-        m: dict[str, Any] = {
-            "id": r.id,
-            "url": r.url,
-            "title": r.title,
-            "source": r.source,
-            "ai_generated": bool(r.ai_generated),
-            "duplicate_of": r.duplicate_of,
-            "similarity": r.similarity,
-        }
+        common = (r.id, r.url, r.title, r.source, bool(r.ai_generated), r.duplicate_of)
+        m: Member
         if detail:
-            m["agent"] = r.agent_name
-            m["published_at"] = _iso(r.published_at)
-            m["first_seen_at"] = _iso(r.first_seen_at)
-            m["joined"] = _explain(r.join_reason or {})
-            m["reason"] = r.join_reason
+            m = MemberDetail(
+                *common,
+                r.similarity,
+                agent=r.agent_name,
+                published_at=r.published_at,
+                first_seen_at=r.first_seen_at,
+                reason=r.join_reason,
+            )
+        else:
+            m = Member(*common, r.similarity)
         out[int(r.story_id)].append(m)
     return out
 
 
-def _explain(reason: dict[str, Any]) -> str:
-    """One line an analyst can read: why this member is in the story."""
-    level = reason.get("level")
-    if level == "new":
-        return "started the story"
-    if level == "merged":
-        return (
-            f"started story {reason.get('started')}, merged into this one when article"
-            f" {reason.get('bridged_by')} restated the figures of both"
-        )
-    if level == "exact":
-        return f"exact copy of article {reason.get('duplicate_of')} (same normalised text)"
-    if level == "near-duplicate":
-        return (
-            f"near-duplicate of article {reason.get('duplicate_of')}"
-            f" (Jaccard {reason.get('similarity')}, verified by {reason.get('verified')})"
-        )
-    if level == "story":
-        parts = []
-        shared = reason.get("shared_facts") or []
-        if shared:
-            parts.append("shared facts " + ", ".join(str(p[0]) for p in shared))
-        terms = reason.get("shared_terms") or []
-        if terms:
-            parts.append("terms " + ", ".join(terms))
-        topics = reason.get("shared_topics") or []
-        if topics:
-            parts.append("topics " + ", ".join(topics))
-        if reason.get("basis") in ("title", "lede"):
-            parts.append(
-                f"similar {reason['basis']} ({reason.get(reason['basis'] + '_similarity')})"
-            )
-        return "same story: " + ("; ".join(parts) if parts else str(reason.get("basis")))
-    return "unknown"
-
-
-def _story_dict(r: Any) -> dict[str, Any]:
+def _fields(r: Any, members: list[Any]) -> dict[str, Any]:
     return {
         "id": r.id,
         "title": r.title,
         "main_entity": r.main_entity,
-        "first_seen_at": _iso(r.first_seen_at),
-        "last_seen_at": _iso(r.last_seen_at),
+        "first_seen_at": r.first_seen_at,
+        "last_seen_at": r.last_seen_at,
         "article_count": r.article_count,
         "canonical_article_id": r.canonical_article_id,
+        "sources": len({m.source for m in members}),
+        "members": members,
     }
 
 
-def list_stories(session: Session, *, since: datetime | None, limit: int) -> list[dict[str, Any]]:
-    """Newest stories first (by last seen), JSON-ready, each with its member articles."""
+def list_stories(session: Session, *, since: datetime | None, limit: int) -> list[StoryView]:
+    """Newest stories first (by last seen), each with its member articles. ``since`` is
+    the story's last-seen time (its newest article's date)."""
     q = sa.select(*_SHOWN).where(STORY.c.article_count > 0)  # not the emptied, merged ones
     if since is not None:
         q = q.where(STORY.c.last_seen_at >= since)
@@ -132,38 +145,29 @@ def list_stories(session: Session, *, since: datetime | None, limit: int) -> lis
         q.order_by(STORY.c.last_seen_at.desc(), STORY.c.id.desc()).limit(limit)
     ).all()
     members = _members(session, [int(r.id) for r in rows], detail=False)
-    out = []
-    for r in rows:
-        d = _story_dict(r)
-        d["sources"] = len({m["source"] for m in members[int(r.id)]})
-        d["members"] = members[int(r.id)]
-        out.append(d)
-    return out
+    return [StoryView(**_fields(r, members[int(r.id)])) for r in rows]
 
 
-def story_detail(session: Session, story_id: int) -> dict[str, Any] | None:
+def story_detail(session: Session, story_id: int) -> StoryDetail | None:
     """One story: its members with why each joined, and its facts marked new or restated."""
     r = session.execute(sa.select(*_SHOWN).where(STORY.c.id == story_id)).first()
     if r is None:
         return None
-    d = _story_dict(r)
     members = _members(session, [story_id], detail=True)[story_id]
-    d["sources"] = len({m["source"] for m in members})
-    d["members"] = members
-    d["facts"] = [
-        {
-            "article_id": f.article_id,
-            "entity": f.entity,
-            "metric": f.metric,
-            "surface": f.surface,
-            "value": f.value,
-            "unit": f.unit,
-            "currency": f.currency,
-            "period": f.period,
-            "new_to_story": bool(f.new_to_story),
-        }
+    facts = [
+        StoryFact(
+            article_id=f.article_id,
+            entity=f.entity,
+            metric=f.metric,
+            surface=f.surface,
+            value=f.value,
+            unit=f.unit,
+            currency=f.currency,
+            period=f.period,
+            new_to_story=bool(f.new_to_story),
+        )
         for f in session.execute(
             sa.select(FACT).where(FACT.c.story_id == story_id).order_by(FACT.c.id)
         )
     ]
-    return d
+    return StoryDetail(**_fields(r, members), facts=facts)

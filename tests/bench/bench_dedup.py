@@ -69,11 +69,11 @@ from datasketch import MinHash, MinHashLSH
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from monitor.app.placement import Copy, find_copies, place_articles  # noqa: E402
 from monitor.dedup import content_hash, minhash  # noqa: E402
 from monitor.store import band_log  # noqa: E402
 from monitor.store.db import make_engine, session_scope, upgrade  # noqa: E402
-from monitor.store.dedup_index import PlainSql  # noqa: E402
-from monitor.store.stories import ARTICLE, Copy, find_copies, place_articles  # noqa: E402
+from monitor.store.plain_sql import ARTICLE, PlainSql  # noqa: E402
 from monitor.values import Extraction  # noqa: E402
 from tests.unit import dedup_eval  # noqa: E402
 

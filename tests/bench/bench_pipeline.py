@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from monitor import dedup
-from monitor.cli import CHANNELS
+from monitor.cli.base import CHANNELS
 from monitor.pipeline import Pipeline
 from monitor.rules.loader import load_rules
 from monitor.settings import Settings

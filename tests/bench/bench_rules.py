@@ -24,14 +24,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from monitor.app import evaluation  # noqa: E402
 from monitor.models import Article, FactRow, Mention, Source, Story  # noqa: E402
 from monitor.rules.engine import EvalInput, evaluate  # noqa: E402
-from monitor.rules.inputs import ArticleRef, FactRecord, MentionRecord  # noqa: E402
 from monitor.rules.loader import RuleSet, load_rules  # noqa: E402
 from monitor.rules.reload import RuleBook  # noqa: E402
-from monitor.store import rules_io  # noqa: E402
 from monitor.store.db import make_engine, session_scope, upgrade  # noqa: E402
-from monitor.values import Fact  # noqa: E402
+from monitor.values import (  # noqa: E402
+    ArticleRef,
+    Fact,
+    FactRecord,
+    MentionRecord,
+)
 
 CHANNELS = {"email", "slack", "webhook", "log"}
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -218,7 +222,7 @@ def store_round(rs: RuleSet, stored: int, tmp: Path) -> float:
 
     def one() -> None:
         with session_scope(engine) as s:
-            rules_io.run_rules(s, rs, article_ids=new_ids, now=now)
+            evaluation.run_rules(s, rs, article_ids=new_ids, now=now)
 
     one()  # the first round writes the state rows; the timed rounds are steady state
     result = timed(one, repeat=5)

@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Engine
 
+from monitor.app.placement import Placement, place_articles
 from monitor.store import band_log
+from monitor.store.band_index import band_rows
 from monitor.store.db import alembic_config, current_revision, make_engine, session_scope, upgrade
-from monitor.store.dedup_index import PlainSql, band_rows
-from monitor.store.stories import Placement, place_articles
+from monitor.store.plain_sql import PlainSql
 from tests.integration.test_place_batch import WINDOW, _docs, _insert, _source, _stories, _view
 from tests.unit import dedup_eval as ev
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
-from monitor.cli import CHANNELS
+from monitor.cli.base import CHANNELS
 from monitor.daemon import Daemon
 from monitor.demo_server import serve_directory
 from monitor.fetch.client import Fetcher

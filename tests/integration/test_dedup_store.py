@@ -19,17 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from monitor.app.placement import Placement, mark_new_facts, place_article
+from monitor.app.stories import list_stories, story_detail
+from monitor.cli.base import emit_json
 from monitor.dedup import content_hash, minhash
 from monitor.models import Article, DedupBand, Source
+from monitor.store.band_index import band_rows
 from monitor.store.db import make_engine, session_scope, upgrade
-from monitor.store.dedup_index import band_rows
-from monitor.store.stories import (
-    Placement,
-    list_stories,
-    mark_new_facts,
-    place_article,
-    story_detail,
-)
 from monitor.values import Extraction, Fact
 from tests.unit import dedup_eval as ev
 
@@ -172,7 +168,9 @@ def ingest_seeds(engine: Engine, seeds: dict[str, ev.Doc], keys: list[str]) -> d
         return {d.key: ev.ingest(s, src.id, d, d.extraction, window=WINDOW) for d in docs}
 
 
-def test_story_canonical_members_and_reasons(engine: Engine, seeds: dict[str, ev.Doc]) -> None:
+def test_story_canonical_members_and_reasons(
+    engine: Engine, seeds: dict[str, ev.Doc], capsys: pytest.CaptureFixture[str]
+) -> None:
     placed = ingest_seeds(engine, seeds, ["A1", "A2", "B", "A3", "A4", "C1", "C2"])
     sid = placed["A1"].story_id
     with session_scope(engine) as s:
@@ -182,30 +180,29 @@ def test_story_canonical_members_and_reasons(engine: Engine, seeds: dict[str, ev
         listed = list_stories(s, since=None, limit=10)
         detail = story_detail(s, sid)
         assert story_detail(s, 10_000) is None
-    json.dumps(listed)
-    json.dumps(detail)
     assert detail is not None
-    assert detail["article_count"] == 6
-    assert detail["canonical_article_id"] == wire
-    assert detail["first_seen_at"] == seeds["A1"].published.isoformat()
-    assert detail["last_seen_at"] == seeds["A4"].published.isoformat()
-    joined = {m["title"]: m["joined"] for m in detail["members"]}
-    b = next(m for m in detail["members"] if m["url"].endswith("/B"))
-    assert b["duplicate_of"] == placed["A1"].article_id
-    assert b["joined"].startswith("exact copy of article")
-    a4 = next(m for m in detail["members"] if m["url"].endswith("/A4"))
-    assert "shared facts" in a4["joined"] and "$52 billion" in a4["joined"]
-    assert a4["reason"]["level"] == "story" and a4["reason"]["shared_facts"]
+    emit_json([*listed, detail])  # read models print as JSON
+    assert detail.article_count == 6
+    assert detail.canonical_article_id == wire
+    assert detail.first_seen_at == seeds["A1"].published
+    assert detail.last_seen_at == seeds["A4"].published
+    joined = {m.title: m.joined for m in detail.members}
+    b = next(m for m in detail.members if m.url.endswith("/B"))
+    assert b.duplicate_of == placed["A1"].article_id
+    assert b.joined.startswith("exact copy of article")
+    a4 = next(m for m in detail.members if m.url.endswith("/A4"))
+    assert "shared facts" in a4.joined and "$52 billion" in a4.joined
+    assert a4.reason["level"] == "story" and a4.reason["shared_facts"]
     assert len(joined) == 5  # B shares A1's title
     # C1 and C2 are other stories; the newest story comes first
-    ids = [st["id"] for st in listed]
+    ids = [st.id for st in listed]
     assert sid in ids and len(ids) == 3
-    top = listed[0]
-    assert top["members"][0].keys() >= {
+    shown = json.loads(capsys.readouterr().out)[0]["members"][0]
+    assert shown.keys() >= {
         "id", "url", "title", "source", "ai_generated", "duplicate_of", "similarity"
     }  # fmt: skip
     since = list_stories(s, since=seeds["C1"].published, limit=10)
-    assert [st["id"] for st in since] == ids[:2]
+    assert [st.id for st in since] == ids[:2]
 
 
 def test_new_facts_of_a_story(engine: Engine, seeds: dict[str, ev.Doc]) -> None:
@@ -266,10 +263,11 @@ def test_postgresql_shares_one_index() -> None:
             second = add(s, " ".join(words[:-30]), key="a1-cut", source="other")
             p = place_article(s, second, a1.extraction, now=T0, window=WINDOW)
             # replaying the index rows of an article inserts nothing and raises nothing
-            from monitor.store.dedup_index import BatchIndex, PlainSql
+            from monitor.store.band_index import BandIndex
+            from monitor.store.plain_sql import PlainSql
 
             sig = minhash.signature(" ".join(words[:-30]))
-            replayed = BatchIndex(PlainSql(s), [])
+            replayed = BandIndex(PlainSql(s), [])
             replayed.add(second, sig, minhash.band_keys(sig), "")
             replayed.flush()
             bands = s.execute(
@@ -303,14 +301,14 @@ def test_out_of_order_stories_merge_when_an_article_bridges_them(
         assert a2.story_id == keep
         assert a2.reason is not None and a2.reason["merged"] == [max(a1.story_id, a4.story_id)]
         detail = story_detail(s, keep)
-        assert detail is not None and detail["article_count"] == 3
-        assert detail["first_seen_at"] == seeds["A1"].published.isoformat()
-        assert detail["last_seen_at"] == seeds["A4"].published.isoformat()
+        assert detail is not None and detail.article_count == 3
+        assert detail.first_seen_at == seeds["A1"].published
+        assert detail.last_seen_at == seeds["A4"].published
         founder = a1 if a1.story_id > a4.story_id else a4  # started the story merged away
-        later = next(m for m in detail["members"] if m["id"] == founder.article_id)
-        assert later["reason"]["level"] == "merged" and "merged into this one" in later["joined"]
+        later = next(m for m in detail.members if m.id == founder.article_id)
+        assert later.reason["level"] == "merged" and "merged into this one" in later.joined
         emptied = story_detail(s, max(a1.story_id, a4.story_id))
-        assert emptied is not None and emptied["article_count"] == 0 and not emptied["members"]
-        assert [st["id"] for st in list_stories(s, since=None, limit=10)] == [keep]
+        assert emptied is not None and emptied.article_count == 0 and not emptied.members
+        assert [st.id for st in list_stories(s, since=None, limit=10)] == [keep]
         facts = s.execute(sa.text("SELECT DISTINCT story_id FROM fact")).scalars().all()
         assert facts == [keep]

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from monitor.cli import CHANNELS
+from monitor.cli.base import CHANNELS
 from monitor.fetch.client import PollResult, Validators
 from monitor.fetch.source_file import SourceSpec
 from monitor.models import Source

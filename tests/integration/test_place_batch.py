@@ -15,11 +15,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from monitor.app.placement import Copy, Placement, find_copies, place_article, place_articles
 from monitor.dedup import minhash
 from monitor.models import Source
+from monitor.store.band_index import band_rows
 from monitor.store.db import make_engine, session_scope, upgrade
-from monitor.store.dedup_index import band_rows
-from monitor.store.stories import Copy, Placement, find_copies, place_article, place_articles
 from tests.unit import dedup_eval as ev
 
 WINDOW = timedelta(days=7)

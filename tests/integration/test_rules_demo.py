@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from monitor.app import evaluation
 from monitor.rules.loader import load_rules
-from monitor.store import rules_io
+from monitor.store import alerts as alert_rows
 from monitor.store.db import make_engine, session_scope
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,8 +68,8 @@ def test_demo_and_seeds_give_the_mission_alerts(tmp_path: Path, seeds_first: boo
     rules = load_rules(ROOT / "rules", channels=CHANNELS)
     engine = make_engine(db)
     with session_scope(engine) as s:
-        drafts = rules_io.replay(s, rules, since=None, now=datetime.now(UTC))
-        assert len(rules_io.list_alerts(s, since=None, limit=1000)) == len(stored)
+        drafts = evaluation.replay(s, rules, since=None, now=datetime.now(UTC))
+        assert len(alert_rows.list_alerts(s, since=None, limit=1000)) == len(stored)
     engine.dispose()
     replayed = [d.title for d in drafts]
     expect_mission_alerts(Counter(d.rule_id for d in drafts), replayed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -12,9 +13,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from monitor.app import evaluation
+from monitor.cli.base import emit_json
 from monitor.models import Alert, Article, FactRow, Mention, RuleState, Source, Story, Term
 from monitor.rules.loader import FileResult, RuleSet, assemble, parse_text
-from monitor.store import rules_io
+from monitor.store import alerts as alert_rows
+from monitor.store import rule_rows
 from monitor.store.db import make_engine, session_scope, upgrade
 
 T0 = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
@@ -215,22 +219,22 @@ def restart_scenario(engine: Engine, reopen: Callable[[], Engine]) -> None:
     rs = ruleset()
     first, second = seed_history(engine)
     with session_scope(engine) as s:
-        new = rules_io.run_rules(s, rs, article_ids=first, now=T0 + timedelta(hours=6))
+        new = evaluation.run_rules(s, rs, article_ids=first, now=T0 + timedelta(hours=6))
     with session_scope(engine) as s:
         rows = s.exec(select(Alert).order_by(col(Alert.id))).all()
         assert [r.rule_id for r in rows] == ["qwen", "capex-conflict", "export"]
         assert sorted(new) == sorted(r.id for r in rows if r.id is not None)
     with session_scope(engine) as s:
-        again = rules_io.run_rules(s, rs, article_ids=first, now=T0 + timedelta(hours=7))
+        again = evaluation.run_rules(s, rs, article_ids=first, now=T0 + timedelta(hours=7))
     assert again == []
     with session_scope(engine) as s:
-        new = rules_io.run_rules(s, rs, article_ids=second, now=T0 + timedelta(days=2, hours=1))
+        new = evaluation.run_rules(s, rs, article_ids=second, now=T0 + timedelta(days=2, hours=1))
         assert len(new) == 2  # the capex change and the new Qwen3-Max
     engine.dispose()
     # a restart: a new engine on the same database, state from the database only
     restarted = reopen()
     with session_scope(restarted) as s:
-        assert rules_io.run_rules(s, rs, article_ids=first + second, now=NOW) == []
+        assert evaluation.run_rules(s, rs, article_ids=first + second, now=NOW) == []
     with session_scope(restarted) as s:
         rows = s.exec(select(Alert).where(Alert.rule_id == "capex")).all()
         (capex,) = rows
@@ -241,7 +245,7 @@ def restart_scenario(engine: Engine, reopen: Callable[[], Engine]) -> None:
         for row in s.exec(select(RuleState)).all():
             s.delete(row)
     with session_scope(restarted) as s:
-        assert rules_io.run_rules(s, rs, article_ids=first + second, now=NOW) == []
+        assert evaluation.run_rules(s, rs, article_ids=first + second, now=NOW) == []
     assert alert_count(restarted) == 5
     with session_scope(restarted) as s:
         terms = {(t.term, t.first_article_id) for t in s.exec(select(Term)).all()}
@@ -249,15 +253,19 @@ def restart_scenario(engine: Engine, reopen: Callable[[], Engine]) -> None:
     restarted.dispose()
 
 
-def test_list_alerts_is_json_ready_and_names_who_said_what(engine: Engine) -> None:
+def test_list_alerts_is_json_ready_and_names_who_said_what(
+    engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
     rs = ruleset()
     first, _ = seed_history(engine)
     with session_scope(engine) as s:
-        rules_io.run_rules(s, rs, article_ids=first, now=T0 + timedelta(hours=6))
+        evaluation.run_rules(s, rs, article_ids=first, now=T0 + timedelta(hours=6))
     with session_scope(engine) as s:
-        listed = rules_io.list_alerts(s, since=None, limit=10)
-        assert rules_io.list_alerts(s, since=NOW + timedelta(days=1), limit=10) == []
-    conflict = next(a for a in listed if a["rule"] == "capex-conflict")
+        listed = alert_rows.list_alerts(s, since=None, limit=10)
+        assert alert_rows.list_alerts(s, since=NOW + timedelta(days=1), limit=10) == []
+    emit_json(listed)
+    shown = json.loads(capsys.readouterr().out)
+    conflict = next(a for a in shown if a["rule"] == "capex-conflict")
     assert conflict["old"] == 52e9 and conflict["new"] == 53e9
     assert "$53 billion (site, wire) vs $52 billion (markets)" in conflict["title"]
     assert {e["source"] for e in conflict["evidence"]} == {"wire", "site", "markets"}
@@ -274,16 +282,14 @@ def test_list_alerts_is_json_ready_and_names_who_said_what(engine: Engine) -> No
         "created_at",
         "evidence",
     }
-    import json
-
-    json.dumps(listed)
+    assert listed[0].id == shown[0]["id"]
 
 
 def test_replay_shows_what_would_fire_and_writes_nothing(engine: Engine) -> None:
     rs = ruleset()
     seed_history(engine)
     with session_scope(engine) as s:
-        drafts = rules_io.replay(s, rs, since=None, now=NOW)
+        drafts = evaluation.replay(s, rs, since=None, now=NOW)
     assert sorted(d.rule_id for d in drafts) == [
         "capex",
         "capex-conflict",
@@ -294,8 +300,8 @@ def test_replay_shows_what_would_fire_and_writes_nothing(engine: Engine) -> None
     assert alert_count(engine) == 0
     with session_scope(engine) as s:
         assert s.exec(select(RuleState)).all() == []
-        later = rules_io.replay(s, rs, since=T0 + timedelta(days=1), now=NOW)
-        cold = rules_io.replay(s, rs, since=T0 + timedelta(days=1), now=NOW, warmup=None)
+        later = evaluation.replay(s, rs, since=T0 + timedelta(days=1), now=NOW)
+        cold = evaluation.replay(s, rs, since=T0 + timedelta(days=1), now=NOW, warmup=None)
     # history before the period is read, not shown: the change has its old value, and
     # Qwen3 (seen before) is not new
     assert sorted(d.rule_id for d in later) == ["capex", "qwen"]
@@ -310,10 +316,10 @@ def test_stale_source_from_the_store(engine: Engine) -> None:
         add_source(s, "quiet", last_new=NOW - timedelta(days=3))
         add_source(s, "busy", last_new=NOW - timedelta(hours=1))
     with session_scope(engine) as s:
-        new = rules_io.run_rules(s, rs, article_ids=[], now=NOW)
+        new = evaluation.run_rules(s, rs, article_ids=[], now=NOW)
         assert len(new) == 1
     with session_scope(engine) as s:
-        assert rules_io.run_rules(s, rs, article_ids=[], now=NOW + timedelta(hours=1)) == []
+        assert evaluation.run_rules(s, rs, article_ids=[], now=NOW + timedelta(hours=1)) == []
         (row,) = s.exec(select(Alert)).all()
         assert row.rule_id == "stale-source" and "quiet" in row.title
 
@@ -321,7 +327,9 @@ def test_stale_source_from_the_store(engine: Engine) -> None:
 def test_gather_input_builds_stories_and_activity(engine: Engine) -> None:
     _first, second = seed_history(engine)
     with session_scope(engine) as s:
-        batch = rules_io.gather_input(s, article_ids=second, since=None, now=NOW)
+        batch = rule_rows.gather_input(
+            s, article_ids=second, since=None, now=NOW, lookback=timedelta(days=30)
+        )
     assert {f.article.source for f in batch.facts} == {"wire", "site"}
     assert all(f.article.sort_at.tzinfo is not None for f in batch.facts)
     assert len(batch.stories) == 4
@@ -343,18 +351,20 @@ def test_a_copy_without_a_story_counts_as_its_originals_story(engine: Engine) ->
         row.duplicate_of = original
         s.add(row)
     with session_scope(engine) as s:
-        batch = rules_io.gather_input(s, article_ids=[original, copy], since=None, now=NOW)
+        batch = rule_rows.gather_input(
+            s, article_ids=[original, copy], since=None, now=NOW, lookback=timedelta(days=30)
+        )
     assert {f.article.story_key for f in batch.facts} == {f"s{story}"}
 
 
 def test_prune_state_forgets_removed_rules_only(engine: Engine) -> None:
     rs = ruleset()
     with session_scope(engine) as s:
-        rules_io.save_state(s, {("capex", "k"): {"a": 1}, ("gone", "k"): {"b": 2}}, NOW)
+        rule_rows.save_state(s, {("capex", "k"): {"a": 1}, ("gone", "k"): {"b": 2}}, NOW)
     with session_scope(engine) as s:
-        assert rules_io.prune_state(s, rs) == 1
+        assert evaluation.prune_state(s, rs) == 1
     with session_scope(engine) as s:
-        assert rules_io.load_state(s) == {("capex", "k"): {"a": 1}}
+        assert rule_rows.load_state(s) == {("capex", "k"): {"a": 1}}
 
 
 @pytest.mark.postgres
@@ -377,7 +387,7 @@ def test_two_workers_evaluating_at_once_lose_no_state_postgres(pg_url: str) -> N
             with session_scope(engine) as s:
                 s.exec(select(func.count()).select_from(Source)).one()  # begin the transaction
                 barrier.wait(timeout=30)
-                rules_io.run_rules(s, rules, article_ids=ids, now=NOW)
+                evaluation.run_rules(s, rules, article_ids=ids, now=NOW)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -388,7 +398,7 @@ def test_two_workers_evaluating_at_once_lose_no_state_postgres(pg_url: str) -> N
         t.join(timeout=60)
     assert errors == []
     with session_scope(engine) as s:
-        state = rules_io.load_state(s)
+        state = rule_rows.load_state(s)
     engine.dispose()
     capex = state[("capex", "alibaba/ai_capex_plan/USD")]
     # both stories were counted: without the lock one worker's report is overwritten

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, func, select
 
-from monitor.cli import CHANNELS
+from monitor.cli.base import CHANNELS
 from monitor.demo_server import serve_directory
 from monitor.fetch.client import Fetcher
 from monitor.fetch.source_file import load_sources

@@ -32,8 +32,8 @@ from typing import Any
 import feedparser
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
+from monitor.app.placement import Placement
 from monitor.dedup.minhash import jaccard_of, shingles
-from monitor.store.stories import Placement
 from monitor.values import Extraction, Fact, TermHit, TopicHit
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -716,8 +716,8 @@ def ingest(
 ) -> Placement:
     """What the pipeline does with one new article: insert it and its mentions, place it,
     mark its new facts and insert them with the story id. Returns the Placement."""
+    from monitor.app.placement import mark_new_facts, place_article
     from monitor.models import FactRow, Mention
-    from monitor.store.stories import mark_new_facts, place_article
 
     aid = insert_doc(session, source_id, doc)
     for t in extraction.terms:

@@ -18,10 +18,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from monitor.app.placement import Placement
 from monitor.dedup import minhash
 from monitor.models import Source
 from monitor.store.db import make_engine, session_scope, upgrade
-from monitor.store.stories import Placement
 from monitor.values import Extraction
 from tests.unit import dedup_eval as ev
 

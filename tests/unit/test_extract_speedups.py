@@ -14,7 +14,6 @@ import random
 import pytest
 
 from monitor.extract import extract
-from monitor.extract.number_context import _QOQ, _has_qoq
 from monitor.extract.extractor import _lower
 from monitor.extract.metrics import (
     _CLAUSE_BREAK,
@@ -25,6 +24,7 @@ from monitor.extract.metrics import (
     fold_ok,
     strong_break,
 )
+from monitor.extract.number_context import _QOQ, _has_qoq
 from monitor.extract.quantities import Quantity, find_quantities
 from monitor.extract.sentences import (
     _PLAIN_SCAN,

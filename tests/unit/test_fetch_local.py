@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import IngestError
-from monitor.fetch.local import read_local
+from monitor.fetch.local import files_under, read_local
 
 SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 
@@ -69,10 +69,31 @@ def test_directory_reads_supported_files_in_order(tmp_path: Path) -> None:
     (tmp_path / "b.txt").write_text("Second file text here.")
     (tmp_path / "a.txt").write_text("First file text here.")
     (tmp_path / "notes.md").write_text("ignored")
-    assert [a.text for a in read_local(tmp_path)] == [
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.txt").write_text("Third file text here.")
+    assert [a.text for f in files_under(tmp_path) for a in read_local(f)] == [
         "First file text here.",
         "Second file text here.",
+        "Third file text here.",
     ]
+    with pytest.raises(IngestError, match="is a folder"):
+        read_local(tmp_path)
+
+
+def test_binary_and_undecodable_files_are_named(tmp_path: Path) -> None:
+    png = tmp_path / "image.txt"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
+    with pytest.raises(IngestError, match=r"image\.txt: a binary file"):
+        read_local(png)
+    mangled = tmp_path / "mangled.txt"
+    mangled.write_bytes(b"\xef\xbf\xbd" * 200 + b" some words")  # U+FFFD over and over
+    with pytest.raises(IngestError, match=r"mangled\.txt: not readable as text"):
+        read_local(mangled)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(
+        "Caf\u00e9 revenue rose 12% in the quarter, the company said.".encode("latin-1")
+    )
+    assert "Café" in read_local(latin)[0].text  # another encoding is not a mangled file
 
 
 @pytest.mark.parametrize("name", ["data.json", "noext"])

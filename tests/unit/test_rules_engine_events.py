@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from monitor.rules.inputs import SourceRecord
+from monitor.values import SourceRecord
 from tests.unit.test_rules_support import T0, article, mention, merged, ruleset, run, story
 
 

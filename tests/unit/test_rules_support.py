@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.rules.engine import EvalInput, EvalResult, evaluate
-from monitor.rules.inputs import ArticleRef, FactRecord, MentionRecord, SourceRecord, StoryRecord
 from monitor.rules.loader import FileResult, RuleSet, assemble, parse_text
-from monitor.values import Fact
+from monitor.values import ArticleRef, Fact, FactRecord, MentionRecord, SourceRecord, StoryRecord
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 CHANNELS = frozenset({"email", "slack", "webhook", "log"})

@@ -76,11 +76,11 @@ def round_trip(engine: Engine) -> None:
         assert stored.first_seen_at == NOW and stored.first_seen_at.tzinfo is not None
         assert stored.sort_at == NOW - timedelta(hours=1)
         rows = articles.list_facts(s, entity="alibaba")
-        assert [(r["metric"], r["value"], r["currency"], r["qualifiers"]) for r in rows] == [
+        assert [(r.metric, r.value, r.currency, r.qualifiers) for r in rows] == [
             ("ai_capex_plan", 53e9, "USD", {"horizon": "3y"})
         ]
-        assert rows[0]["source"] == "feed" and rows[0]["url"] == "http://x.test/a"
-        assert [m["value"] for m in articles.list_mentions(s, kind="term")] == ["Qwen3"]
+        assert rows[0].source == "feed" and rows[0].url == "http://x.test/a"
+        assert [m.value for m in articles.list_mentions(s, kind="term")] == ["Qwen3"]
 
 
 def test_round_trip_sqlite(engine: Engine) -> None:
@@ -111,13 +111,12 @@ def test_sqlite_wal_and_busy_timeout(sqlite_url: str) -> None:
 def test_sqlite_cache_and_memory_map_come_from_the_settings(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from monitor.cli import engine_for
-    from monitor.settings import Settings
+    from monitor.cli.base import State
 
     monkeypatch.setenv("MONITOR_DATABASE__CACHE_MB", "8")
     monkeypatch.setenv("MONITOR_DATABASE__MMAP_MB", "0")
     monkeypatch.setenv("MONITOR_DATABASE_URL", sqlite_url)
-    eng = engine_for(Settings())
+    eng = State().raw_engine()
     with eng.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -8 * 1024
         assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == 0

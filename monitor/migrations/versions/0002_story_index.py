@@ -51,12 +51,59 @@ def upgrade() -> None:
     with op.batch_alter_table("article", schema=None) as batch_op:
         batch_op.create_index("ix_article_story_id_sort_at", ["story_id", "sort_at"], unique=False)
 
-    # The stories already stored get their keys and profiles now, from their rows, so the
-    # first article placed after the upgrade finds them like any other.
-    from monitor.store.dedup_index import PlainSql
-    from monitor.store.story_index import backfill
+    # The stories already stored get their figure keys now, from their fact rows, so the
+    # first article placed after the upgrade finds them like any other. Their profiles
+    # stay NULL: placement builds a story's profile from its rows the first time it needs
+    # it. What a key is, is frozen here as it was at this revision: a migration never
+    # runs live code, which later revisions change.
+    bind = op.get_bind()
+    facts = sa.table(
+        "fact",
+        sa.column("story_id", sa.Integer()),
+        sa.column("article_id", sa.Integer()),
+        sa.column("unit", sa.String()),
+        sa.column("currency", sa.String()),
+        sa.column("value", sa.Float()),
+        sa.column("alt_currency", sa.String()),
+        sa.column("alt_value", sa.Float()),
+        sa.column("id", sa.Integer()),
+    )
+    keys = sa.table(
+        "story_key",
+        sa.column("story_id", sa.Integer()),
+        sa.column("article_id", sa.Integer()),
+        sa.column("unit", sa.String()),
+        sa.column("currency", sa.String()),
+        sa.column("value", sa.Float()),
+        sa.column("alt", sa.Boolean()),
+    )
+    batch: list[dict[str, object]] = []
+    query = sa.select(
+        facts.c.story_id, facts.c.article_id, facts.c.unit, facts.c.currency,
+        facts.c.value, facts.c.alt_currency, facts.c.alt_value,
+    ).where(facts.c.story_id.is_not(None)).order_by(facts.c.id)  # fmt: skip
+    for sid, aid, unit, cur, value, alt_c, alt_v in bind.execute(query):
+        if not _counts(unit, float(value)):
+            continue
+        batch.append(dict(story_id=sid, article_id=aid, unit=unit, currency=cur or "",
+                          value=float(value), alt=False))  # fmt: skip
+        if alt_v is not None:
+            batch.append(dict(story_id=sid, article_id=aid, unit=unit, currency=alt_c or "",
+                              value=float(alt_v), alt=True))  # fmt: skip
+        if len(batch) >= 5000:
+            bind.execute(keys.insert(), batch)
+            batch = []
+    if batch:
+        bind.execute(keys.insert(), batch)
 
-    backfill(PlainSql(op.get_bind()))
+
+def _counts(unit: str, value: float) -> bool:
+    """Whether a figure could count as same-story evidence at revision 0002: every amount
+    of money, percentage and multiple, and every count but a year."""
+    if unit in ("money", "percent", "pp", "growth", "multiple"):
+        return True
+    v = abs(value)
+    return not (v.is_integer() and 1900 <= v <= 2100)
 
 
 def downgrade() -> None:

@@ -1,4 +1,7 @@
-"""The rule engine's reads and writes: its input, its state rows and its alerts.
+"""What the rule engine reads and writes: its input, its state rows and its alerts.
+
+The application (``monitor.app.evaluation``) decides what to read for a rule set and
+runs the engine; this module reads and writes the rows.
 
 Alerts are inserted with ``ON CONFLICT (key) DO NOTHING``: the key is derived from the
 event (rule, series, values, time), so evaluating the same facts twice, or again after a
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,24 +21,19 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
-from monitor.models import Alert, Article, FactRow, Mention, RuleState, Source, Story, Term
-from monitor.rules.engine import AlertDraft, evaluate
-from monitor.rules.inputs import (
+from monitor.models import Article, FactRow, Mention, RuleState, Source, Story, Term
+from monitor.values import (
     ArticleRef,
     EvalInput,
+    Fact,
     FactRecord,
     MentionRecord,
     SourceRecord,
     StoryRecord,
 )
-from monitor.rules.loader import RuleSet
-from monitor.rules.schema import FrequencySpec, SpikeSpec, StaleSpec, TopicRuleSpec
-from monitor.values import Fact
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LOOKBACK = timedelta(days=30)
-DEFAULT_WARMUP = timedelta(days=365)  # replay history read before the period shown
 _LOCK_KEY = 0x6D6F6E5F72756C65  # "mon_rule": the advisory lock for rule evaluation
 _CHUNK = 500  # ids per IN (...) list: SQLite caps bound parameters per statement
 
@@ -42,26 +41,6 @@ StateRows = dict[tuple[str, str], dict[str, Any]]
 
 
 # ------------------------------------------------------------------ input
-
-
-def lookback_for(rules: RuleSet) -> timedelta:
-    """How far back story counts must reach for the windows these rules use."""
-    longest = timedelta(days=1)
-    for rule in rules.rules:
-        cond = rule.spec.condition
-        if isinstance(cond, SpikeSpec):
-            longest = max(longest, cond.within + cond.baseline)
-        elif isinstance(cond, FrequencySpec | TopicRuleSpec):
-            longest = max(longest, cond.within)
-    return longest
-
-
-def needs_stories(rules: RuleSet | None) -> bool:
-    """Whether any rule counts stories or looks at a story's entities."""
-    if rules is None:
-        return True
-    kinds = (FrequencySpec, SpikeSpec, TopicRuleSpec)
-    return any(isinstance(r.spec.condition, kinds) for r in rules.rules)
 
 
 def lock_evaluation(session: Session) -> None:
@@ -75,17 +54,27 @@ def lock_evaluation(session: Session) -> None:
         session.exec(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
 
 
+@dataclass(frozen=True, slots=True)
+class StaleWatch:
+    """What stale rules watch: entities, and (entity, metric) pairs."""
+
+    entities: tuple[str, ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()
+
+
 def gather_input(
     session: Session,
     *,
     article_ids: Sequence[int] | None,
     since: datetime | None,
     now: datetime,
-    rules: RuleSet | None = None,
+    lookback: timedelta,
+    with_stories: bool = True,
+    stale: StaleWatch = StaleWatch(),
 ) -> EvalInput:
     """Facts and mentions of the given articles (else of those sorted at/after ``since``,
-    else of all), with story counts for frequency/spike and activity times for stale."""
-    lookback = lookback_for(rules) if rules is not None else DEFAULT_LOOKBACK
+    else of all), with the stories of the ``lookback`` before them (frequency and spike
+    counts) and the activity times ``stale`` asks for."""
     refs = _articles(session, article_ids, since)
     facts = _facts(session, refs)
     mentions = _mentions(session, refs)
@@ -94,10 +83,10 @@ def gather_input(
     return EvalInput(
         facts=tuple(facts),
         mentions=tuple(mentions),
-        stories=tuple(_stories(session, earliest)) if needs_stories(rules) else (),
+        stories=tuple(_stories(session, earliest)) if with_stories else (),
         batch_story_ids=batch_story_ids,
         sources=tuple(_sources(session)),
-        last_seen=_last_seen(session, rules),
+        last_seen=_last_seen(session, stale),
     )
 
 
@@ -276,7 +265,7 @@ def _sources(session: Session) -> list[SourceRecord]:
     ]
 
 
-def _last_seen(session: Session, rules: RuleSet | None) -> dict[tuple[str, str], datetime]:
+def _last_seen(session: Session, stale: StaleWatch) -> dict[tuple[str, str], datetime]:
     """When the monitor last saw news of the entities and metrics that stale rules watch.
 
     First-seen time, not publication time: like a source's last new item, staleness is
@@ -284,13 +273,8 @@ def _last_seen(session: Session, rules: RuleSet | None) -> dict[tuple[str, str],
     ``created_at`` is its article's first-seen time (both are written in one step), which
     spares a join on the fact table; grouped queries, one per kind, whatever the rules.
     """
-    specs = [
-        r.spec.condition
-        for r in (rules.rules if rules is not None else ())
-        if isinstance(r.spec.condition, StaleSpec) and r.spec.condition.entity is not None
-    ]
-    entities = sorted({s.entity for s in specs if s.entity is not None and s.metric is None})
-    pairs = {(s.entity, s.metric) for s in specs if s.entity is not None and s.metric}
+    entities = sorted(set(stale.entities))
+    pairs = set(stale.pairs)
     out: dict[tuple[str, str], datetime] = {}
 
     def keep(key: tuple[str, str], value: Any) -> None:
@@ -328,13 +312,13 @@ def _last_seen(session: Session, rules: RuleSet | None) -> dict[tuple[str, str],
 # ------------------------------------------------------------------ state
 
 
-def prune_state(session: Session, rules: RuleSet) -> int:
-    """Delete the state of rules no longer defined (after a reload); returns rows deleted.
+def prune_state(session: Session, keep: Iterable[str]) -> int:
+    """Delete the state of rules whose id is not in ``keep``; returns rows deleted.
 
     An edited rule keeps its state under its id; only a removed id is forgotten.
     """
-    keep = {r.id for r in rules.rules}
-    rows = [r for r in session.exec(select(RuleState)).all() if r.rule_id not in keep]
+    kept = set(keep)
+    rows = [r for r in session.exec(select(RuleState)).all() if r.rule_id not in kept]
     for row in rows:
         session.delete(row)
     return len(rows)
@@ -368,74 +352,7 @@ def save_state(
         session.exec(stmt)
 
 
-# ------------------------------------------------------------------ alerts
-
-
-def insert_alerts(
-    session: Session, drafts: Iterable[AlertDraft], *, now: datetime | None = None
-) -> list[int]:
-    """Insert new alerts; a key already stored is skipped. Returns the new rows' ids."""
-    table = Alert.__table__  # type: ignore[attr-defined]
-    ids: list[int] = []
-    for d in drafts:
-        created = now or d.at
-        assert created is not None, "an alert needs a time"
-        stmt = (
-            _insert(session, table)
-            .values(
-                rule_id=d.rule_id,
-                key=d.key,
-                severity=d.severity,
-                entity=d.entity,
-                metric=d.metric,
-                old_value=d.old_value,
-                new_value=d.new_value,
-                story_id=d.story_id,
-                title=d.title,
-                payload=d.payload,
-                channels=list(d.channels),
-                immediate=d.immediate,
-                created_at=created,
-            )
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(table.c.id)
-        )
-        new_id = session.exec(stmt).scalar_one_or_none()
-        if new_id is not None:
-            ids.append(int(new_id))
-    return ids
-
-
-def alert_json(row: Alert) -> dict[str, Any]:
-    payload = row.payload or {}
-    return {
-        "id": row.id,
-        "rule": row.rule_id,
-        "key": row.key,
-        "severity": row.severity,
-        "title": row.title,
-        "entity": row.entity,
-        "metric": row.metric,
-        "old": row.old_value,
-        "new": row.new_value,
-        "story_id": row.story_id,
-        "created_at": row.created_at.isoformat() if row.created_at else None,
-        "channels": row.channels or [],
-        "immediate": row.immediate,
-        "evidence": payload.get("evidence", []),
-        "payload": payload,
-    }
-
-
-def list_alerts(session: Session, *, since: datetime | None, limit: int) -> list[dict[str, Any]]:
-    q = select(Alert)
-    if since is not None:
-        q = q.where(col(Alert.created_at) >= since)
-    q = q.order_by(col(Alert.created_at).desc(), col(Alert.id).desc()).limit(limit)
-    return [alert_json(row) for row in session.exec(q).all()]
-
-
-# ------------------------------------------------------------------ whole steps
+# ------------------------------------------------------------------ terms
 
 
 def record_terms(session: Session, batch: EvalInput) -> int:
@@ -466,37 +383,3 @@ def record_terms(session: Session, batch: EvalInput) -> int:
         if session.exec(stmt).scalar_one_or_none() is not None:
             added += 1
     return added
-
-
-def run_rules(
-    session: Session, rules: RuleSet, *, article_ids: Sequence[int] | None, now: datetime
-) -> list[int]:
-    """Gather, evaluate with stored state, save state and insert alerts: one transaction."""
-    lock_evaluation(session)
-    batch = gather_input(session, article_ids=article_ids, since=None, now=now, rules=rules)
-    record_terms(session, batch)
-    result = evaluate(rules, batch, load_state(session), now)
-    for error in result.errors:
-        log.error("rule failed on this batch (the others ran): %s", error)
-    save_state(session, result.state, now)
-    return insert_alerts(session, result.alerts, now=now)
-
-
-def replay(
-    session: Session,
-    rules: RuleSet,
-    *,
-    since: datetime | None,
-    now: datetime,
-    warmup: timedelta | None = DEFAULT_WARMUP,
-) -> list[AlertDraft]:
-    """What the rules would raise from ``since`` on, from blank state; writes nothing.
-
-    The replay starts ``warmup`` before ``since`` so that values, known terms and windows
-    are in place when the shown period begins (a change needs the value it changes from);
-    alerts before ``since`` are not returned. ``warmup=None`` starts at ``since`` itself.
-    """
-    start = since - warmup if since is not None and warmup is not None else since
-    batch = gather_input(session, article_ids=None, since=start, now=now, rules=rules)
-    drafts = evaluate(rules, batch, {}, now).alerts
-    return [d for d in drafts if since is None or d.at is None or d.at >= since]

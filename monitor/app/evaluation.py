@@ -1,0 +1,115 @@
+"""Rules over stored facts: evaluate a batch with stored state, or replay history.
+
+The engine (``monitor.rules.engine``) is pure; this flow reads what a rule set needs from
+the store (``monitor.store.rule_rows``), runs it, and writes the state and the alerts in
+the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from monitor.rules.engine import evaluate
+from monitor.rules.loader import RuleSet
+from monitor.rules.schema import FrequencySpec, SpikeSpec, StaleSpec, TopicRuleSpec
+from monitor.store import alerts, rule_rows
+from monitor.values import AlertDraft, EvalInput
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WARMUP = timedelta(days=365)  # replay history read before the period shown
+
+
+def lookback_for(rules: RuleSet) -> timedelta:
+    """How far back story counts must reach for the windows these rules use."""
+    longest = timedelta(days=1)
+    for rule in rules.rules:
+        cond = rule.spec.condition
+        if isinstance(cond, SpikeSpec):
+            longest = max(longest, cond.within + cond.baseline)
+        elif isinstance(cond, FrequencySpec | TopicRuleSpec):
+            longest = max(longest, cond.within)
+    return longest
+
+
+def needs_stories(rules: RuleSet) -> bool:
+    """Whether any rule counts stories or looks at a story's entities."""
+    kinds = (FrequencySpec, SpikeSpec, TopicRuleSpec)
+    return any(isinstance(r.spec.condition, kinds) for r in rules.rules)
+
+
+def stale_watch(rules: RuleSet) -> rule_rows.StaleWatch:
+    specs = [
+        r.spec.condition
+        for r in rules.rules
+        if isinstance(r.spec.condition, StaleSpec) and r.spec.condition.entity is not None
+    ]
+    return rule_rows.StaleWatch(
+        entities=tuple(sorted({s.entity for s in specs if s.entity and s.metric is None})),
+        pairs=tuple(sorted({(s.entity, s.metric) for s in specs if s.entity and s.metric})),
+    )
+
+
+def gather_input(
+    session: Session,
+    rules: RuleSet,
+    *,
+    article_ids: Sequence[int] | None,
+    since: datetime | None,
+    now: datetime,
+) -> EvalInput:
+    """What ``rules`` need of the given articles (else of those sorted at/after ``since``,
+    else of all)."""
+    return rule_rows.gather_input(
+        session,
+        article_ids=article_ids,
+        since=since,
+        now=now,
+        lookback=lookback_for(rules),
+        with_stories=needs_stories(rules),
+        stale=stale_watch(rules),
+    )
+
+
+def run_rules(
+    session: Session, rules: RuleSet, *, article_ids: Sequence[int] | None, now: datetime
+) -> list[int]:
+    """Gather, evaluate with stored state, save state and insert alerts: one transaction.
+    Returns the ids of the new alerts."""
+    rule_rows.lock_evaluation(session)
+    batch = gather_input(session, rules, article_ids=article_ids, since=None, now=now)
+    rule_rows.record_terms(session, batch)
+    result = evaluate(rules, batch, rule_rows.load_state(session), now)
+    for error in result.errors:
+        log.error("rule failed on this batch (the others ran): %s", error)
+    rule_rows.save_state(session, result.state, now)
+    return alerts.insert_alerts(session, result.alerts, now=now)
+
+
+def prune_state(session: Session, rules: RuleSet) -> int:
+    """Forget the state of rules no longer defined (after a reload); returns rows deleted."""
+    return rule_rows.prune_state(session, (r.id for r in rules.rules))
+
+
+def replay(
+    session: Session,
+    rules: RuleSet,
+    *,
+    since: datetime | None,
+    now: datetime,
+    warmup: timedelta | None = DEFAULT_WARMUP,
+) -> list[AlertDraft]:
+    """What the rules would raise from ``since`` on, from blank state; writes nothing.
+
+    The replay starts ``warmup`` before ``since`` so that values, known terms and windows
+    are in place when the shown period begins (a change needs the value it changes from);
+    alerts before ``since`` are not returned. ``warmup=None`` starts at ``since`` itself.
+    """
+    start = since - warmup if since is not None and warmup is not None else since
+    batch = gather_input(session, rules, article_ids=None, since=start, now=now)
+    drafts = evaluate(rules, batch, {}, now).alerts
+    return [d for d in drafts if since is None or d.at is None or d.at >= since]

@@ -1,0 +1,48 @@
+"""What every flow runs with: settings, the database, the current rules, a clock, and who
+this worker is."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from monitor.rules.loader import RuleSet
+from monitor.settings import Settings
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    # Swapped whole on reload (one reference: atomic); a flow reads it once per batch.
+    rules: RuleSet
+    clock: Clock = utcnow
+    worker: str = field(default_factory=worker_name)
+    rng: random.Random = field(default_factory=random.Random)
+
+    @property
+    def story_window(self) -> timedelta:
+        return timedelta(days=self.settings.schedule.story_window_days)
+
+    def labels(self) -> dict[str, str]:
+        """Display names of the vocabulary's entities and metrics, by id."""
+        v = self.rules.vocabulary
+        labels = {e.id: e.names[0] for e in v.entities if e.names}
+        labels.update({m.id: m.label or m.id.replace("_", " ") for m in v.metrics})
+        return labels

@@ -1,0 +1,82 @@
+"""The command line (DESIGN.md section 6): command groups on click.
+
+Listings take ``--json`` and then print exactly one JSON array on stdout; logs go to
+stderr. Exit codes: 0 ok, 1 an error with a one-line cause, 2 bad usage. No command ends
+in a traceback: a user mistake or a fault of the environment (a bad setting, a closed
+pipe, a corrupt, read-only or full database) is one line naming the cause; anything else
+is one line too, with the traceback under ``-v``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+
+from monitor.cli import base
+from monitor.cli.root import root
+
+
+def _register() -> None:
+    # each module adds its commands to the groups; they import the heavy parts only
+    # when a command runs, so that `monitor --help` starts fast
+    from monitor.cli import (  # noqa: F401
+        data_cmds,
+        digest_cmds,
+        ops_cmds,
+        rules_cmds,
+        sources_cmds,
+        work_cmds,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _register()
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        # not standalone: errors come back here, and an exit code is returned
+        rv = root.main(args, prog_name="monitor", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+        sys.stdout.flush()
+        return code
+    except click.UsageError as exc:
+        exc.show()
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        print("monitor: interrupted", file=sys.stderr)
+        return 130
+    except (BrokenPipeError, base.OutputClosed):
+        _silence_stdout()
+        print("monitor: error: output closed before it was all written", file=sys.stderr)
+        return 1
+    except BaseException as exc:
+        if isinstance(exc, SystemExit):
+            raise
+        return _report(exc, verbose=bool({"-v", "--verbose"} & set(args)))
+
+
+def _silence_stdout() -> None:
+    # the interpreter flushes stdout again at exit: point it at nothing first
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _report(exc: BaseException, *, verbose: bool) -> int:
+    from monitor.cli.faults import describe
+
+    code, lines = describe(exc)
+    if verbose and code == 1 and not lines:
+        import traceback
+
+        traceback.print_exception(exc)
+    for line in lines or [f"internal error: {type(exc).__name__}: {exc} (run with -v)"]:
+        print(f"monitor: error: {line}", file=sys.stderr)
+    return code

@@ -1,0 +1,320 @@
+"""What every command shares: the global options, the settings and database they give,
+JSON output, and date options.
+
+Global options (``--db``, ``--rules``, ``--sources``, ``--channels``, ``-v``,
+``--log-format``, ``--json``) are accepted before or after the command: each command and
+group carries them too, and they all write to one :class:`State`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from monitor.pipeline import Pipeline
+    from monitor.rules.loader import RuleSet
+    from monitor.settings import Settings
+
+log = logging.getLogger("monitor")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Rule files route alerts to these channel types until channels.yaml names channels.
+CHANNELS = ("email", "slack", "webhook", "log")
+
+
+@dataclasses.dataclass
+class State:
+    db: str | None = None
+    rules: Path | None = None
+    sources: Path | None = None
+    channels: Path | None = None
+    verbose: bool = False
+    json: bool = False
+    log_format: str | None = None
+    _settings: Settings | None = None
+    _engine: Engine | None = None
+    _started: bool = False
+
+    # ------------------------------------------------------------------ settings
+
+    def start(self) -> None:
+        """Logging and the environment check, once the options are known."""
+        if self._started:
+            return
+        self._started = True
+        from monitor import settings as settings_mod
+        from monitor.cli import logs
+
+        # provisional until the settings are read: a bad setting is reported through it
+        logs.configure(level="INFO", fmt=self.log_format or "text", verbose=self.verbose)
+        s = self.settings()
+        logs.configure(level=s.log_level, fmt=self.log_format or s.log_format, verbose=self.verbose)
+        for given, meant in settings_mod.misspelt_variables():
+            log.warning("%s is not a setting; did you mean %s?", given, meant)
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from monitor import settings as settings_mod
+
+            s = settings_mod.load()
+            update: dict[str, Any] = {}
+            if self.db:
+                update["database_url"] = database_url(self.db)
+            elif s.database_url:
+                update["database_url"] = database_url(s.database_url)
+            if self.rules:
+                update["rules"] = s.rules.model_copy(update={"dir": self.rules})
+            if self.sources:
+                update["sources_file"] = self.sources
+            if self.channels and "channels_file" in type(s).model_fields:
+                update["channels_file"] = self.channels
+            self._settings = s.model_copy(update=update)
+        return self._settings
+
+    def use(self, settings: Settings) -> None:
+        """Replace the settings (the demo points them at its own database and server)."""
+        self._settings, self._engine = settings, None
+
+    # ------------------------------------------------------------------ database
+
+    def engine(self) -> Engine:
+        """The database at the newest schema: every command upgrades, idempotently."""
+        if self._engine is None:
+            from monitor.store.db import upgrade
+
+            self._engine = self.raw_engine()
+            upgrade(self._engine)
+        return self._engine
+
+    def raw_engine(self) -> Engine:
+        from monitor.store.db import make_engine
+
+        s = self.settings()
+        db = s.database
+        engine = make_engine(
+            s.db_url,
+            busy_timeout_ms=db.busy_timeout_ms,
+            echo=db.echo,
+            cache_mb=db.cache_mb,
+            mmap_mb=db.mmap_mb,
+        )
+        return engine
+
+    # --------------------------------------------------------------------- rules
+
+    def rules_dir(self) -> Path:
+        """The rules directory; the rules shipped with monitor when none is set and
+        ./rules does not exist (said on stderr)."""
+        s = self.settings()
+        chosen = self.rules is not None or "dir" in s.rules.model_fields_set
+        if chosen or s.rules.dir.exists():
+            return s.rules.dir
+        from monitor.bundled import RULES_DIR
+
+        log.warning(
+            "no %s/ here: using the rules shipped with monitor (%s); set MONITOR_RULES__DIR"
+            " or pass --rules DIR to use your own",
+            s.rules.dir,
+            RULES_DIR,
+        )
+        return RULES_DIR
+
+    def ruleset(self, *, strict: bool) -> RuleSet:
+        """The rule set; with ``strict`` a missing or broken rules directory is an error
+        (extracting without the analysts' vocabulary would store untyped figures)."""
+        from monitor.errors import RuleFileError
+        from monitor.rules.loader import load_rules
+
+        path = self.rules_dir()
+        ruleset = load_rules(path, channels=CHANNELS)
+        if strict and ruleset.problems:
+            raise RuleFileError(ruleset.problems)
+        for problem in ruleset.problems:
+            log.error("%s", problem)
+        return ruleset
+
+    def pipeline(self, *, strict_rules: bool = True) -> Pipeline:
+        from monitor.pipeline import Pipeline
+
+        return Pipeline(self.settings(), self.engine(), self.ruleset(strict=strict_rules))
+
+
+class OutputClosed(Exception):
+    """stdout was closed before all of the output was written (``| head``)."""
+
+
+def database_url(value: str) -> str:
+    """A URL as given, or a plain file path taken as an SQLite file."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def state() -> State:
+    return click.get_current_context().ensure_object(State)
+
+
+# ----------------------------------------------------------------------- options
+
+
+def _setter(attr: str, convert: Callable[[Any], Any] = lambda v: v) -> Any:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value not in (None, False, ()):
+            setattr(ctx.ensure_object(State), attr, convert(value))
+
+    return callback
+
+
+GLOBAL_OPTIONS = [
+    click.option(
+        "--db",
+        metavar="URL",
+        expose_value=False,
+        callback=_setter("db"),
+        help="Database URL, or a path to an SQLite file (overrides MONITOR_DATABASE_URL).",
+    ),
+    click.option(
+        "--rules",
+        metavar="DIR",
+        expose_value=False,
+        callback=_setter("rules", Path),
+        help="Rules directory (overrides MONITOR_RULES__DIR).",
+    ),
+    click.option(
+        "--sources",
+        metavar="FILE",
+        expose_value=False,
+        callback=_setter("sources", Path),
+        help="Sources file (overrides MONITOR_SOURCES_FILE).",
+    ),
+    click.option(
+        "--channels",
+        metavar="FILE",
+        expose_value=False,
+        callback=_setter("channels", Path),
+        help="Channels file (overrides MONITOR_CHANNELS_FILE).",
+    ),
+    click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_setter("verbose"),
+        help="Debug logging on stderr (and a traceback for an internal error).",
+    ),
+    click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        expose_value=False,
+        callback=_setter("log_format"),
+        help="Log lines as text or JSON (overrides MONITOR_LOG_FORMAT).",
+    ),
+]
+
+JSON_OPTION = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON array on stdout, nothing else there (logs go to stderr).",
+)
+
+
+def global_options(f: F) -> F:
+    for option in reversed(GLOBAL_OPTIONS):
+        f = option(f)
+    return f
+
+
+def command(group: click.Group, name: str, *, example: str, **kw: Any) -> Callable[[F], F]:
+    """A command of ``group`` with the global options, help ending in an example, and
+    logging set up before it runs."""
+
+    def wrap(f: F) -> F:
+        @functools.wraps(f)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            st = state()
+            if "as_json" in kwargs:
+                kwargs["as_json"] = st.json = bool(kwargs["as_json"] or st.json)
+            elif st.json:
+                path = click.get_current_context().command_path
+                raise click.UsageError(f"--json: `{path}` prints no listing")
+            st.start()
+            try:
+                return f(*args, **kwargs)
+            except BrokenPipeError as exc:
+                # before click sees it: click would exit 1 without a word
+                raise OutputClosed from exc
+
+        epilog = f"Example:\n\n\b\n  {example}"
+        group.command(name, epilog=epilog, **kw)(global_options(run))
+        return f
+
+    return wrap
+
+
+# ----------------------------------------------------------------------- output
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def emit_json(rows: Iterable[Any]) -> None:
+    """One JSON array on stdout: read models (dataclasses) keep their field names."""
+    json.dump(_plain(list(rows)), sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def echo(text: str = "", *, err: bool = False) -> None:
+    print(text, file=sys.stderr if err else sys.stdout)
+
+
+# ------------------------------------------------------------------------ dates
+
+
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[datetime, Any]  # generic in recent click
+else:
+    _ParamType = click.ParamType
+
+
+class DateParam(_ParamType):
+    """YYYY-MM-DD or an ISO timestamp; a date without a zone is UTC. A malformed date is
+    bad usage (exit 2)."""
+
+    name = "DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            ts = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date (use YYYY-MM-DD or an ISO timestamp)", param, ctx)
+        return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+DATE = DateParam()

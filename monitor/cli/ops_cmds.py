@@ -1,0 +1,70 @@
+"""For operators: the database schema and health."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from monitor.cli.base import JSON_OPTION, command, echo, emit_json, state
+from monitor.cli.root import group, root
+
+db = group(
+    "db",
+    "Database maintenance.",
+    example="monitor db upgrade",
+)
+
+
+@command(db, "upgrade", example="monitor --db sqlite:///monitor.db db upgrade")
+def db_upgrade() -> None:
+    """Check the database (SQLite: PRAGMA quick_check) and apply the migrations it lacks.
+
+    Every command also upgrades on start; this one says what it did.
+    """
+    from monitor.errors import StoreError
+    from monitor.store.db import integrity_problems, upgrade
+
+    engine = state().raw_engine()
+    problems = integrity_problems(engine)
+    if problems:
+        shown = "; ".join(problems[:3]) + (
+            f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        )
+        raise StoreError(f"the database is damaged: {shown}")
+    revision = upgrade(engine)
+    echo(f"database at revision {revision} ({engine.url.render_as_string()})")
+
+
+@command(root, "health", example="monitor health --json")
+@JSON_OPTION
+def health(as_json: bool) -> None:
+    """Database revision, workers' heartbeats, failing and stale sources, the last digest.
+
+    Exit 0 when the database is at the newest schema and no source is failing, else 1.
+    """
+    from monitor.app import health as app_health
+
+    st = state()
+    engine = st.engine()
+    report = app_health.report(
+        engine, now=datetime.now(UTC), stale_factor=st.settings().schedule.stale_factor
+    )
+    if as_json:
+        emit_json([report])
+    else:
+        echo(f"database: {engine.url.render_as_string()} at revision {report.revision}")
+        echo(
+            f"sources: {report.sources} active, failing: "
+            f"{', '.join(report.failing_sources) or 'none'}, stale: "
+            f"{', '.join(report.stale_sources) or 'none'}"
+        )
+        for w in report.workers:
+            echo(f"worker {w.worker} ({w.role}): last seen {w.seen_s_ago} s ago")
+        last = report.last_digest_at.isoformat() if report.last_digest_at else "never"
+        echo(
+            f"last digest: {last}; alerts waiting for a digest: {report.alerts_not_in_a_digest}"
+            f"; operator alerts: {report.operator_alerts}"
+        )
+    if not report.healthy:
+        raise click.exceptions.Exit(1)

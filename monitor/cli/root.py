@@ -1,0 +1,105 @@
+"""The root command and its groups; the commands themselves are in the ``*_cmds`` modules."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import click
+
+from monitor.cli.base import JSON_OPTION, State, global_options
+
+
+def _version() -> str:
+    try:
+        return version("monitor")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "unknown"
+
+
+# The order `monitor --help` lists the commands in: the work first, then reading, then
+# operating.
+ORDER = (
+    "demo", "ingest", "run", "poll", "sources", "stories", "facts", "alerts", "digest",
+    "channels", "deliveries", "rules", "serve", "health", "db",
+)  # fmt: skip
+
+
+class Group(click.Group):
+    """A group that lists its commands in the order they were added (the root: ORDER)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = list(self.commands)
+        if self.name == "root":
+            names.sort(key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+        return names
+
+
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Settings come from MONITOR_* variables and an optional .env file (README lists "
+    "them). Global options work before or after the command.\n\n"
+    "Examples:\n\n\b\n  monitor demo\n  monitor ingest article.txt\n"
+    "  monitor stories list --json\n  monitor --db ./monitor.db facts --entity alibaba",
+)
+@click.version_option(_version(), "--version", prog_name="monitor", message="%(prog)s %(version)s")
+@global_options
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="With a listing command: one JSON array on stdout.",
+)
+@click.pass_context
+def root(ctx: click.Context, as_json: bool) -> None:
+    """News monitoring and alerting for market analysts.
+
+    Polls feeds and pages, folds copies and AI rewrites into stories, extracts the facts
+    analysts track, evaluates the rules in rules/ and sends digests.
+    """
+    st = ctx.ensure_object(State)
+    st.json = st.json or as_json
+
+
+def group(
+    name: str,
+    help_: str,
+    *,
+    example: str,
+    default: str | None = None,
+    default_when: str | None = None,
+) -> click.Group:
+    """A command group; called without a subcommand it runs ``default`` (what the
+    command did before it had subcommands), taking that command's options, or only when
+    the flag ``default_when`` is given (else it shows its help)."""
+
+    @click.pass_context
+    def callback(ctx: click.Context, /, **kwargs: Any) -> None:
+        if ctx.invoked_subcommand is not None:
+            return
+        if default is None or (default_when and not kwargs.get(default_when)):
+            click.echo(ctx.get_help())
+            ctx.exit(0)
+        ctx.invoke(g.commands[default], **kwargs)
+
+    g = click.group(
+        name,
+        cls=Group,
+        help=help_,
+        epilog=f"Example:\n\n\b\n  {example}",
+        invoke_without_command=True,
+    )(global_options(callback))
+    root.add_command(g)
+    return g
+
+
+def with_defaults_of(g: click.Group, command_name: str) -> None:
+    """Give the group the parameters of its default command, so that the old form
+    (`monitor stories --json`) keeps working."""
+    cmd = g.commands[command_name]
+    names = {p.name for p in g.params}
+    g.params.extend(p for p in cmd.params if p.name not in names)
+
+
+__all__ = ["JSON_OPTION", "Group", "group", "root", "with_defaults_of"]

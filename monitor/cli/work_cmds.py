@@ -1,0 +1,270 @@
+"""The work itself: the demo, the daemon, one poll, ingesting local files."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from monitor.cli.base import JSON_OPTION, command, echo, emit_json, state
+from monitor.cli.root import root
+from monitor.errors import IngestError, MonitorError, UsageError
+
+if TYPE_CHECKING:
+    from monitor.pipeline import BatchReport, Pipeline
+    from monitor.settings import Settings
+    from monitor.values import FetchedArticle
+
+
+def _sync(pipe: Pipeline, settings: Settings, base_url: str | None) -> None:
+    from monitor.fetch.source_file import load_sources
+
+    pipe.sync_sources(load_sources(settings.sources_file, base_url=base_url))
+
+
+async def _poll_once(pipe: Pipeline, settings: Settings) -> list[BatchReport]:
+    from monitor.fetch.client import Fetcher
+
+    async with Fetcher(settings.http) as fetcher:
+        return await pipe.poll_due(fetcher, all_sources=True)
+
+
+def _print_poll(reports: Sequence[BatchReport]) -> None:
+    for r in reports:
+        if r.error:
+            echo(f"  {r.source}: FAILED {r.error}", err=True)
+        elif r.not_modified:
+            echo(f"  {r.source}: not modified", err=True)
+        else:
+            extra = ""
+            if r.elsewhere:
+                extra += f", {r.elsewhere} already stored from another source (dropped)"
+            if r.partial:
+                extra += ", PARTIAL: the feed or some pages were cut short"
+            echo(
+                f"  {r.source}: {r.fetched} item(s), {r.new} new, {r.duplicates} duplicate(s), "
+                f"{r.facts} fact(s), {r.alerts} alert(s){extra}",
+                err=True,
+            )
+            for w in r.warnings:
+                echo(f"    warning: {w}", err=True)
+
+
+@command(root, "poll", example="monitor --sources sources.yaml poll --once")
+@click.option("--once", is_flag=True, help="One cycle, then exit (required).")
+@JSON_OPTION
+def poll(once: bool, as_json: bool) -> None:
+    """Poll every source of the sources file once and exit (the daemon is `monitor run`).
+
+    Exit 1 when a source failed.
+    """
+    if not once:
+        raise UsageError("poll needs --once (the daemon is `monitor run`)")
+    st = state()
+    pipe = st.pipeline()
+    _sync(pipe, pipe.settings, None)
+    reports = asyncio.run(_poll_once(pipe, pipe.settings))
+    if as_json:
+        emit_json(_poll_row(r) for r in reports)
+    else:
+        _print_poll(reports)
+    if any(r.error for r in reports):
+        raise click.exceptions.Exit(1)
+
+
+def _poll_row(r: BatchReport) -> dict[str, Any]:
+    keys = ("source", "fetched", "new", "duplicates", "elsewhere", "facts", "alerts")
+    row: dict[str, Any] = {k: getattr(r, k) for k in keys}
+    row |= {"not_modified": r.not_modified, "partial": r.partial, "error": r.error}
+    row |= {"error_kind": r.error_kind, "warnings": list(r.warnings)}
+    return row
+
+
+@command(root, "run", example="monitor run")
+def run() -> None:
+    """The daemon: polls due sources, reloads edited rule and source files, evaluates
+    time-based rules and builds a digest per window, until SIGTERM or SIGINT."""
+    from monitor.cli.base import CHANNELS
+    from monitor.daemon import Daemon
+    from monitor.errors import RuleFileError
+    from monitor.rules.reload import RuleBook
+
+    st = state()
+    settings, engine = st.settings(), st.engine()
+    rulebook = RuleBook(st.rules_dir(), channels=CHANNELS)
+    if rulebook.last_outcome.problems:
+        raise RuleFileError(rulebook.last_outcome.problems)
+    asyncio.run(Daemon(settings, engine, rulebook).run())
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@command(root, "demo", example="monitor demo")
+@click.option(
+    "--seeds",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Demo corpus folder with a sources.yaml (default: the one shipped with monitor).",
+)
+def demo(seeds: Path | None) -> None:
+    """Serve the demo corpus on 127.0.0.1, poll it once into a new temporary database, and
+    print the digest (offline; works from any directory)."""
+    from monitor.app import digests
+    from monitor.bundled import RULES_DIR, SEEDS_DIR
+    from monitor.demo_server import serve_directory
+    from monitor.notify import digest as digest_mod
+
+    st = state()
+    seeds = seeds or SEEDS_DIR
+    if not (seeds / "sources.yaml").is_file():
+        raise MonitorError(f"{seeds}/sources.yaml not found: pass --seeds DIR")
+    settings = st.settings()
+    workdir = Path(tempfile.mkdtemp(prefix="monitor-demo-"))
+    update: dict[str, Any] = {
+        "sources_file": seeds / "sources.yaml",
+        "http": settings.http.model_copy(
+            update={
+                "allow_networks": [*settings.http.allow_networks, "127.0.0.1/32"],
+                "jitter": 0.0,
+            }
+        ),
+    }
+    if not st.db and not settings.database_url:
+        update["database_url"] = f"sqlite:///{workdir / 'monitor.db'}"
+    if st.rules is None and "dir" not in settings.rules.model_fields_set:
+        update["rules"] = settings.rules.model_copy(update={"dir": RULES_DIR})
+    settings = settings.model_copy(update=update)
+    st.use(settings)
+    started = datetime.now(UTC)
+    with serve_directory(seeds) as base_url:
+        echo(f"serving {seeds} at {base_url}", err=True)
+        pipe = st.pipeline()
+        _sync(pipe, settings, base_url)
+        reports = asyncio.run(_poll_once(pipe, settings))
+    _print_poll(reports)
+    d = pipe.build_digest(since=None, title="monitor digest (demo)")
+    echo(digest_mod.render_text(d), err=False)
+    html = digests.write_html(d, workdir)
+    elapsed = (datetime.now(UTC) - started).total_seconds()
+    echo(f"\nHTML digest: {html}", err=True)
+    echo(
+        f"database: {settings.db_url}  (browse it: monitor --db {settings.db_url} stories)",
+        err=True,
+    )
+    echo(f"demo finished in {elapsed:.1f} s", err=True)
+    if any(r.error for r in reports):
+        raise click.exceptions.Exit(1)
+
+
+# ------------------------------------------------------------------------- ingest
+
+BATCH = 200  # articles stored per transaction: memory stays bounded on any number of files
+
+
+@dataclass
+class FileResult:
+    """What became of one file given to ``monitor ingest`` (``--json``)."""
+
+    file: str
+    articles: int = 0
+    new: int = 0
+    known: int = 0  # this source already had it
+    elsewhere: int = 0  # another source already had the same link: dropped
+    duplicates: int = 0
+    facts: int = 0
+    terms: int = 0
+    topics: int = 0
+    error: str | None = None
+
+
+def _files(paths: Sequence[Path], recursive: bool) -> Iterator[Path]:
+    from monitor.fetch.local import files_under
+
+    for path in paths:
+        if path.is_dir():
+            if not recursive:
+                raise UsageError(
+                    f"{path} is a folder: pass --recursive to ingest the files under it"
+                )
+            yield from files_under(path)
+        else:
+            yield path
+
+
+@command(root, "ingest", example="monitor ingest --recursive articles/ --source archive")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH..."
+)
+@click.option("--source", default="file", show_default=True, help="Source name to file them under.")
+@click.option("--recursive", "-r", is_flag=True, help="Ingest the files under each folder.")
+@JSON_OPTION
+def ingest(paths: tuple[Path, ...], source: str, recursive: bool, as_json: bool) -> None:
+    """Store local files as articles through the same stages as a poll: .txt and
+    .html/.htm files are one article each; .xml, .rss, .atom and .rdf are feeds. Alerts
+    are recorded, nothing is sent.
+
+    Each file that cannot be read, and each article in which nothing was found, is
+    reported; exit 1 when a file could not be read (the others are stored).
+    """
+    from monitor.fetch.local import read_local
+
+    for path in paths:
+        if not path.exists():
+            raise IngestError(f"{path}: no such file or folder")
+    pipe = state().pipeline()
+    results: list[FileResult] = []
+    batch: list[tuple[FetchedArticle, FileResult]] = []
+    totals = {"alerts": 0}
+
+    def flush() -> None:
+        if not batch:
+            return
+        report = pipe.ingest([a for a, _ in batch], source=source)
+        totals["alerts"] += report.alerts
+        for (article, result), item in zip(batch, report.items, strict=True):
+            result.new += item.status == "new"
+            result.known += item.status == "known"
+            result.elsewhere += item.status == "elsewhere"
+            result.duplicates += item.duplicate_of is not None
+            result.facts += item.facts
+            result.terms += item.terms
+            result.topics += item.topics
+            if item.status == "new" and not (item.figures or item.terms or item.topics):
+                echo(f"note: {result.file}: nothing found in {article.title[:60]!r}", err=True)
+        batch.clear()
+
+    for path in _files(paths, recursive):
+        result = FileResult(str(path))
+        results.append(result)
+        try:
+            found = read_local(path)
+        except IngestError as exc:
+            result.error = str(exc)
+            echo(f"error: {exc}", err=True)
+            continue
+        result.articles = len(found)
+        batch.extend((a, result) for a in found)
+        if len(batch) >= BATCH:
+            flush()
+    flush()
+    failed = [r for r in results if r.error]
+    if as_json:
+        emit_json(results)
+    n = sum(r.articles for r in results)
+    echo(
+        f"ingested {n} article(s) from {len(results) - len(failed)} file(s): "
+        f"{sum(r.new for r in results)} new, {sum(r.known for r in results)} already stored, "
+        f"{sum(r.elsewhere for r in results)} stored from another source (dropped), "
+        f"{sum(r.duplicates for r in results)} duplicate(s), {sum(r.facts for r in results)} "
+        f"fact(s), {totals['alerts']} alert(s)"
+        + (f"; {len(failed)} file(s) could not be read" if failed else ""),
+        err=True,
+    )
+    if failed:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,130 @@
+"""Alert rows: the rules' alerts, the daemon's own operator alerts, and their listing.
+
+Alerts are inserted with ``ON CONFLICT (key) DO NOTHING``: the key is derived from the
+event (rule, series, values, time), so evaluating the same facts twice, or again after a
+restart that lost nothing but memory, inserts no second row (issue 6, point 5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from monitor.models import Alert
+from monitor.store.upsert import insert_ignore
+from monitor.values import AlertDraft
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """One alert as listings show it (``monitor alerts --json`` keeps these keys)."""
+
+    id: int
+    rule: str
+    key: str
+    severity: str
+    title: str
+    entity: str | None
+    metric: str | None
+    old: float | None
+    new: float | None
+    story_id: int | None
+    created_at: datetime | None
+    channels: list[str] = field(default_factory=list)
+    immediate: bool = False
+    evidence: list[Any] = field(default_factory=list)
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def insert_alerts(
+    session: Session, drafts: Iterable[AlertDraft], *, now: datetime | None = None
+) -> list[int]:
+    """Insert new alerts; a key already stored is skipped. Returns the new rows' ids."""
+    ids: list[int] = []
+    for d in drafts:
+        created = now or d.at
+        assert created is not None, "an alert needs a time"
+        stmt = (
+            insert_ignore(session, Alert)
+            .values(
+                rule_id=d.rule_id,
+                key=d.key,
+                severity=d.severity,
+                entity=d.entity,
+                metric=d.metric,
+                old_value=d.old_value,
+                new_value=d.new_value,
+                story_id=d.story_id,
+                title=d.title,
+                payload=d.payload,
+                channels=list(d.channels),
+                immediate=d.immediate,
+                created_at=created,
+            )
+            .returning(col(Alert.id))
+        )
+        row = session.execute(stmt).first()
+        if row is not None:
+            ids.append(int(row[0]))
+    return ids
+
+
+def raise_operator_alert(
+    session: Session, *, topic: str, title: str, details: list[str], now: datetime
+) -> int | None:
+    """The daemon's own problem (a rejected rule edit, a dead-lettered message), recorded
+    once per distinct problem set; None when the same one was already raised."""
+    digest = hashlib.sha256("\n".join([topic, *details]).encode()).hexdigest()[:16]
+    payload: dict[str, Any] = {"details": details, "quote": details[0] if details else None}
+    stmt = (
+        insert_ignore(session, Alert)
+        .values(
+            rule_id=f"operator:{topic}",
+            key=f"operator:{topic}:{digest}",
+            severity="high",
+            title=title,
+            payload=payload,
+            channels=["log"],
+            immediate=True,
+            created_at=now,
+        )
+        .returning(col(Alert.id))
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else int(row[0])
+
+
+def view(row: Alert) -> AlertView:
+    payload = row.payload or {}
+    assert row.id is not None
+    return AlertView(
+        id=row.id,
+        rule=row.rule_id,
+        key=row.key,
+        severity=row.severity,
+        title=row.title,
+        entity=row.entity,
+        metric=row.metric,
+        old=row.old_value,
+        new=row.new_value,
+        story_id=row.story_id,
+        created_at=row.created_at,
+        channels=list(row.channels or []),
+        immediate=row.immediate,
+        evidence=list(payload.get("evidence", [])),
+        payload=payload,
+    )
+
+
+def list_alerts(session: Session, *, since: datetime | None, limit: int) -> list[AlertView]:
+    """Newest first; ``since`` is the alert's time (when it fired), not an article date."""
+    q = select(Alert)
+    if since is not None:
+        q = q.where(col(Alert.created_at) >= since)
+    q = q.order_by(col(Alert.created_at).desc(), col(Alert.id).desc()).limit(limit)
+    return [view(row) for row in session.exec(q).all()]

@@ -1,0 +1,308 @@
+"""Story rows and the dedup columns of articles, as placing a batch reads and writes them.
+
+What to do with each article is decided above the store (``monitor.app.placement``); this
+module runs its statements. They are plain SQL on the session's cursor
+(``monitor.store.plain_sql``). Articles already stored are never rewritten except for
+the dedup columns (``minhash``, ``duplicate_of``, ``similarity``, ``story_id``,
+``join_reason``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from monitor.store.plain_sql import PlainSql, chunks
+from monitor.values import Extraction, Fact, TermHit, TopicHit
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleForPlacement:
+    """An article's row as placement needs it, with the earliest other placed article
+    that has the same normalised-text hash."""
+
+    id: int
+    title: str
+    text: str
+    sort_at: datetime | None
+    story_id: int | None  # not None: already placed
+    duplicate_of: int | None
+    similarity: float | None
+    join_reason: dict[str, Any]
+    content_hash: str
+    same_hash: int | None
+
+
+_READ = (
+    "SELECT a.id, a.title, a.text, a.sort_at, a.story_id, a.duplicate_of, a.similarity,"
+    " a.join_reason, a.content_hash, (SELECT o.id FROM article o WHERE o.content_hash ="
+    " a.content_hash AND o.id <> a.id AND o.story_id IS NOT NULL ORDER BY o.id LIMIT 1)"
+    " FROM article a WHERE a.id IN ({})"
+)
+
+
+def read_articles(sql: PlainSql, ids: Sequence[int]) -> dict[int, ArticleForPlacement]:
+    t = sql.types
+    out: dict[int, ArticleForPlacement] = {}
+    for part in chunks(sorted(set(ids))):
+        for r in sql.rows(_READ.format(sql.marks(len(part))), part):
+            aid, title, text, sort_at, placed, dup, sim, why, chash, same = r
+            out[int(aid)] = ArticleForPlacement(
+                int(aid),
+                title or "",
+                text or "",
+                t.ts_out(sort_at),
+                None if placed is None else int(placed),
+                dup,
+                sim,
+                t.json_out(why) or {},
+                chash,
+                None if same is None else int(same),
+            )
+    return out
+
+
+def story_of(sql: PlainSql, article_id: int) -> int | None:
+    got = sql.rows("SELECT story_id FROM article WHERE id = %s", (article_id,))
+    return int(got[0][0]) if got and got[0][0] is not None else None
+
+
+def members_of(sql: PlainSql, story_id: int) -> tuple[bool, list[Any] | None]:
+    """Whether the story exists, and the member profiles it holds (None: never built)."""
+    got = sql.rows("SELECT members FROM story WHERE id = %s", (story_id,))
+    if not got:
+        return False, None
+    held = sql.types.json_out(got[0][0])
+    return True, None if held is None else list(held)
+
+
+_NEW_STORY = (
+    "INSERT INTO story (title, main_entity, canonical_article_id, first_seen_at,"
+    " last_seen_at, article_count, profile, members) VALUES (%s, %s, %s, %s, %s, 1, %s, %s)"
+    " RETURNING id"
+)
+# Count, first/last seen and the canonical article (the earliest non-AI member if there
+# is one, else the earliest; issue 4, point 4) in one statement.
+_CANONICAL = "FROM article WHERE story_id = %s ORDER BY ai_generated, sort_at, id LIMIT 1"
+_JOIN_STORY = (
+    "UPDATE story SET article_count = article_count + 1,"
+    " first_seen_at = CASE WHEN first_seen_at > %s THEN %s ELSE first_seen_at END,"
+    " last_seen_at = CASE WHEN last_seen_at < %s THEN %s ELSE last_seen_at END,"
+    f" canonical_article_id = (SELECT id {_CANONICAL}),"
+    f" title = (SELECT COALESCE(title, '') {_CANONICAL}),"
+    " main_entity = COALESCE(main_entity, %s),"
+    " profile = COALESCE(%s, profile), members = COALESCE(%s, members) WHERE id = %s"
+)
+_WRITE = (
+    "UPDATE article SET duplicate_of = %s, similarity = %s, story_id = %s, join_reason = %s,"
+    " minhash = COALESCE(%s, minhash) WHERE id = %s"
+)
+
+
+def create_story(
+    sql: PlainSql,
+    *,
+    title: str,
+    main_entity: str | None,
+    article_id: int,
+    at: datetime,
+    profile: dict[str, Any] | None,
+    members: list[Any] | None,
+) -> int:
+    t = sql.types
+    stamp = t.ts_in(at)
+    row = (title, main_entity, article_id, stamp, stamp, t.json_in(profile), t.json_in(members))
+    return int(sql.rows(_NEW_STORY, row)[0][0])
+
+
+def join_story(
+    sql: PlainSql,
+    story_id: int,
+    *,
+    at: datetime,
+    main_entity: str | None,
+    profile: dict[str, Any] | None,
+    members: list[Any] | None,
+) -> None:
+    """Count a member in; the profile and members are replaced when given."""
+    t = sql.types
+    stamp = t.ts_in(at)
+    prof = None if profile is None else t.json_in(profile)
+    mem = None if members is None else t.json_in(members)
+    sql.run(
+        _JOIN_STORY,
+        (stamp, stamp, stamp, stamp, story_id, story_id, main_entity, prof, mem, story_id),
+    )
+
+
+def write_placement(
+    sql: PlainSql,
+    article_id: int,
+    *,
+    story_id: int,
+    duplicate_of: int | None,
+    similarity: float | None,
+    reason: dict[str, Any],
+    signature: bytes | None,
+) -> None:
+    sql.run(
+        _WRITE,
+        (duplicate_of, similarity, story_id, sql.types.json_in(reason), signature, article_id),
+    )
+
+
+def set_profile(sql: PlainSql, story_id: int, profile: dict[str, Any], members: list[Any]) -> None:
+    t = sql.types
+    sql.run(
+        "UPDATE story SET profile = %s, members = %s WHERE id = %s",
+        (t.json_in(profile), t.json_in(members), story_id),
+    )
+
+
+_RECOUNT = (
+    "UPDATE story SET article_count = (SELECT COUNT(*) FROM article WHERE story_id = %s),"
+    " first_seen_at = (SELECT MIN(sort_at) FROM article WHERE story_id = %s),"
+    " last_seen_at = (SELECT MAX(sort_at) FROM article WHERE story_id = %s),"
+    f" canonical_article_id = (SELECT id {_CANONICAL}),"
+    f" title = (SELECT COALESCE(title, '') {_CANONICAL}) WHERE id = %s"
+)
+
+
+def fold_stories(sql: PlainSql, keep: int, gone: Sequence[int], bridge: int) -> None:
+    """Move the members, facts and keys of the ``gone`` stories into ``keep``.
+
+    The emptied rows stay: ids are never reused (SQLite would hand a deleted id to the
+    next story), so an alert that cites one cannot come to point at another story. The
+    articles that had started them say so in their reason.
+    """
+    marks = sql.marks(len(gone))
+    t = sql.types
+    founders = sql.rows(
+        f"SELECT id, story_id, join_reason FROM article WHERE story_id IN ({marks})", gone
+    )
+    for aid, sid, why in founders:
+        if (t.json_out(why) or {}).get("level") == "new":
+            reason = {"level": "merged", "started": int(sid), "bridged_by": bridge}
+            sql.run("UPDATE article SET join_reason = %s WHERE id = %s", (t.json_in(reason), aid))
+    sql.run(f"UPDATE article SET story_id = %s WHERE story_id IN ({marks})", (keep, *gone))
+    sql.run(f"UPDATE fact SET story_id = %s WHERE story_id IN ({marks})", (keep, *gone))
+    sql.run(f"UPDATE story_key SET story_id = %s WHERE story_id IN ({marks})", (keep, *gone))
+    sql.run(
+        f"UPDATE story SET profile = NULL, members = NULL, article_count = 0 WHERE id IN ({marks})",
+        gone,
+    )
+    sql.run(_RECOUNT, (keep,) * 6)
+
+
+# Only the story's facts that can share a key with one of the article's (round(value, 6)
+# of either amount) are read: a long-running story holds thousands of facts.
+_HELD = (
+    "SELECT DISTINCT entity, metric, value, unit, currency, alt_value, alt_currency FROM fact"
+    " WHERE story_id = %s AND ({near})"
+)
+_NEAR = "value BETWEEN %s AND %s OR alt_value BETWEEN %s AND %s"
+_HELD_CHUNK = 100  # values per statement
+
+
+def facts_near(sql: PlainSql, story_id: int, values: Sequence[float]) -> list[Fact]:
+    """The story's facts whose amount (in either currency) is within rounding of one of
+    ``values``."""
+    out: list[Fact] = []
+    for part in chunks(sorted(set(values)), _HELD_CHUNK):
+        params: list[Any] = [story_id]
+        for v in part:
+            d = 2e-6 + 1e-9 * abs(v)  # wider than round(., 6) can bridge
+            params += [v - d, v + d, v - d, v + d]
+        near = " OR ".join([_NEAR] * len(part))
+        for entity, metric, value, unit, cur, alt_v, alt_c in sql.rows(
+            _HELD.format(near=near), params
+        ):
+            out.append(
+                Fact(
+                    entity=entity,
+                    metric=metric,
+                    value=value,
+                    unit=unit,
+                    surface="",
+                    quote="",
+                    span=(0, 0),
+                    confidence=1.0,
+                    currency=cur,
+                    alt_value=alt_v,
+                    alt_currency=alt_c,
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class MemberSource:
+    """What a stored original member's profile is built from."""
+
+    article_id: int
+    title: str
+    head: str  # the first ``head_chars`` characters of its text
+    extraction: Extraction
+
+
+def member_sources(
+    sql: PlainSql, story_ids: Sequence[int], *, per_story: int, head_chars: int
+) -> dict[int, list[MemberSource]]:
+    """The newest ``per_story`` original members of each story, with their stored facts
+    and mentions, newest first."""
+    heads: dict[int, list[tuple[int, str, str]]] = {sid: [] for sid in story_ids}
+    for aid, sid, title, text in sql.rows(
+        f"SELECT id, story_id, title, SUBSTR(text, 1, {int(head_chars)}) FROM article"
+        " WHERE duplicate_of IS NULL"
+        f" AND story_id IN ({sql.marks(len(story_ids))}) ORDER BY id DESC",
+        story_ids,
+    ):
+        group = heads[int(sid)]
+        if len(group) < per_story:
+            group.append((int(aid), title or "", (text or "")[:head_chars]))
+    aids = [h[0] for group in heads.values() for h in group]
+    facts: dict[int, list[Fact]] = {}
+    terms: dict[int, list[TermHit]] = {}
+    topics: dict[int, list[TopicHit]] = {}
+    for part in chunks(aids):
+        for r in sql.rows(
+            "SELECT article_id, entity, metric, value, unit, currency, surface, quote,"
+            " span_start, span_end, confidence, alt_value, alt_currency FROM fact"
+            f" WHERE article_id IN ({sql.marks(len(part))}) ORDER BY id",
+            part,
+        ):
+            facts.setdefault(int(r[0]), []).append(
+                Fact(
+                    entity=r[1], metric=r[2], value=r[3], unit=r[4], currency=r[5],
+                    surface=r[6], quote=r[7], span=(r[8], r[9]), confidence=r[10],
+                    alt_value=r[11], alt_currency=r[12],
+                )
+            )  # fmt: skip
+        for aid, kind, name, value in sql.rows(
+            "SELECT article_id, kind, name, value FROM mention"
+            f" WHERE article_id IN ({sql.marks(len(part))}) ORDER BY id",
+            part,
+        ):
+            if kind == "term":
+                terms.setdefault(int(aid), []).append(TermHit(name, value, "", (0, 0)))
+            elif kind == "topic":
+                topics.setdefault(int(aid), []).append(TopicHit(name, value, "", (0, 0)))
+    return {
+        sid: [
+            MemberSource(
+                aid,
+                title,
+                head,
+                Extraction(
+                    main_entity=None,
+                    facts=tuple(facts.get(aid, ())),
+                    terms=tuple(terms.get(aid, ())),
+                    topics=tuple(topics.get(aid, ())),
+                ),
+            )
+            for aid, title, head in group
+        ]
+        for sid, group in heads.items()
+    }

@@ -1,0 +1,43 @@
+"""The command line run in this process, as tests of the CLI contract use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from tests.conftest import ROOT
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
+    """monitor's main() in this process (fast), from the repository's root unless ``cwd``
+    says otherwise; test_cli's subprocess test covers the entry point."""
+
+    def invoke(*args: str, db: str | None, cwd: Path = ROOT) -> Result:
+        if db is not None:
+            monkeypatch.setenv("MONITOR_DATABASE_URL", db)
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        code = main(list(args))
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+
+    return invoke
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"

@@ -1,0 +1,434 @@
+"""The command-line contract: command groups, global options before or after the command,
+help with an example everywhere, exit codes, ``--json`` listings, one line for every
+mistake and fault of the environment, and no silent default that loses work."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+import pytest
+
+from monitor.cli import main
+from monitor.cli.root import root
+from monitor.demo_server import serve_directory
+from tests.conftest import ROOT, SEEDS
+from tests.integration.conftest import Result
+
+Run = Callable[..., Result]
+
+# Short articles written for these tests.
+CAPEX = (
+    "Alibaba will invest RMB 380 billion in cloud computing and AI infrastructure over the next "
+    "three years, the company said on Monday, more than it spent in the past decade."
+)
+SHARES = (
+    "Tencent said its cloud unit now holds 16% of the China market, and it plans to spend "
+    "RMB 90 billion on data centres next year as demand for its Hunyuan models grows."
+)
+PLAIN = "The weather was mild in the city this week, and the parks were full on Sunday afternoon."
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def one_line_error(out: Result, code: int = 1) -> str:
+    assert out.returncode == code, (out.returncode, out.stderr)
+    assert "Traceback" not in out.stderr
+    errors = [ln for ln in out.stderr.splitlines() if ln.startswith("monitor: error:")]
+    assert len(errors) == 1, out.stderr
+    return errors[0]
+
+
+# ----------------------------------------------------------------- command groups
+
+
+def test_global_options_work_before_or_after_the_command(run: Run, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    article = write(tmp_path, "capex.txt", CAPEX)
+    assert run("ingest", str(article), "--db", url, db=None).returncode == 0
+    outputs = [
+        run("--db", url, "stories", "list", "--json", db=None),
+        run("stories", "--db", url, "--json", db=None),  # the form that once failed
+        run("stories", "list", "--db", url, "--json", db=None),
+        run("--json", "stories", "--db", url, db=None),
+    ]
+    for out in outputs:
+        assert out.returncode == 0, out.stderr
+    lists = [json.loads(out.stdout) for out in outputs]
+    assert lists[0] and all(x == lists[0] for x in lists)
+    assert lists[0][0]["members"][0]["url"].endswith("capex.txt")
+
+
+def test_version(run: Run) -> None:
+    out = run("--version", db=None)
+    assert out.returncode == 0 and re.fullmatch(r"monitor \S+\n", out.stdout)
+
+
+def _paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for name, cmd in group.commands.items():
+        yield (*prefix, name)
+        if isinstance(cmd, click.Group):
+            yield from _paths(cmd, (*prefix, name))
+
+
+def test_every_command_and_subcommand_has_help_with_an_example(run: Run) -> None:
+    main(["--help"])  # registers every command
+    paths = list(_paths(root))
+    assert {("sources", "check"), ("stories", "show"), ("rules", "test")} <= set(paths)
+    for path in paths:
+        out = run(*path, "--help", db=None)
+        assert out.returncode == 0, path
+        assert "Example" in out.stdout and "monitor " in out.stdout.split("Example")[1], path
+
+
+def test_exit_codes(run: Run, db: str) -> None:
+    bad_date = run("facts", "--since", "2025-13-45", db=db)
+    assert bad_date.returncode == 2 and "is not a date" in bad_date.stderr
+    assert run("alerts", "--fired-since", "yesterday", db=db).returncode == 2
+    assert run("stories", "show", "x", db=db).returncode == 2
+    assert run("nosuchcommand", db=db).returncode == 2
+    missing = one_line_error(run("stories", "show", "999", db=db))
+    assert "no story 999" in missing
+    assert run("alerts", "--json", db=db).returncode == 0
+    no_listing = run("--json", "db", "upgrade", db=db)
+    assert no_listing.returncode == 2 and "prints no listing" in no_listing.stderr
+
+
+def test_date_options_say_which_date(run: Run) -> None:
+    assert "--published-since" in run("facts", "--help", db=None).stdout
+    assert "--fired-since" in run("alerts", "--help", db=None).stdout
+    assert "--published-since" in run("stories", "list", "--help", db=None).stdout
+
+
+def test_rules_check_json_gives_problems_as_objects(run: Run, tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy(ROOT / "rules" / "vocabulary.yaml", rules / "vocabulary.yaml")
+    bad = write(
+        rules,
+        "bad.yaml",
+        "rules:\n  - id: x\n    when: {new_term: qwen_models}\n    sevrity: high\n",
+    )
+    out = run("rules", "check", str(rules), "--json", db=None)
+    assert out.returncode == 1
+    problems = json.loads(out.stdout)
+    assert problems == [
+        {
+            "file": str(bad),
+            "line": 4,
+            "column": 5,
+            "message": problems[0]["message"],
+        }
+    ]
+    assert "sevrity" in problems[0]["message"] and "severity" in problems[0]["message"]
+    clean = run("rules", "check", "--json", db=None)
+    assert clean.returncode == 0 and json.loads(clean.stdout) == []
+
+
+def test_old_invocations_keep_working(run: Run, db: str, tmp_path: Path) -> None:
+    assert run("ingest", str(write(tmp_path, "a.txt", CAPEX)), db=db).returncode == 0
+    listed = run("stories", "--json", db=db)
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 1
+    preview = run("digest", "--preview", db=db)
+    assert preview.returncode == 0 and "STORIES" in preview.stdout
+    assert run("digest", "preview", db=db).stdout == preview.stdout
+    bare = run("digest", db=db)  # no longer an error, and sends nothing: it shows the help
+    assert bare.returncode == 0 and "preview" in bare.stdout
+    assert run("sources", "--json", db=db).stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------- never a traceback
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("MONITOR_SMTP__RECIPIENTS", "a@b.c", "expected a JSON list"),
+        ("MONITOR_HTTP__ALLOW_NETWORKS", '["10.0.0.300/8"]', "not an IP address or CIDR"),
+        ("MONITOR_SMTP__PORT", "-1", "greater than or equal to 1"),
+        ("MONITOR_LOG_FORMAT", "xml", "text"),
+    ],
+)
+def test_a_bad_setting_is_one_line(
+    run: Run, db: str, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, says: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    line = one_line_error(run("sources", "list", db=db))
+    assert line.startswith(f"monitor: error: setting {variable}: ") and says in line
+
+
+def test_a_misspelt_variable_is_named_with_the_closest_setting(
+    run: Run, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_SMTP__HOTS", "mail.example.com")
+    monkeypatch.setenv("MONITOR_SLACK_DESK_URL", "https://hooks.example/x")  # a channel's URL
+    out = run("sources", "list", db=db)
+    assert out.returncode == 0
+    assert "MONITOR_SMTP__HOTS is not a setting; did you mean MONITOR_SMTP__HOST?" in out.stderr
+    assert "MONITOR_SLACK_DESK_URL" not in out.stderr
+
+
+def _entry(args: list[str], cwd: Path, **kw: object) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("MONITOR_DATABASE_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=cwd,
+        env=env,
+        **kw,  # type: ignore[call-overload]
+    )
+
+
+def _seeded(tmp_path: Path) -> Path:
+    path = tmp_path / "seeded.db"
+    code = main(["--db", str(path), "ingest", "-r", str(SEEDS / "site"), str(SEEDS / "feeds")])
+    assert code == 0
+    return path
+
+
+def test_output_into_a_closed_pipe_is_one_line(tmp_path: Path) -> None:
+    path = _seeded(tmp_path)
+    proc = _entry(
+        ["--db", str(path), "facts", "--all", "--json"],
+        tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.read(10)  # like `| head -c 10`: far less than the output
+    proc.stdout.close()
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert first.startswith(b"[")
+    assert err.strip().splitlines()[-1] == "monitor: error: output closed before it was all written"
+    assert "Traceback" not in err
+
+
+def test_a_damaged_database_is_reported_by_db_upgrade(run: Run, tmp_path: Path) -> None:
+    path = _seeded(tmp_path)
+    with sqlite3.connect(path) as conn:  # every page in the file itself, none in the WAL
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with path.open("r+b") as f:  # scribble over pages after the schema's
+        f.seek(4096 * 2)
+        f.write(b"\xde\xad\xbe\xef" * 1024 * 8)
+    line = one_line_error(run("--db", str(path), "db", "upgrade", db=None))
+    assert "the database is damaged" in line and "malformed" in line
+    noise = tmp_path / "noise.db"
+    noise.write_bytes(os.urandom(8192))
+    assert "not a database" in one_line_error(run("--db", str(noise), "db", "upgrade", db=None))
+    healthy = _seeded(tmp_path / "fresh")
+    ok = run("--db", str(healthy), "db", "upgrade", db=None)
+    assert ok.returncode == 0 and "database at revision" in ok.stdout
+
+
+def test_a_read_only_database_is_one_line_and_loses_nothing(run: Run, tmp_path: Path) -> None:
+    path = _seeded(tmp_path)
+    before = sqlite3.connect(path).execute("SELECT COUNT(*) FROM article").fetchone()
+    read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    article = write(tmp_path, "new.txt", SHARES)
+    line = one_line_error(run("--db", read_only, "ingest", str(article), db=None))
+    assert "read-only" in line
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM article").fetchone() == before
+    listed = run("--db", read_only, "stories", "--json", db=None)  # reading still works
+    assert listed.returncode == 0 and json.loads(listed.stdout)
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing(tmp_path: Path) -> None:
+    path = _seeded(tmp_path)
+    before = sqlite3.connect(path).execute("SELECT COUNT(*) FROM article").fetchone()
+    files = [
+        write(tmp_path / "big", f"r{i}.txt", f"Report {i}. {SHARES} " * 300) for i in range(30)
+    ]
+    limit = path.stat().st_size + 8192
+
+    def full_disk() -> None:  # the file system refuses to grow any file past the limit
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = _entry(
+        ["--db", str(path), "ingest", *map(str, files)],
+        tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=full_disk,
+    )
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    text = err.decode()
+    assert "Traceback" not in text
+    assert text.strip().splitlines()[-1].startswith("monitor: error: the database could not be")
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM article").fetchone() == before
+
+
+# ---------------------------------------------------- no silent default that loses work
+
+
+def test_a_missing_or_broken_rules_directory_is_an_error_for_work(
+    run: Run, db: str, tmp_path: Path
+) -> None:
+    article = str(write(tmp_path, "a.txt", CAPEX))
+    missing = one_line_error(run("--rules", str(tmp_path / "nope"), "ingest", article, db=db))
+    assert "nope" in missing and "no such file" in missing
+    broken = tmp_path / "broken"
+    shutil.copytree(ROOT / "rules", broken)
+    (broken / "watch.yaml").write_text("rules:\n  - id: [oops\n", encoding="utf-8")
+    for command in (("ingest", article), ("poll", "--once"), ("run",)):
+        out = run("--rules", str(broken), *command, db=db)
+        assert out.returncode == 1, command
+        assert f"{broken / 'watch.yaml'}:" in out.stderr and "Traceback" not in out.stderr
+    listed = run("--json", "facts", db=db)
+    assert json.loads(listed.stdout) == []  # nothing was stored with half the vocabulary
+
+
+def test_without_a_rules_directory_the_shipped_rules_are_used_and_said(
+    run: Run, tmp_path: Path
+) -> None:
+    article = str(write(tmp_path, "a.txt", CAPEX))
+    out = run("--db", "here.db", "ingest", article, db=None, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "using the rules shipped with monitor" in out.stderr
+    facts = json.loads(run("--db", "here.db", "facts", "--json", db=None, cwd=tmp_path).stdout)
+    assert {(f["entity"], f["metric"]) for f in facts if f["kind"] == "fact"} == {
+        ("alibaba", "ai_capex_plan")
+    }
+
+
+def test_database_paths_say_where_they_were_made(run: Run, tmp_path: Path) -> None:
+    out = run("--db", "sqlite:///a/b/c.db", "alerts", db=None, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "a" / "b" / "c.db").is_file()
+    assert f"created {tmp_path / 'a' / 'b'}" in out.stderr
+    plain = run("--db", "plain/x.db", "alerts", db=None, cwd=tmp_path)  # a path is SQLite
+    assert plain.returncode == 0 and (tmp_path / "plain" / "x.db").is_file()
+
+
+def test_ingest_of_a_folder_recurses_only_when_asked(run: Run, db: str, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    write(folder, "one.txt", CAPEX)
+    write(folder / "deeper", "two.txt", SHARES)
+    refused = run("ingest", str(folder), db=db)
+    assert refused.returncode == 2 and "--recursive" in refused.stderr
+    out = run("ingest", "--recursive", str(folder), "--json", db=db)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [Path(r["file"]).name for r in rows] == ["two.txt", "one.txt"] or [
+        Path(r["file"]).name for r in rows
+    ] == ["one.txt", "two.txt"]
+    assert all(r["new"] == 1 and r["facts"] >= 1 and r["error"] is None for r in rows)
+
+
+def test_ingest_reports_each_unreadable_file_and_empty_article(
+    run: Run, db: str, tmp_path: Path
+) -> None:
+    good = write(tmp_path, "good.txt", CAPEX)
+    plain = write(tmp_path, "plain.txt", PLAIN)
+    binary = tmp_path / "photo.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    mangled = tmp_path / "mangled.txt"
+    mangled.write_bytes("\ufffd".encode() * 300)
+    out = run("ingest", str(good), str(binary), str(plain), str(mangled), "--json", db=db)
+    assert out.returncode == 1  # two files could not be read; the others are stored
+    assert f"error: {binary}: a binary file, not text" in out.stderr
+    assert f"error: {mangled}: not readable as text" in out.stderr
+    assert f"note: {plain}: nothing found" in out.stderr
+    assert "2 file(s) could not be read" in out.stderr
+    rows = {Path(r["file"]).name: r for r in json.loads(out.stdout)}
+    assert rows["good.txt"]["new"] == 1 and rows["plain.txt"]["new"] == 1
+    assert rows["photo.txt"]["error"] and rows["photo.txt"]["new"] == 0
+
+
+def test_articles_another_source_already_has_are_counted(run: Run, db: str, tmp_path: Path) -> None:
+    article = str(write(tmp_path, "a.txt", CAPEX))
+    assert run("ingest", article, "--source", "first", db=db).returncode == 0
+    again = run("ingest", article, "--source", "second", db=db)
+    assert again.returncode == 0
+    assert "0 new" in again.stderr and "1 stored from another source (dropped)" in again.stderr
+
+
+def test_a_feed_cut_short_is_reported_as_partial(
+    run: Run, db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    (site / "feeds").mkdir(parents=True)
+    whole = (SEEDS / "feeds" / "wire.atom").read_text(encoding="utf-8")
+    cut = whole[: whole.index("</entry>", whole.index("</entry>") + 1) + len("</entry>") + 40]
+    (site / "feeds" / "wire.atom").write_text(cut, encoding="utf-8")
+    monkeypatch.setenv("MONITOR_HTTP__ALLOW_NETWORKS", '["127.0.0.1/32"]')
+    monkeypatch.setenv("MONITOR_HTTP__JITTER", "0")
+    with serve_directory(site) as base:
+        sources = write(
+            tmp_path,
+            "sources.yaml",
+            f"sources:\n  - name: wire\n    url: {base}feeds/wire.atom\n    kind: atom\n",
+        )
+        out = run("--sources", str(sources), "poll", "--once", db=db)
+        fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+        as_json = run("--sources", str(sources), "poll", "--once", "--json", db=fresh)
+    assert out.returncode == 0, out.stderr
+    assert "wire: 2 item(s), 2 new" in out.stderr and "PARTIAL" in out.stderr
+    assert json.loads(as_json.stdout)[0]["partial"] is True
+
+
+# --------------------------------------------------------------------------- logs
+
+
+def test_logs_carry_timestamps_and_stable_keys(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_SMTP__HOTS", "x")  # something worth a warning
+    text = run("--db", "t.db", "alerts", db=None, cwd=tmp_path)
+    line = next(ln for ln in text.stderr.splitlines() if "MONITOR_SMTP__HOTS" in ln)
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARNING monitor: ", line)
+    as_json = run("--log-format", "json", "--db", "t.db", "alerts", db=None, cwd=tmp_path)
+    records = [json.loads(ln) for ln in as_json.stderr.splitlines()]
+    assert records and all({"ts", "level", "logger", "message"} <= r.keys() for r in records)
+    monkeypatch.setenv("MONITOR_LOG_FORMAT", "json")
+    by_setting = run("--db", "t.db", "alerts", db=None, cwd=tmp_path)
+    assert all(json.loads(ln)["level"] for ln in by_setting.stderr.splitlines())
+
+
+# --------------------------------------------------------- the demo from anywhere
+
+
+def test_the_installed_package_runs_the_demo_from_any_directory(tmp_path: Path) -> None:
+    """The wheel carries the demo corpus and the default rules: `monitor demo` works in a
+    folder with neither (the dependencies come from this environment)."""
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(wheels), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = wheels.glob("monitor-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "HOME": str(tmp_path)}
+    env = {k: v for k, v in env.items() if not k.startswith("MONITOR_")}
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from monitor.cli import main; sys.exit(main())", "demo"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert str(site / "monitor" / "bundled" / "seeds") in out.stderr  # not the clone's
+    assert "STORIES" in out.stdout and "Alibaba" in out.stdout
+    assert not list(elsewhere.iterdir())  # it wrote nothing where it was run
