@@ -247,29 +247,58 @@ class Alert(SQLModel, table=True):
 
 
 class Digest(SQLModel, table=True):
+    """A digest as it was built: once per channel and window, by whichever worker wins."""
+
+    __table_args__ = (sa.Index("ix_digest_channel_window_end", "channel", "window_end"),)
     id: int | None = Field(default=None, primary_key=True)
-    window_key: str = Field(unique=True)  # built once per window, by whichever worker wins
+    window_key: str = Field(unique=True)  # "<channel>@<window end>": built once per window
     created_at: datetime | None = _ts(nullable=False)
     text: str = ""
     html: str = ""
     alert_ids: list[int] | None = _json()
+    channel: str | None = None  # None: a digest of the daemon before channels existed
+    window_start: datetime | None = _ts()  # what it covers: [start, end)
+    window_end: datetime | None = _ts()
+    title: str = ""
+    parts: int = 1  # the messages it was split into (Slack's limits)
+
+
+class DigestAlert(SQLModel, table=True):
+    """Which channel's digest showed an alert: an alert goes into one digest per channel."""
+
+    __tablename__ = "digest_alert"
+    channel: str = Field(primary_key=True)
+    alert_id: int = Field(primary_key=True)
+    digest_id: int = Field(index=True)
 
 
 class Delivery(SQLModel, table=True):
-    """The outbox: one row per message and channel, claimed with a lease."""
+    """The outbox: one row per message part, channel and recipient, claimed with a lease.
 
+    Written in the same transaction as the digest or alert it carries; a dispatcher
+    claims due rows, sends them and marks them (monitor.app.outbox).
+    """
+
+    __table_args__ = (sa.Index("ix_delivery_due", "status", "next_attempt_at"),)
     id: int | None = Field(default=None, primary_key=True)
     unique_key: str = Field(unique=True)
     kind: str  # digest | alert | operator
-    ref_id: int | None = None
+    ref_id: int | None = None  # the digest's or alert's id
     channel: str
-    status: str = Field(default="pending", index=True)  # pending | sent | dead
+    recipient: str = ""  # an email address; "" for Slack and webhooks
+    part: int = 1
+    parts: int = 1
+    message_id: str = ""  # the same on every try: a resend is recognisable (RFC 5322)
+    status: str = Field(default="pending", index=True)  # pending | retrying | sent | dead
     attempts: int = 0
     next_attempt_at: datetime | None = _ts(nullable=False, index=True)
     last_error: str | None = None
-    payload: dict[str, Any] | None = _json()
+    last_error_kind: str | None = None
+    outcome: dict[str, Any] | None = _json()  # the last try, per recipient
+    payload: dict[str, Any] | None = _json()  # the rendered message
     lease_owner: str | None = None
     lease_until: datetime | None = _ts()
+    lease_token: int = 0  # fencing token: bumped on every claim, checked when marking
     created_at: datetime | None = _ts(nullable=False)
     sent_at: datetime | None = _ts()
 

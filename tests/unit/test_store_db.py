@@ -149,3 +149,14 @@ def test_removed_source_goes_inactive_and_keeps_its_articles(engine: Engine) -> 
         sources_store.sync_sources(s, [], NOW)
         assert sources_store.active_sources(s) == []
         assert s.execute(sa.text("select count(*) from article")).scalar() == 1
+
+
+def test_the_migrations_build_the_tables_the_models_describe(engine: Engine) -> None:
+    """Every model change comes with its migration: an upgraded database and the models
+    agree on tables, columns, types, indexes and constraints."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
