@@ -6,7 +6,8 @@
     │   └── SourceFileError           sources.yaml (path:line:col)
     ├── RuleFileError                 rules/*.yaml, carries every problem found
     ├── StoreError                    the database could not be used or upgraded
-    ├── FetchError(kind)              one source could not be fetched
+    ├── FetchError(kind)              one source could not be fetched, or monitor.net
+    │                                 refused a destination (the guard, a body cap)
     ├── ParseError(kind)              a fetched body could not be read
     ├── IngestError                   a local file given to `monitor ingest`
     └── DeliveryError(kind, permanent) a notifier could not deliver
