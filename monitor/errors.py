@@ -3,7 +3,8 @@
     MonitorError                      anything monitor reports to a person (exit 1)
     ├── UsageError                    a command given wrongly (exit 2, like argparse)
     ├── ConfigError                   settings, sources.yaml
-    │   └── SourceFileError           sources.yaml (path:line:col)
+    │   ├── SourceFileError           sources.yaml (path:line:col)
+    │   └── ChannelFileError          channels.yaml (path:line:col)
     ├── RuleFileError                 rules/*.yaml, carries every problem found
     ├── StoreError                    the database could not be used or upgraded
     ├── FetchError(kind)              one source could not be fetched, or monitor.net
@@ -60,6 +61,10 @@ class SourceFileError(FileProblems):
 
 
 class RuleFileError(FileProblems):
+    pass
+
+
+class ChannelFileError(FileProblems):
     pass
 
 
