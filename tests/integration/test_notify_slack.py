@@ -194,3 +194,33 @@ def test_a_split_digest_goes_out_as_numbered_parts_each_paced() -> None:
     ]
     gaps = [b.at - a.at for a, b in zip(r.requests, r.requests[1:], strict=False)]
     assert min(gaps) >= 0.045  # about one message per min_interval, never a burst
+
+
+def test_the_guard_checks_the_address_it_connects_to() -> None:
+    """A name that resolves to a private address is refused at connect time (N11), and
+    a name that does not resolve is a temporary failure."""
+    (msg,) = parts()
+
+    async def private(host: str, port: int) -> list[str]:
+        return ["10.0.0.5"]  # e.g. a DNS answer rebound to an internal host
+
+    async def nowhere(host: str, port: int) -> list[str]:
+        raise OSError("name does not resolve")
+
+    async def go() -> list[SendResult]:
+        results = []
+        for resolver in (private, nowhere):
+            n = SlackNotifier(
+                SecretStr("https://hooks.test/services/T/B/TOKEN9"),
+                http=HttpSettings(),
+                slack=FAST,
+                resolver=resolver,
+            )
+            results.append(await n.send(msg))
+            await n.aclose()
+        return results
+
+    blocked, unresolved = asyncio.run(go())
+    assert (blocked.status, blocked.outcomes[0].kind) == ("permanent", "blocked_address")
+    assert (unresolved.status, unresolved.outcomes[0].kind) == ("retry", "dns")
+    assert "TOKEN9" not in str(blocked.outcomes) + str(unresolved.outcomes)
