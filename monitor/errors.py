@@ -3,10 +3,12 @@
     MonitorError                      anything monitor reports to a person (exit 1)
     ├── UsageError                    a command given wrongly (exit 2, like argparse)
     ├── ConfigError                   settings, sources.yaml
-    │   └── SourceFileError           sources.yaml (path:line:col)
+    │   ├── SourceFileError           sources.yaml (path:line:col)
+    │   └── ChannelFileError          channels.yaml (path:line:col)
     ├── RuleFileError                 rules/*.yaml, carries every problem found
     ├── StoreError                    the database could not be used or upgraded
-    ├── FetchError(kind)              one source could not be fetched
+    ├── FetchError(kind)              one source could not be fetched, or monitor.net
+    │                                 refused a destination (the guard, a body cap)
     ├── ParseError(kind)              a fetched body could not be read
     ├── IngestError                   a local file given to `monitor ingest`
     └── DeliveryError(kind, permanent) a notifier could not deliver
@@ -59,6 +61,10 @@ class SourceFileError(FileProblems):
 
 
 class RuleFileError(FileProblems):
+    pass
+
+
+class ChannelFileError(FileProblems):
     pass
 
 

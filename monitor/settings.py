@@ -113,23 +113,32 @@ class RulesSettings(BaseModel):
 
 class SmtpSettings(BaseModel):
     host: str | None = Field(None, description="SMTP server; email is off when unset.")
-    port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    port: int = Field(
+        587, ge=1, le=65535, description="SMTP port (587 for STARTTLS, 465 for implicit TLS)."
+    )
     username: str | None = Field(None, description="SMTP login user.")
     password: SecretStr | None = Field(None, description="SMTP login password.")
-    starttls: bool = Field(
-        True, description="Require STARTTLS (verified certificate, no plaintext fallback)."
+    tls: Literal["starttls", "implicit", "none"] = Field(
+        "starttls",
+        description="starttls: upgrade with STARTTLS and fail if the server does not offer "
+        "it; implicit: TLS from the first byte (port 465); none: plaintext, for a local "
+        "relay only (a login is then refused). Certificates are always verified.",
     )
     sender: str = Field("monitor@localhost", description="From address of digests.")
-    recipients: list[str] = Field(
-        default_factory=list, description="Digest recipients (JSON list in the environment)."
-    )
     timeout: float = Field(30.0, gt=0, description="Seconds for each SMTP operation.")
 
 
 class SlackSettings(BaseModel):
-    webhook_url: SecretStr | None = Field(
-        None, description="Slack incoming-webhook URL; Slack is off when unset."
+    timeout: float = Field(15.0, gt=0, description="Seconds for a webhook request.")
+    min_interval: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds between two messages to one Slack webhook (Slack allows about "
+        "one message per second per webhook).",
     )
+
+
+class WebhookSettings(BaseModel):
     timeout: float = Field(15.0, gt=0, description="Seconds for a webhook request.")
 
 
@@ -170,6 +179,11 @@ class Settings(BaseSettings):
         description="Where monitor keeps its SQLite database when no database URL is set.",
     )
     sources_file: Path = Field(Path("sources.yaml"), description="The sources to poll (YAML).")
+    channels_file: Path = Field(
+        Path("channels.yaml"),
+        description="Where digests and alerts go (YAML): email, Slack and webhook channels "
+        "with their schedules. Example: monitor/bundled/channels.example.yaml.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
     )
@@ -185,6 +199,7 @@ class Settings(BaseSettings):
     rules: RulesSettings = Field(default_factory=RulesSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
     @field_validator("log_level", "log_format", mode="before")
@@ -252,9 +267,22 @@ def _field(path: tuple[str, ...]) -> Any:
     return field
 
 
+# Settings that existed once: set today, each would be ignored and lose work silently.
+RETIRED = {
+    f"{PREFIX}SMTP__RECIPIENTS": "recipients are given per email channel in the channels "
+    "file (to: [...]; see MONITOR_CHANNELS_FILE)",
+    f"{PREFIX}SMTP__STARTTLS": "use MONITOR_SMTP__TLS=starttls|implicit|none",
+    f"{PREFIX}SLACK__WEBHOOK_URL": "a Slack channel in the channels file names the variable "
+    "holding its URL (url_env:)",
+}
+
+
 def load(**overrides: Any) -> Settings:
-    """Settings from the environment and ``.env``; any bad value is a one-line
-    ``ConfigError`` naming the variable."""
+    """Settings from the environment and ``.env``; any bad value, and any retired
+    setting, is a one-line ``ConfigError`` naming the variable."""
+    for var, instead in RETIRED.items():
+        if var in os.environ:
+            raise ConfigError(f"setting {var}: retired: {instead}")
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -8,7 +8,8 @@ tags: CVE-2017-18342) and a side table from key path to position.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,20 @@ def pydantic_problems(located: Located, errors: list[Mapping[str, Any]]) -> list
 def _is_union_tag(part: Any) -> bool:
     # pydantic puts the chosen union member's class name into loc; it is not a YAML key
     return isinstance(part, str) and part[:1].isupper()
+
+
+def unknown_keys(
+    located: Located, kp: KeyPath, raw: Mapping[str, Any], known: Iterable[str]
+) -> list[Problem]:
+    """A located problem for each key of ``raw`` not in ``known``, with "did you mean"."""
+    names = tuple(known)
+    problems = []
+    for key in raw:
+        if key in names:
+            continue
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+        hint = (
+            f"; did you mean {close[0]!r}?" if close else f" (expected one of {', '.join(names)})"
+        )
+        problems.append(located.problem((*kp, key), f"unknown key{hint}", key=True))
+    return problems

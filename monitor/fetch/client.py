@@ -20,19 +20,20 @@ import httpx
 
 from monitor.errors import FetchError, ParseError
 from monitor.fetch.feeds import has_own_page, looks_like_feed, parse_feed
-from monitor.fetch.guard import AddressPolicy, GuardedTransport, Resolver, system_resolver
 from monitor.fetch.http import (
     ACCEPT_FEED,
     ACCEPT_PAGE,
     Fetched,
     SafeGetter,
     cache_lifetime,
-    retry_after_seconds,
     validators_unreliable,
 )
 from monitor.fetch.pages import extract_article, extract_listing
 from monitor.fetch.source_file import Selectors, SourceSpec
 from monitor.fetch.workers import ParsePool
+from monitor.net.client import guarded_client
+from monitor.net.guard import AddressPolicy, Resolver, system_resolver
+from monitor.net.retry_after import retry_after_seconds
 from monitor.settings import HttpSettings
 from monitor.values import FetchedArticle
 
@@ -95,24 +96,8 @@ class Fetcher:
             timeout_s=http.parse_timeout if parse_timeout is None else parse_timeout,
         )
         policy = AddressPolicy(http.allow_networks)
-        limits = httpx.Limits(
-            max_connections=http.concurrency + 8,
-            max_keepalive_connections=http.concurrency,
-            keepalive_expiry=30.0,
-        )
         real_transport = transport is None
-        self._client = httpx.AsyncClient(
-            transport=transport or GuardedTransport(policy, resolver, limits=limits),
-            timeout=httpx.Timeout(
-                connect=http.connect_timeout,
-                read=http.read_timeout,
-                write=http.read_timeout,
-                pool=http.total_timeout,
-            ),
-            headers={"User-Agent": http.user_agent},
-            follow_redirects=False,
-            trust_env=False,  # no proxies or netrc from the environment (nothing reads it)
-        )
+        self._client = guarded_client(http, transport=transport, resolver=resolver)
         self._getter = SafeGetter(
             self._client,
             http,

@@ -3,9 +3,9 @@
 httpx has no body cap (a 199 KiB gzip bomb became 64 MiB), its read timeout never fires
 on a server trickling a byte at a time, it follows redirects anywhere, and
 ``raise_for_status()`` raises on 304 (DESIGN.md section 7). So redirects are followed
-by hand (each hop checked by the SSRF guard), the whole request runs under a total
-deadline, the raw body is decompressed here with a cap enforced while streaming, and
-every failure becomes a ``FetchError`` with a kind.
+by hand (each hop checked by the SSRF guard of ``monitor.net``), the whole request runs
+under a total deadline, the raw body is decompressed with a cap enforced while streaming
+(``monitor.net.body``), and every failure becomes a ``FetchError`` with a kind.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import asyncio
 import email.utils
 import random
 import ssl
-import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +22,8 @@ from urllib.parse import urljoin
 import httpx
 
 from monitor.errors import FetchError
-from monitor.fetch.guard import AddressPolicy, Resolver, check_url, resolve_checked
+from monitor.net.body import read_capped
+from monitor.net.guard import AddressPolicy, Resolver, check_url, resolve_checked
 from monitor.settings import HttpSettings
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -195,130 +195,6 @@ def _is_tls(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-async def read_capped(response: httpx.Response, cap: int, url: str) -> bytes:
-    """The decompressed body, refusing more than ``cap`` bytes while it streams.
-
-    The raw stream is decompressed here (httpx would inflate without limit): each
-    ``decompress`` call is bounded by ``max_length`` so a gzip bomb stops at the cap
-    having produced at most cap + one chunk (RELIABILITY.md F1, F2).
-    """
-    declared = response.headers.get("content-length")
-    if declared and declared.strip().isdigit() and int(declared) > cap:
-        raise FetchError("too_large", f"Content-Length {declared} exceeds {cap} bytes", url=url)
-    encodings = [
-        e.strip().lower()
-        for e in response.headers.get("content-encoding", "").split(",")
-        if e.strip() and e.strip().lower() != "identity"
-    ]
-    if len(encodings) > 1 or (encodings and encodings[0] not in ("gzip", "x-gzip", "deflate")):
-        raise FetchError("bad_encoding", f"unsupported Content-Encoding {encodings!r}", url=url)
-    try:
-        # a response built in memory (httpx.MockTransport, respx) arrives already read and
-        # decoded; only a real network stream is decoded here
-        preread = response.content
-    except httpx.ResponseNotRead:
-        pass
-    else:
-        if len(preread) > cap:
-            raise FetchError("too_large", f"body exceeds {cap} bytes", url=url)
-        return preread
-    inflater = _Inflater(encodings[0] if encodings else None, url)
-    # pieces are kept as the bytes objects zlib returns: no growing buffer to reallocate,
-    # so a refused body never costs more than the cap plus one piece
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_raw():
-        for piece in inflater.feed(chunk, cap - size):
-            parts.append(piece)
-            size += len(piece)
-        if size > cap:
-            raise FetchError("too_large", f"body exceeds {cap} bytes", url=url)
-    tail = inflater.flush(cap - size)
-    if size + len(tail) > cap:
-        raise FetchError("too_large", f"body exceeds {cap} bytes", url=url)
-    parts.append(tail)
-    return b"".join(parts)
-
-
-class _Inflater:
-    """Incremental gzip/deflate decoding that never produces much more than asked for."""
-
-    def __init__(self, encoding: str | None, url: str) -> None:
-        self._encoding = encoding
-        self._url = url
-        self._raw_deflate = False
-        self._obj = self._new()
-
-    def _new(self) -> zlib._Decompress:
-        if self._encoding in ("gzip", "x-gzip"):
-            return zlib.decompressobj(16 + zlib.MAX_WBITS)
-        # "deflate" should be zlib-wrapped (RFC 9110 8.4.1.2) but some servers send raw
-        return zlib.decompressobj(-zlib.MAX_WBITS if self._raw_deflate else zlib.MAX_WBITS)
-
-    def feed(self, data: bytes, room: int) -> list[bytes]:
-        if self._encoding is None:
-            return [data]
-        out: list[bytes] = []
-        produced = 0
-        pending = data
-        while pending:
-            limit = max(room - produced, 0) + 1  # one byte past the room proves overflow
-            try:
-                piece = self._obj.decompress(pending, limit)
-            except zlib.error as exc:
-                if self._encoding == "deflate" and not self._raw_deflate and not produced:
-                    self._raw_deflate = True
-                    self._obj = self._new()
-                    continue
-                raise self._corrupt(exc) from exc
-            out.append(piece)
-            produced += len(piece)
-            if produced > room:
-                return out
-            if self._obj.unconsumed_tail:
-                pending = self._obj.unconsumed_tail
-            elif self._obj.eof and self._obj.unused_data:
-                # concatenated gzip members (RFC 1952 2.2) decode as one body
-                pending = self._obj.unused_data
-                self._obj = self._new()
-            else:
-                pending = b""
-        return out
-
-    def flush(self, room: int) -> bytes:
-        if self._encoding is None:
-            return b""
-        try:
-            tail = self._obj.flush()[: max(room, 0) + 1]
-        except zlib.error as exc:
-            raise self._corrupt(exc) from exc
-        if not self._obj.eof:
-            # the connection closed inside the compressed stream: a truncated body that
-            # would otherwise reach the parser looking like a short, valid one
-            raise FetchError("bad_encoding", "compressed body ended early", url=self._url)
-        return tail
-
-    def _corrupt(self, exc: zlib.error) -> FetchError:
-        return FetchError("bad_encoding", f"corrupt compressed body: {exc}", url=self._url)
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP-date (RFC 9110 section 10.2.3)."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delta = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(delta, 0.0)
 
 
 def cache_lifetime(headers: Mapping[str, str]) -> float | None:

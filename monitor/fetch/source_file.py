@@ -21,7 +21,6 @@ unknown keys with a "did you mean" suggestion.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from monitor.errors import Problem, SourceFileError
-from monitor.yamlsource import Located, YamlProblem, load_file, pydantic_problems
+from monitor.yamlsource import Located, YamlProblem, load_file, pydantic_problems, unknown_keys
 
 DEFAULT_INTERVAL_S = 900.0
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)", re.IGNORECASE)
@@ -159,7 +158,7 @@ def sources_from_located(
     data = located.data
     if not isinstance(data, dict):
         raise SourceFileError([located.problem((), "expected a mapping with a `sources:` list")])
-    problems += _unknown_keys(located, (), data, _TOP_KEYS)
+    problems += unknown_keys(located, (), data, _TOP_KEYS)
     base = base_url if base_url is not None else data.get("base_url")
     if base is not None and (
         not isinstance(base, str) or urlsplit(base).scheme not in ("http", "https")
@@ -178,11 +177,11 @@ def sources_from_located(
         if not isinstance(raw, dict):
             problems.append(located.problem(kp, "expected a mapping (name, url, ...)"))
             continue
-        problems += _unknown_keys(located, kp, raw, _SOURCE_KEYS)
+        problems += unknown_keys(located, kp, raw, _SOURCE_KEYS)
         fields = {k: v for k, v in raw.items() if k in _SOURCE_KEYS}
         selectors = fields.get("selectors")
         if isinstance(selectors, dict):
-            problems += _unknown_keys(located, (*kp, "selectors"), selectors, _SELECTOR_KEYS)
+            problems += unknown_keys(located, (*kp, "selectors"), selectors, _SELECTOR_KEYS)
             fields["selectors"] = {k: v for k, v in selectors.items() if k in _SELECTOR_KEYS}
         fields.setdefault("interval", default_interval)
         url = fields.get("url")
@@ -222,18 +221,3 @@ def sources_from_located(
 
 def _yaml_key(part: Any) -> Any:
     return "interval" if part == "interval_s" else part
-
-
-def _unknown_keys(
-    located: Located, kp: tuple[str | int, ...], raw: dict[str, Any], known: tuple[str, ...]
-) -> list[Problem]:
-    problems = []
-    for key in raw:
-        if key in known:
-            continue
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        hint = (
-            f"; did you mean {close[0]!r}?" if close else f" (expected one of {', '.join(known)})"
-        )
-        problems.append(located.problem((*kp, key), f"unknown key{hint}", key=True))
-    return problems

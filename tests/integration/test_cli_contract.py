@@ -159,7 +159,8 @@ def test_old_invocations_keep_working(run: Run, db: str, tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("variable", "value", "says"),
     [
-        ("MONITOR_SMTP__RECIPIENTS", "a@b.c", "expected a JSON list"),
+        ("MONITOR_HTTP__ALLOW_NETWORKS", "10.0.0.1", "expected a JSON list"),
+        ("MONITOR_SMTP__RECIPIENTS", "a@b.c", "retired: recipients are given per email"),
         ("MONITOR_HTTP__ALLOW_NETWORKS", '["10.0.0.300/8"]', "not an IP address or CIDR"),
         ("MONITOR_SMTP__PORT", "-1", "greater than or equal to 1"),
         ("MONITOR_LOG_FORMAT", "xml", "text"),
@@ -425,7 +426,8 @@ def test_the_installed_package_runs_the_demo_from_any_directory(tmp_path: Path) 
     env = {**os.environ, "PYTHONPATH": str(site), "HOME": str(tmp_path)}
     env = {k: v for k, v in env.items() if not k.startswith("MONITOR_")}
     out = subprocess.run(
-        [sys.executable, "-c", "import sys; from monitor.cli import main; sys.exit(main())", "demo"],
+        [sys.executable, "-c", "import sys; from monitor.cli import main; sys.exit(main())",
+         "demo"],
         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr

@@ -386,7 +386,7 @@ Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
 def test_read_capped_refuses_a_truncated_gzip_stream() -> None:
-    from monitor.fetch.http import read_capped
+    from monitor.net.body import read_capped
 
     class Chunks(httpx.AsyncByteStream):
         def __init__(self, data: bytes) -> None:

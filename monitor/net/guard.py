@@ -1,8 +1,10 @@
 """The SSRF guard: which URLs may be fetched and which addresses may be connected to.
 
-Feed URLs come from an operator's sources file, but redirects and listing pages come from
-the web: a hostile feed can redirect to ``http://169.254.169.254/`` (cloud metadata) or to
-a name that resolves to ``10.0.0.1``. Two checks close this (RELIABILITY.md F7, F8):
+Used by fetching and by the Slack and webhook senders (DESIGN.md section 2). Feed URLs
+come from an operator's sources file, but redirects and listing pages come from the web:
+a hostile feed can redirect to ``http://169.254.169.254/`` (cloud metadata) or to a name
+that resolves to ``10.0.0.1``; a webhook URL in the environment can point inward too.
+Two checks close this (RELIABILITY.md F7, F8, N11):
 
 * every hop (the first URL and each redirect) passes :func:`check_url`: http/https only,
   no backslash or userinfo tricks, and a literal IP address must be public;
@@ -238,7 +240,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     ) -> None:
         super().__init__(limits=limits, trust_env=False, verify=verify)
         # httpx exposes no hook for the network backend, so the pool it built is replaced
-        # by an identical one on the guarded backend; test_fetch_guard's connect-time test
+        # by an identical one on the guarded backend; test_net_guard's connect-time test
         # fails loudly if a future httpx stops routing requests through ``_pool``.
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),

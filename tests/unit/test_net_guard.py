@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from monitor.errors import FetchError
-from monitor.fetch.guard import (
+from monitor.net.guard import (
     AddressPolicy,
     GuardedBackend,
     GuardedTransport,

@@ -1,0 +1,121 @@
+"""A response body read with a cap, decompressed here rather than by httpx.
+
+httpx has no body cap (a 199 KiB gzip bomb became 64 MiB, DESIGN.md section 7), so every
+body monitor reads from the network, a feed or a Slack answer, comes through
+:func:`read_capped`.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import httpx
+
+from monitor.errors import FetchError
+
+
+async def read_capped(response: httpx.Response, cap: int, url: str) -> bytes:
+    """The decompressed body, refusing more than ``cap`` bytes while it streams.
+
+    The raw stream is decompressed here (httpx would inflate without limit): each
+    ``decompress`` call is bounded by ``max_length`` so a gzip bomb stops at the cap
+    having produced at most cap + one chunk (RELIABILITY.md F1, F2).
+    """
+    declared = response.headers.get("content-length")
+    if declared and declared.strip().isdigit() and int(declared) > cap:
+        raise FetchError("too_large", f"Content-Length {declared} exceeds {cap} bytes", url=url)
+    encodings = [
+        e.strip().lower()
+        for e in response.headers.get("content-encoding", "").split(",")
+        if e.strip() and e.strip().lower() != "identity"
+    ]
+    if len(encodings) > 1 or (encodings and encodings[0] not in ("gzip", "x-gzip", "deflate")):
+        raise FetchError("bad_encoding", f"unsupported Content-Encoding {encodings!r}", url=url)
+    try:
+        # a response built in memory (httpx.MockTransport, respx) arrives already read and
+        # decoded; only a real network stream is decoded here
+        preread = response.content
+    except httpx.ResponseNotRead:
+        pass
+    else:
+        if len(preread) > cap:
+            raise FetchError("too_large", f"body exceeds {cap} bytes", url=url)
+        return preread
+    inflater = _Inflater(encodings[0] if encodings else None, url)
+    # pieces are kept as the bytes objects zlib returns: no growing buffer to reallocate,
+    # so a refused body never costs more than the cap plus one piece
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        for piece in inflater.feed(chunk, cap - size):
+            parts.append(piece)
+            size += len(piece)
+        if size > cap:
+            raise FetchError("too_large", f"body exceeds {cap} bytes", url=url)
+    tail = inflater.flush(cap - size)
+    if size + len(tail) > cap:
+        raise FetchError("too_large", f"body exceeds {cap} bytes", url=url)
+    parts.append(tail)
+    return b"".join(parts)
+
+
+class _Inflater:
+    """Incremental gzip/deflate decoding that never produces much more than asked for."""
+
+    def __init__(self, encoding: str | None, url: str) -> None:
+        self._encoding = encoding
+        self._url = url
+        self._raw_deflate = False
+        self._obj = self._new()
+
+    def _new(self) -> zlib._Decompress:
+        if self._encoding in ("gzip", "x-gzip"):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        # "deflate" should be zlib-wrapped (RFC 9110 8.4.1.2) but some servers send raw
+        return zlib.decompressobj(-zlib.MAX_WBITS if self._raw_deflate else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, room: int) -> list[bytes]:
+        if self._encoding is None:
+            return [data]
+        out: list[bytes] = []
+        produced = 0
+        pending = data
+        while pending:
+            limit = max(room - produced, 0) + 1  # one byte past the room proves overflow
+            try:
+                piece = self._obj.decompress(pending, limit)
+            except zlib.error as exc:
+                if self._encoding == "deflate" and not self._raw_deflate and not produced:
+                    self._raw_deflate = True
+                    self._obj = self._new()
+                    continue
+                raise self._corrupt(exc) from exc
+            out.append(piece)
+            produced += len(piece)
+            if produced > room:
+                return out
+            if self._obj.unconsumed_tail:
+                pending = self._obj.unconsumed_tail
+            elif self._obj.eof and self._obj.unused_data:
+                # concatenated gzip members (RFC 1952 2.2) decode as one body
+                pending = self._obj.unused_data
+                self._obj = self._new()
+            else:
+                pending = b""
+        return out
+
+    def flush(self, room: int) -> bytes:
+        if self._encoding is None:
+            return b""
+        try:
+            tail = self._obj.flush()[: max(room, 0) + 1]
+        except zlib.error as exc:
+            raise self._corrupt(exc) from exc
+        if not self._obj.eof:
+            # the connection closed inside the compressed stream: a truncated body that
+            # would otherwise reach the parser looking like a short, valid one
+            raise FetchError("bad_encoding", "compressed body ended early", url=self._url)
+        return tail
+
+    def _corrupt(self, exc: zlib.error) -> FetchError:
+        return FetchError("bad_encoding", f"corrupt compressed body: {exc}", url=self._url)

@@ -1,0 +1,67 @@
+"""Credential URLs kept out of logs, error messages and reprs (RELIABILITY.md N4).
+
+A Slack or webhook URL carries its secret in the path: whoever reads it can post. The
+senders show :func:`redact_url` (scheme and host) wherever a URL would be named, scrub
+exception texts with :func:`scrub`, and register each secret URL with
+:func:`hide_in_logs` so that httpx's own request log line (logger ``httpx``, level INFO,
+which prints the full URL) names the host only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+_HIDDEN: set[str] = set()
+_LOCK = threading.Lock()
+_INSTALLED: list[logging.Filter] = []
+
+
+def redact_url(url: str) -> str:
+    """``https://hooks.slack.com/…``: the scheme and host, never the path or query."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+    except ValueError:
+        return "<url>"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme or 'http'}://{host}{port}/\u2026"
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret URL, and each URL's path alone, replaced by its redaction."""
+    for secret in secrets:
+        if not secret:
+            continue
+        text = text.replace(secret, redact_url(secret))
+        path = urlsplit(secret).path
+        if len(path) > 1:
+            text = text.replace(path, "/\u2026")
+    return text
+
+
+class _RedactFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        with _LOCK:
+            hidden = tuple(_HIDDEN)
+        if not hidden:
+            return True
+        message = record.getMessage()
+        if any(urlsplit(h).path in message for h in hidden):
+            record.msg = scrub(message, hidden)
+            record.args = ()
+        return True
+
+
+def hide_in_logs(url: str) -> None:
+    """Keep ``url`` out of httpx's log records from now on (idempotent)."""
+    with _LOCK:
+        _HIDDEN.add(url)
+        if not _INSTALLED:
+            # a filter on the logger itself: it runs before any handler, whoever configures
+            # logging; httpx logs every request through this one logger
+            f = _RedactFilter()
+            logging.getLogger("httpx").addFilter(f)
+            _INSTALLED.append(f)

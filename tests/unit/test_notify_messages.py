@@ -1,0 +1,166 @@
+"""Message ids, results, the retry schedule, composing per channel, and safe text."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from monitor.net.redact import redact_url, scrub
+from monitor.notify.channels import Channel
+from monitor.notify.compose import compose
+from monitor.notify.digest import build_digest
+from monitor.notify.message import OutboundMessage, RecipientResult, SendResult
+from monitor.notify.news import DigestNews
+from monitor.notify.notifier import backoff, retry_delay
+from monitor.notify.textsafe import one_line, safe_link, slack_escape, slack_link
+from tests.unit.digest_samples import NOW, many_alerts, morning
+
+MSG = OutboundMessage("digest", "42", "desk", 2, 3, "subject", "text", recipients=("a@x.test",))
+
+
+def test_message_ids_are_deterministic_and_distinct() -> None:
+    assert MSG.message_id == replace(MSG, text="other text").message_id  # content-independent
+    ids = {
+        MSG.message_id,
+        replace(MSG, recipients=("b@x.test",)).message_id,
+        replace(MSG, part=3).message_id,
+        replace(MSG, channel="other").message_id,
+        replace(MSG, ref_id="43").message_id,
+        replace(MSG, kind="alert").message_id,
+    }
+    assert len(ids) == 6
+    assert MSG.message_id.startswith("digest.42.2of3.")
+    assert MSG.idempotency_key == "digest:42:desk:2/3:a@x.test"
+    # a Message-ID's left part is dot-atom text (RFC 5322 3.6.4), whatever the ref holds
+    odd = replace(MSG, ref_id="digest:desk@2026-03-08T00:00Z <x>").message_id
+    assert all(c.isalnum() or c in ".-_" for c in odd)
+
+
+def test_a_result_aggregates_its_recipients() -> None:
+    ok = RecipientResult("a", "delivered")
+    later = RecipientResult("b", "retry", "smtp_451", "busy", retry_after=30)
+    never = RecipientResult("c", "permanent", "smtp_550", "no such user")
+    assert SendResult("m", (ok,)).status == "delivered"
+    assert SendResult("m", (ok, never)).status == "permanent"
+    assert SendResult("m", (ok, later, never)).status == "retry"
+    both = SendResult("m", (ok, later, never))
+    assert both.retry_after == 30 and both.recipients("permanent") == ("c",)
+    assert both.error == "b: smtp_451: busy; c: smtp_550: no such user"
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
+    rng = random.Random(7)
+    for attempt in range(1, 12):
+        ceiling = min(3600.0, 30.0 * 2 ** (attempt - 1))
+        delays = [backoff(attempt, rng) for _ in range(200)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert statistics.pstdev(delays) > 0  # jittered, not lock-step
+    assert backoff(60, rng) <= 3600.0 and backoff(10_000, rng) <= 3600.0
+    assert backoff(0, rng) == 0.0
+    assert backoff(3, random.Random(1), base=1, cap=2) <= 2
+
+
+def test_retry_after_wins_over_the_schedule() -> None:
+    rng = random.Random(1)
+    waited = RecipientResult("c", "retry", "http_429", "rate_limited", retry_after=7.0)
+    assert retry_delay(waited, 1, rng) == 7.0
+    assert retry_delay(replace(waited, retry_after=None), 1, rng) >= 15.0
+
+
+def test_compose_gives_each_channel_its_messages() -> None:
+    view = build_digest(morning())
+    email = Channel(name="mail", type="email", to=("a@x.test", "b@x.test"))
+    mails = compose(email, view, ref_id="9")
+    assert [m.recipients for m in mails] == [("a@x.test",), ("b@x.test",)]
+    assert all(m.html and "<html" in m.html and m.text.startswith("Morning digest") for m in mails)
+    assert mails[0].message_id != mails[1].message_id
+
+    slack = Channel(name="s", type="slack", url=SecretStr("https://h.test/x"))
+    many = compose(slack, build_digest(many_alerts(500)), ref_id="9")
+    assert len(many) > 1 and [m.part for m in many] == list(range(1, len(many) + 1))
+    assert all(m.parts == len(many) and m.payload and "blocks" in m.payload for m in many)
+    assert len({m.idempotency_key for m in many}) == len(many)
+
+    hook = Channel(name="w", type="webhook", url=SecretStr("https://h.test/x"))
+    (one,) = compose(hook, view, ref_id="9", kind="alert")
+    assert one.kind == "alert" and one.payload and one.payload["companies"]
+
+
+def test_an_empty_digest_is_sent_only_when_the_channel_asks() -> None:
+    empty = build_digest(DigestNews(title="d", generated_at=NOW, since=NOW - timedelta(days=1)))
+    channel = Channel(name="mail", type="email", to=("a@x.test",))
+    assert compose(channel, empty, ref_id="1") == ()
+    (msg,) = compose(replace(channel, send_empty=True), empty, ref_id="1")
+    assert "Nothing new" in msg.text
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://x.test/a?b=1", True),
+        ("HTTP://X.TEST/", True),
+        ("javascript:alert(1)", False),
+        (" javascript:alert(1)", False),
+        ("java\tscript:alert(1)", False),
+        ("data:text/html;base64,PHNjcmlwdD4=", False),
+        ("vbscript:x", False),
+        ("//evil.test/x", False),
+        ("/relative", False),
+        ("https:evil.test", False),
+        ("https://x.test/a b", False),
+        ("https://x.test/\u202eevil", False),
+        (None, False),
+    ],
+)
+def test_only_http_links_survive(url: str | None, ok: bool) -> None:
+    assert (safe_link(url) is not None) is ok
+
+
+def test_one_line_text() -> None:
+    assert one_line("a\r\nBcc: b\x00c\u202ed\te  f") == "a Bcc: b c d e f"
+    assert one_line("x" * 50, 10) == "x" * 9 + "\u2026"
+    assert one_line(None) == ""
+
+
+def test_slack_escaping_and_links() -> None:
+    assert slack_escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+    assert slack_link("https://x.test/a?b=1&c=<2>|3", "t<i>") == (
+        "<https://x.test/a?b=1&amp;c=%3C2%3E%7C3|t&lt;i&gt;>"
+    )
+    assert slack_link("javascript:alert(1)", "<!here>") == "&lt;!here&gt;"
+
+
+def test_redaction_keeps_the_host_only() -> None:
+    url = "https://hooks.slack.com/services/T0/B0/XyZsecret?x=1"
+    assert redact_url(url) == "https://hooks.slack.com/\u2026"
+    assert redact_url("http://127.0.0.1:8080/hook") == "http://127.0.0.1:8080/\u2026"
+    text = f"POST {url} failed; path /services/T0/B0/XyZsecret"
+    cleaned = scrub(text, [url])
+    assert "XyZsecret" not in cleaned and "hooks.slack.com" in cleaned
+
+
+def test_each_channel_type_gets_its_notifier() -> None:
+    from monitor.errors import ConfigError
+    from monitor.notify.email import EmailNotifier
+    from monitor.notify.senders import notifier_for
+    from monitor.notify.slack import SlackNotifier
+    from monitor.notify.webhook import WebhookNotifier
+    from monitor.settings import Settings
+
+    settings = Settings(smtp={"host": "mail.example.com"})  # type: ignore[arg-type]
+    url = SecretStr("https://hooks.example.com/x")
+    email = Channel(name="m", type="email", to=("a@x.test",))
+    assert isinstance(notifier_for(email, settings), EmailNotifier)
+    slack = notifier_for(Channel(name="s", type="slack", url=url), settings)
+    hook = notifier_for(Channel(name="w", type="webhook", url=url), settings)
+    assert isinstance(slack, SlackNotifier) and isinstance(hook, WebhookNotifier)
+    assert "hooks.example.com/x" not in repr(slack) + repr(hook)
+    with pytest.raises(ConfigError, match="URL_VAR is not set"):
+        notifier_for(Channel(name="s", type="slack", url_env="URL_VAR"), settings)
+    with pytest.raises(ConfigError, match="MONITOR_SMTP__HOST"):
+        notifier_for(email, Settings())
