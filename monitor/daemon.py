@@ -12,19 +12,22 @@ import asyncio
 import logging
 import os
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from monitor.app.digests import Recorded
+from monitor.app.outbox import Dispatcher
 from monitor.errors import MonitorError, SourceFileError
 from monitor.fetch.client import Fetcher
 from monitor.fetch.source_file import load_sources
+from monitor.notify.channels import Channel
 from monitor.pipeline import Clock, Pipeline, utcnow
 from monitor.rules.reload import RuleBook
 from monitor.scheduler import Counters, build_scheduler, run_until_stopped
 from monitor.settings import Settings
-from monitor.store import digests, workers
+from monitor.store import workers
 from monitor.store.alerts import raise_operator_alert
 from monitor.store.db import session_scope
 
@@ -33,11 +36,18 @@ log = logging.getLogger(__name__)
 
 class Daemon:
     def __init__(
-        self, settings: Settings, engine: Engine, rulebook: RuleBook, *, clock: Clock = utcnow
+        self,
+        settings: Settings,
+        engine: Engine,
+        rulebook: RuleBook,
+        *,
+        channels: tuple[Channel, ...] = (),
+        clock: Clock = utcnow,
     ) -> None:
         self.settings = settings
         self.rulebook = rulebook
-        self.pipeline = Pipeline(settings, engine, rulebook.current, clock=clock)
+        self.pipeline = Pipeline(settings, engine, rulebook.current, clock=clock, channels=channels)
+        self.dispatcher = Dispatcher(self.pipeline)
         self.clock = clock
         self.counters = Counters()
         self._sources_stamp: tuple[int, int] | None = None
@@ -132,20 +142,33 @@ class Daemon:
         self.reload_rules()
         self.reload_sources()
 
-    async def digest_job(self) -> int | None:
-        """Build the digest of this window once, whichever worker gets there first."""
-        window = int(self.clock().timestamp() // self.settings.schedule.digest_interval)
-        return self.pipeline.record_digest(window_key=f"digest:{window}")
+    async def digest_job(self) -> list[Recorded]:
+        """Each channel's digest of the window that is due, once, whichever worker gets
+        there first (a unique key per channel and window); a restart after several missed
+        windows builds one digest covering them all."""
+        now = self.clock()
+        out = []
+        for channel in self.pipeline.channels:
+            window = channel.last_window(now)
+            if window is None:
+                continue
+            got = self.pipeline.record_digest(channel, window_key=window.key, until=window.due_at)
+            if got is not None:
+                out.append(got)
+        if out:
+            await self.dispatch_job()
+        return out
+
+    async def dispatch_job(self) -> None:
+        await self.dispatcher.drain()
 
     # --------------------------------------------------------------------- run
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
         self.reload_sources()
-        with session_scope(self.pipeline.engine) as session:
-            last = digests.last_digest_at(session)
-        interval = timedelta(seconds=self.settings.schedule.digest_interval)
-        first_digest = max(self.clock(), last + interval) if last else None
+        if not self.pipeline.channels:
+            log.warning("no channels file: digests and alerts are recorded, and nothing is sent")
         async with Fetcher(self.settings.http) as fetcher:
             self.fetcher = fetcher
             scheduler = build_scheduler(
@@ -153,15 +176,22 @@ class Daemon:
                 poll=self.poll_job,
                 reload=self.reload_job,
                 digest=self.digest_job,
+                dispatch=self.dispatch_job,
                 evaluate=self.evaluate_job,
                 reload_interval=self.settings.rules.reload_interval,
+                dispatch_interval=self.settings.delivery.interval,
                 counters=self.counters,
-                digest_first_run=first_digest,
             )
             log.info(
                 "monitor running as %s (database %s)",
                 self.pipeline.worker,
                 self.pipeline.engine.url.render_as_string(),
             )
-            await run_until_stopped(scheduler, stop)
+            try:
+                await run_until_stopped(scheduler, stop)
+            finally:
+                released = self.dispatcher.release()
+                if released:
+                    log.info("released %d claimed message(s) for the next dispatcher", released)
+                await self.dispatcher.aclose()
         log.info("monitor stopped at %s", datetime.now(UTC).isoformat())

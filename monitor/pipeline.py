@@ -1,8 +1,10 @@
-"""The application as one object: settings, the database, the current rules and a clock,
-with each flow of ``monitor.app`` as a method. The daemon and the command line use it.
+"""The application as one object: settings, the database, the current rules and
+channels, and a clock, with each flow of ``monitor.app`` as a method. The daemon and the
+command line use it.
 
-fetch -> store -> dedup -> extract -> rules -> notify. Each flow lives in its own module
-of ``monitor.app``; this class only holds what they share (``monitor.app.runtime``).
+fetch -> store -> dedup -> extract -> rules -> notify -> deliver. Each flow lives in its
+own module of ``monitor.app``; this class only holds what they share
+(``monitor.app.runtime``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from datetime import datetime
 
 from monitor.app import digests, evaluation, polling
 from monitor.app.batches import BatchReport, ItemOutcome, store_batch
+from monitor.app.digests import Recorded
 from monitor.app.runtime import Clock, Runtime, utcnow
 from monitor.fetch.client import Fetcher
 from monitor.fetch.source_file import SourceSpec
-from monitor.notify.digest import DigestInput
+from monitor.notify.channels import Channel
+from monitor.notify.view import DigestView
 from monitor.store import sources as sources_store
 from monitor.store.db import session_scope
 from monitor.values import FetchedArticle
@@ -36,22 +40,13 @@ class Pipeline(Runtime):
         return await polling.poll_source(self, fetcher, spec, token=token)
 
     def ingest(self, items: Sequence[FetchedArticle], *, source: str) -> BatchReport:
-        """Local articles through the same stages as a poll; alerts recorded, none sent."""
+        """Local articles through the same stages as a poll; alerts recorded and queued."""
         now = self.clock()
         report = BatchReport(source=source)
         with session_scope(self.engine) as session:
             row = sources_store.ensure_source(session, source, f"file://{source}")
             assert row.id is not None
-            store_batch(
-                session,
-                self.rules,
-                row.id,
-                items,
-                report,
-                now=now,
-                window=self.story_window,
-                regex_timeout=self.settings.rules.regex_timeout,
-            )
+            store_batch(self, session, self.rules, row.id, items, report, now=now)
         return report
 
     def evaluate_idle(self) -> int:
@@ -59,15 +54,22 @@ class Pipeline(Runtime):
         rules = self.rules
         if not rules.rules:
             return 0
+        now = self.clock()
         with session_scope(self.engine) as session:
-            return len(evaluation.run_rules(session, rules, article_ids=[], now=self.clock()))
+            ids = evaluation.run_rules(session, rules, article_ids=[], now=now)
+            digests.immediate(self, session, ids, now=now)
+            return len(ids)
 
     def forget_removed_rules(self) -> int:
         with session_scope(self.engine) as session:
             return evaluation.prune_state(session, self.rules)
 
-    def build_digest(self, *, since: datetime | None, title: str = "monitor digest") -> DigestInput:
-        return digests.preview(self, since=since, title=title)
+    def preview(
+        self, *, channel: Channel | None = None, since: datetime | None = None
+    ) -> DigestView:
+        return digests.preview(self, channel=channel, since=since)
 
-    def record_digest(self, *, window_key: str) -> int | None:
-        return digests.record_window(self, window_key=window_key)
+    def record_digest(
+        self, channel: Channel, *, window_key: str, until: datetime
+    ) -> Recorded | None:
+        return digests.record_window(self, channel, window_key=window_key, until=until)

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -42,10 +42,11 @@ def build_scheduler(
     poll: Job,
     reload: Job,
     digest: Job,
+    dispatch: Job,
     evaluate: Job,
     reload_interval: float,
+    dispatch_interval: float,
     counters: Counters,
-    digest_first_run: datetime | None = None,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(
         timezone=UTC,
@@ -58,14 +59,12 @@ def build_scheduler(
     now = datetime.now(UTC)
     scheduler.add_job(poll, IntervalTrigger(seconds=schedule.tick), id="poll", next_run_time=now)
     scheduler.add_job(reload, IntervalTrigger(seconds=reload_interval), id="reload")
-    # the digest window continues from the last digest stored, so restarts more frequent
-    # than the interval still produce digests
+    # each channel's cron schedule is checked at every tick against the digests stored,
+    # so a window missed while the daemon was down is built at the next start
     scheduler.add_job(
-        digest,
-        IntervalTrigger(seconds=schedule.digest_interval),
-        id="digest",
-        next_run_time=digest_first_run or now + timedelta(seconds=schedule.digest_interval),
+        digest, IntervalTrigger(seconds=schedule.tick), id="digest", next_run_time=now
     )
+    scheduler.add_job(dispatch, IntervalTrigger(seconds=dispatch_interval), id="dispatch")
     # stale rules fire on silence, which no new article will ever trigger
     scheduler.add_job(evaluate, IntervalTrigger(seconds=schedule.evaluate_interval), id="evaluate")
 

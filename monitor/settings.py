@@ -11,6 +11,7 @@ import difflib
 import ipaddress
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -142,12 +143,36 @@ class WebhookSettings(BaseModel):
     timeout: float = Field(15.0, gt=0, description="Seconds for a webhook request.")
 
 
+class DeliverySettings(BaseModel):
+    lease: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds a dispatcher holds the messages it claimed; a crashed "
+        "dispatcher's messages are sent by another (or after a restart) once it expires.",
+    )
+    interval: float = Field(
+        5.0, gt=0, description="Seconds between the daemon's looks at the outbox."
+    )
+    batch: int = Field(100, ge=1, description="Messages claimed at once by one dispatcher.")
+    max_attempts: int = Field(
+        12, ge=1, description="Tries of one message before it is dead-lettered."
+    )
+    max_age: float = Field(
+        86400.0,
+        gt=0,
+        description="Seconds after which a message that still fails is dead-lettered.",
+    )
+    backoff_base: float = Field(
+        30.0, gt=0, description="Seconds before the first retry; each next one waits twice as long."
+    )
+    backoff_cap: float = Field(3600.0, gt=0, description="Longest wait between two tries.")
+
+
 class ScheduleSettings(BaseModel):
     tick: float = Field(10.0, gt=0, description="Seconds between checks for sources that are due.")
     default_interval: float = Field(
         900.0, gt=0, description="Seconds between polls of a source that sets none."
     )
-    digest_interval: float = Field(3600.0, gt=0, description="Seconds between digests.")
     evaluate_interval: float = Field(
         900.0, gt=0, description="Seconds between evaluations of time-based (stale) rules."
     )
@@ -200,6 +225,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
     @field_validator("log_level", "log_format", mode="before")
@@ -235,6 +261,12 @@ def variable_names() -> dict[str, tuple[str, ...]]:
         else:
             out[f"{PREFIX}{name.upper()}"] = (name,)
     return out
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment, for the variables the channels file names (``url_env``,
+    ``secret_env``): read here, like every other variable."""
+    return os.environ
 
 
 def misspelt_variables() -> list[tuple[str, str]]:
@@ -274,6 +306,8 @@ RETIRED = {
     f"{PREFIX}SMTP__STARTTLS": "use MONITOR_SMTP__TLS=starttls|implicit|none",
     f"{PREFIX}SLACK__WEBHOOK_URL": "a Slack channel in the channels file names the variable "
     "holding its URL (url_env:)",
+    f"{PREFIX}SCHEDULE__DIGEST_INTERVAL": "each channel of the channels file has its own "
+    "schedule (cron, with a time zone)",
 }
 
 

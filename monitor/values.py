@@ -56,6 +56,18 @@ class MetricDef:
 class TermFamily:
     id: str
     pattern: str  # a regular expression, run with a time budget
+    label: str = ""  # what one of its names is, for titles: "Qwen model"
+
+    @property
+    def display(self) -> str:
+        """The label, else one made from the id: ``qwen_models`` -> "Qwen model"."""
+        if self.label:
+            return self.label
+        words = self.id.replace("-", "_").split("_")
+        if len(words) > 1 and words[-1].endswith("s") and not words[-1].endswith("ss"):
+            words[-1] = words[-1][:-1]
+        text = " ".join(w for w in words if w)
+        return text[:1].upper() + text[1:]
 
 
 @dataclass(frozen=True, slots=True)

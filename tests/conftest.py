@@ -19,6 +19,17 @@ RULES = ROOT / "rules"
 SHARED = ROOT.parent / "shared"
 
 
+def _example_channels() -> frozenset[str]:
+    from monitor.bundled import CHANNELS_EXAMPLE
+    from monitor.notify.channels import load_channels
+
+    return frozenset(c.name for c in load_channels(CHANNELS_EXAMPLE, {}, unset_ok=True)) | {"log"}
+
+
+# The channel names the shipped rules may route to: those of the example channels file.
+CHANNELS = _example_channels()
+
+
 @pytest.fixture(autouse=True)
 def _no_user_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up the developer's MONITOR_* variables."""

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session
 
 from monitor import dedup
-from monitor.app import evaluation, placement
+from monitor.app import digests, evaluation, placement
+from monitor.app.runtime import Runtime
 from monitor.extract import extract
 from monitor.rules.loader import RuleSet
 from monitor.store import articles
@@ -61,6 +62,7 @@ class BatchReport:
 
 
 def store_batch(
+    rt: Runtime,
     session: Session,
     rules: RuleSet,
     source_id: int,
@@ -68,12 +70,13 @@ def store_batch(
     report: BatchReport,
     *,
     now: datetime,
-    window: timedelta,
-    regex_timeout: float,
 ) -> None:
-    """Insert, extract and place the batch's new articles, then evaluate the rules on
-    them; fills ``report``."""
+    """Insert, extract and place the batch's new articles, evaluate the rules on them and
+    queue the alerts that go out at once; fills ``report``. ``rules`` is the rule set the
+    caller read once for the whole batch."""
     vocab = rules.vocabulary
+    window = rt.story_window
+    regex_timeout = rt.settings.rules.regex_timeout
     report.fetched += len(items)
     slots: list[ItemOutcome | None] = []
     new: list[tuple[int, Extraction]] = []
@@ -129,3 +132,4 @@ def store_batch(
         ids = evaluation.run_rules(session, rules, article_ids=batch_ids, now=now)
         report.alert_ids.extend(ids)
         report.alerts += len(ids)
+        digests.immediate(rt, session, ids, now=now)

@@ -156,16 +156,7 @@ def _store_poll(
             # our lease expired and another worker claimed the source: its poll wins
             raise MonitorError(f"source {spec.name!r}: lease lost to {row.lease_owner}")
         rules = rt.rules  # one rule set for the whole batch, even if a reload swaps it
-        store_batch(
-            session,
-            rules,
-            row.id,
-            result.articles,
-            report,
-            now=now,
-            window=rt.story_window,
-            regex_timeout=rt.settings.rules.regex_timeout,
-        )
+        store_batch(rt, session, rules, row.id, result.articles, report, now=now)
         delay = next_poll_delay(
             row.interval_s,
             0,

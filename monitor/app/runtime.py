@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from monitor.notify.channels import Channel
 from monitor.rules.loader import RuleSet
 from monitor.settings import Settings
 
@@ -35,14 +36,11 @@ class Runtime:
     clock: Clock = utcnow
     worker: str = field(default_factory=worker_name)
     rng: random.Random = field(default_factory=random.Random)
+    channels: tuple[Channel, ...] = ()  # where digests and alerts go (the channels file)
 
     @property
     def story_window(self) -> timedelta:
         return timedelta(days=self.settings.schedule.story_window_days)
 
-    def labels(self) -> dict[str, str]:
-        """Display names of the vocabulary's entities and metrics, by id."""
-        v = self.rules.vocabulary
-        labels = {e.id: e.names[0] for e in v.entities if e.names}
-        labels.update({m.id: m.label or m.id.replace("_", " ") for m in v.metrics})
-        return labels
+    def channel(self, name: str) -> Channel | None:
+        return next((c for c in self.channels if c.name == name), None)

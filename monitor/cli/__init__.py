@@ -23,7 +23,9 @@ def _register() -> None:
     # each module adds its commands to the groups; they import the heavy parts only
     # when a command runs, so that `monitor --help` starts fast
     from monitor.cli import (  # noqa: F401
+        channels_cmds,
         data_cmds,
+        deliveries_cmds,
         digest_cmds,
         ops_cmds,
         rules_cmds,

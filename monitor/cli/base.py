@@ -23,6 +23,7 @@ import click
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from monitor.notify.channels import Channel
     from monitor.pipeline import Pipeline
     from monitor.rules.loader import RuleSet
     from monitor.settings import Settings
@@ -31,8 +32,8 @@ log = logging.getLogger("monitor")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Rule files route alerts to these channel types until channels.yaml names channels.
-CHANNELS = ("email", "slack", "webhook", "log")
+# Not a channel of the channels file: an alert routed here is logged (operator matters).
+LOG_CHANNEL = "log"
 
 
 @dataclasses.dataclass
@@ -47,6 +48,8 @@ class State:
     _settings: Settings | None = None
     _engine: Engine | None = None
     _started: bool = False
+    _channels: dict[bool, tuple[Channel, ...]] = dataclasses.field(default_factory=dict)
+    env: dict[str, str] | None = None  # the demo's own variables instead of the process's
 
     # ------------------------------------------------------------------ settings
 
@@ -139,17 +142,60 @@ class State:
         from monitor.rules.loader import load_rules
 
         path = self.rules_dir()
-        ruleset = load_rules(path, channels=CHANNELS)
+        ruleset = load_rules(path, channels=self.channel_names())
         if strict and ruleset.problems:
             raise RuleFileError(ruleset.problems)
         for problem in ruleset.problems:
             log.error("%s", problem)
         return ruleset
 
-    def pipeline(self, *, strict_rules: bool = True) -> Pipeline:
+    # ------------------------------------------------------------------ channels
+
+    def channels_file(self) -> Path | None:
+        """The channels file in effect: the one given (which must exist), else
+        ./channels.yaml when there is one, else none (nothing is sent)."""
+        s = self.settings()
+        chosen = self.channels is not None or "channels_file" in s.model_fields_set
+        if chosen or s.channels_file.exists():
+            return s.channels_file
+        return None
+
+    def load_channels(self, *, unset_ok: bool = False) -> tuple[Channel, ...]:
+        """The channels; with ``unset_ok`` a URL variable that is not set is no error (for
+        previews and checks, which send nothing)."""
+        if unset_ok not in self._channels:
+            from monitor import settings as settings_mod
+            from monitor.errors import ConfigError
+            from monitor.notify.channels import load_channels
+
+            path = self.channels_file()
+            if path is None:
+                found: tuple[Channel, ...] = ()
+            elif not path.is_file():
+                raise ConfigError(f"{path}: no such channels file")
+            else:
+                env = self.env if self.env is not None else settings_mod.environment()
+                found = load_channels(path, env, unset_ok=unset_ok)
+            self._channels[unset_ok] = found
+        return self._channels[unset_ok]
+
+    def channel_names(self) -> frozenset[str] | None:
+        """The names ``notify:`` may use; None when no channels file is in effect."""
+        if self.channels_file() is None:
+            return None
+        return frozenset(c.name for c in self.load_channels(unset_ok=True)) | {LOG_CHANNEL}
+
+    def pipeline(self, *, strict_rules: bool = True, sending: bool = False) -> Pipeline:
+        """The application; with ``sending`` every channel must be able to send (its URL
+        variables set)."""
         from monitor.pipeline import Pipeline
 
-        return Pipeline(self.settings(), self.engine(), self.ruleset(strict=strict_rules))
+        return Pipeline(
+            self.settings(),
+            self.engine(),
+            self.ruleset(strict=strict_rules),
+            channels=self.load_channels(unset_ok=not sending),
+        )
 
 
 class OutputClosed(Exception):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.base import CHANNELS, DATE, JSON_OPTION, command, echo, emit_json, state
+from monitor.cli.base import DATE, JSON_OPTION, command, echo, emit_json, state
 from monitor.cli.root import group
 
 rules = group(
@@ -27,7 +27,8 @@ def rules_check(path: Path | None, as_json: bool) -> None:
 
     st = state()
     path = path or st.rules_dir()
-    ruleset = load_rules(path, channels=CHANNELS)
+    names = st.channel_names()
+    ruleset = load_rules(path, channels=names)
     if as_json:
         emit_json(
             {"file": p.path, "line": p.line, "column": p.col, "message": p.message}
@@ -65,7 +66,7 @@ def rules_test(path: Path | None, since: datetime | None, as_json: bool) -> None
     from monitor.store.db import session_scope
 
     st = state()
-    ruleset = load_rules(path or st.rules_dir(), channels=CHANNELS)
+    ruleset = load_rules(path or st.rules_dir(), channels=st.channel_names())
     with session_scope(st.engine()) as session:
         drafts = evaluation.replay(session, ruleset, since=since, now=datetime.now(UTC))
     for problem in ruleset.problems:

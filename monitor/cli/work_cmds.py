@@ -90,20 +90,36 @@ def _poll_row(r: BatchReport) -> dict[str, Any]:
 def run() -> None:
     """The daemon: polls due sources, reloads edited rule and source files, evaluates
     time-based rules and builds a digest per window, until SIGTERM or SIGINT."""
-    from monitor.cli.base import CHANNELS
     from monitor.daemon import Daemon
     from monitor.errors import RuleFileError
     from monitor.rules.reload import RuleBook
 
     st = state()
     settings, engine = st.settings(), st.engine()
-    rulebook = RuleBook(st.rules_dir(), channels=CHANNELS)
+    rulebook = RuleBook(st.rules_dir(), channels=st.channel_names())
     if rulebook.last_outcome.problems:
         raise RuleFileError(rulebook.last_outcome.problems)
-    asyncio.run(Daemon(settings, engine, rulebook).run())
+    channels = st.load_channels()
+    asyncio.run(Daemon(settings, engine, rulebook, channels=channels).run())
 
 
 # --------------------------------------------------------------------------- demo
+
+# The demo's channels, named as the shipped rules route (the example channels file's).
+DEMO_CHANNELS = """channels:
+  - name: desk-email
+    type: email
+    to: [analyst@example.com]
+    schedule: "0 8 * * 1-5"
+    timezone: Asia/Shanghai
+    immediate: high
+  - name: china-tech-slack
+    type: slack
+    url_env: MONITOR_DEMO_SLACK_URL
+    schedule: "30 8,17 * * 1-5"
+    timezone: Asia/Shanghai
+    immediate: high
+"""
 
 
 @command(root, "demo", example="monitor demo")
@@ -113,12 +129,17 @@ def run() -> None:
     help="Demo corpus folder with a sources.yaml (default: the one shipped with monitor).",
 )
 def demo(seeds: Path | None) -> None:
-    """Serve the demo corpus on 127.0.0.1, poll it once into a new temporary database, and
-    print the digest (offline; works from any directory)."""
+    """The whole loop, offline: serve the demo corpus on 127.0.0.1, poll it once into a
+    new temporary database, send the digest through the real senders to a local SMTP
+    server and a local Slack-like receiver, and print what each received (works from any
+    directory)."""
     from monitor.app import digests
+    from monitor.app.outbox import Dispatcher
     from monitor.bundled import RULES_DIR, SEEDS_DIR
+    from monitor.cli.digest_cmds import dispatch, print_outcomes
     from monitor.demo_server import serve_directory
-    from monitor.notify import digest as digest_mod
+    from monitor.demo_sinks import slack_receiver, smtp_sink
+    from monitor.notify.render_text import render_text
 
     st = state()
     seeds = seeds or SEEDS_DIR
@@ -126,31 +147,60 @@ def demo(seeds: Path | None) -> None:
         raise MonitorError(f"{seeds}/sources.yaml not found: pass --seeds DIR")
     settings = st.settings()
     workdir = Path(tempfile.mkdtemp(prefix="monitor-demo-"))
-    update: dict[str, Any] = {
-        "sources_file": seeds / "sources.yaml",
-        "http": settings.http.model_copy(
-            update={
-                "allow_networks": [*settings.http.allow_networks, "127.0.0.1/32"],
-                "jitter": 0.0,
-            }
-        ),
-    }
-    if not st.db and not settings.database_url:
-        update["database_url"] = f"sqlite:///{workdir / 'monitor.db'}"
-    if st.rules is None and "dir" not in settings.rules.model_fields_set:
-        update["rules"] = settings.rules.model_copy(update={"dir": RULES_DIR})
-    settings = settings.model_copy(update=update)
-    st.use(settings)
     started = datetime.now(UTC)
-    with serve_directory(seeds) as base_url:
+    with (
+        serve_directory(seeds) as base_url,
+        smtp_sink() as (smtp_port, mailbox),
+        slack_receiver() as (slack_url, posts),
+    ):
         echo(f"serving {seeds} at {base_url}", err=True)
-        pipe = st.pipeline()
+        echo(f"SMTP sink at 127.0.0.1:{smtp_port}, Slack-like receiver at {slack_url}", err=True)
+        (workdir / "channels.yaml").write_text(DEMO_CHANNELS, encoding="utf-8")
+        update: dict[str, Any] = {
+            "sources_file": seeds / "sources.yaml",
+            "channels_file": workdir / "channels.yaml",
+            "http": settings.http.model_copy(
+                update={
+                    "allow_networks": [*settings.http.allow_networks, "127.0.0.1/32"],
+                    "jitter": 0.0,
+                }
+            ),
+            "smtp": settings.smtp.model_copy(
+                update={"host": "127.0.0.1", "port": smtp_port, "tls": "none"}
+            ),
+            "slack": settings.slack.model_copy(update={"min_interval": 0.0}),
+        }
+        if not st.db and not settings.database_url:
+            update["database_url"] = f"sqlite:///{workdir / 'monitor.db'}"
+        if st.rules is None and "dir" not in settings.rules.model_fields_set:
+            update["rules"] = settings.rules.model_copy(update={"dir": RULES_DIR})
+        settings = settings.model_copy(update=update)
+        st.use(settings)
+        st.channels, st.env = workdir / "channels.yaml", {"MONITOR_DEMO_SLACK_URL": slack_url}
+        pipe = st.pipeline(sending=True)
         _sync(pipe, settings, base_url)
         reports = asyncio.run(_poll_once(pipe, settings))
-    _print_poll(reports)
-    d = pipe.build_digest(since=None, title="monitor digest (demo)")
-    echo(digest_mod.render_text(d), err=False)
-    html = digests.write_html(d, workdir)
+        _print_poll(reports)
+        now = pipe.clock()
+        for channel in pipe.channels:
+            pipe.record_digest(channel, window_key=f"digest:{channel.name}@demo", until=now)
+        outcomes = dispatch(Dispatcher(pipe))
+        echo("\ndeliveries:", err=True)
+        print_outcomes(outcomes, as_json=False)
+        view = pipe.preview(since=None)
+    echo(render_text(view).rstrip("\n"))
+    echo("")
+    echo(f"The SMTP sink received {len(mailbox.messages)} email(s):")
+    for rcpt, msg in mailbox.messages:
+        parts = [part.get_content_type() for part in msg.walk() if not part.is_multipart()]
+        echo(f"  to {', '.join(rcpt)}: {msg['Subject']}")
+        echo(f"    Message-ID {msg['Message-ID']}; parts: {', '.join(parts)}")
+    echo(f"The Slack-like receiver received {len(posts.bodies)} message(s):")
+    for body in posts.bodies:
+        blocks = body.get("blocks") or []
+        first = str(body.get("text", "")).splitlines()[0] if body.get("text") else ""
+        echo(f"  {len(blocks)} block(s): {first[:100]}")
+    html = digests.write_html(view, workdir)
     elapsed = (datetime.now(UTC) - started).total_seconds()
     echo(f"\nHTML digest: {html}", err=True)
     echo(
@@ -158,7 +208,7 @@ def demo(seeds: Path | None) -> None:
         err=True,
     )
     echo(f"demo finished in {elapsed:.1f} s", err=True)
-    if any(r.error for r in reports):
+    if any(r.error for r in reports) or any(o.status != "sent" for o in outcomes):
         raise click.exceptions.Exit(1)
 
 

@@ -108,18 +108,24 @@ class _Fields(BaseModel):
 _KEYS = tuple(_Fields.model_fields)
 
 
-def load_channels(path: Path, env: Mapping[str, str]) -> tuple[Channel, ...]:
+def load_channels(
+    path: Path, env: Mapping[str, str], *, unset_ok: bool = False
+) -> tuple[Channel, ...]:
     """Read and check a channels file; ``env`` holds the variables ``url_env`` and
-    ``secret_env`` name (the caller passes ``os.environ``). Raises ``ChannelFileError``
-    listing every problem."""
+    ``secret_env`` name (the caller passes the process environment). Raises
+    ``ChannelFileError`` listing every problem. With ``unset_ok`` a variable that is not
+    set is no problem (the channel then has no URL): what previews and checks rule files
+    need, which send nothing."""
     try:
         located = load_file(path)
     except YamlProblem as exc:
         raise ChannelFileError([exc.problem]) from exc
-    return channels_from_located(located, env)
+    return channels_from_located(located, env, unset_ok=unset_ok)
 
 
-def channels_from_located(located: Located, env: Mapping[str, str]) -> tuple[Channel, ...]:
+def channels_from_located(
+    located: Located, env: Mapping[str, str], *, unset_ok: bool = False
+) -> tuple[Channel, ...]:
     data = located.data
     if not isinstance(data, dict) or not isinstance(data.get("channels"), list):
         raise ChannelFileError([located.problem(("channels",), "expected a `channels:` list")])
@@ -132,7 +138,7 @@ def channels_from_located(located: Located, env: Mapping[str, str]) -> tuple[Cha
             problems.append(located.problem(kp, "expected a mapping (name, type, ...)"))
             continue
         found: list[Problem] = []
-        channel = _channel(located, kp, raw, env, found)
+        channel = _channel(located, kp, raw, env, found, unset_ok)
         problems += found
         if channel is None:
             continue
@@ -158,6 +164,7 @@ def _channel(
     raw: dict[str, Any],
     env: Mapping[str, str],
     problems: list[Problem],
+    unset_ok: bool = False,
 ) -> Channel | None:
     def problem(key: str, message: str) -> None:
         problems.append(located.problem((*kp, key), message))
@@ -203,8 +210,8 @@ def _channel(
                 "url_env",
                 f"a {f.type} channel needs url_env: the name of the variable holding its URL",
             )
-    url = _url_from_env(f, env, problem)
-    secret = _secret_from_env(f, env, problem)
+    url = _url_from_env(f, env, problem, unset_ok)
+    secret = _secret_from_env(f, env, problem, unset_ok)
 
     schedule: Schedule | None = None
     zone_ok = True
@@ -237,15 +244,24 @@ def _channel(
     )
 
 
-def _url_from_env(f: _Fields, env: Mapping[str, str], problem: _Report) -> SecretStr | None:
+_LOOPBACK_HOSTS = ("127.", "[::1]", "localhost")
+
+
+def _url_from_env(
+    f: _Fields, env: Mapping[str, str], problem: _Report, unset_ok: bool
+) -> SecretStr | None:
     if f.type == "email" or not f.url_env:
         return None
     value = (env.get(f.url_env) or "").strip()
     if not value:
-        problem("url_env", f"environment variable {f.url_env} is not set")
+        if not unset_ok:
+            problem("url_env", f"environment variable {f.url_env} is not set")
         return None
     scheme = value.split(":", 1)[0].lower() if ":" in value else ""
     wanted = ("https",) if f.type == "slack" else ("http", "https")
+    host = value.split("//", 1)[-1]
+    if scheme == "http" and host.startswith(_LOOPBACK_HOSTS):
+        wanted = ("http", "https")  # a receiver on this machine (the demo, tests): no wire
     if scheme not in wanted or "//" not in value:
         # say what is wrong without repeating the value: it is a credential
         problem("url_env", f"{f.url_env} does not hold an {'/'.join(wanted)} URL")
@@ -253,12 +269,15 @@ def _url_from_env(f: _Fields, env: Mapping[str, str], problem: _Report) -> Secre
     return SecretStr(value)
 
 
-def _secret_from_env(f: _Fields, env: Mapping[str, str], problem: _Report) -> SecretStr | None:
+def _secret_from_env(
+    f: _Fields, env: Mapping[str, str], problem: _Report, unset_ok: bool
+) -> SecretStr | None:
     if not f.secret_env:
         return None
     value = env.get(f.secret_env) or ""
     if not value:
-        problem("secret_env", f"environment variable {f.secret_env} is not set")
+        if not unset_ok:
+            problem("secret_env", f"environment variable {f.secret_env} is not set")
         return None
     return SecretStr(value)
 

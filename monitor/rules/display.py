@@ -56,6 +56,7 @@ class Names:
         self._metrics = {m.id: (m.label or m.id.replace("_", " ")) for m in vocab.metrics}
         self._units = {m.id: m.kind for m in vocab.metrics}
         self._topics = {t.id: t.id.replace("_", " ") for t in vocab.topics}
+        self._families = {t.id: t.display for t in vocab.terms}
 
     def entity(self, entity_id: str | None) -> str:
         if entity_id is None:
@@ -69,6 +70,10 @@ class Names:
 
     def metric_kind(self, metric_id: str) -> str | None:
         return self._units.get(metric_id)
+
+    def family(self, family_id: str) -> str:
+        """What one name of a term family is: "Qwen model"."""
+        return self._families.get(family_id) or family_id.replace("_", " ")
 
     def topic(self, topic_id: str | None) -> str:
         if topic_id is None:

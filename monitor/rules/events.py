@@ -50,7 +50,7 @@ def run_new_term(ctx: Ctx, spec: NewTermSpec, mentions: Iterable[MentionRecord])
             st,
             key=f"{spec.family}|{norm}",
             at=at,
-            title=f"New {spec.family.replace('_', ' ')}: {m.value}",
+            title=f"New {ctx.names.family(spec.family)}: {m.value}",
             entity=m.entity,
             story_id=m.article.story_id,
             evidence=[evidence_of(m.article, m.quote)],

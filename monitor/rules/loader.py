@@ -122,8 +122,11 @@ def rule_files(path: Path) -> list[Path]:
     return sorted(found, key=lambda p: (not p.stem.startswith("vocabulary"), p.name))
 
 
-def load_rules(path: Path, *, channels: Collection[str]) -> RuleSet:
-    """Load a directory of rule files, or one file; never raises for a bad file."""
+def load_rules(path: Path, *, channels: Collection[str] | None) -> RuleSet:
+    """Load a directory of rule files, or one file; never raises for a bad file.
+
+    ``channels`` are the names ``notify:`` may use; None when no channels file is in
+    effect (the names are then not checked)."""
     if not path.exists():
         return RuleSet(Vocabulary(), (), (Problem(str(path), 1, 1, "no such file"),), ())
     results = [read_file(p) for p in rule_files(path)]
@@ -200,7 +203,7 @@ def _pattern_problems(located: Located) -> list[Problem]:
 def assemble(
     results: Sequence[FileResult],
     *,
-    channels: Collection[str],
+    channels: Collection[str] | None,
     context: Sequence[ParsedFile] = (),
 ) -> RuleSet:
     """Merge parsed files; leave out every file with a problem, listing its problems."""
@@ -237,7 +240,7 @@ def _vocabulary(files: Sequence[ParsedFile]) -> Vocabulary:
                 mid, MetricDef(mid, m.kind, tuple(m.cues), tuple(m.exclude), m.label)
             )
         for tid, t in s.terms.items():
-            terms.setdefault(tid, TermFamily(tid, t.pattern))
+            terms.setdefault(tid, TermFamily(tid, t.pattern, t.label))
         for pid, p in s.topics.items():
             topics.setdefault(pid, TopicDef(pid, tuple(p.phrases)))
     return Vocabulary(
@@ -249,7 +252,7 @@ def _vocabulary(files: Sequence[ParsedFile]) -> Vocabulary:
 
 
 def _cross_check(
-    files: Sequence[ParsedFile], *, channels: Collection[str], context: Sequence[ParsedFile]
+    files: Sequence[ParsedFile], *, channels: Collection[str] | None, context: Sequence[ParsedFile]
 ) -> dict[str, list[Problem]]:
     found: dict[str, list[Problem]] = {}
     defined: dict[tuple[str, str], ParsedFile] = {}
@@ -292,7 +295,7 @@ def _rule_refs(
     rule: RuleSpec,
     known: Mapping[str, set[str]],
     metric_kinds: Mapping[str, str],
-    channels: Collection[str],
+    channels: Collection[str] | None,
 ) -> list[tuple[KeyPath, str]]:
     out: list[tuple[KeyPath, str]] = []
     base: KeyPath = ("when", rule.kind)
@@ -330,7 +333,7 @@ def _rule_refs(
         ref("entity", cond.entity, "entities", "entity")
         ref("metric", cond.metric, "metrics", "metric")
     for i, channel in enumerate(rule.notify):
-        if channel not in channels:
+        if channels is not None and channel not in channels:
             out.append(
                 (("notify", i), unknown_message(f"unknown channel {channel!r}", channel, channels))
             )

@@ -44,9 +44,9 @@ class ReloadOutcome:
 
 
 class RuleBook:
-    def __init__(self, path: Path, *, channels: Collection[str]) -> None:
+    def __init__(self, path: Path, *, channels: Collection[str] | None) -> None:
         self.path = path
-        self.channels = frozenset(channels)
+        self.channels = None if channels is None else frozenset(channels)
         self._lock = threading.Lock()
         self._good: dict[str, ParsedFile] = {}
         self._fingerprint: Fingerprint | None = None

@@ -54,6 +54,7 @@ class MetricSpec(Strict):
 
 class TermSpec(Strict):
     pattern: str = Field(min_length=1, max_length=500)
+    label: str = ""  # "Qwen model": what alerts and digests call one of its names
 
 
 class TopicSpec(Strict):

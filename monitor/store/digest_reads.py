@@ -117,14 +117,15 @@ def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
 def window(
     session: Session,
     *,
-    channel: str,
+    channel: str | None,
     since: datetime | None,
     until: datetime,
     alert_ids: Sequence[int] | None = None,
 ) -> WindowRead:
-    """What is new for ``channel`` in ``[since, until)``; with ``alert_ids``, exactly those
-    alerts (an immediate message) and their stories instead."""
-    alerts = _alerts(session, channel=channel, until=until, ids=alert_ids)
+    """What is new for ``channel`` in ``[since, until)`` (None: for any channel, the
+    alerts that fired in the window); with ``alert_ids``, exactly those alerts (an
+    immediate message) and their stories instead."""
+    alerts = _alerts(session, channel=channel, since=since, until=until, ids=alert_ids)
     if alert_ids is None:
         new = sa.select(ARTICLE.c.story_id).where(
             ARTICLE.c.first_seen_at < until, ARTICLE.c.story_id.is_not(None)
@@ -142,11 +143,19 @@ def window(
 
 
 def _alerts(
-    session: Session, *, channel: str, until: datetime, ids: Sequence[int] | None
+    session: Session,
+    *,
+    channel: str | None,
+    since: datetime | None,
+    until: datetime,
+    ids: Sequence[int] | None,
 ) -> list[AlertRead]:
-    q = sa.select(ALERT).where(ALERT.c.created_at < until)
+    q = sa.select(ALERT).where(ALERT.c.created_at < until, ~ALERT.c.rule_id.like("operator:%"))
     if ids is not None:
         q = q.where(ALERT.c.id.in_(list(ids)))
+    elif channel is None:
+        if since is not None:
+            q = q.where(ALERT.c.created_at >= since)
     else:
         shown = sa.select(SHOWN.c.alert_id).where(SHOWN.c.channel == channel)
         q = q.where(ALERT.c.id.not_in(shown))
@@ -154,7 +163,7 @@ def _alerts(
     for r in session.execute(q.order_by(ALERT.c.id)):
         routed = tuple(r.channels or ())
         # an alert names its channels, or goes to every digest ("the digest only")
-        if ids is None and routed and channel not in routed:
+        if ids is None and channel is not None and routed and channel not in routed:
             continue
         out.append(
             AlertRead(

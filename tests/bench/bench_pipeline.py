@@ -17,7 +17,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from monitor import dedup
-from monitor.cli.base import CHANNELS
 from monitor.pipeline import Pipeline
 from monitor.rules.loader import load_rules
 from monitor.settings import Settings
@@ -25,6 +24,7 @@ from monitor.store import articles
 from monitor.store import sources as sources_store
 from monitor.store.db import make_engine, session_scope, upgrade
 from tests.bench.corpus import ROOT, generate
+from tests.conftest import CHANNELS
 
 
 def main() -> None:

@@ -146,7 +146,7 @@ def test_old_invocations_keep_working(run: Run, db: str, tmp_path: Path) -> None
     listed = run("stories", "--json", db=db)
     assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 1
     preview = run("digest", "--preview", db=db)
-    assert preview.returncode == 0 and "STORIES" in preview.stdout
+    assert preview.returncode == 0 and "What changed" in preview.stdout
     assert run("digest", "preview", db=db).stdout == preview.stdout
     bare = run("digest", db=db)  # no longer an error, and sends nothing: it shows the help
     assert bare.returncode == 0 and "preview" in bare.stdout
@@ -432,5 +432,6 @@ def test_the_installed_package_runs_the_demo_from_any_directory(tmp_path: Path) 
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert str(site / "monitor" / "bundled" / "seeds") in out.stderr  # not the clone's
-    assert "STORIES" in out.stdout and "Alibaba" in out.stdout
+    assert "What changed" in out.stdout and "Alibaba" in out.stdout
+    assert "The SMTP sink received 3 email(s)" in out.stdout
     assert not list(elsewhere.iterdir())  # it wrote nothing where it was run

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from monitor.cli.base import CHANNELS
 from monitor.fetch.client import PollResult, Validators
 from monitor.fetch.source_file import SourceSpec
 from monitor.models import Source
@@ -18,7 +17,7 @@ from monitor.settings import Settings
 from monitor.store import sources as sources_store
 from monitor.store.db import session_scope
 from monitor.values import FetchedArticle
-from tests.conftest import RULES
+from tests.conftest import CHANNELS, RULES
 
 TEXT = (
     "Alibaba Group said it will invest $53 billion over the next three years in AI and "

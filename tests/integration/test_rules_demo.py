@@ -20,10 +20,10 @@ from monitor.app import evaluation
 from monitor.rules.loader import load_rules
 from monitor.store import alerts as alert_rows
 from monitor.store.db import make_engine, session_scope
+from tests.conftest import CHANNELS
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_TEXTS = sorted((ROOT.parent / "shared" / "seeds").glob("*.txt"))
-CHANNELS = ("email", "slack", "webhook", "log")
 
 
 def monitor(*args: str, db: str, cwd: Path) -> str:
@@ -46,7 +46,7 @@ def expect_mission_alerts(titles_by_rule: Counter[str], titles: list[str]) -> No
     assert titles_by_rule["alibaba-capex-conflict"] == 1, titles
     assert any("$53 billion" in t and "vs $52 billion" in t for t in titles), titles
     assert titles_by_rule["alibaba-chip-export-controls"] == 1, titles
-    qwen = sorted(t.removeprefix("New qwen models: ") for t in titles if "qwen models" in t)
+    qwen = sorted(t.removeprefix("New Qwen model: ") for t in titles if "Qwen model" in t)
     assert qwen == sorted(set(qwen))  # one alert per name
     assert {"Qwen3", "Qwen3-Max", "Qwen3-Omni"} <= set(qwen)
 

@@ -12,7 +12,7 @@ import pytest
 
 from monitor.rules.amounts import Amount, parse_amount, parse_duration
 from monitor.rules.loader import FileResult, assemble, parse_text
-from tests.unit.test_rules_support import CHANNELS
+from tests.conftest import CHANNELS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "rules" / "README.md"

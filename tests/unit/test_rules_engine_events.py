@@ -38,7 +38,7 @@ def test_new_term_fires_once_per_new_name() -> None:
         ],
     )
     assert [a.payload["term"] for a in first.alerts] == ["Qwen3", "Qwen3-Max"]
-    assert first.alerts[0].title == "New qwen models: Qwen3"
+    assert first.alerts[0].title == "New Qwen model: Qwen3"
     assert first.alerts[0].payload["evidence"][0]["url"] == a.url
     later = article(hours=5)
     second = run(

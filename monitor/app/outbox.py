@@ -1,0 +1,239 @@
+"""Dispatching the outbox: claim due messages, send them, mark what happened.
+
+Claiming and marking are short transactions; sending happens between them, outside any
+transaction, so a slow server holds no lock. Each message is its own row (one per part,
+channel and recipient), so when email succeeds and Slack fails only Slack is tried again
+(RELIABILITY N10). The bound, at least once (N8):
+
+* a crash before sending leaves the row claimed; once the lease expires another
+  dispatcher (or this one, restarted) sends it: delivered once;
+* a crash after sending and before marking sends it again once the lease expires: at
+  most one duplicate per crash, with the same Message-ID and idempotency key, so the
+  receiver can tell.
+
+A failing message is retried with exponential backoff and jitter (never sooner than a
+Retry-After), then dead-lettered with the reason after ``max_attempts`` tries or
+``max_age``; a dead letter raises one operator alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.app.digests import message_from
+from monitor.app.runtime import Runtime
+from monitor.errors import ConfigError
+from monitor.notify.message import RecipientResult, SendResult
+from monitor.notify.notifier import Notifier, retry_delay
+from monitor.notify.senders import notifier_for
+from monitor.store import deliveries
+from monitor.store.alerts import raise_operator_alert
+from monitor.store.db import session_scope
+from monitor.store.deliveries import Claimed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one claimed message."""
+
+    delivery_id: int
+    channel: str
+    recipient: str
+    status: str  # sent | retrying | dead | lost (another dispatcher took it over)
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+@dataclass
+class DispatchReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+
+class Dispatcher:
+    """Sends the outbox of one database through one notifier per channel."""
+
+    def __init__(self, rt: Runtime, *, notifiers: Mapping[str, Notifier] | None = None) -> None:
+        self.rt = rt
+        self._notifiers: dict[str, Notifier] = dict(notifiers or {})
+        self._broken: dict[str, str] = {}  # channel -> why it cannot send
+
+    def _notifier(self, channel: str) -> Notifier | None:
+        if channel in self._notifiers:
+            return self._notifiers[channel]
+        conf = next((c for c in self.rt.channels if c.name == channel), None)
+        if conf is None:
+            self._broken[channel] = f"channel {channel!r} is not in the channels file"
+            return None
+        try:
+            self._notifiers[channel] = notifier_for(conf, self.rt.settings)
+        except ConfigError as exc:
+            self._broken[channel] = str(exc)
+            return None
+        return self._notifiers[channel]
+
+    async def aclose(self) -> None:
+        for n in self._notifiers.values():
+            await n.aclose()
+        self._notifiers.clear()
+
+    # ------------------------------------------------------------------ one round
+
+    def claim(self, *, limit: int | None = None, ids: Sequence[int] | None = None) -> list[Claimed]:
+        d = self.rt.settings.delivery
+        with session_scope(self.rt.engine) as session:
+            return deliveries.claim_due(
+                session,
+                worker=self.rt.worker,
+                now=self.rt.clock(),
+                lease_s=d.lease,
+                limit=limit or d.batch,
+                ids=ids,
+            )
+
+    async def send(
+        self, claims: Sequence[Claimed], *, claimed_at: datetime | None = None
+    ) -> list[tuple[Claimed, SendResult | None]]:
+        """Send claimed messages: channels side by side, each channel's in order (Slack
+        allows about one message per second per webhook). A message whose lease is half
+        gone before its turn is not sent: it is left to expire and be claimed again, so
+        that no other dispatcher can be sending it at the same time."""
+        lease = self.rt.settings.delivery.lease
+        deadline = (claimed_at or self.rt.clock()) + timedelta(seconds=lease / 2)
+        by_channel: dict[str, list[Claimed]] = defaultdict(list)
+        for c in claims:
+            by_channel[c.channel].append(c)
+
+        async def one_channel(group: list[Claimed]) -> list[tuple[Claimed, SendResult | None]]:
+            notifier = self._notifier(group[0].channel)
+            out: list[tuple[Claimed, SendResult | None]] = []
+            for c in group:
+                if notifier is None:
+                    out.append((c, None))
+                elif self.rt.clock() < deadline:
+                    out.append((c, await notifier.send(message_from(c.payload))))
+            return out
+
+        groups = await asyncio.gather(*(one_channel(g) for g in by_channel.values()))
+        return [pair for g in groups for pair in g]
+
+    def mark(self, results: Sequence[tuple[Claimed, SendResult | None]]) -> list[Outcome]:
+        now = self.rt.clock()
+        out: list[Outcome] = []
+        dead: list[tuple[Claimed, str]] = []
+        with session_scope(self.rt.engine) as session:
+            for claimed, result in results:
+                outcome = self._mark_one(session, claimed, result, now)
+                out.append(outcome)
+                if outcome.status == "dead":
+                    dead.append((claimed, outcome.error or ""))
+            for claimed, why in dead:
+                raise_operator_alert(
+                    session,
+                    topic="delivery",
+                    title=f"message {claimed.id} to {claimed.channel} dead-lettered",
+                    details=[f"delivery {claimed.id} ({claimed.kind} {claimed.ref_id}): {why}"],
+                    now=now,
+                )
+        for o in out:
+            level = logging.WARNING if o.status in ("dead", "retrying") else logging.INFO
+            log.log(
+                level,
+                "delivery %d to %s%s: %s%s",
+                o.delivery_id, o.channel, f" ({o.recipient})" if o.recipient else "",
+                o.status, f": {o.error}" if o.error else "",
+                extra={"delivery": o.delivery_id, "channel": o.channel, "status": o.status},
+            )  # fmt: skip
+        return out
+
+    def _mark_one(
+        self, session: Any, claimed: Claimed, result: SendResult | None, now: datetime
+    ) -> Outcome:
+        d = self.rt.settings.delivery
+        tries = claimed.attempts + 1
+        if result is None:
+            outcomes: tuple[RecipientResult, ...] = (
+                RecipientResult(claimed.recipient, "retry", "not_configured",
+                                self._broken.get(claimed.channel, "no notifier")),
+            )  # fmt: skip
+        else:
+            outcomes = result.outcomes
+        record = {"outcomes": [_plain(o) for o in outcomes], "try": tries}
+        failed = [o for o in outcomes if o.status != "delivered"]
+        if not failed:
+            ok = deliveries.mark(session, claimed, status="sent", now=now, outcome=record)
+            return _outcome(claimed, "sent" if ok else "lost")
+        error = "; ".join(f"{o.kind or 'error'}: {o.error or ''}".strip() for o in failed)
+        kind = failed[0].kind
+        permanent = [o for o in failed if o.status == "permanent"]
+        too_old = claimed.created_at is not None and now - claimed.created_at > timedelta(
+            seconds=d.max_age
+        )
+        if permanent or tries >= d.max_attempts or too_old:
+            if not permanent:
+                error += f" (gave up after {tries} tries)" if not too_old else " (too old)"
+            ok = deliveries.mark(
+                session, claimed, status="dead", now=now, error=error, error_kind=kind,
+                outcome=record,
+            )  # fmt: skip
+            return _outcome(claimed, "dead" if ok else "lost", error)
+        wait = max(
+            retry_delay(o, tries, self.rt.rng, base=d.backoff_base, cap=d.backoff_cap)
+            for o in failed
+        )
+        at = now + timedelta(seconds=wait)
+        ok = deliveries.mark(
+            session, claimed, status="retrying", now=now, next_attempt_at=at, error=error,
+            error_kind=kind, outcome=record,
+        )  # fmt: skip
+        return _outcome(claimed, "retrying" if ok else "lost", error, at)
+
+    async def run_once(
+        self, *, limit: int | None = None, ids: Sequence[int] | None = None
+    ) -> list[Outcome]:
+        """Claim, send and mark one batch of due messages."""
+        claimed_at = self.rt.clock()
+        claims = self.claim(limit=limit, ids=ids)
+        if not claims:
+            return []
+        return self.mark(await self.send(claims, claimed_at=claimed_at))
+
+    async def drain(self, *, ids: Sequence[int] | None = None) -> DispatchReport:
+        """Send everything due now, batch after batch; what fails waits for its retry."""
+        report = DispatchReport()
+        while True:
+            got = await self.run_once(ids=ids)
+            if not got:
+                return report
+            report.outcomes.extend(got)
+
+    def release(self) -> int:
+        """Give back what this dispatcher holds (a clean shutdown)."""
+        with session_scope(self.rt.engine) as session:
+            return deliveries.release(session, worker=self.rt.worker)
+
+
+def _plain(o: RecipientResult) -> dict[str, Any]:
+    return {
+        "recipient": o.recipient,
+        "status": o.status,
+        "kind": o.kind,
+        "error": o.error,
+        "retry_after": o.retry_after,
+    }
+
+
+def _outcome(
+    c: Claimed, status: str, error: str | None = None, at: datetime | None = None
+) -> Outcome:
+    return Outcome(c.id, c.channel, c.recipient, status, error, at)

@@ -1,0 +1,114 @@
+"""Channels: where digests and alerts go, and when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from monitor.cli.base import JSON_OPTION, command, echo, emit_json, state
+from monitor.cli.root import group, with_defaults_of
+from monitor.errors import ConfigError
+
+channels = group(
+    "channels",
+    "Channels: where digests and alerts go (the channels file), and when.\n\n"
+    "Without a subcommand: `channels list`.",
+    example="monitor channels check channels.yaml",
+    default="list",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRow:
+    """A channel as ``channels list --json`` shows it (never its URL: a credential)."""
+
+    name: str
+    type: str
+    to: list[str]
+    url_env: str | None
+    url_set: bool
+    schedule: str | None
+    timezone: str | None
+    next_digest_at: datetime | None
+    immediate: str | None
+    send_empty: bool
+    min_severity: str | None
+
+
+@command(channels, "list", example="monitor channels list --json")
+@JSON_OPTION
+def channels_list(as_json: bool) -> None:
+    """Each channel: type, recipients or URL variable, schedule and the next digest."""
+    st = state()
+    now = datetime.now(UTC)
+    rows = [
+        ChannelRow(
+            name=c.name,
+            type=c.type,
+            to=list(c.to),
+            url_env=c.url_env,
+            url_set=c.url is not None,
+            schedule=c.schedule.cron if c.schedule else None,
+            timezone=c.schedule.timezone if c.schedule else None,
+            next_digest_at=w.due_at if (w := c.next_window(now)) else None,
+            immediate=c.immediate,
+            send_empty=c.send_empty,
+            min_severity=c.min_severity,
+        )
+        for c in st.load_channels(unset_ok=True)
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    if st.channels_file() is None:
+        echo("no channels file (MONITOR_CHANNELS_FILE, default ./channels.yaml): nothing is sent")
+    for r in rows:
+        where = ", ".join(r.to) if r.to else f"${r.url_env}" + ("" if r.url_set else " (NOT SET)")
+        when = (
+            f"{r.schedule} {r.timezone}, next {r.next_digest_at:%Y-%m-%d %H:%M} UTC"
+            if (r.schedule and r.next_digest_at)
+            else "no digest"
+        )
+        at_once = f"; at once from {r.immediate}" if r.immediate else ""
+        echo(f"{r.name:<20} {r.type:<7} {where}  [{when}{at_once}]")
+
+
+with_defaults_of(channels, "list")
+
+
+@command(channels, "check", example="monitor channels check channels.yaml --json")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@JSON_OPTION
+def channels_check(path: Path | None, as_json: bool) -> None:
+    """Check a channels file (default: the one in effect): every problem as
+    path:line:col: message, including a URL variable that is not set. Exit 1 on any."""
+    from monitor import settings as settings_mod
+    from monitor.errors import FileProblems
+    from monitor.notify.channels import load_channels
+
+    st = state()
+    path = path or st.channels_file()
+    if path is None:
+        raise ConfigError("no channels file to check (MONITOR_CHANNELS_FILE, ./channels.yaml)")
+    env = st.env if st.env is not None else settings_mod.environment()
+    try:
+        found = load_channels(path, env) if path.is_file() else None
+    except FileProblems as exc:
+        if as_json:
+            emit_json(
+                {"file": p.path, "line": p.line, "column": p.col, "message": p.message}
+                for p in exc.problems
+            )
+        else:
+            for p in exc.problems:
+                echo(str(p))
+        echo(f"{len(exc.problems)} problem(s) in {path}", err=True)
+        raise click.exceptions.Exit(1) from None
+    if found is None:
+        raise ConfigError(f"{path}: no such channels file")
+    if as_json:
+        emit_json([])
+    echo(f"{path}: {len(found)} channel(s), all valid", err=True)
