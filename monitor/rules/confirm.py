@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from monitor.rules.amounts import Amount
-from monitor.rules.rule_run import Ctx, add_evidence, evidence_of, from_iso, iso
 from monitor.rules.points import BOUND_WORDS, Point, same
+from monitor.rules.rule_run import Ctx, add_evidence, evidence_of, from_iso, iso
 
 MAX_STORIES = 64  # per series: the most recent stories' reports (confirm.stories <= 50)
 MAX_ITEMS = 12  # per story: its most recent figures, enough for a majority

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from monitor.rules.rule_run import Ctx, evidence_of, from_iso
 from monitor.rules.inputs import FactRecord
 from monitor.rules.points import BOUND_WORDS, Point, describe, select
+from monitor.rules.rule_run import Ctx, evidence_of, from_iso
 from monitor.rules.schema import ConflictSpec
 
 MAX_CLAIMS = 60  # per series: the latest claim of each (story, source) in the window

@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from monitor.rules.conflict import run_conflict
-from monitor.rules.rule_run import AlertDraft, Ctx
 from monitor.rules.display import Names
 from monitor.rules.events import run_counts, run_new_term, run_stale, run_topic
 from monitor.rules.inputs import EvalInput, FactRecord, MentionRecord, StoryRecord
 from monitor.rules.loader import Rule, RuleSet
+from monitor.rules.rule_run import AlertDraft, Ctx
 from monitor.rules.schema import (
     ChangeSpec,
     ConflictSpec,

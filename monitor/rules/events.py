@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.rules.amounts import format_duration
-from monitor.rules.rule_run import Ctx, add_evidence, evidence_of, from_iso, iso
 from monitor.rules.inputs import EvalInput, MentionRecord, StoryRecord
+from monitor.rules.rule_run import Ctx, add_evidence, evidence_of, from_iso, iso
 from monitor.rules.schema import (
     CountSpec,
     FrequencySpec,

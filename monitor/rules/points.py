@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from monitor.rules.rule_run import Ctx
 from monitor.rules.display import format_value
 from monitor.rules.inputs import FactRecord
+from monitor.rules.rule_run import Ctx
 from monitor.rules.schema import SeriesSpec
 
 BOUND_WORDS = frozenset(

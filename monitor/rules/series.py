@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from monitor.rules.confirm import confirm
-from monitor.rules.rule_run import Ctx, iso
 from monitor.rules.display import format_change
 from monitor.rules.inputs import FactRecord
 from monitor.rules.points import Point, describe, select
+from monitor.rules.rule_run import Ctx, iso
 from monitor.rules.schema import ChangeSpec, ThresholdSpec
 
 # ------------------------------------------------------------------ change
