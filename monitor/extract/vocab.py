@@ -61,8 +61,13 @@ class CompiledVocabulary:
     kind_cues: dict[tuple[str, str], tuple[tuple[str, ...], int, tuple[Cue, ...]]]
     excludes: dict[str, tuple[str, ...]]  # lower-cased phrase -> metric ids it vetoes
     metrics: dict[str, MetricDef]
-    # (family id, compiled pattern, a literal every match opens with, or "")
-    terms: tuple[tuple[str, regex.Pattern[str], str], ...]
+    # (family id, one top-level alternative of its pattern, compiled; literals one of
+    # which every text it matches in holds, or () to run it on every text)
+    terms: tuple[tuple[str, regex.Pattern[str], tuple[str, ...]], ...]
+    # Every gate literal of ``terms`` in one trie, searched in one scan per article; a
+    # found literal stands for every gate literal inside it (``gate_inside``).
+    gate_re: re.Pattern[str] | None
+    gate_inside: dict[str, tuple[str, ...]]
     topic_re: re.Pattern[str] | None  # on lowered text
     topic_of: dict[str, tuple[str, ...]]  # lower-cased phrase -> topic ids
     # (a first word, the topic phrases that open with it): the word is looked for first
@@ -120,11 +125,12 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
             topic_of.setdefault(_norm(phrase), []).append(topic.id)
     topic_re = _trie_pattern(topic_of, inflect=True, tail=r"(?![a-z0-9])")
 
-    terms: list[tuple[str, regex.Pattern[str], str]] = []
+    terms: list[tuple[str, regex.Pattern[str], tuple[str, ...]]] = []
     for family in vocab.terms:
         try:
-            terms.append(
-                (family.id, regex.compile(family.pattern), required_prefix(family.pattern))
+            terms.extend(
+                (family.id, regex.compile(branch), gate_literals(branch))
+                for branch in term_branches(family.pattern)
             )
         except (regex.error, ValueError, TypeError):
             # The rule loader rejects bad patterns with file:line:col; if one slips
@@ -132,6 +138,7 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
             continue
 
     anchor_cues = _anchor_cues(cues)
+    gates = {lit for _, _, lits in terms for lit in lits}
     return CompiledVocabulary(
         vocab=vocab,
         entity_re=entity_re,
@@ -150,6 +157,8 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
         excludes={k: tuple(v) for k, v in excludes.items()},
         metrics={m.id: m for m in vocab.metrics},
         terms=tuple(terms),
+        gate_re=_trie_pattern(gates, inflect=False, tail=""),
+        gate_inside={g: tuple(h for h in gates if h in g) for g in gates},
         topic_re=topic_re,
         topic_of={k: tuple(v) for k, v in topic_of.items()},
         topic_leads=_leads(topic_of),
@@ -179,6 +188,202 @@ def required_prefix(pattern: str) -> str:
     if pattern[m.end() : m.end() + 1] in ("?", "*", "+", "{"):
         literal = literal[:-1]  # the quantifier applies to the last character only
     return literal
+
+
+# What may open a branch before its literal: a word boundary, or a negative lookbehind
+# without groups ("(?<![A-Za-z0-9-])o[1-9]"), which takes no characters.
+_SKIPPABLE = re.compile(r"(?:\\b|\(\?<?![^()]*\))+")
+# A small class of plain characters or one range: "[Ss]", "['’]", "[1-9]".
+_SMALL_CLASS = re.compile(r"\[((?:[A-Za-z0-9'’ -](?!-[A-Za-z0-9]))+|[0-9]-[0-9])\]")
+_MAX_LITERALS = 12
+
+
+# Backreferences and inline flags tie the alternatives of a pattern together.
+_UNSPLITTABLE = re.compile(r"\\[1-9]|\(\?P=|\(\?[a-zA-Z]+\)")
+# A gate costs a scan of the text per literal: more than a few, or one character,
+# cost more than running the pattern, which scans the text once anyway.
+_MAX_GATES = 4
+
+
+def term_branches(pattern: str) -> list[str]:
+    """A family's pattern as its top-level alternatives, each searched on its own.
+
+    The ``regex`` engine tries a pattern that opens with an alternation at every
+    character; each alternative alone opens with a literal it can skip to, which is
+    several times faster. Where two alternatives match overlapping text, the first
+    listed wins (``find_terms``), as it would inside one pattern.
+    """
+    if _UNSPLITTABLE.search(pattern):
+        return [pattern]
+    branches = _top_level_branches(pattern)
+    return branches if all(branches) else [pattern]
+
+
+def gate_literals(branch: str) -> tuple[str, ...]:
+    """The literals worth checking before running ``branch``: () to always run it.
+
+    From the opening of the branch or from a lookbehind in it ("...(?<=DeepSeek's )R1"
+    needs "DeepSeek"), whichever gives the longest literals.
+    """
+    candidates = [required_literals(branch)]
+    depth = 0
+    i = 0
+    while i < len(branch):
+        c = branch[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            j = branch.find("]", i + 2)
+            i = len(branch) if j == -1 else j + 1
+            continue
+        if c == "(":
+            if depth == 0 and branch.startswith("(?<=", i):
+                end = _group_end(branch, i)
+                if end is not None:
+                    candidates.append(required_literals(branch[i + 4 : end]))
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        i += 1
+    usable = [c for c in candidates if c and len(c) <= _MAX_GATES and min(map(len, c)) >= 2]
+    if not usable:
+        return ()
+    return max(usable, key=lambda c: (min(map(len, c)), -len(c)))
+
+
+def required_literals(pattern: str) -> tuple[str, ...]:
+    """Literals such that every text ``pattern`` matches in holds one of them; () if unsure.
+
+    Generalises :func:`required_prefix` to alternations, small leading classes and
+    lookbehinds: "\\bDeep[Ss]eek-R1|..." needs "DeepSeek" or "Deepseek"; "(?<=\\bBaidu's )X1"
+    needs "Baidu"; "(?<![a-z])o[1-9]" needs one of "o1" ... "o9". A text holding none of
+    them cannot match, and a substring search says so far faster than the pattern.
+    """
+    if _INLINE_FLAGS.search(pattern) and not pattern.startswith("(?<"):
+        return ()
+    out: list[str] = []
+    for branch in _top_level_branches(pattern):
+        found = _branch_literals(branch)
+        if not found:
+            return ()
+        out.extend(found)
+    unique = tuple(dict.fromkeys(out))
+    return unique if len(unique) <= _MAX_LITERALS else ()
+
+
+def _branch_literals(branch: str) -> tuple[str, ...]:
+    """Literals one of which every match of ``branch`` (no top-level "|") contains."""
+    if branch.startswith("(?<="):
+        # A positive lookbehind: what it needs is in the text, just before the match.
+        end = _group_end(branch, 0)
+        return required_literals(branch[4:end]) if end is not None else ()
+    heads = [""]
+    at = 0
+    while at < len(branch):
+        skip = _SKIPPABLE.match(branch, at)
+        if skip is not None and skip.end() > at:
+            if heads != [""]:
+                break
+            at = skip.end()
+            continue
+        if branch.startswith("(?:", at):
+            end = _group_end(branch, at)
+            if end is None or heads != [""]:
+                break
+            if branch[end + 1 : end + 2] in ("?", "*") or branch.startswith("{0", end + 1):
+                at = end + 1 + (1 if branch[end + 1] in "?*" else branch.index("}", end) - end)
+                continue  # optional: what follows it is still in every match
+            return required_literals(branch[at + 3 : end])
+        cls = _SMALL_CLASS.match(branch, at)
+        if cls is not None and min(map(len, heads)) >= 3:
+            break  # long enough to be rare: more searches would cost more than they save
+        if cls is not None:
+            body = cls.group(1)
+            chars = (
+                [chr(c) for c in range(ord(body[0]), ord(body[2]) + 1)]
+                if (len(body) == 3 and body[1] == "-")
+                else list(dict.fromkeys(body))
+            )
+            if len(heads) * len(chars) > _MAX_LITERALS or branch[cls.end() : cls.end() + 1] in (
+                "?",
+                "*",
+                "{",
+            ):
+                break
+            heads = [h + c for h in heads for c in chars]
+            at = cls.end()
+            continue
+        lit = _OPENING_LITERAL.match(branch, at)
+        if lit is None or not lit.group(1) or lit.start(1) != at:
+            break
+        word = lit.group(1)
+        if branch[lit.end() : lit.end() + 1] in ("?", "*", "{"):
+            heads = [h + word[:-1] for h in heads]
+            break
+        heads = [h + word for h in heads]
+        at = lit.end()
+    return tuple(h for h in heads if h) if all(heads) else ()
+
+
+def _group_end(pattern: str, start: int) -> int | None:
+    """The index of the ")" closing the group opened at ``pattern[start]``."""
+    depth = 0
+    i = start
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            j = pattern.find("]", i + 2)
+            if j == -1:
+                return None
+            i = j + 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
+
+
+def _top_level_branches(pattern: str) -> list[str]:
+    """``pattern`` split at its top-level "|" (the whole pattern when there is none)."""
+    if not _top_level_bar(pattern):
+        return [pattern]
+    parts: list[str] = []
+    depth = 0
+    last = i = 0
+    n = len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[last:i])
+            last = i + 1
+        i += 1
+    parts.append(pattern[last:])
+    return parts
 
 
 def _top_level_bar(pattern: str) -> bool:
