@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.extract import extract
-from monitor.extract.vocab import required_literals
+from monitor.extract.term_gates import required_literals
 from tests.unit.extract_gold import load_vocabulary
 
 VOCAB = load_vocabulary()
