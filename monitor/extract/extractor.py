@@ -31,6 +31,7 @@ from monitor.extract.metrics import (
     strong_break,
 )
 from monitor.extract.quantities import Quantity, find_quantities
+from monitor.extract.respectively import pair_respectively
 from monitor.extract.sentences import Pieces, Sentence
 from monitor.extract.terms import RawHit, find_terms, find_topics
 from monitor.extract.vocab import CompiledVocabulary, compile_vocabulary
@@ -193,9 +194,14 @@ def _sentence_facts(
     directions: list[str | None] = [None] * n
     slots: list[Slot] = []
     owners_found: list[Owner] = []
+    if mentions and any(q.unit == "count" for q in qs):
+        # "10,000 Nvidia A100 chips": a name inside a figure describes it; it owns
+        # neither that figure nor the next ones.
+        mentions = [m for m in mentions if not any(q.start < m.start < q.end for q in qs)]
     compared = compared_flags(text, s0, mentions) if mentions else []  # once per sentence
     any_level = any_multiple = False
     prev_end = s0
+    previous: tuple[int, Owner] | None = None
     for i, q in enumerate(qs):
         start, end, unit = q.start, q.end, q.unit
         klass = unit
@@ -215,10 +221,13 @@ def _sentence_facts(
         elif unit == "multiple":
             any_multiple = True
         prev_end = end
-        o = attribute(text, start, end, s0, mentions, main, q.parenthesised, compared)
+        o = attribute(text, start, end, s0, mentions, main, q.parenthesised, compared, previous)
         owners_found.append(o)
+        if not q.second_currency:
+            previous = (end, o)
         name = "" if o.mention is None else _owner_name(text, breaks_in, o, q)
         slots.append(Slot(start, end, klass, name, q.second_currency))
+    owners_found = pair_respectively(text, (s0, s1), qs, mentions, owners_found)
     metrics = classify(text, slots, phrases, cv, breaks_in)
     # Where the words between two neighbouring numbers change hands (see _split_gap).
     gaps = [_split_gap(text, qs[k].end, qs[k + 1].start) - s0 for k in range(n - 1)]
