@@ -111,16 +111,27 @@ class Owner(NamedTuple):
     mention: Mention | None = None  # the name in the sentence that gave the owner
 
 
-def find_mentions(folded: str, cv: CompiledVocabulary) -> list[Mention]:
-    """Every entity name in the text (whitespace folded to spaces, same offsets)."""
+def find_mentions(
+    folded: str, cv: CompiledVocabulary, cues: list[tuple[int, int]] | None = None
+) -> list[Mention]:
+    """Every entity name in the text (whitespace folded to spaces, same offsets).
+
+    ``cues``, when given, receives the spans of company cue words ("Inc", "Group",
+    "Robotics") found by the same scan, for ``organisations``.
+    """
     if cv.entity_re is None:
         return []
     out: list[Mention] = []
+    entity_of = cv.entity_of
     for m in cv.entity_re.finditer(folded):
         s = m.start()
         if s and folded[s - 1].isalnum():
             continue  # inside a word: "Microsoft" in "XMicrosoft"
-        out.append(Mention(s, m.end(), cv.entity_of[m.group()]))
+        entity = entity_of.get(m.group())
+        if entity is not None:
+            out.append(Mention(s, m.end(), entity))
+        elif cues is not None:
+            cues.append((s, m.end()))
     return out
 
 

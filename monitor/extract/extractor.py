@@ -30,6 +30,7 @@ from monitor.extract.metrics import (
     fold_ok,
     strong_break,
 )
+from monitor.extract.organisations import find_organisations, organisation_mentions
 from monitor.extract.quantities import Quantity, find_quantities
 from monitor.extract.respectively import pair_respectively
 from monitor.extract.sentences import Pieces, Sentence
@@ -50,9 +51,18 @@ def extract(text: str, title: str, vocab: Vocabulary, *, regex_timeout: float = 
     # Clause breaks are looked for in the lowered text where that finds the same.
     breaks_in = lowered if fold_ok(text) else None
     pieces = Pieces(text)
-    mentions = find_mentions(folded, cv)
+    cues: list[tuple[int, int]] = []
+    mentions = find_mentions(folded, cv, cues)
+    # Companies outside the vocabulary, so that their figures are not given to the
+    # article's main company (issue 13).
+    organisations, org_names = find_organisations(folded, mentions, cues)
+    if organisations:
+        mentions = sorted([*mentions, *organisations])
     mention_starts = [m.start for m in mentions]
-    title_mentions = find_mentions(" ".join(title.split()), cv) if title else []
+    title_folded = " ".join(title.split())
+    title_mentions = find_mentions(title_folded, cv) if title else []
+    if org_names and title:
+        title_mentions.extend(organisation_mentions(title_folded, org_names))
     main = main_entity(title_mentions, mentions)
     quantities = find_quantities(text)
     term_hits = find_terms(text, cv, regex_timeout)
@@ -105,6 +115,7 @@ def extract(text: str, title: str, vocab: Vocabulary, *, regex_timeout: float = 
         terms=tuple(terms),
         topics=tuple(topics),
         entities=tuple(entities),
+        organisations=tuple(org_names.items()),
     )
 
 

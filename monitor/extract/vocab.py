@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 import regex
 
+from monitor.extract import org_cues
 from monitor.extract.term_gates import gate_literals, required_prefix, term_branches
 from monitor.values import MetricDef, Vocabulary
 
@@ -45,7 +46,9 @@ class Cue(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class CompiledVocabulary:
     vocab: Vocabulary
-    entity_re: re.Pattern[str] | None  # run on the whitespace-folded text
+    # Run on the whitespace-folded text: the entity names, and the company cue words
+    # of ``org_cues`` (not in ``entity_of``).
+    entity_re: re.Pattern[str] | None
     entity_of: dict[str, str]  # name as written -> entity id
     phrase_re: re.Pattern[str] | None  # every cue part and exclude phrase, on lowered text
     # ``phrase_re`` behind one character that is not a letter or digit: the engine
@@ -103,7 +106,9 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
         for name in ent.names:
             # The first definition of a name wins; the rule loader reports duplicates.
             entity_of.setdefault(" ".join(name.split()), ent.id)
-    entity_re = _trie_pattern(entity_of, inflect=False, tail=r"(?![A-Za-z0-9])")
+    # The company cues of organisations.py are found in the same scan as the names.
+    cue_words = {w: "" for w in org_cues.SUFFIXES if w not in entity_of}
+    entity_re = _trie_pattern({**entity_of, **cue_words}, inflect=False, tail=r"(?![A-Za-z0-9])")
 
     cues: list[Cue] = []
     excludes: dict[str, list[str]] = {}

@@ -64,8 +64,7 @@ def owners(title: str, text: str) -> dict[str, str | None]:
         ),
         (
             "Baidu model",
-            "Baidu trained it for a fraction of the cost of rivals such as ChatGPT, at "
-            "just $8m.",
+            "Baidu trained it for a fraction of the cost of rivals such as ChatGPT, at just $8m.",
             {"$8m": "baidu"},
         ),
         (
