@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from monitor.extract.ratios import find_ratios
+
 # "1,700", and "1’700" as Swiss and some Asian outlets group thousands.
 _NUM = r"\d{1,3}(?:[,’']\d{3})+(?![0-9])(?:\.\d+)?|\d+(?:\.\d+)?"
 # Spanish grouping: "53.000" is fifty-three thousand, "4,35" is a decimal.
@@ -115,7 +117,9 @@ _FORMS: dict[str, str] = {
         (?:[ \xa0](?:of|at|is|was|near|around))?[ \xa0]
         (?P<r_num>\d+(?:\.\d+)?)(?!\.?\d|[ \xa0]?[%xX×]))""",
 }
+_FORMS["score"] = rf"(?P<score>(?P<sc_num>{_NUM})(?:[ \xa0]points?\b)?)(?![0-9%.,]?[0-9%])"
 _FORM = {k: re.compile(v, re.VERBOSE | re.IGNORECASE) for k, v in _FORMS.items()}
+_SCORE_CUES = ("score of ", "scored ", "scoring ", "score of\xa0")
 
 _CODES = frozenset({"USD", "HKD", "RMB", "CNY", "EUR", "GBP", "rmb", "usd", "cny", "Rmb"})
 # The last character of every prefix ``_prefix_start`` accepts.
@@ -216,13 +220,41 @@ def find_quantities(text: str, start: int = 0, end: int | None = None) -> list[Q
                 found.append(_with_context(q, text, start))
                 in_order = False
         at = text.find("igit", at + 4, stop)
+    for value, s, e in find_ratios(text, start, stop):  # "half the price"
+        found.append(_with_context(Quantity(value, "ratio", s, e, text[s:e]), text, start))
+        in_order = False
     if not in_order:
         found.sort(key=_start)
-    return _link_currencies(found, text)
+    return _link_currencies(_join_ranges(found, text), text)
 
 
 def _start(q: Quantity) -> int:
     return q.start
+
+
+# "$60 billion to $65 billion" is one range; "from $60 billion to $65 billion" a change.
+_RANGE_GAP = re.compile(r"[ \xa0]+to[ \xa0]+")
+_FROM_BEFORE = re.compile(r"\b(?:from|From)[ \xa0]+(?:about|around|roughly|some|nearly)?[ \xa0]*$")
+
+
+def _join_ranges(found: list[Quantity], text: str) -> list[Quantity]:
+    out: list[Quantity] = []
+    for q in found:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and q.unit == "money"
+            and prev.unit == "money"
+            and prev.currency == q.currency
+            and prev.value_high is None
+            and prev.value < q.value
+            and _RANGE_GAP.fullmatch(text, prev.end, q.start)
+            and not _FROM_BEFORE.search(text, max(0, prev.start - 25), prev.start)
+        ):
+            out[-1] = prev._replace(end=q.end, surface=text[prev.start : q.end], value_high=q.value)
+            continue
+        out.append(q)
+    return out
 
 
 def _match_at(
@@ -246,6 +278,10 @@ def _match_at(
             m = _FORM["ratio"].match(text, ratio.start(), stop)
             if m is not None:
                 return m
+    if text.endswith(_SCORE_CUES, lo, s):
+        m = _FORM["score"].match(text, s, stop)  # "a score of 96.2 on MATH-500"
+        if m is not None:
+            return m
     if gate is None:
         return None
     for form in _GATED_FORMS[gate]:
@@ -343,6 +379,8 @@ def _from_match(m: re.Match[str], text: str) -> Quantity | None:
         if noun in _NOT_COUNT_NOUNS:
             return None
         return Quantity(_parse(m["n_num"]), "count", s, ns, text[s:ns])
+    if kind == "score":
+        return Quantity(_parse(m["sc_num"]), "points", s, e, text[s:e])
     if kind == "phys":
         unit = _PHYS_UNITS.get(_fold(m["u_unit"]).rstrip("s"), m["u_unit"])
         return Quantity(_parse(m["u_num"]), unit, s, e, text[s:e])

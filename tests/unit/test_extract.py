@@ -449,3 +449,25 @@ def test_counts_points_and_physical_units(text: str, unit: str, value: float, su
 )
 def test_points_years_and_periods_are_not_counts(text: str) -> None:
     assert all(q.unit not in ("count", "points") for q in find_quantities(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("at only half the cost", [("ratio", 0.5, None, "half")]),
+        ("runs twice as fast", [("ratio", 2.0, None, "twice")]),
+        ("in the first half of 2025", []),
+        ("on behalf of the firm", []),
+        ("will spend $40 billion to $45 billion",
+         [("money", 40e9, 45e9, "$40 billion to $45 billion")]),
+        ("rose from $40 billion to $45 billion", [("money", 40e9, None, "$40 billion"),
+                                                  ("money", 45e9, None, "$45 billion")]),
+        ("with a score of 71.5 on the test", [("points", 71.5, None, "71.5")]),
+        ("it scored 71% on the test", [("percent", 71.0, None, "71%")]),
+    ],
+)  # fmt: skip
+def test_ratio_words_money_ranges_and_scores(
+    text: str, expected: list[tuple[str, float, float | None, str]]
+) -> None:
+    got = [(q.unit, q.value, q.value_high, q.surface) for q in find_quantities(text)]
+    assert got == expected
