@@ -186,16 +186,14 @@ def attribute(
             return Owner(None, CONF_NOBODY)
         # "LiveCodeBench (64.9 points)", "(of which 37 billion ...)": the bracket
         # describes what precedes it; the usual rules find the owner.
-    if previous is not None:
+    if previous is not None and previous[1].mention is not None and start - previous[0] < 50:
         prev_end, prev_owner = previous
-        pm = prev_owner.mention
-        if (
-            pm is not None
-            and _CONTINUES.fullmatch(text, prev_end, start) is not None
-            and not any(prev_end <= m.start < start for m in sentence_mentions)
+        if _CONTINUES.fullmatch(text, prev_end, start) is not None and not any(
+            prev_end <= m.start < start for m in sentence_mentions
         ):
             return prev_owner
-    after = _owner_after(text, start, end, sentence_mentions)
+    after: tuple[Mention, bool] | None = None
+    looked = False  # for a name after the number: only when a rule needs it
     for k in range(len(sentence_mentions) - 1, -1, -1):
         m = sentence_mentions[k]
         if m.end > start:
@@ -207,11 +205,15 @@ def attribute(
             start - m.end > _COMPARED_REACH * 3 or not _COMPARED_GAP.match(text[m.end : start])
         ):
             continue
+        if not looked:
+            after, looked = _owner_after(text, start, end, sentence_mentions), True
         if after is not None and (after[1] or _has_figure(text, m.end, start)):
             # "With BABA up 42% ..., the 8% decline for Nvidia": the name before has a
             # figure of its own; the name after, joined by "for"/"in", owns this one.
             return Owner(after[0].entity, CONF_AFTER, after[0])
         return Owner(m.entity, CONF_BEFORE, m)
+    if not looked:
+        after = _owner_after(text, start, end, sentence_mentions)
     if after is not None:
         return Owner(after[0].entity, CONF_AFTER, after[0])
     head = text[max(sentence_start, start - 60) : start]

@@ -20,13 +20,16 @@ _NOT_AFTER = frozenset({"first", "second", "latter", "back", "other", "a", "and"
 def find_ratios(text: str, start: int, stop: int) -> list[tuple[float, int, int]]:
     """(ratio, start, end) for every ratio word in ``text[start:stop]``."""
     out: list[tuple[float, int, int]] = []
-    for word in ("half", "Half", "twice", "Twice"):
-        at = text.find(word, start, stop)
+    # "alf" finds "half" and "Half", "wice" finds "twice" and "Twice": two scans, not four.
+    for tail, value in (("alf", 0.5), ("wice", 2.0)):
+        at = text.find(tail, start + 1, stop)
         while at != -1:
-            end = at + len(word)
-            if _is_ratio(text, at, end, start):
-                out.append((_RATIO_WORDS[word.lower()], at, end))
-            at = text.find(word, end, stop)
+            head = at - 1
+            end = at + len(tail)
+            word = text[head:end].lower()
+            if head >= start and word in _RATIO_WORDS and _is_ratio(text, head, end, start):
+                out.append((value, head, end))
+            at = text.find(tail, end, stop)
     return out
 
 
