@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test check bench clean
+.PHONY: demo test check bench eval clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "monitor needs Python 3.11+, found " + sys.version.split()[0])'
@@ -30,6 +30,9 @@ check: $(STAMP)  ## lint, types, import contracts, then the tests
 
 bench: $(STAMP)  ## benchmarks in tests/bench/, each prints a table
 	@set -e; for f in tests/bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f $(BENCH_ARGS); done
+
+eval: $(STAMP)  ## evaluations on labelled real news in tests/eval/, each prints a table
+	@set -e; for f in tests/eval/eval_*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

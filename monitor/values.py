@@ -138,6 +138,9 @@ class Extraction:
     terms: tuple[TermHit, ...] = ()
     topics: tuple[TopicHit, ...] = ()
     entities: tuple[str, ...] = field(default=())  # every entity id mentioned
+    # Organisations outside the vocabulary: (slug id, name as written). Their slug is
+    # the ``entity`` of their facts and is listed in ``entities``.
+    organisations: tuple[tuple[str, str], ...] = ()
 
 
 # ------------------------------------------------------------ store -> rules -> store

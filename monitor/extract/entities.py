@@ -53,6 +53,38 @@ _QUANTITY_HINT = re.compile(r"\d")
 _SUBJECT_GAP = re.compile(r",\s*(?:the\s)?$")
 _NEAR_AFTER = 15  # characters: "18x P/E for Alibaba"
 _COMPARED_REACH = 25  # characters: "than Amazon's 35x" is 3
+# What may stand between a compared name and a number it still owns: its possessive,
+# a product name or two, a relative clause about it ("than DeepSeek's R1, which
+# boasts 671 billion"), or "at" / "with" ("trailing AWS at 30%"). Any other word
+# means the number belongs to the sentence's own subject ("on par with DeepSeek R1
+# at only half the price" is the subject's price).
+_COMPARED_GAP = re.compile(
+    r"^(?:['’]s)?(?:[\s-]+[A-Z0-9][\w.-]*){0,2}"
+    r"(?:,?\s+(?:which|that|who)\s+(?:[a-z]+\s+){0,3}|\s+(?:at|with|of)\s+|\s*[:=]\s*|\s+)?$"
+)
+# A number that continues the previous one ("671 billion parameters, with 37 billion
+# active"; "(of which 37 billion ...)") shares its owner.
+_CONTINUES = re.compile(
+    r"[^.;:\d]{0,40}?(?:,\s*|\s+|\()(?:with|of\s+which|including|and)\s+"
+    r"(?:about|around|roughly|nearly|over|some|just|only)?\s*"
+)
+# A name after the number that owns it: "the 8% decline for Nvidia", "the 671 billion
+# parameters in DeepSeek's R1 model" (a short noun phrase, then "for" or "in").
+_OWNER_AFTER = re.compile(r"^\s(?:[a-z][a-z-]*\s){0,2}(?:for|in)\s(?:the\s)?$")
+# "... wiped off the value of Nvidia stock": the name of the stock owns the figure.
+_STOCK_AFTER = re.compile(r"(?:['’]s)?\s(?:stock|shares|share\sprice|market\svalue)\b")
+_STOCK_GAP = re.compile(r"^\s(?:[a-z][a-z-]*\s){0,5}(?:of|in)\s$")
+# "60% of Nvidia's H100": a share of another company's figure names the base, not
+# the owner.
+_REFERENCE_AFTER = re.compile(r"^\s*of\s(?:the\s)?$")
+_AFTER_REACH = 45  # characters between a number and a name after it that owns it
+# A bracket right after one of these words stands for a stripped company name:
+# "lags behind (20%)". Any other bracket describes what precedes it.
+_STRIPPED_BEFORE = re.compile(
+    r"(?:than|vs\.?|versus|trailing|behind|like|against|rivals?|over|including|ahead\s+of"
+    r"|compared\s+(?:to|with)|such\s+as)\s*\(?\s*$",
+    re.IGNORECASE,
+)
 
 # The main entity: named in the title, named first, named most (issue 5).
 TITLE_WEIGHT = 4
@@ -79,16 +111,27 @@ class Owner(NamedTuple):
     mention: Mention | None = None  # the name in the sentence that gave the owner
 
 
-def find_mentions(folded: str, cv: CompiledVocabulary) -> list[Mention]:
-    """Every entity name in the text (whitespace folded to spaces, same offsets)."""
+def find_mentions(
+    folded: str, cv: CompiledVocabulary, cues: list[tuple[int, int]] | None = None
+) -> list[Mention]:
+    """Every entity name in the text (whitespace folded to spaces, same offsets).
+
+    ``cues``, when given, receives the spans of company cue words ("Inc", "Group",
+    "Robotics") found by the same scan, for ``organisations``.
+    """
     if cv.entity_re is None:
         return []
     out: list[Mention] = []
+    entity_of = cv.entity_of
     for m in cv.entity_re.finditer(folded):
         s = m.start()
         if s and folded[s - 1].isalnum():
             continue  # inside a word: "Microsoft" in "XMicrosoft"
-        out.append(Mention(s, m.end(), cv.entity_of[m.group()]))
+        entity = entity_of.get(m.group())
+        if entity is not None:
+            out.append(Mention(s, m.end(), entity))
+        elif cues is not None:
+            cues.append((s, m.end()))
     return out
 
 
@@ -123,8 +166,14 @@ def attribute(
     main: str | None,
     parenthesised: bool,
     compared: list[bool] | None = None,
+    previous: tuple[int, Owner] | None = None,
 ) -> Owner:
-    """Who the number at ``text[start:end]`` belongs to."""
+    """Who the number at ``text[start:end]`` belongs to.
+
+    ``previous``: the end of the sentence's previous number and its owner.
+    """
+    if compared is None:
+        compared = compared_flags(text, sentence_start, sentence_mentions)
     if parenthesised:
         open_at = text.rfind("(", sentence_start, start)
         inside = [m for m in sentence_mentions if open_at < m.start and m.end <= start]
@@ -133,9 +182,18 @@ def attribute(
         for m in reversed(sentence_mentions):
             if m.end <= open_at and _POSSESSIVE_GAP.match(text[m.end : open_at]):
                 return Owner(m.entity, CONF_ADJACENT, m)
-        return Owner(None, CONF_NOBODY)
-    if compared is None:
-        compared = compared_flags(text, sentence_start, sentence_mentions)
+        if _STRIPPED_BEFORE.search(text, max(sentence_start, open_at - 30), open_at + 1):
+            return Owner(None, CONF_NOBODY)
+        # "LiveCodeBench (64.9 points)", "(of which 37 billion ...)": the bracket
+        # describes what precedes it; the usual rules find the owner.
+    if previous is not None and previous[1].mention is not None and start - previous[0] < 50:
+        prev_end, prev_owner = previous
+        if _CONTINUES.fullmatch(text, prev_end, start) is not None and not any(
+            prev_end <= m.start < start for m in sentence_mentions
+        ):
+            return prev_owner
+    after: tuple[Mention, bool] | None = None
+    looked = False  # for a name after the number: only when a rule needs it
     for k in range(len(sentence_mentions) - 1, -1, -1):
         m = sentence_mentions[k]
         if m.end > start:
@@ -143,9 +201,21 @@ def attribute(
         # "outperforms rivals like OpenAI's GPT-4 and Meta's Llama 3 ... over 200
         # models": a name on the far side of a comparison owns only a number right
         # after it ("lower than Amazon's 35x").
-        if compared[k] and start - m.end > _COMPARED_REACH:
+        if compared[k] and (
+            start - m.end > _COMPARED_REACH * 3 or not _COMPARED_GAP.match(text[m.end : start])
+        ):
             continue
+        if not looked:
+            after, looked = _owner_after(text, start, end, sentence_mentions), True
+        if after is not None and (after[1] or _has_figure(text, m.end, start)):
+            # "With BABA up 42% ..., the 8% decline for Nvidia": the name before has a
+            # figure of its own; the name after, joined by "for"/"in", owns this one.
+            return Owner(after[0].entity, CONF_AFTER, after[0])
         return Owner(m.entity, CONF_BEFORE, m)
+    if not looked:
+        after = _owner_after(text, start, end, sentence_mentions)
+    if after is not None:
+        return Owner(after[0].entity, CONF_AFTER, after[0])
     head = text[max(sentence_start, start - 60) : start]
     tail = text[end : end + 60]
     if main is not None and (
@@ -162,12 +232,44 @@ def attribute(
             break  # a later name is the owner of the later number, not of this one
         # "With a 36% share of China's cloud market, Alibaba is ...": the name opens
         # the main clause right after the phrase holding the number.
+        if _REFERENCE_AFTER.match(gap) and _POSSESSIVE_GAP.match(text[m.end : m.end + 2]):
+            break  # "60% of Nvidia's H100": the base of a comparison
         if _SUBJECT_GAP.search(gap) or len(gap) <= _NEAR_AFTER:
             return Owner(m.entity, CONF_AFTER, m)
         break
     if main is not None:
         return Owner(main, CONF_MAIN)
     return Owner(None, CONF_NOBODY)
+
+
+def _has_figure(text: str, lo: int, hi: int) -> bool:
+    return _QUANTITY_HINT.search(text, lo, hi) is not None
+
+
+def _owner_after(
+    text: str, start: int, end: int, mentions: list[Mention]
+) -> tuple[Mention, bool] | None:
+    """A name after the number that owns it, and whether the evidence is strong.
+
+    "the 8% decline for Nvidia" and "671 billion parameters in DeepSeek's R1 model"
+    (a short noun phrase, then "for"/"in": weak, it yields to a name before that has
+    no figure of its own); "$600bn wiped off the value of Nvidia stock" (the stock's
+    company: strong).
+    """
+    for m in mentions:
+        if m.start < end:
+            continue
+        if m.start - end > _AFTER_REACH:
+            return None
+        gap = text[end : m.start]
+        if _has_figure(text, end, m.start) or any(c in gap for c in ",;:()"):
+            return None
+        if _STOCK_GAP.match(gap) and _STOCK_AFTER.match(text, m.end, m.end + 20):
+            return m, True
+        if _OWNER_AFTER.match(gap):
+            return m, False
+        return None
+    return None
 
 
 def _subject_before(head: str) -> bool:

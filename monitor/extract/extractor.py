@@ -30,7 +30,9 @@ from monitor.extract.metrics import (
     fold_ok,
     strong_break,
 )
+from monitor.extract.organisations import find_organisations, organisation_mentions
 from monitor.extract.quantities import Quantity, find_quantities
+from monitor.extract.respectively import pair_respectively
 from monitor.extract.sentences import Pieces, Sentence
 from monitor.extract.terms import RawHit, find_terms, find_topics
 from monitor.extract.vocab import CompiledVocabulary, compile_vocabulary
@@ -49,9 +51,18 @@ def extract(text: str, title: str, vocab: Vocabulary, *, regex_timeout: float = 
     # Clause breaks are looked for in the lowered text where that finds the same.
     breaks_in = lowered if fold_ok(text) else None
     pieces = Pieces(text)
-    mentions = find_mentions(folded, cv)
+    cues: list[tuple[int, int]] = []
+    mentions = find_mentions(folded, cv, cues)
+    # Companies outside the vocabulary, so that their figures are not given to the
+    # article's main company (issue 13).
+    organisations, org_names = find_organisations(folded, mentions, cues)
+    if organisations:
+        mentions = sorted([*mentions, *organisations])
     mention_starts = [m.start for m in mentions]
-    title_mentions = find_mentions(" ".join(title.split()), cv) if title else []
+    title_folded = " ".join(title.split())
+    title_mentions = find_mentions(title_folded, cv) if title else []
+    if org_names and title:
+        title_mentions.extend(organisation_mentions(title_folded, org_names))
     main = main_entity(title_mentions, mentions)
     quantities = find_quantities(text)
     term_hits = find_terms(text, cv, regex_timeout)
@@ -104,6 +115,7 @@ def extract(text: str, title: str, vocab: Vocabulary, *, regex_timeout: float = 
         terms=tuple(terms),
         topics=tuple(topics),
         entities=tuple(entities),
+        organisations=tuple(org_names.items()),
     )
 
 
@@ -193,9 +205,14 @@ def _sentence_facts(
     directions: list[str | None] = [None] * n
     slots: list[Slot] = []
     owners_found: list[Owner] = []
+    if mentions and any(q.unit == "count" for q in qs):
+        # "10,000 Nvidia A100 chips": a name inside a figure describes it; it owns
+        # neither that figure nor the next ones.
+        mentions = [m for m in mentions if not any(q.start < m.start < q.end for q in qs)]
     compared = compared_flags(text, s0, mentions) if mentions else []  # once per sentence
     any_level = any_multiple = False
     prev_end = s0
+    previous: tuple[int, Owner] | None = None
     for i, q in enumerate(qs):
         start, end, unit = q.start, q.end, q.unit
         klass = unit
@@ -215,10 +232,13 @@ def _sentence_facts(
         elif unit == "multiple":
             any_multiple = True
         prev_end = end
-        o = attribute(text, start, end, s0, mentions, main, q.parenthesised, compared)
+        o = attribute(text, start, end, s0, mentions, main, q.parenthesised, compared, previous)
         owners_found.append(o)
+        if not q.second_currency:
+            previous = (end, o)
         name = "" if o.mention is None else _owner_name(text, breaks_in, o, q)
         slots.append(Slot(start, end, klass, name, q.second_currency))
+    owners_found = pair_respectively(text, (s0, s1), qs, mentions, owners_found)
     metrics = classify(text, slots, phrases, cv, breaks_in)
     # Where the words between two neighbouring numbers change hands (see _split_gap).
     gaps = [_split_gap(text, qs[k].end, qs[k + 1].start) - s0 for k in range(n - 1)]

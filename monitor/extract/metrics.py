@@ -206,7 +206,10 @@ def classify(
         # order that is not vetoed wins.
         best: tuple[int, int, str] | None = None
         veto = vetoed[i]
-        kind = _KIND_FOR_CLASS[slot.klass]
+        kind = _KIND_FOR_CLASS.get(slot.klass)
+        if kind is None:
+            out.append((None, False))  # points, GW, TFLOPS: no metric kind takes them
+            continue
         slot_start, slot_end = slot.start, slot.end
         for h in hits:
             entry = kind_cues.get((h.phrase, kind))

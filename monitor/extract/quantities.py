@@ -17,7 +17,10 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+from monitor.extract.ratios import find_ratios
+
+# "1,700", and "1’700" as Swiss and some Asian outlets group thousands.
+_NUM = r"\d{1,3}(?:[,’']\d{3})+(?![0-9])(?:\.\d+)?|\d+(?:\.\d+)?"
 # Spanish grouping: "53.000" is fifty-three thousand, "4,35" is a decimal.
 _NUM_ES = r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+(?:,\d+)?"
 
@@ -96,14 +99,27 @@ _FORMS: dict[str, str] = {
     "growth": r"""(?P<growth>(?P<g_digits>single|double|triple|quadruple)[- \xa0]digits?
         (?:[ \xa0](?P<g_noun>growth|rates?|increases?|gains?|jumps?|surges?))?)""",
     "count": rf"""(?P<count>(?P<c_num>{_NUM})
-        (?:[ \xa0]?(?P<c_scale>trillion|billion|million|thousand|[kK])\b)(?P<c_plus>\+)?)""",
-    "nouncount": rf"(?P<nouncount>(?P<n_num>{_NUM})[ \xa0](?=(?P<n_noun>[a-z][a-z-]*s)\b))",
+        (?:[ \xa0-]?(?P<c_scale>trillion|billion|million|thousand|[kK])\b)(?P<c_plus>\+)?)""",
+    # "120 countries", "18 stated allies", "10,000 Nvidia A100 chips", "50,000 Hopper
+    # GPUs", "1,700 of the latest AI chips": up to three modifiers (names, codes,
+    # adjectives) between the number and its plural noun.
+    "nouncount": rf"""(?P<nouncount>(?P<n_num>{_NUM})[ \xa0]
+        (?:of[ \xa0](?:the|its|their)[ \xa0])?
+        (?-i:(?:[A-Z][A-Za-z0-9.-]*|[0-9]+[A-Za-z][A-Za-z0-9-]*|[a-z]+(?:ed|ing|est|al|ic|ive|ese))
+        [ \xa0]){{0,3}}
+        (?=(?P<n_noun>(?-i:[a-z][a-z-]*[a-z]s|[A-Z][A-Za-z]*[A-Z]s))\b))""",
+    # "800 TFLOPS", "3.2 TB/s", "3.8 gigawatts": compute and power, in their own units.
+    "phys": rf"""(?P<phys>(?P<u_num>{_NUM})[ \xa0]?
+        (?P<u_unit>gigawatts?|megawatts?|teraflops|petaflops|GW|MW|TFLOPS|PFLOPS|TB/s|GB/s)
+        (?![A-Za-z]))""",
     "ratio": r"""(?P<ratio>(?<![A-Za-z])(?:P/E|P/S|price-to-earnings|price-to-sales|PE|EV/EBITDA)
         (?:[ \xa0]\(P/[ES]\))?(?:[ \xa0]ratio|[ \xa0]multiple)?
         (?:[ \xa0](?:of|at|is|was|near|around))?[ \xa0]
         (?P<r_num>\d+(?:\.\d+)?)(?!\.?\d|[ \xa0]?[%xX×]))""",
 }
+_FORMS["score"] = rf"(?P<score>(?P<sc_num>{_NUM})(?:[ \xa0]points?\b)?)(?![0-9%.,]?[0-9%])"
 _FORM = {k: re.compile(v, re.VERBOSE | re.IGNORECASE) for k, v in _FORMS.items()}
+_SCORE_CUES = ("score of ", "scored ", "scoring ", "score of\xa0")
 
 _CODES = frozenset({"USD", "HKD", "RMB", "CNY", "EUR", "GBP", "rmb", "usd", "cny", "Rmb"})
 # The last character of every prefix ``_prefix_start`` accepts.
@@ -116,14 +132,16 @@ _GATE = r"""[ \xa0]?(?:(?P<pct>%|per|por|pp|basis|bps|[-–]|to[ \xa0])
     | (?P<scale>[kK]\b|thousand|million|billion|trillion)
     | (?P<cur>yuan|dollars|rmb|cny|usd|euros|eur\b|renminbi|hong[ \xa0]kong|u\.?s\.?[ \xa0]dollars)
     | (?P<es>mil[ \xa0]millones|millones|millón|billones)
-    | (?P<word>[a-z]))"""
-_DIGIT_RUN = re.compile(r"\d[\d.,]*(?:(?=(?ix:" + _GATE + ")))?")
+    | (?P<phys>gigawatt|megawatt|teraflop|petaflop|gw\b|mw\b|tflops|pflops|tb/s|gb/s)
+    | (?P<word>[a-z]|\d+[a-z]))"""
+_DIGIT_RUN = re.compile(r"\d[\d.,’']*(?:(?=(?ix:" + _GATE + ")))?")
 _GATED: dict[str, tuple[str, ...]] = {
-    "pct": ("pct",),
+    "pct": ("pct", "count"),  # "85-90%", and "3-billion-parameter"
     "mult": ("mult",),
     "scale": ("suffix", "count"),
     "cur": ("suffix",),
     "es": ("es",),
+    "phys": ("phys",),
     "word": ("nouncount",),
 }
 _GATED_FORMS = {gate: tuple(_FORM[kind] for kind in kinds) for gate, kinds in _GATED.items()}
@@ -202,13 +220,41 @@ def find_quantities(text: str, start: int = 0, end: int | None = None) -> list[Q
                 found.append(_with_context(q, text, start))
                 in_order = False
         at = text.find("igit", at + 4, stop)
+    for value, s, e in find_ratios(text, start, stop):  # "half the price"
+        found.append(_with_context(Quantity(value, "ratio", s, e, text[s:e]), text, start))
+        in_order = False
     if not in_order:
         found.sort(key=_start)
-    return _link_currencies(found, text)
+    return _link_currencies(_join_ranges(found, text), text)
 
 
 def _start(q: Quantity) -> int:
     return q.start
+
+
+# "$60 billion to $65 billion" is one range; "from $60 billion to $65 billion" a change.
+_RANGE_GAP = re.compile(r"[ \xa0]+to[ \xa0]+")
+_FROM_BEFORE = re.compile(r"\b(?:from|From)[ \xa0]+(?:about|around|roughly|some|nearly)?[ \xa0]*$")
+
+
+def _join_ranges(found: list[Quantity], text: str) -> list[Quantity]:
+    out: list[Quantity] = []
+    for q in found:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and q.unit == "money"
+            and prev.unit == "money"
+            and prev.currency == q.currency
+            and prev.value_high is None
+            and prev.value < q.value
+            and _RANGE_GAP.fullmatch(text, prev.end, q.start)
+            and not _FROM_BEFORE.search(text, max(0, prev.start - 25), prev.start)
+        ):
+            out[-1] = prev._replace(end=q.end, surface=text[prev.start : q.end], value_high=q.value)
+            continue
+        out.append(q)
+    return out
 
 
 def _match_at(
@@ -232,6 +278,10 @@ def _match_at(
             m = _FORM["ratio"].match(text, ratio.start(), stop)
             if m is not None:
                 return m
+    if text.endswith(_SCORE_CUES, lo, s):
+        m = _FORM["score"].match(text, s, stop)  # "a score of 96.2 on MATH-500"
+        if m is not None:
+            return m
     if gate is None:
         return None
     for form in _GATED_FORMS[gate]:
@@ -320,11 +370,26 @@ def _from_match(m: re.Match[str], text: str) -> Quantity | None:
         return Quantity(_parse(m["c_num"]) * scale, "count", s, e, text[s:e], None, approx)
     if kind == "nouncount":
         noun = _fold(m["n_noun"])
-        if noun in _NOT_COUNT_NOUNS or _is_bad_count_context(text, s) or _looks_like_year(m):
+        if _is_bad_count_context(text, s) or _looks_like_year(m):
             return None
         ns = m.end("n_noun")
+        if noun == "points" and m.end("n_num") + 1 == m.start("n_noun"):
+            # "scored 87.2 points" (a benchmark); "percentage points" is another form
+            return Quantity(_parse(m["n_num"]), "points", s, ns, text[s:ns])
+        if noun in _NOT_COUNT_NOUNS:
+            return None
         return Quantity(_parse(m["n_num"]), "count", s, ns, text[s:ns])
+    if kind == "score":
+        return Quantity(_parse(m["sc_num"]), "points", s, e, text[s:e])
+    if kind == "phys":
+        unit = _PHYS_UNITS.get(_fold(m["u_unit"]).rstrip("s"), m["u_unit"])
+        return Quantity(_parse(m["u_num"]), unit, s, e, text[s:e])
     return None
+
+
+_PHYS_UNITS = {"gigawatt": "GW", "megawatt": "MW", "gw": "GW", "mw": "MW", "teraflop": "TFLOPS",
+               "petaflop": "PFLOPS", "tflop": "TFLOPS", "pflop": "PFLOPS", "tb/": "TB/s",
+               "gb/": "GB/s"}  # fmt: skip
 
 
 def _is_bad_count_context(text: str, s: int) -> bool:
@@ -348,7 +413,7 @@ def _scale(word: str | None) -> float | None:
 
 
 def _parse(raw: str) -> float:
-    return float(raw.replace(",", ""))
+    return float(raw.replace(",", "").replace("’", "").replace("'", ""))
 
 
 def _parse_es(raw: str) -> float:

@@ -23,19 +23,46 @@ class RawHit(NamedTuple):
 
 
 def find_terms(text: str, cv: CompiledVocabulary, timeout: float) -> list[RawHit]:
+    """Model names (term families) in ``text``, in order, one per place.
+
+    A pattern with a group named ``term`` names only that part ("its TurboS reasoning
+    model" gives "TurboS"). Where two families match overlapping text, the family
+    listed first wins, so a brand's own family comes before any catch-all one. A
+    company's name is never a model name ("the DeepSeek model").
+    """
     hits: list[RawHit] = []
-    for family, pattern, literal in cv.terms:
-        if literal not in text:
-            continue  # every match opens with ``literal``: a C substring search rules it out
+    taken: list[tuple[int, int]] = []
+    present: set[str] = set()
+    gate_re = cv.gate_re
+    if gate_re is not None:
+        # One scan for every family's literals, far cheaper than a search per literal.
+        # It resumes one character after each find, so a literal starting inside
+        # another one's match is still seen.
+        g = gate_re.search(text)
+        while g is not None:
+            present.update(cv.gate_inside[g.group()])
+            g = gate_re.search(text, g.start() + 1)
+    for family, pattern, literals in cv.terms:
+        if literals and not any(lit in present for lit in literals):
+            continue  # no match can exist without one of them
+        named = "term" in pattern.groupindex
         found: list[RawHit] = []
         try:
             for m in pattern.finditer(text, timeout=timeout):
-                term = m.group().rstrip(_TRAILING)
-                if term:
-                    found.append(RawHit(family, term, m.start(), m.start() + len(term)))
+                start, end = m.span("term") if named else (-1, -1)
+                if start < 0:  # no such group, or a branch without it
+                    start, end = m.span()
+                term = text[start:end].rstrip(_TRAILING)
+                if not term or term in cv.entity_of:
+                    continue
+                end = start + len(term)
+                if any(s < end and start < e for s, e in taken):
+                    continue
+                found.append(RawHit(family, term, start, end))
         except TimeoutError:
             continue  # skip this family for this article; partial results are dropped
         hits.extend(found)
+        taken.extend((h.start, h.end) for h in found)
     hits.sort(key=lambda h: h.start)
     return hits
 

@@ -25,7 +25,11 @@ from typing import Any, NamedTuple
 
 import regex
 
+from monitor.extract import org_cues
+from monitor.extract.term_gates import gate_literals, required_prefix, term_branches
 from monitor.values import MetricDef, Vocabulary
+
+__all__ = ["CompiledVocabulary", "compile_vocabulary", "phrase_key", "required_prefix"]
 
 # Inflections a phrase's last word may carry: invest -> investing, commit -> committed.
 SUFFIXES = ("ments", "ment", "ting", "ing", "ted", "es", "ed", "s", "d")
@@ -42,7 +46,9 @@ class Cue(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class CompiledVocabulary:
     vocab: Vocabulary
-    entity_re: re.Pattern[str] | None  # run on the whitespace-folded text
+    # Run on the whitespace-folded text: the entity names, and the company cue words
+    # of ``org_cues`` (not in ``entity_of``).
+    entity_re: re.Pattern[str] | None
     entity_of: dict[str, str]  # name as written -> entity id
     phrase_re: re.Pattern[str] | None  # every cue part and exclude phrase, on lowered text
     # ``phrase_re`` behind one character that is not a letter or digit: the engine
@@ -61,8 +67,13 @@ class CompiledVocabulary:
     kind_cues: dict[tuple[str, str], tuple[tuple[str, ...], int, tuple[Cue, ...]]]
     excludes: dict[str, tuple[str, ...]]  # lower-cased phrase -> metric ids it vetoes
     metrics: dict[str, MetricDef]
-    # (family id, compiled pattern, a literal every match opens with, or "")
-    terms: tuple[tuple[str, regex.Pattern[str], str], ...]
+    # (family id, one top-level alternative of its pattern, compiled; literals one of
+    # which every text it matches in holds, or () to run it on every text)
+    terms: tuple[tuple[str, regex.Pattern[str], tuple[str, ...]], ...]
+    # Every gate literal of ``terms`` in one trie, searched in one scan per article; a
+    # found literal stands for every gate literal inside it (``gate_inside``).
+    gate_re: re.Pattern[str] | None
+    gate_inside: dict[str, tuple[str, ...]]
     topic_re: re.Pattern[str] | None  # on lowered text
     topic_of: dict[str, tuple[str, ...]]  # lower-cased phrase -> topic ids
     # (a first word, the topic phrases that open with it): the word is looked for first
@@ -95,7 +106,9 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
         for name in ent.names:
             # The first definition of a name wins; the rule loader reports duplicates.
             entity_of.setdefault(" ".join(name.split()), ent.id)
-    entity_re = _trie_pattern(entity_of, inflect=False, tail=r"(?![A-Za-z0-9])")
+    # The company cues of organisations.py are found in the same scan as the names.
+    cue_words = {w: "" for w in org_cues.SUFFIXES if w not in entity_of}
+    entity_re = _trie_pattern({**entity_of, **cue_words}, inflect=False, tail=r"(?![A-Za-z0-9])")
 
     cues: list[Cue] = []
     excludes: dict[str, list[str]] = {}
@@ -120,11 +133,12 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
             topic_of.setdefault(_norm(phrase), []).append(topic.id)
     topic_re = _trie_pattern(topic_of, inflect=True, tail=r"(?![a-z0-9])")
 
-    terms: list[tuple[str, regex.Pattern[str], str]] = []
+    terms: list[tuple[str, regex.Pattern[str], tuple[str, ...]]] = []
     for family in vocab.terms:
         try:
-            terms.append(
-                (family.id, regex.compile(family.pattern), required_prefix(family.pattern))
+            terms.extend(
+                (family.id, regex.compile(branch), gate_literals(branch))
+                for branch in term_branches(family.pattern)
             )
         except (regex.error, ValueError, TypeError):
             # The rule loader rejects bad patterns with file:line:col; if one slips
@@ -132,6 +146,7 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
             continue
 
     anchor_cues = _anchor_cues(cues)
+    gates = {lit for _, _, lits in terms for lit in lits}
     return CompiledVocabulary(
         vocab=vocab,
         entity_re=entity_re,
@@ -150,67 +165,13 @@ def _compile(vocab: Vocabulary) -> CompiledVocabulary:
         excludes={k: tuple(v) for k, v in excludes.items()},
         metrics={m.id: m for m in vocab.metrics},
         terms=tuple(terms),
+        gate_re=_trie_pattern(gates, inflect=False, tail=""),
+        gate_inside={g: tuple(h for h in gates if h in g) for g in gates},
         topic_re=topic_re,
         topic_of={k: tuple(v) for k, v in topic_of.items()},
         topic_leads=_leads(topic_of),
         phrase_memo={},
     )
-
-
-# A pattern's opening literal: after an optional "\b", a run of letters, digits and
-# "-" ("\bQwen[0-9]", "\bGPT-[0-9]"), outside any group or class.
-_OPENING_LITERAL = re.compile(r"(?:\\b)?([A-Za-z0-9-]+)")
-# Inline flags ("(?i)", "(?i:...)", "(?V1)") may change what a literal matches.
-_INLINE_FLAGS = re.compile(r"\(\?(?!P)[a-zA-Z^-]")
-
-
-def required_prefix(pattern: str) -> str:
-    """A literal that opens every match of the analyst ``pattern``, or "" if none is sure.
-
-    Most term families name a brand ("\\bQwen[0-9]..."): a text without the brand
-    cannot match, and a substring search says so far faster than running the
-    pattern (issue 5, point 8). Conservative: flags, a top-level "|" or anything
-    unusual give "" (no shortcut).
-    """
-    m = _OPENING_LITERAL.match(pattern)
-    if m is None or _INLINE_FLAGS.search(pattern) or _top_level_bar(pattern):
-        return ""
-    literal = m.group(1)
-    if pattern[m.end() : m.end() + 1] in ("?", "*", "+", "{"):
-        literal = literal[:-1]  # the quantifier applies to the last character only
-    return literal
-
-
-def _top_level_bar(pattern: str) -> bool:
-    """Does ``pattern`` hold an alternation outside every group (or is it unclear)?"""
-    depth = 0
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":
-            # Skip the class: a "]" right after "[" or "[^" is a member, not its end.
-            j = i + 1
-            if j < n and pattern[j] == "^":
-                j += 1
-            if j < n and pattern[j] == "]":
-                j += 1
-            while j < n and pattern[j] != "]":
-                if pattern[j] == "[":
-                    return True  # a nested set (V1 syntax): do not guess
-                j += 2 if pattern[j] == "\\" else 1
-            i = j + 1
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth <= 0:
-            return True
-        i += 1
-    return False
 
 
 def _norm(phrase: str) -> str:

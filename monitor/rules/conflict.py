@@ -18,6 +18,20 @@ def _periods_agree(a: str | None, b: str | None) -> bool:
     return a is None or b is None or a.casefold() == b.casefold()
 
 
+def _one_amount_converted(a: dict[str, Any], b: dict[str, Any], spec: ConflictSpec) -> bool:
+    """Do both claims give the same amount in another currency, only converted apart?
+
+    "$53 billion" and "$52 billion", each written as the conversion of "RMB 380
+    billion", are one figure: the outlets used different exchange rates. The amount
+    they were converted from decides.
+    """
+    sa, sb = a.get("converted_from"), b.get("converted_from")
+    if not sa or not sb or sa[1] != sb[1]:
+        return False
+    va, vb = float(sa[0]), float(sb[0])
+    return abs(va - vb) <= spec.tolerance.size_at(max(abs(va), abs(vb)))
+
+
 def _telling_change(points: list[Point], spec: ConflictSpec) -> set[tuple[int, str]]:
     """(article, series) pairs where the article itself gives values far apart.
 
@@ -63,6 +77,7 @@ def run_conflict(ctx: Ctx, spec: ConflictSpec, records: Iterable[FactRecord]) ->
             period=point.period,
             display=describe(point),
             group=group,
+            converted_from=list(point.source) if point.source is not None else None,
         )
         st["claims"] = dict(list(claims.items())[-MAX_CLAIMS:])
         _check_conflict(ctx, spec, st, point, group)
@@ -80,6 +95,8 @@ def _check_conflict(
                 continue
             # both ways in time: an old article arriving late meets newer claims
             if abs(from_iso(a["at"]) - from_iso(b["at"])) > spec.within:
+                continue
+            if _one_amount_converted(a, b, spec):
                 continue
             lo_a, hi_a = float(a["value"]), float(a["high"])
             lo_b, hi_b = float(b["value"]), float(b["high"])

@@ -41,6 +41,9 @@ class Point:
     currency: str | None
     period: str | None
     record: FactRecord
+    # The same amount in another currency, as the article gave it: "$53 billion" said
+    # as the conversion of "RMB 380 billion" carries (380e9, "CNY").
+    source: tuple[float, str] | None = None
 
 
 def select(spec: SeriesSpec, records: Iterable[FactRecord]) -> list[Point]:
@@ -65,12 +68,18 @@ def _place(spec: SeriesSpec, rec: FactRecord) -> Point | None:
     if any(quals.get(k) != v.casefold() for k, v in spec.where.items()):
         return None
     value, high, currency = f.value, f.value_high, f.currency
+    source = (
+        (f.alt_value, f.alt_currency)
+        if f.alt_value is not None and f.alt_currency is not None
+        else None
+    )
     if spec.currency is not None and currency != spec.currency:
         if f.alt_currency != spec.currency or f.alt_value is None:
             return None
         # the same amount in the wanted currency, as the article gave it ("RMB 380 billion
         # ($53 billion)"): never our own conversion
         ratio = f.alt_value / f.value if f.value else 1.0
+        source = (f.value, f.currency) if f.currency is not None else None
         value, high, currency = (
             f.alt_value,
             (high * ratio if high is not None else None),
@@ -83,7 +92,14 @@ def _place(spec: SeriesSpec, rec: FactRecord) -> Point | None:
     if spec.per_period:
         parts.append(f"period={(f.period or '-').casefold()}")
     return Point(
-        "/".join(parts), value, high if high is not None else value, f.unit, currency, f.period, rec
+        "/".join(parts),
+        value,
+        high if high is not None else value,
+        f.unit,
+        currency,
+        f.period,
+        rec,
+        source,
     )
 
 

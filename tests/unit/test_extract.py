@@ -422,3 +422,52 @@ def test_letters_that_match_case_insensitively_are_read_as_they_match(
     """A word the pattern matches must be found in the tables: these used to raise."""
     (q,) = find_quantities(text)
     assert (q.value, q.currency) == (value, currency)
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "value", "surface"),
+    [
+        ("caps orders at 1’700 GPUs", "count", 1700.0, "1’700 GPUs"),
+        ("up to 320'000 GPUs", "count", 320000.0, "320'000 GPUs"),
+        ("exempts 18 named allies", "count", 18.0, "18 named allies"),
+        ("bought 10,000 Nvidia A100 chips", "count", 10000.0, "10,000 Nvidia A100 chips"),
+        ("up to 1,700 of the newest AI chips", "count", 1700.0, "1,700 of the newest AI chips"),
+        ("a 7-billion-parameter model", "count", 7e9, "7-billion"),
+        ("it scored 88.5 points", "points", 88.5, "88.5 points"),
+        ("about 900 TFLOPS of compute", "TFLOPS", 900.0, "900 TFLOPS"),
+        ("1.2 TB/s of bandwidth", "TB/s", 1.2, "1.2 TB/s"),
+        ("added 2.5 gigawatts of capacity", "GW", 2.5, "2.5 gigawatts"),
+    ],
+)
+def test_counts_points_and_physical_units(text: str, unit: str, value: float, surface: str) -> None:
+    qs = find_quantities(text)
+    assert [(q.unit, q.value, q.surface) for q in qs] == [(unit, value, surface)]
+
+
+@pytest.mark.parametrize(
+    "text", ["up 2 percentage points", "in 2024 Nvidia GPUs", "for 3 consecutive quarters"]
+)
+def test_points_years_and_periods_are_not_counts(text: str) -> None:
+    assert all(q.unit not in ("count", "points") for q in find_quantities(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("at only half the cost", [("ratio", 0.5, None, "half")]),
+        ("runs twice as fast", [("ratio", 2.0, None, "twice")]),
+        ("in the first half of 2025", []),
+        ("on behalf of the firm", []),
+        ("will spend $40 billion to $45 billion",
+         [("money", 40e9, 45e9, "$40 billion to $45 billion")]),
+        ("rose from $40 billion to $45 billion", [("money", 40e9, None, "$40 billion"),
+                                                  ("money", 45e9, None, "$45 billion")]),
+        ("with a score of 71.5 on the test", [("points", 71.5, None, "71.5")]),
+        ("it scored 71% on the test", [("percent", 71.0, None, "71%")]),
+    ],
+)  # fmt: skip
+def test_ratio_words_money_ranges_and_scores(
+    text: str, expected: list[tuple[str, float, float | None, str]]
+) -> None:
+    got = [(q.unit, q.value, q.value_high, q.surface) for q in find_quantities(text)]
+    assert got == expected

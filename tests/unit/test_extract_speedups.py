@@ -283,8 +283,10 @@ def test_a_term_pattern_gives_a_literal_only_when_every_match_opens_with_it(
 
 def test_term_families_skipped_by_their_literal_find_what_running_them_finds() -> None:
     cv = compile_vocabulary(VOCAB)
-    assert all(literal for _, _, literal in cv.terms)  # every shipped family has one
-    plain = dataclasses.replace(cv, terms=tuple((f, p, "") for f, p, _ in cv.terms))
+    # every shipped alternative has its literals but two that open with one character
+    # (a bare "o1", a size "-70B"): scanning for those costs more than running them
+    assert sum(not literals for _, _, literals in cv.terms) <= 2
+    plain = dataclasses.replace(cv, terms=tuple((f, p, ()) for f, p, _ in cv.terms))
     rng = random.Random(12)
     atoms = ("Qwen3", "Qwen", "-Max", "GPT-4o", "Llama 3", "Gemini 2.5 Pro", "DeepSeek-V3",
              "ERNIE 4.0", "Doubao-1.5-Pro", "Hunyuan", " ", ".", "x", "Qwen2.5-")  # fmt: skip

@@ -478,3 +478,37 @@ rules:
     )
     facts = [share(article(hours=0), 30.0), share(article(hours=1), 40.0, confidence=0.5)]
     assert run(rs, facts=facts).alerts == ()
+
+
+CAPEX_CONFLICT = """
+rules:
+  - id: capex-conflict
+    when: {conflict: {entity: alibaba, metric: ai_capex_plan, currency: USD, tolerance: 1%}}
+"""
+
+
+def test_one_amount_converted_at_two_rates_is_not_a_conflict() -> None:
+    rs = ruleset(CAPEX_CONFLICT)
+    # Both outlets give the plan in yuan and convert it: 53 vs 52 billion dollars.
+    facts = [
+        fact(article(source="wire", story=1), 380e9, currency="CNY", alt=(53e9, "USD")),
+        fact(article(source="markets", story=1, hours=1), 380e9, currency="CNY", alt=(52e9, "USD")),
+        # the dollar figure itself, linked to the yuan it converts
+        fact(article(source="daily", story=1, hours=2), 52e9, alt=(380e9, "CNY")),
+    ]
+    assert run(rs, facts=facts).alerts == ()
+
+
+def test_a_real_disagreement_is_still_a_conflict_with_conversions() -> None:
+    rs = ruleset(CAPEX_CONFLICT)
+    facts = [
+        # the same dollar figure converted from different yuan amounts: sources disagree
+        fact(article(source="wire", story=1), 380e9, currency="CNY", alt=(53e9, "USD")),
+        fact(article(source="markets", story=1, hours=1), 480e9, currency="CNY", alt=(66e9, "USD")),
+        # and a dollar figure given alone, with nothing to reconcile it
+        fact(article(source="daily", story=1, hours=2), 60e9),
+    ]
+    alerts = run(rs, facts=facts).alerts
+    said = [{c["source"] for c in alert.payload["claims"]} for alert in alerts]
+    assert said[0] == {"wire", "markets"}  # 380 vs 480 billion yuan: a real difference
+    assert said[-1] == {"wire", "markets", "daily"}  # $60 billion alone disagrees too

@@ -1,0 +1,224 @@
+"""Companies the vocabulary does not know, found by how news names a company.
+
+A figure next to "Moore Threads Technology Co." or "rival Biren" belongs to that
+company, not to the article's main one (issue 13). Without a name list, a run of
+capitalised words counts as an organisation only with a company cue:
+
+* a legal or business word after it: "Biren Technology", "Moore Threads Technology
+  Co.", "Horizon Robotics", "Scope Group" (``org_cues``; found by the vocabulary's
+  own name scan, so they cost no scan of their own);
+* a ticker in brackets with its exchange or listing code: "Nebius (NASDAQ: NBIS)",
+  "Enflame (688123.SH)";
+* a word that introduces a company: "rival Biren", "startup Manus", "chipmaker Hygon";
+* a possessive before a company's things: "Hygon's revenue", "Enflame's shares".
+
+Each organisation gets a slug id (lower case, legal words dropped: "Moore Threads
+Technology Co." -> ``moore_threads``), so an analyst who later adds the company to
+the vocabulary under that id finds its past figures. Later bare mentions of the
+name ("Moore Threads said ...") count too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from monitor.extract.entities import Mention
+from monitor.extract.org_cues import LEGAL
+
+# With its exchange or a numeric listing code: a bare "(VEU)" defines an acronym.
+_TICKER = re.compile(
+    r"\((?:(?:NASDAQ|Nasdaq|NYSE|HKEX|HKG|SSE|SZSE|OTC|TSX|LSE|KRX|TYO)\s?:\s?[A-Z]{1,5}"
+    r"|[0-9]{4,6}\.[A-Z]{1,2})\)"
+)
+_INTRO = ("rival", "startup", "start-up", "chipmaker")
+_THINGS = frozenset(
+    {"shares", "stock", "revenue", "revenues", "sales", "profit", "profits", "earnings",
+     "capex", "valuation", "market", "chip", "chips", "GPU", "GPUs", "model", "models", "IPO"}
+)  # fmt: skip
+_NAME_WORD = re.compile(r"[A-Z][A-Za-z0-9&-]*(?:\.[A-Za-z0-9]+)*|[0-9]+[A-Za-z][A-Za-z0-9]*")
+# Capitalised words that open sentences or name places, days and roles, not companies.
+_NOT_NAMES = frozenset(
+    {"The", "A", "An", "This", "That", "These", "Those", "Its", "It", "Their", "Our", "We",
+     "They", "He", "She", "In", "On", "At", "For", "With", "By", "From", "As", "And", "But",
+     "Or", "If", "While", "When", "After", "Before", "Since", "Meanwhile", "However",
+     "According", "Also", "Chinese", "China", "US", "U.S.", "USA", "America", "American",
+     "Americans", "Europe", "European", "EU", "Japan", "Japanese", "Korea", "Korean", "India",
+     "Indian", "Taiwan", "Taiwanese", "Hong", "Kong", "Beijing", "Shanghai", "Shenzhen",
+     "Washington", "Silicon", "Valley", "Wall", "Street", "Asia", "Asian", "Global", "World",
+     "National", "State", "Federal", "Commerce", "Department", "Ministry", "Government",
+     "Administration", "Congress", "Senate", "President", "CEO", "CFO", "Chairman", "Analyst",
+     "Analysts", "Investors", "Generative", "Artificial", "Intelligence", "Open", "Cloud",
+     "Chip", "Chips", "Tech", "Technology", "Big", "New", "Other", "Many", "Most", "Some",
+     "All", "Each", "Both", "Several", "January", "February", "March", "April", "May", "June",
+     "July", "August", "September", "October", "November", "December", "Monday", "Tuesday",
+     "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Today", "Join", "Read",
+     "Subscribe", "Q1", "Q2", "Q3", "Q4", "H1", "H2", "FY", "AI"}
+)  # fmt: skip
+_ABBREVIATIONS = frozenset({"Inc", "Corp", "Co", "Ltd"})
+_MAX_WORDS = 4
+_REACH = 60  # characters looked at before a cue
+
+
+class Organisation(NamedTuple):
+    id: str  # slug
+    name: str  # as first written, with its suffix
+    core: str  # the name without its legal words, for later bare mentions
+
+
+def find_organisations(
+    folded: str, known: list[Mention], suffixes: list[tuple[int, int]]
+) -> tuple[list[Mention], dict[str, str]]:
+    """Mentions of organisations outside the vocabulary, and slug -> name as written.
+
+    ``known``: the vocabulary's mentions (a name overlapping one is not new);
+    ``suffixes``: the spans of cue words the name scan found.
+    """
+    candidates: list[tuple[int, int, int]] = []  # name start, core end, name end
+    for group in _chains(folded, suffixes):
+        span = _name_before(folded, group[0][0])
+        if span is not None:
+            candidates.append(_with_suffix(folded, span, group))
+    for m in _TICKER.finditer(folded):
+        span = _name_before(folded, m.start() - (folded[m.start() - 1 : m.start()] == " "))
+        if span is not None:
+            candidates.append((span[0], span[1], span[1]))
+    for apostrophe in ("’s ", "'s "):
+        at = folded.find(apostrophe)
+        while at != -1:
+            nxt = folded[at + 3 : at + 16].split(" ", 1)[0].rstrip(".,;:")
+            if nxt in _THINGS:
+                span = _name_before(folded, at)
+                if span is not None:
+                    candidates.append((span[0], span[1], span[1]))
+            at = folded.find(apostrophe, at + 3)
+    for intro in _INTRO:
+        at = folded.find(intro)
+        while at != -1:
+            after = at + len(intro) + (folded.startswith("s ", at + len(intro)))
+            if folded.startswith(" ", after) and (at == 0 or not folded[at - 1].isalnum()):
+                span = _name_after(folded, after + 1)
+                if span is not None:
+                    candidates.append((span[0], span[1], span[1]))
+            at = folded.find(intro, at + len(intro))
+    if not candidates:
+        return [], {}
+    taken = [(m.start, m.end) for m in known]
+    found: dict[str, Organisation] = {}
+    out: list[Mention] = []
+    for s, core_end, e in sorted(candidates):
+        if any(ts < e and s < te for ts, te in taken):
+            continue
+        org = Organisation(_slug(folded[s:core_end]), folded[s:e], folded[s:core_end])
+        if not org.id:
+            continue
+        found.setdefault(org.id, org)
+        out.append(Mention(s, e, org.id))
+        taken.append((s, e))
+    # Later bare mentions of a name already recognised.
+    for org in found.values():
+        at = folded.find(org.core)
+        while at != -1:
+            end = at + len(org.core)
+            if _whole_word(folded, at, end) and not any(ts < end and at < te for ts, te in taken):
+                out.append(Mention(at, end, org.id))
+                taken.append((at, end))
+            at = folded.find(org.core, end)
+    out.sort()
+    return out, {k: v.name for k, v in found.items()}
+
+
+def organisation_mentions(text: str, names: dict[str, str]) -> list[Mention]:
+    """Mentions in ``text`` (a title) of organisations the body named: slug -> name."""
+    out: list[Mention] = []
+    for org_id, name in names.items():
+        at = text.find(name)
+        if at != -1 and _whole_word(text, at, at + len(name)):
+            out.append(Mention(at, at + len(name), org_id))
+    return out
+
+
+def _chains(text: str, suffixes: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Cue words that follow one another ("Technology Co., Ltd.") as one suffix."""
+    out: list[list[tuple[int, int]]] = []
+    for s, e in suffixes:
+        if out and text[out[-1][-1][1] : s].strip(" .,") == "" and s - out[-1][-1][1] <= 3:
+            out[-1].append((s, e))
+        else:
+            out.append([(s, e)])
+    return out
+
+
+def _with_suffix(
+    text: str, span: tuple[int, int], group: list[tuple[int, int]]
+) -> tuple[int, int, int]:
+    """(start, end of the name proper, end with the suffix) for a name and its cue words.
+
+    "Horizon Robotics": a business word belongs to the name; "Technology Co." and
+    other legal words do not.
+    """
+    core_end = span[1]
+    for s, e in group:
+        if text[s:e] in LEGAL:
+            break
+        core_end = e
+    end = group[-1][1]
+    if text[group[-1][0] : end] in _ABBREVIATIONS and text.startswith(".", end):
+        end += 1  # "Co."
+    return span[0], core_end, end
+
+
+def _name_before(text: str, at: int) -> tuple[int, int] | None:
+    """The run of capitalised words that ends just before ``at`` (one space apart)."""
+    lo = max(0, at - _REACH)
+    words = list(_NAME_WORD.finditer(text, lo, at))
+    picked: list[re.Match[str]] = []
+    end = at
+    for w in reversed(words):
+        gap = text[w.end() : end]
+        if gap not in ("", " ") or w.group() in _NOT_NAMES:
+            break  # punctuation, a paragraph break, or a word that is not a name
+        picked.append(w)
+        end = w.start()
+        if len(picked) == _MAX_WORDS:
+            break
+    if not picked:
+        return None
+    first = picked[-1]
+    if first.start() > 0 and (text[first.start() - 1].isalnum() or text[first.start() - 1] in "-."):
+        return None
+    return first.start(), picked[0].end()
+
+
+def _name_after(text: str, at: int) -> tuple[int, int] | None:
+    picked: list[re.Match[str]] = []
+    pos = at
+    while len(picked) < _MAX_WORDS:
+        w = _NAME_WORD.match(text, pos)
+        if w is None or w.group() in _NOT_NAMES:
+            break
+        picked.append(w)
+        if text.startswith(" ", w.end()) and _NAME_WORD.match(text, w.end() + 1):
+            pos = w.end() + 1
+            continue
+        break
+    if not picked:
+        return None
+    end = picked[-1].end()
+    if text[end - 1] == ".":
+        end -= 1  # the sentence's full stop
+    return picked[0].start(), end
+
+
+def _whole_word(text: str, start: int, end: int) -> bool:
+    return (start == 0 or not text[start - 1].isalnum()) and (
+        end == len(text) or not text[end].isalnum()
+    )
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def _slug(name: str) -> str:
+    words = [w for w in name.split() if w.rstrip(".,") not in LEGAL]
+    return _SLUG.sub("_", " ".join(words).lower()).strip("_")
