@@ -8,6 +8,6 @@ application hands it over), ``digest.py`` (``build_digest``: grouping, order, wo
 Configuration: ``channels.py`` (channels.yaml) and ``schedule.py`` (cron in a time zone,
 windows). Senders behind the ``Notifier`` protocol (``notifier.py``): ``email.py``,
 ``slack.py`` and ``webhook.py`` (through ``http_post.py`` and ``monitor.net``), chosen by
-``senders.notifier_for``. ``digest_legacy.py`` keeps the pre-channel digest for its
-callers until they build ``DigestNews``.
+``senders.notifier_for``. The application (``monitor.app.digests``) builds the
+``DigestNews`` from the store and queues what ``compose`` makes in the outbox.
 """

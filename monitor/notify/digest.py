@@ -11,8 +11,6 @@ Pure: values in, values out, no I/O and no settings (an import-linter contract).
 * cleans every string (one line, no controls) and drops links other than http(s).
 
 ``render_text``, ``render_html``, ``render_slack`` and ``render_json`` lay the view out.
-The names re-exported from ``digest_legacy`` serve the callers that still build the
-pre-channel digest (``DigestInput``) until the application builds ``DigestNews``.
 """
 
 from __future__ import annotations
@@ -21,14 +19,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import TypeVar
 
-from monitor.notify.digest_legacy import DigestAlert as DigestAlert
-from monitor.notify.digest_legacy import DigestFact as DigestFact
-from monitor.notify.digest_legacy import DigestInput as DigestInput
-from monitor.notify.digest_legacy import DigestStory as DigestStory
-from monitor.notify.digest_legacy import alert_ids as alert_ids
-from monitor.notify.digest_legacy import format_value as format_value
-from monitor.notify.digest_legacy import render_html as render_html
-from monitor.notify.digest_legacy import render_text as render_text
 from monitor.notify.news import (
     AlertNews,
     CompanyNews,
@@ -303,16 +293,8 @@ def _when(ts: datetime, tz: tzinfo) -> str:
 __all__ = [
     "AlertNews",
     "CompanyNews",
-    "DigestAlert",
-    "DigestFact",
-    "DigestInput",
     "DigestNews",
-    "DigestStory",
     "DigestView",
-    "alert_ids",
     "build_digest",
-    "format_value",
-    "render_html",
-    "render_text",
     "safe_link",
 ]

@@ -3,9 +3,9 @@
 The digest (tests/unit/digest_samples.py ``many_alerts``) holds 500 alerts in 100 stories
 of 20 companies, each alert with its quoted sentence, source and link. Rows: the pure
 builder, then each renderer on the built view (the Slack row includes the JSON encoding
-of every part, as sent). Peers measured in the same run: the pre-channel renderers
-(``digest_legacy``) on the same 500 alerts, and a bare Jinja2 loop over the alerts with
-autoescape and nothing else (no grouping, no quotes shown once, no splitting).
+of every part, as sent). Peers measured in the same run: a bare Jinja2 loop over the alerts
+with autoescape and nothing else (no grouping, no quotes shown once, no splitting), and
+one JSON document of the alerts (the least a sender could post).
 Each figure is the median of several runs.
 Usage: python tests/bench/bench_digest.py [--quick]
 """
@@ -24,49 +24,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import jinja2
 
-from monitor.notify import digest_legacy as legacy
 from monitor.notify.digest import build_digest
-from monitor.notify.news import DigestNews
 from monitor.notify.render_html import render_html
 from monitor.notify.render_slack import render_slack
 from monitor.notify.render_text import render_text
-from tests.unit.digest_samples import NOW, many_alerts
+from tests.unit.digest_samples import many_alerts
 
 BARE = jinja2.Environment(autoescape=True).from_string(
     "<ul>{% for a in alerts %}<li>[{{ a.severity|upper }}] {{ a.title }}"
     "<blockquote>{{ a.evidence[0].quote }}</blockquote>"
     '<a href="{{ a.evidence[0].url }}">{{ a.evidence[0].source }}</a></li>{% endfor %}</ul>'
 )
-
-
-def as_legacy(news: DigestNews) -> legacy.DigestInput:
-    stories = []
-    for company in news.companies:
-        for s in company.stories:
-            alerts = tuple(
-                legacy.DigestAlert(
-                    rule_id=a.rule_id,
-                    severity=a.severity,
-                    title=a.title,
-                    quote=a.evidence[0].quote,
-                    url=a.evidence[0].url,
-                    story_id=s.story_id,
-                    id=a.alert_id,
-                )
-                for a in s.alerts
-            )
-            stories.append(
-                legacy.DigestStory(
-                    id=s.story_id,
-                    title=s.title,
-                    url=s.url,
-                    sources=tuple(f"source{i}" for i in range(s.sources)),
-                    article_count=s.new_articles,
-                    first_seen=s.updated_at,
-                    alerts=alerts,
-                )
-            )
-    return legacy.DigestInput(title=news.title, generated_at=NOW, stories=tuple(stories))
 
 
 def median_ms(fn: Callable[[], Any], runs: int) -> float:
@@ -84,7 +52,6 @@ def main() -> None:
     news = many_alerts(500)
     n = sum(len(s.alerts) for c in news.companies for s in c.stories)
     view = build_digest(news)
-    old = as_legacy(news)
     alerts = [a for c in news.companies for s in c.stories for a in s.alerts]
     parts = render_slack(view)
 
@@ -106,12 +73,8 @@ def main() -> None:
         (f"render Slack blocks + JSON ({len(parts)} parts)", median_ms(slack_json, runs)),
         ("build + all three formats", median_ms(everything, runs)),
         (
-            "peer: legacy text renderer, same alerts",
-            median_ms(lambda: legacy.render_text(old), runs),
-        ),
-        (
-            "peer: legacy HTML renderer, same alerts",
-            median_ms(lambda: legacy.render_html(old), runs),
+            "peer: json.dumps of the alerts, one message",
+            median_ms(lambda: json.dumps([repr(a) for a in alerts]), runs),
         ),
         (
             "peer: bare Jinja2 loop, same alerts",

@@ -1,0 +1,510 @@
+"""The outbox end to end: digests and alerts reach a real SMTP server and a Slack-like
+receiver on 127.0.0.1 through the real senders, once, and nothing is lost when a send
+fails or a dispatcher dies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from monitor.app.outbox import Dispatcher
+from monitor.demo_sinks import smtp_sink
+from monitor.models import Alert, Delivery, Digest
+from monitor.notify.channels import load_channels
+from monitor.notify.memory import MemoryNotifier
+from monitor.pipeline import Pipeline
+from monitor.rules.loader import load_rules
+from monitor.settings import Settings
+from monitor.store import deliveries
+from monitor.store.db import session_scope
+from tests.conftest import ROOT, RULES
+
+Run = Any
+
+CAPEX = (
+    "Alibaba said on Tuesday it will invest RMB 380 billion, about $53 billion, in AI and "
+    "cloud infrastructure over the next three years, the largest such plan of any Chinese "
+    "company so far."
+)
+RAISED = (
+    "Alibaba lifted its three-year AI and cloud plan to RMB 480 billion, about $66 billion, "
+    "from RMB 380 billion, as demand for its cloud outran the supply of chips."
+)
+
+
+# -------------------------------------------------------------- a Slack-like server
+
+
+@dataclass
+class Slack:
+    """A threaded HTTP server answering like Slack, as scripted; it can hold a request
+    unanswered until released."""
+
+    script: list[tuple[int, bytes, dict[str, str]]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+    hold: bool = False
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    url: str = ""
+
+
+@contextmanager
+def slack(server_state: Slack) -> Iterator[Slack]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            server_state.bodies.append(body)
+            server_state.arrived.set()
+            if server_state.hold:
+                server_state.release.wait(30)
+            status, reply, headers = (
+                server_state.script.pop(0) if server_state.script else (200, b"ok", {})
+            )
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            with contextlib.suppress(OSError):  # a killed client: what arrived has arrived
+                self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server_state.url = f"http://127.0.0.1:{server.server_address[1]}/services/T1/B1/secret"
+    try:
+        yield server_state
+    finally:
+        server_state.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+CHANNELS_FILE = """channels:
+  - name: desk-email
+    type: email
+    to: [analyst@example.com]
+    schedule: "0 8 * * 1-5"
+    timezone: Asia/Shanghai
+  - name: china-tech-slack
+    type: slack
+    url_env: DESK_SLACK_URL
+    schedule: "0 8 * * 1-5"
+    timezone: Asia/Shanghai
+    immediate: high
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+LAUNCH = (
+    "Alibaba released Qwen3-Max on Wednesday, its largest model so far, and said it beats "
+    "the best open models on coding and reasoning tests."
+)
+NEW_MODEL_RULE = """rules:
+  - id: new-model
+    when: {new_term: qwen_models}
+    severity: high
+    notify: [china-tech-slack, desk-email]
+"""
+
+
+def pipeline(
+    engine: Engine, tmp_path: Path, smtp_port: int, slack_url: str, *, rules: Path = RULES
+) -> Pipeline:
+    path = write(tmp_path, "channels.yaml", CHANNELS_FILE)
+    channels = load_channels(path, {"DESK_SLACK_URL": slack_url})
+    settings = Settings(
+        database_url=str(engine.url),
+        http={"allow_networks": ["127.0.0.1/32"], "jitter": 0.0},
+        smtp={"host": "127.0.0.1", "port": smtp_port, "tls": "none", "timeout": 5.0},
+        slack={"min_interval": 0.0, "timeout": 5.0},
+        delivery={"lease": 60.0, "backoff_base": 30.0},
+    )
+    names = {c.name for c in channels} | {"log"}
+    return Pipeline(settings, engine, load_rules(rules, channels=names), channels=channels)
+
+
+def ingest(pipe: Pipeline, tmp_path: Path, *texts: str) -> None:
+    """Each text as a new file (a new article), through the same stages as a poll."""
+    from monitor.fetch.local import read_local
+
+    start = len(list(tmp_path.glob("article-*.txt")))
+    items = [
+        a
+        for i, t in enumerate(texts, start=start)
+        for a in read_local(write(tmp_path, f"article-{i}.txt", t))
+    ]
+    pipe.ingest(items, source="file")
+
+
+def rows(engine: Engine) -> list[Delivery]:
+    with session_scope(engine) as s:
+        return list(s.exec(select(Delivery).order_by(col(Delivery.id))))
+
+
+def send_digests(pipe: Pipeline) -> None:
+    now = pipe.clock()
+    for channel in pipe.channels:
+        pipe.record_digest(channel, window_key=f"digest:{channel.name}@test", until=now)
+
+
+# ---------------------------------------------------------------------------- tests
+
+
+def test_ingest_then_digest_send_delivers_one_email_and_one_slack_message(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command-line loop with a channels file pointing at local servers."""
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    article = write(tmp_path, "capex.txt", CAPEX)
+    with smtp_sink() as (port, mailbox), slack(Slack()) as receiver:
+        monkeypatch.setenv("DESK_SLACK_URL", receiver.url)
+        monkeypatch.setenv("MONITOR_SMTP__HOST", "127.0.0.1")
+        monkeypatch.setenv("MONITOR_SMTP__PORT", str(port))
+        monkeypatch.setenv("MONITOR_SMTP__TLS", "none")
+        monkeypatch.setenv("MONITOR_HTTP__ALLOW_NETWORKS", '["127.0.0.1/32"]')
+        monkeypatch.setenv("MONITOR_CHANNELS_FILE", str(write(tmp_path, "ch.yaml", CHANNELS_FILE)))
+        assert run("ingest", str(article), db=db).returncode == 0
+        preview = run("digest", "preview", "--channel", "desk-email", db=db)
+        assert preview.returncode == 0 and "RMB 380 billion" in preview.stdout
+        assert json.loads(run("deliveries", "--json", db=db).stdout) == []  # recorded nothing
+        sent = run("digest", "send", db=db)
+        assert sent.returncode == 0, sent.stderr
+        again = run("digest", "send", db=db)  # nothing new: nothing more is sent
+    assert len(mailbox.messages) == 1 and len(receiver.bodies) == 1
+    ((to, msg),) = mailbox.messages
+    assert (
+        to == ["analyst@example.com"]
+        and "RMB 380 billion" in msg.get_body(("plain",)).get_content()
+    )
+    assert msg.get_body(("html",)) is not None and msg["Message-ID"]
+    assert "RMB 380 billion" in receiver.bodies[0].decode()  # in the blocks
+    listed = json.loads(run("deliveries", "--json", db=db).stdout)
+    assert sorted((d["channel"], d["status"]) for d in listed) == [
+        ("china-tech-slack", "sent"), ("desk-email", "sent"),
+    ]  # fmt: skip
+    assert "nothing to send" in again.stderr
+    digests = json.loads(run("digest", "list", "--json", db=db).stdout)
+    assert {d["channel"] for d in digests if d["parts"]} == {"desk-email", "china-tech-slack"}
+    shown = run("digest", "show", str(digests[-1]["id"]), db=db)
+    assert shown.returncode == 0 and "RMB 380 billion" in shown.stdout
+
+
+def test_an_alert_at_the_channels_immediate_severity_goes_out_at_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    write(rules, "vocabulary.yaml", (RULES / "vocabulary.yaml").read_text(encoding="utf-8"))
+    write(rules, "launch.yaml", NEW_MODEL_RULE)
+    with smtp_sink() as (port, mailbox), slack(Slack()) as receiver:
+        pipe = pipeline(engine, tmp_path, port, receiver.url, rules=rules)
+        ingest(pipe, tmp_path, LAUNCH)
+        # queued in the transaction that stored the article and fired the alert: only
+        # the Slack channel sends high alerts at once; the email waits for its digest
+        queued = rows(engine)
+        assert [(r.kind, r.channel) for r in queued] == [("alert", "china-tech-slack")]
+        with session_scope(engine) as s:
+            alert = s.get(Alert, queued[0].ref_id)
+            assert alert is not None and alert.title == "New Qwen model: Qwen3-Max"
+        asyncio.run(Dispatcher(pipe).drain())
+        assert len(receiver.bodies) == 1 and "Qwen3-Max" in receiver.bodies[0].decode()
+        send_digests(pipe)
+        asyncio.run(Dispatcher(pipe).drain())
+    assert len(receiver.bodies) == 2
+    # sent at once, the alert is not repeated in the Slack channel's digest (which still
+    # tells the story and its new name)
+    assert json.loads(receiver.bodies[1])["text"].endswith("1 story · 0 alerts")
+    ((_, email),) = mailbox.messages
+    assert "New Qwen model: Qwen3-Max" in email.get_body(("plain",)).get_content()
+
+
+def test_email_delivered_and_slack_failing_retries_only_slack(
+    engine: Engine, tmp_path: Path
+) -> None:
+    script = [(500, b"boom", {}), (429, b"rate_limited", {"Retry-After": "7"})]
+    with smtp_sink() as (port, mailbox), slack(Slack(script=list(script))) as receiver:
+        pipe = pipeline(engine, tmp_path, port, receiver.url)
+        ingest(pipe, tmp_path, CAPEX)
+        send_digests(pipe)
+        first = asyncio.run(Dispatcher(pipe).drain()).outcomes
+        assert sorted((o.channel, o.status) for o in first) == [
+            ("china-tech-slack", "retrying"), ("desk-email", "sent"),
+        ]  # fmt: skip
+        slack_row = next(r for r in rows(engine) if r.channel == "china-tech-slack")
+        assert slack_row.last_error_kind == "http_500" and slack_row.attempts == 1
+        # the retry is not due before the backoff: nothing happens now
+        assert asyncio.run(Dispatcher(pipe).drain()).outcomes == []
+        t0 = slack_row.next_attempt_at
+        assert t0 is not None
+        pipe.clock = lambda: t0 + timedelta(seconds=1)
+        second = asyncio.run(Dispatcher(pipe).drain()).outcomes
+        assert [(o.channel, o.status) for o in second] == [("china-tech-slack", "retrying")]
+        after_429 = next(r for r in rows(engine) if r.channel == "china-tech-slack")
+        assert after_429.next_attempt_at is not None
+        # Slack asked for 7 s: no try before that, however short the backoff would be
+        assert after_429.next_attempt_at >= t0 + timedelta(seconds=1 + 7)
+        pipe.clock = lambda: after_429.next_attempt_at + timedelta(seconds=1)  # type: ignore[operator]
+        third = asyncio.run(Dispatcher(pipe).drain()).outcomes
+        assert [(o.channel, o.status) for o in third] == [("china-tech-slack", "sent")]
+    assert len(mailbox.messages) == 1  # the email was never sent again
+    assert len(receiver.bodies) == 3 and len(set(receiver.bodies)) == 1
+
+
+def test_a_permanent_failure_is_dead_lettered_with_slacks_reason_and_retried_by_hand(
+    engine: Engine, tmp_path: Path, run: Run
+) -> None:
+    with smtp_sink() as (port, _), slack(Slack(script=[(400, b"invalid_payload", {})])) as r:
+        pipe = pipeline(engine, tmp_path, port, r.url)
+        ingest(pipe, tmp_path, CAPEX)
+        send_digests(pipe)
+        outcomes = asyncio.run(Dispatcher(pipe).drain()).outcomes
+        dead = next(o for o in outcomes if o.channel == "china-tech-slack")
+        assert dead.status == "dead" and "invalid_payload" in (dead.error or "")
+        assert r.url not in (dead.error or "")  # the URL is a credential
+        with session_scope(engine) as s:
+            ops = s.exec(select(Alert).where(col(Alert.rule_id) == "operator:delivery")).all()
+        assert len(ops) == 1 and "dead-lettered" in ops[0].title
+        listed = run("deliveries", "--state", "dead", "--json", db=str(engine.url))
+        assert [d["id"] for d in json.loads(listed.stdout)] == [dead.delivery_id]
+        retried = run("deliveries", "retry", str(dead.delivery_id), db=str(engine.url))
+        assert retried.returncode == 0
+        again = asyncio.run(Dispatcher(pipe).drain()).outcomes
+        assert [(o.delivery_id, o.status) for o in again] == [(dead.delivery_id, "sent")]
+
+
+def test_too_many_tries_dead_letter_with_the_reason(engine: Engine, tmp_path: Path) -> None:
+    with smtp_sink() as (port, _), slack(Slack()) as r:
+        pipe = pipeline(engine, tmp_path, port, r.url)
+        pipe.settings = pipe.settings.model_copy(
+            update={"delivery": pipe.settings.delivery.model_copy(update={"max_attempts": 3})}
+        )
+        ingest(pipe, tmp_path, CAPEX)
+        send_digests(pipe)
+    memory = MemoryNotifier()
+    memory.fail("retry", kind="http_503", error="unavailable", times=10)
+    dispatcher = Dispatcher(
+        pipe, notifiers={"china-tech-slack": memory, "desk-email": MemoryNotifier()}
+    )
+    seen = []
+    for _ in range(5):
+        got = asyncio.run(dispatcher.drain()).outcomes
+        seen += [o.status for o in got if o.channel == "china-tech-slack"]
+        row = next(x for x in rows(engine) if x.channel == "china-tech-slack")
+        if row.status == "dead":
+            break
+        pipe.clock = lambda at=row.next_attempt_at: at + timedelta(seconds=1)  # type: ignore[misc]
+    assert seen == ["retrying", "retrying", "dead"]
+    assert row.attempts == 3 and "gave up after 3 tries" in (row.last_error or "")
+    assert len(memory.attempts) == 3
+
+
+def test_a_crash_before_sending_delivers_once_after_the_lease(
+    engine: Engine, tmp_path: Path
+) -> None:
+    with smtp_sink() as (port, mailbox), slack(Slack()) as receiver:
+        pipe = pipeline(engine, tmp_path, port, receiver.url)
+        ingest(pipe, tmp_path, CAPEX)
+        send_digests(pipe)
+        claimed = Dispatcher(pipe).claim()  # ... and the dispatcher dies here
+        assert len(claimed) == 2
+        assert asyncio.run(Dispatcher(pipe).drain()).outcomes == []  # leased: left alone
+        lease = pipe.settings.delivery.lease
+        pipe.clock = lambda: datetime.now(UTC) + timedelta(seconds=lease + 1)
+        outcomes = asyncio.run(Dispatcher(pipe).drain()).outcomes
+    assert sorted(o.status for o in outcomes) == ["sent", "sent"]
+    assert len(mailbox.messages) == 1 and len(receiver.bodies) == 1
+
+
+def test_a_crash_between_sending_and_marking_sends_at_most_once_more(tmp_path: Path) -> None:
+    """A real `monitor deliveries dispatch` is killed while Slack holds its answer: the
+    message arrived but was never marked. The next dispatcher, once the lease expires,
+    sends it again: one duplicate, the same message, and then it is marked."""
+    url = f"sqlite:///{tmp_path / 'kill.db'}"
+    from monitor.store.db import make_engine, upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    with smtp_sink() as (port, mailbox), slack(Slack(hold=True)) as receiver:
+        pipe = pipeline(engine, tmp_path, port, receiver.url)
+        ingest(pipe, tmp_path, CAPEX)
+        send_digests(pipe)
+        (slack_row,) = [r for r in rows(engine) if r.channel == "china-tech-slack"]
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "MONITOR_DATABASE_URL": url,
+            "MONITOR_CHANNELS_FILE": str(tmp_path / "channels.yaml"),
+            "DESK_SLACK_URL": receiver.url,
+            "MONITOR_SMTP__HOST": "127.0.0.1",
+            "MONITOR_SMTP__PORT": str(port),
+            "MONITOR_SMTP__TLS": "none",
+            "MONITOR_HTTP__ALLOW_NETWORKS": '["127.0.0.1/32"]',
+            "MONITOR_SLACK__MIN_INTERVAL": "0",
+            "MONITOR_RULES__DIR": str(RULES),
+            "MONITOR_DELIVERY__LEASE": str(pipe.settings.delivery.lease),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "deliveries", "dispatch"],
+            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert receiver.arrived.wait(60), "the dispatcher never reached the Slack server"
+        os.kill(proc.pid, signal.SIGKILL)  # the message has arrived; no mark will follow
+        proc.wait(30)
+        receiver.hold = False
+        receiver.release.set()
+        stuck = next(r for r in rows(engine) if r.id == slack_row.id)
+        assert stuck.status == "pending" and stuck.lease_owner  # claimed, never marked
+        lease = pipe.settings.delivery.lease
+        pipe.clock = lambda: datetime.now(UTC) + timedelta(seconds=lease + 1)
+        outcomes = asyncio.run(Dispatcher(pipe).drain()).outcomes
+    assert ("china-tech-slack", "sent") in [(o.channel, o.status) for o in outcomes]
+    assert len(receiver.bodies) == 2 and receiver.bodies[0] == receiver.bodies[1]
+    assert len(mailbox.messages) == 1  # email: sent once, by one dispatcher or the other
+    assert all(r.status == "sent" for r in rows(engine))
+    engine.dispose()
+
+
+def test_preview_records_and_sends_nothing(engine: Engine, tmp_path: Path) -> None:
+    with smtp_sink() as (port, mailbox), slack(Slack()) as receiver:
+        pipe = pipeline(engine, tmp_path, port, receiver.url)
+        ingest(pipe, tmp_path, CAPEX)
+        before = rows(engine)
+        view = pipe.preview(channel=pipe.channels[0])
+        assert not view.empty
+        assert rows(engine) == before
+        with session_scope(engine) as s:
+            assert s.exec(select(Digest)).all() == []
+    assert mailbox.messages == [] and receiver.bodies == []
+
+
+def _two_dispatchers_send_each_row_once(engine: Engine, tmp_path: Path) -> None:
+    with smtp_sink() as (port, _), slack(Slack()) as receiver:
+        pipe = pipeline(engine, tmp_path, port, receiver.url)
+        ingest(pipe, tmp_path, CAPEX)
+        send_digests(pipe)
+        with session_scope(engine) as s:  # many more messages than one batch
+            row = s.exec(select(Delivery).where(col(Delivery.channel) == "china-tech-slack")).one()
+            extra = [
+                deliveries.NewDelivery(
+                    f"copy-{i}",
+                    "digest",
+                    row.ref_id,
+                    row.channel,
+                    "",
+                    1,
+                    1,
+                    f"m{i}",
+                    dict(row.payload or {}),
+                )
+                for i in range(60)
+            ]
+            deliveries.enqueue(s, extra, now=pipe.clock())
+        a = Pipeline(pipe.settings, engine, pipe.rules, channels=pipe.channels, worker="a")
+        b = Pipeline(pipe.settings, engine, pipe.rules, channels=pipe.channels, worker="b")
+
+        async def both() -> None:
+            await asyncio.gather(
+                asyncio.to_thread(lambda: asyncio.run(Dispatcher(a).drain())),
+                asyncio.to_thread(lambda: asyncio.run(Dispatcher(b).drain())),
+            )
+
+        asyncio.run(both())
+    assert len(receiver.bodies) == 61
+    assert all(r.status == "sent" for r in rows(engine))
+
+
+def test_two_dispatchers_on_sqlite_send_each_row_once(engine: Engine, tmp_path: Path) -> None:
+    _two_dispatchers_send_each_row_once(engine, tmp_path)
+
+
+@pytest.mark.postgres
+def test_two_dispatchers_on_postgresql_send_each_row_once(
+    pg_engine: Engine, tmp_path: Path
+) -> None:
+    _two_dispatchers_send_each_row_once(pg_engine, tmp_path)
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgresql_build_one_digest_per_window(
+    pg_engine: Engine, tmp_path: Path
+) -> None:
+    with smtp_sink() as (port, _), slack(Slack()) as receiver:
+        pipe = pipeline(pg_engine, tmp_path, port, receiver.url)
+        ingest(pipe, tmp_path, CAPEX)
+        now = pipe.clock()
+        channel = pipe.channels[0]
+
+        def record() -> object:
+            return pipe.record_digest(channel, window_key="digest:desk@w1", until=now)
+
+        async def race() -> list[object]:
+            return list(await asyncio.gather(*(asyncio.to_thread(record) for _ in range(4))))
+
+        got = asyncio.run(race())
+    assert sum(1 for g in got if g is not None) == 1
+    with session_scope(pg_engine) as s:
+        assert len(s.exec(select(Digest)).all()) == 1
+        assert len([r for r in s.exec(select(Delivery)) if r.kind == "digest"]) == 1
+
+
+def test_channels_list_check_and_rules_routing(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = write(tmp_path, "channels.yaml", CHANNELS_FILE)
+    monkeypatch.setenv("MONITOR_CHANNELS_FILE", str(good))
+    listed = run("channels", "list", "--json", db=None)
+    assert listed.returncode == 0
+    rows_ = {c["name"]: c for c in json.loads(listed.stdout)}
+    assert rows_["desk-email"]["to"] == ["analyst@example.com"]
+    assert rows_["china-tech-slack"]["url_set"] is False  # named, not set: nothing leaks
+    assert rows_["desk-email"]["next_digest_at"]
+    unset = run("channels", "check", db=None)  # sending needs the URL variable
+    assert unset.returncode == 1 and "DESK_SLACK_URL is not set" in unset.stdout
+    monkeypatch.setenv("DESK_SLACK_URL", "https://hooks.slack.test/services/T/B/x")
+    assert run("channels", "check", db=None).returncode == 0
+    bad = write(
+        tmp_path,
+        "bad.yaml",
+        "channels:\n  - name: desk\n    type: email\n    to: [a@example.com]\n"
+        "    schedul: '0 8 * * *'\n    immediate: high\n",
+    )
+    out = run("channels", "check", str(bad), "--json", db=None)
+    assert out.returncode == 1
+    (problem,) = json.loads(out.stdout)
+    assert (problem["file"], problem["line"], problem["column"]) == (str(bad), 5, 5)
+    assert "did you mean 'schedule'" in problem["message"]
+    # rule files may route only to channels the channels file defines
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    write(rules, "vocabulary.yaml", (RULES / "vocabulary.yaml").read_text(encoding="utf-8"))
+    write(rules, "r.yaml", NEW_MODEL_RULE.replace("desk-email", "desk-emial"))
+    checked = run("rules", "check", str(rules), db=None)
+    assert checked.returncode == 1
+    assert "unknown channel 'desk-emial'" in checked.stdout and "desk-email" in checked.stdout
