@@ -3,35 +3,50 @@ are here and delegate to ``pipeline``.
 
 Rule files are watched: an edit swaps the whole rule set at once (``RuleBook``); a bad
 edit keeps the last good rules, logs every problem with its location and raises one
-operator alert. The sources file is watched the same way.
+operator alert. The sources file is watched the same way; SIGHUP reloads sources, rules
+and channels at once.
+
+SIGTERM or SIGINT stops it cleanly: no job starts any more, the polls and sends under way
+get ``MONITOR_SCHEDULE__SHUTDOWN_GRACE`` seconds to finish and are then cancelled (a poll
+cut short stores nothing and gives its source back), and every source lease and claimed
+message this worker still holds is released, so another worker takes them at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import os
+import signal
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from monitor.app import metrics, polling, retention
 from monitor.app.digests import Recorded
 from monitor.app.outbox import Dispatcher
-from monitor.errors import MonitorError, SourceFileError
+from monitor.errors import FileProblems, MonitorError, SourceFileError
 from monitor.fetch.client import Fetcher
 from monitor.fetch.source_file import load_sources
 from monitor.notify.channels import Channel
 from monitor.pipeline import Clock, Pipeline, utcnow
+from monitor.probes import Liveness, app, server
 from monitor.rules.reload import RuleBook
-from monitor.scheduler import Counters, build_scheduler, run_until_stopped
+from monitor.scheduler import Counters, build_scheduler
 from monitor.settings import Settings
 from monitor.store import workers
 from monitor.store.alerts import raise_operator_alert
-from monitor.store.db import session_scope
+from monitor.store.db import daemon_lock, session_scope
 
 log = logging.getLogger(__name__)
+
+ChannelLoader = Callable[[], tuple[Channel, ...]]
 
 
 class Daemon:
@@ -42,7 +57,9 @@ class Daemon:
         rulebook: RuleBook,
         *,
         channels: tuple[Channel, ...] = (),
+        channel_loader: ChannelLoader | None = None,
         clock: Clock = utcnow,
+        metrics_address: str | None = None,
     ) -> None:
         self.settings = settings
         self.rulebook = rulebook
@@ -50,7 +67,11 @@ class Daemon:
         self.dispatcher = Dispatcher(self.pipeline)
         self.clock = clock
         self.counters = Counters()
+        self.liveness = Liveness(settings.schedule.tick)
+        self.metrics_address = metrics_address
+        self._channel_loader = channel_loader
         self._sources_stamp: tuple[int, int] | None = None
+        self._running: set[asyncio.Task[Any]] = set()
         self.fetcher: Fetcher | None = None
         self._report_rule_problems(rulebook.last_outcome.problems)
 
@@ -74,6 +95,7 @@ class Daemon:
         try:
             specs = load_sources(path)
         except SourceFileError as exc:
+            metrics.FILE_RELOAD_FAILURES.labels("sources").inc()
             for problem in exc.problems:
                 log.error("%s (keeping the previous sources)", problem)
             self._operator_alert(
@@ -94,8 +116,31 @@ class Daemon:
                 len(self.rulebook.current.rules),
                 len(self.rulebook.current.files),
             )
+            if outcome.problems:
+                metrics.RULE_RELOAD_FAILURES.inc()
             self._report_rule_problems(outcome.problems)
         return outcome.changed
+
+    def reload_channels(self) -> bool:
+        """Read the channels file again (SIGHUP); a bad one keeps the channels in use."""
+        if self._channel_loader is None:
+            return False
+        try:
+            channels = self._channel_loader()
+        except FileProblems as exc:
+            metrics.FILE_RELOAD_FAILURES.labels("channels").inc()
+            for problem in exc.problems:
+                log.error("%s (keeping the previous channels)", problem)
+            self._operator_alert(
+                "channels", "channels file rejected; previous channels kept",
+                [str(p) for p in exc.problems],
+            )  # fmt: skip
+            return False
+        if channels != self.pipeline.channels:
+            self.pipeline.channels = channels  # one reference: an atomic swap
+            self.dispatcher = Dispatcher(self.pipeline)  # senders for the new channels
+            log.info("channels reloaded: %d channel(s)", len(channels))
+        return True
 
     def _report_rule_problems(self, problems: tuple[object, ...]) -> None:
         if not problems:
@@ -115,6 +160,7 @@ class Daemon:
     # -------------------------------------------------------------------- jobs
 
     async def poll_job(self) -> None:
+        self.liveness.beat()
         self.reload_sources()
         assert self.fetcher is not None
         reports = await self.pipeline.poll_due(self.fetcher)
@@ -162,24 +208,76 @@ class Daemon:
     async def dispatch_job(self) -> None:
         await self.dispatcher.drain()
 
+    async def retention_job(self) -> None:
+        # one worker's run is enough, but two at once only find less to delete
+        await asyncio.to_thread(retention.prune, self.pipeline)
+
+    def _tracked(self, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+        """A job whose task the shutdown can wait for, and that ends quietly when it is
+        cancelled at shutdown (a cancelled job is no error)."""
+
+        @functools.wraps(job)
+        async def run() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                log.info("job %s cut short by the shutdown", getattr(job, "__name__", "?"))
+            finally:
+                self._running.discard(task)
+
+        return run
+
+    def reload_all(self) -> None:
+        """SIGHUP: sources, rules and channels, now."""
+        log.info("SIGHUP: reloading sources, rules and channels")
+        if self._sources_stamp is not None:
+            self._sources_stamp = (0, 0)  # read it again even when its stamp is the same
+        self.reload_sources()
+        self.reload_rules()
+        self.reload_channels()
+
     # --------------------------------------------------------------------- run
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        stop = stop or asyncio.Event()
+        with daemon_lock(self.pipeline.engine):
+            await self._run(stop or asyncio.Event())
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        handled: list[int] = []
+        for sig, action in (
+            (signal.SIGTERM, stop.set),
+            (signal.SIGINT, stop.set),
+            (signal.SIGHUP, self.reload_all),
+        ):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+                loop.add_signal_handler(sig, action)
+                handled.append(sig)
         self.reload_sources()
         if not self.pipeline.channels:
             log.warning("no channels file: digests and alerts are recorded, and nothing is sent")
+        probes = None
+        if self.metrics_address:
+            probes = server(self.metrics_address, app(self.pipeline.engine, self.liveness))
+            probes_task = asyncio.create_task(probes.serve())
+            log.info("probes and metrics on http://%s/ (healthz, readyz, metrics)",
+                     self.metrics_address)  # fmt: skip
         async with Fetcher(self.settings.http) as fetcher:
             self.fetcher = fetcher
             scheduler = build_scheduler(
                 self.settings.schedule,
-                poll=self.poll_job,
-                reload=self.reload_job,
-                digest=self.digest_job,
-                dispatch=self.dispatch_job,
-                evaluate=self.evaluate_job,
+                poll=self._tracked(self.poll_job),
+                reload=self._tracked(self.reload_job),
+                digest=self._tracked(self.digest_job),
+                dispatch=self._tracked(self.dispatch_job),
+                evaluate=self._tracked(self.evaluate_job),
+                retention=self._tracked(self.retention_job),
                 reload_interval=self.settings.rules.reload_interval,
                 dispatch_interval=self.settings.delivery.interval,
+                retention_interval=self.settings.retention.interval,
                 counters=self.counters,
             )
             log.info(
@@ -187,11 +285,41 @@ class Daemon:
                 self.pipeline.worker,
                 self.pipeline.engine.url.render_as_string(),
             )
+            scheduler.start()
             try:
-                await run_until_stopped(scheduler, stop)
+                await stop.wait()
             finally:
-                released = self.dispatcher.release()
-                if released:
-                    log.info("released %d claimed message(s) for the next dispatcher", released)
+                scheduler.pause()  # no job starts any more
+                await self._drain()
+                scheduler.shutdown(wait=False)
+                self._release()
                 await self.dispatcher.aclose()
+        if probes is not None:
+            probes.should_exit = True
+            await probes_task
+        for handled_sig in handled:
+            loop.remove_signal_handler(handled_sig)
         log.info("monitor stopped at %s", datetime.now(UTC).isoformat())
+
+    async def _drain(self) -> None:
+        """Let the jobs under way finish within the grace period, then cancel them."""
+        running = set(self._running)
+        if not running:
+            return
+        grace = self.settings.schedule.shutdown_grace
+        log.info("stopping: %d job(s) under way, %.0f s to finish", len(running), grace)
+        _, late = await asyncio.wait(running, timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+
+    def _release(self) -> None:
+        sources = polling.release_leases(self.pipeline)
+        messages = self.dispatcher.release()
+        if sources or messages:
+            log.info(
+                "released %d source lease(s) and %d claimed message(s) for other workers",
+                sources,
+                messages,
+            )

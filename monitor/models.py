@@ -116,7 +116,7 @@ class Article(SQLModel, table=True):
     summary_only: bool = False
     content_hash: str = Field(index=True)
     minhash: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
-    duplicate_of: int | None = Field(default=None, foreign_key="article.id")
+    duplicate_of: int | None = Field(default=None, foreign_key="article.id", index=True)
     similarity: float | None = None
     story_id: int | None = Field(default=None, foreign_key="story.id", index=True)
     join_reason: dict[str, Any] | None = _json()  # why it joined its story

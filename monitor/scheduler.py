@@ -9,12 +9,9 @@ rather than from in-memory timers (C3).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -44,8 +41,10 @@ def build_scheduler(
     digest: Job,
     dispatch: Job,
     evaluate: Job,
+    retention: Job,
     reload_interval: float,
     dispatch_interval: float,
+    retention_interval: float,
     counters: Counters,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(
@@ -65,6 +64,13 @@ def build_scheduler(
         digest, IntervalTrigger(seconds=schedule.tick), id="digest", next_run_time=now
     )
     scheduler.add_job(dispatch, IntervalTrigger(seconds=dispatch_interval), id="dispatch")
+    # first run a minute after start: a restart loop does not prune at every start
+    scheduler.add_job(
+        retention,
+        IntervalTrigger(seconds=retention_interval),
+        id="retention",
+        next_run_time=now + timedelta(seconds=60),
+    )
     # stale rules fire on silence, which no new article will ever trigger
     scheduler.add_job(evaluate, IntervalTrigger(seconds=schedule.evaluate_interval), id="evaluate")
 
@@ -83,16 +89,3 @@ def build_scheduler(
 
     scheduler.add_listener(on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR)
     return scheduler
-
-
-async def run_until_stopped(scheduler: AsyncIOScheduler, stop: asyncio.Event) -> None:
-    """Start, wait for SIGTERM/SIGINT (or ``stop``), then shut down without waiting for jobs."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
-            loop.add_signal_handler(sig, stop.set)
-    scheduler.start()
-    try:
-        await stop.wait()
-    finally:
-        scheduler.shutdown(wait=False)

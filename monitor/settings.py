@@ -168,6 +168,34 @@ class DeliverySettings(BaseModel):
     backoff_cap: float = Field(3600.0, gt=0, description="Longest wait between two tries.")
 
 
+class RetentionSettings(BaseModel):
+    text_days: float = Field(
+        90.0,
+        gt=0,
+        description="Days an article's body (its text as fetched and cleaned) is kept; "
+        "after that the title, facts, quotes and signature stay (monitor keeps no raw "
+        "HTML).",
+    )
+    article_days: float = Field(
+        730.0,
+        gt=0,
+        description="Days articles, their facts and model names are kept; an article a live "
+        "story or the rules' state still needs stays.",
+    )
+    live_days: float = Field(
+        30.0,
+        gt=0,
+        description="A story that had an article within this many days is live: none of "
+        "its articles is pruned.",
+    )
+    delivery_days: float = Field(
+        30.0, gt=0, description="Days sent messages stay in the outbox (dead ones stay)."
+    )
+    interval: float = Field(
+        86400.0, gt=0, description="Seconds between the daemon's retention runs."
+    )
+
+
 class ScheduleSettings(BaseModel):
     tick: float = Field(10.0, gt=0, description="Seconds between checks for sources that are due.")
     default_interval: float = Field(
@@ -187,6 +215,13 @@ class ScheduleSettings(BaseModel):
     )
     stale_factor: float = Field(
         4.0, gt=1, description="A source is stale after this many times its usual gap."
+    )
+    shutdown_grace: float = Field(
+        20.0,
+        ge=0,
+        description="Seconds `monitor run` lets polls and sends under way finish after "
+        "SIGTERM or SIGINT before it cancels them (keep it under the orchestrator's own "
+        "grace, 30 s in Kubernetes).",
     )
 
 
@@ -212,6 +247,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
     )
+    metrics_address: str | None = Field(
+        None,
+        description="host:port where `monitor run` serves /healthz, /readyz and /metrics "
+        "(e.g. 127.0.0.1:9464); unset: not served. `--metrics-address` overrides it.",
+    )
     log_format: Literal["text", "json"] = Field(
         "text",
         description="Log lines on stderr: text (timestamp, level, logger, message, key=value "
@@ -226,6 +266,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
     @field_validator("log_level", "log_format", mode="before")

@@ -21,6 +21,13 @@ from monitor.errors import Problem
 KeyPath = tuple[str | int, ...]
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# Hand-written files are small: the shipped vocabulary is ~20 KB. A larger one is a
+# mistake or an attack, and is refused before it is read whole (RELIABILITY O1).
+MAX_FILE_BYTES = 2 * 1024 * 1024
+# Values a document may expand to. Aliases are references: nine levels of nine aliases
+# ("billion laughs") are a few hundred nodes to compose and 387 million values to build.
+MAX_VALUES = 100_000
+
 
 @dataclass
 class Located:
@@ -60,7 +67,8 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 
 
 def load_text(text: str, path: str) -> Located:
-    """Parse YAML text; raise ``YamlProblem`` for syntax errors and unsafe tags."""
+    """Parse YAML text; raise ``YamlProblem`` for syntax errors, unsafe tags and a
+    document that expands to more than ``MAX_VALUES`` values."""
     try:
         # the C loader when libyaml is there: same marks, several times faster
         node = yaml.compose(text, Loader=_LOADER)
@@ -80,24 +88,50 @@ def load_text(text: str, path: str) -> Located:
         located.data = {}
         return located
     constructor = yaml.SafeLoader(text)
-    located.data = _build(node, (), located, constructor)
+    located.data = _build(node, (), located, constructor, [MAX_VALUES])
     return located
 
 
-def load_file(path: Path) -> Located:
+def read_capped(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes; ``YamlProblem`` when it is larger than ``limit`` (checked before
+    reading it whole) or cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise YamlProblem(Problem(str(path), 1, 1, f"not UTF-8 text: {exc.reason}")) from exc
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
     except OSError as exc:
         raise YamlProblem(Problem(str(path), 1, 1, f"cannot read: {exc.strerror}")) from exc
+    if len(data) > limit:
+        raise YamlProblem(
+            Problem(str(path), 1, 1, f"the file is over the {limit // 1024} KiB limit")
+        )
+    return data
+
+
+def load_file(path: Path) -> Located:
+    data = read_capped(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlProblem(Problem(str(path), 1, 1, f"not UTF-8 text: {exc.reason}")) from exc
     return load_text(text, str(path))
 
 
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"}
 
 
-def _build(node: yaml.Node, kp: KeyPath, located: Located, ctor: yaml.SafeLoader) -> Any:
+def _build(
+    node: yaml.Node, kp: KeyPath, located: Located, ctor: yaml.SafeLoader, budget: list[int]
+) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise YamlProblem(
+            Problem(
+                located.path,
+                *_mark(node),
+                f"YAML: the document expands to more than {MAX_VALUES:,} values "
+                "(aliases that repeat aliases?)",
+            )
+        )
     located.positions[kp] = _mark(node)
     if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
         # e.g. !!python/object/apply:os.system: the safe loader refuses it, so do we
@@ -115,10 +149,10 @@ def _build(node: yaml.Node, kp: KeyPath, located: Located, ctor: yaml.SafeLoader
                     Problem(located.path, *_mark(key_node), f"duplicate key {skey!r}")
                 )
             located.key_positions[(*kp, skey)] = _mark(key_node)
-            out[skey] = _build(value_node, (*kp, skey), located, ctor)
+            out[skey] = _build(value_node, (*kp, skey), located, ctor, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*kp, i), located, ctor) for i, item in enumerate(node.value)]
+        return [_build(item, (*kp, i), located, ctor, budget) for i, item in enumerate(node.value)]
     return _scalar(node, located, ctor)
 
 

@@ -48,6 +48,7 @@ class BatchReport:
     fetched: int = 0
     new: int = 0
     duplicates: int = 0  # exact or near copies of a stored article
+    new_stories: int = 0
     elsewhere: int = 0  # dropped: another source already has the same link
     facts: int = 0
     alerts: int = 0
@@ -106,6 +107,8 @@ def store_batch(
     for (article_id, extraction), p in zip(new, placements, strict=True):
         if p.duplicate_of is not None:
             report.duplicates += 1
+        if p.new_story:
+            report.new_stories += 1
         flags = placement.mark_new_facts(session, p.story_id, extraction.facts)
         articles.insert_extraction(
             session, article_id, extraction, story_id=p.story_id, new_flags=flags, now=now

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from monitor.app import metrics
 from monitor.rules.engine import evaluate
 from monitor.rules.loader import RuleSet
 from monitor.rules.schema import FrequencySpec, SpikeSpec, StaleSpec, TopicRuleSpec
@@ -87,7 +88,10 @@ def run_rules(
     for error in result.errors:
         log.error("rule failed on this batch (the others ran): %s", error)
     rule_rows.save_state(session, result.state, now)
-    return alerts.insert_alerts(session, result.alerts, now=now)
+    ids = alerts.insert_alerts(session, result.alerts, now=now)
+    for severity in alerts.severities(session, ids):
+        metrics.ALERTS.labels(severity).inc()
+    return ids
 
 
 def prune_state(session: Session, rules: RuleSet) -> int:

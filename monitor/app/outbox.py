@@ -26,12 +26,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.app import metrics
 from monitor.app.digests import message_from
 from monitor.app.runtime import Runtime
 from monitor.errors import ConfigError
 from monitor.notify.message import RecipientResult, SendResult
 from monitor.notify.notifier import Notifier, retry_delay
 from monitor.notify.senders import notifier_for
+from monitor.store import alerts as alerts_store
 from monitor.store import deliveries
 from monitor.store.alerts import raise_operator_alert
 from monitor.store.db import session_scope
@@ -95,7 +97,7 @@ class Dispatcher:
             return deliveries.claim_due(
                 session,
                 worker=self.rt.worker,
-                now=self.rt.clock(),
+                now=self.rt.lease_now(session),
                 lease_s=d.lease,
                 limit=limit or d.batch,
                 ids=ids,
@@ -128,10 +130,10 @@ class Dispatcher:
         return [pair for g in groups for pair in g]
 
     def mark(self, results: Sequence[tuple[Claimed, SendResult | None]]) -> list[Outcome]:
-        now = self.rt.clock()
         out: list[Outcome] = []
         dead: list[tuple[Claimed, str]] = []
         with session_scope(self.rt.engine) as session:
+            now = self.rt.lease_now(session)
             for claimed, result in results:
                 outcome = self._mark_one(session, claimed, result, now)
                 out.append(outcome)
@@ -145,7 +147,12 @@ class Dispatcher:
                     details=[f"delivery {claimed.id} ({claimed.kind} {claimed.ref_id}): {why}"],
                     now=now,
                 )
-        for o in out:
+        for o, (claimed, _) in zip(out, results, strict=True):
+            at = None
+            if o.status == "sent" and claimed.kind == "alert" and claimed.ref_id is not None:
+                with session_scope(self.rt.engine) as session:
+                    at = alerts_store.article_time(session, claimed.ref_id)
+            metrics.delivered(o.status, published_at=at)
             level = logging.WARNING if o.status in ("dead", "retrying") else logging.INFO
             log.log(
                 level,

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
+from datetime import timedelta
 
+from monitor.app import metrics
 from monitor.app.batches import BatchReport, store_batch
 from monitor.app.runtime import Runtime
 from monitor.errors import FetchError, MonitorError
@@ -57,22 +60,27 @@ def spec_of(row: Source) -> SourceSpec:
 
 def sync_sources(rt: Runtime, specs: Sequence[SourceSpec]) -> None:
     with session_scope(rt.engine) as session:
-        sources_store.sync_sources(session, [source_config(s) for s in specs], rt.clock())
+        now = rt.lease_now(session)
+        sources_store.sync_sources(session, [source_config(s) for s in specs], now)
+
+
+def release_leases(rt: Runtime) -> int:
+    """Give back every source this worker holds (a clean shutdown)."""
+    with session_scope(rt.engine) as session:
+        return sources_store.release_leases(session, worker=rt.worker)
 
 
 async def poll_due(
     rt: Runtime, fetcher: Fetcher, *, all_sources: bool = False
 ) -> list[BatchReport]:
     """Claim the due sources (all active ones with ``all_sources``) and poll them."""
-    # a tick claims at most two waves of requests, and the lease outlives both even
-    # when every request runs to its deadline; the rest wait for the next tick
     http = rt.settings.http
-    lease_s = http.total_timeout * 6 + 60
+    lease_s = lease_seconds(rt)
     with session_scope(rt.engine) as session:
         rows = sources_store.claim_due(
             session,
             worker=rt.worker,
-            now=rt.clock(),
+            now=rt.lease_now(session),
             lease_s=lease_s,
             include_not_due=all_sources,
             limit=None if all_sources else http.concurrency * 2,
@@ -96,9 +104,18 @@ async def poll_source(
         if row is not None and row.id is not None and (spec.kind == "html" or spec.fetch_full):
             seen = articles.seen_keys(session, row.id)
     report = BatchReport(source=spec.name)
+    started = time.perf_counter()
+    renewal = asyncio.create_task(_renew(rt, spec.name, token)) if token is not None else None
     try:
         result = await fetcher.poll(spec, validators, seen=seen)
         _store_poll(rt, spec, result, report, token)
+    except asyncio.CancelledError:
+        # shutting down mid-poll: nothing fetched is stored, and the source is given back
+        # at once so that another worker polls it now rather than after the lease
+        if token is not None:
+            with session_scope(rt.engine) as session:
+                sources_store.give_back(session, spec.name, token=token)
+        raise
     except MonitorError as exc:
         _record_failure(rt, spec, exc, report, token)
     except Exception as exc:
@@ -107,7 +124,46 @@ async def poll_source(
         log.exception("source %s: unexpected error", spec.name)
         wrapped = MonitorError(f"internal error: {type(exc).__name__}: {exc}")
         _record_failure(rt, spec, wrapped, report, token, kind="internal")
+    finally:
+        if renewal is not None:
+            renewal.cancel()
+    _observe(report, time.perf_counter() - started)
     return report
+
+
+def _observe(report: BatchReport, seconds: float) -> None:
+    if report.error:
+        result = "error"
+    elif report.not_modified:
+        result = "not_modified"
+    else:
+        result = "partial" if report.partial else "ok"
+    metrics.poll_observed(result, seconds, error_kind=report.error_kind)
+    metrics.ARTICLES.inc(report.new)
+    metrics.DUPLICATES.inc(report.duplicates)
+
+
+def lease_seconds(rt: Runtime) -> float:
+    """How long a claim holds a source: a tick claims at most two waves of requests, and
+    the lease outlives both even when every request runs to its deadline."""
+    return rt.settings.http.total_timeout * 6 + 60
+
+
+async def _renew(rt: Runtime, name: str, token: int) -> None:
+    """Keep a long poll's lease (many pages of an HTML source): every third of the lease,
+    extend it, as long as it is still ours."""
+    while True:
+        await asyncio.sleep(lease_seconds(rt) / 3)
+        if not renew_once(rt, name, token):
+            return
+
+
+def renew_once(rt: Runtime, name: str, token: int) -> bool:
+    """Extend the lease of a poll under way by a whole lease from now (the database's
+    clock); False when the lease was lost to another worker."""
+    with session_scope(rt.engine) as session:
+        until = rt.lease_now(session) + timedelta(seconds=lease_seconds(rt))
+        return sources_store.renew_lease(session, name, token=token, until=until)
 
 
 def _record_failure(
@@ -135,18 +191,19 @@ def _record_failure(
             rng=rt.rng,
         )
         sources_store.record_failure(
-            session, row, kind=kind, message=str(exc), next_delay_s=delay, now=rt.clock()
-        )
+            session, row, kind=kind, message=str(exc), next_delay_s=delay,
+            now=rt.lease_now(session),
+        )  # fmt: skip
 
 
 def _store_poll(
     rt: Runtime, spec: SourceSpec, result: PollResult, report: BatchReport, token: int | None
 ) -> None:
-    now = rt.clock()
     report.not_modified = result.not_modified
     report.partial = result.partial
     report.warnings = tuple(result.warnings)
     with session_scope(rt.engine) as session:
+        now = rt.lease_now(session)
         # locked until commit: a worker that claims the source meanwhile waits, and one
         # that claimed it before makes the token check below fail (PostgreSQL)
         row = sources_store.by_name(session, spec.name, lock=True)

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from monitor.notify.channels import Channel
 from monitor.rules.loader import RuleSet
 from monitor.settings import Settings
+from monitor.store.db import db_now
 
 Clock = Callable[[], datetime]
 
@@ -41,6 +43,11 @@ class Runtime:
     @property
     def story_window(self) -> timedelta:
         return timedelta(days=self.settings.schedule.story_window_days)
+
+    def lease_now(self, session: Session) -> datetime:
+        """The time leases are measured by: the database's clock (one clock for workers on
+        several machines), unless a test gave this runtime a clock of its own."""
+        return db_now(session) if self.clock is utcnow else self.clock()
 
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)

@@ -179,6 +179,11 @@ class State:
             self._channels[unset_ok] = found
         return self._channels[unset_ok]
 
+    def reload_channels(self) -> tuple[Channel, ...]:
+        """The channels file read again (the daemon on SIGHUP)."""
+        self._channels.pop(False, None)
+        return self.load_channels()
+
     def channel_names(self) -> frozenset[str] | None:
         """The names ``notify:`` may use; None when no channels file is in effect."""
         if self.channels_file() is None:

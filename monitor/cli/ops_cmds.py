@@ -36,6 +36,25 @@ def db_upgrade() -> None:
     echo(f"database at revision {revision} ({engine.url.render_as_string()})")
 
 
+@command(db, "prune", example="monitor db prune --json")
+@JSON_OPTION
+def db_prune(as_json: bool) -> None:
+    """Apply the retention settings now (the daemon does it once a day): drop old article
+    bodies, delete old articles with their facts, delete old sent messages. What a live
+    story or the rules' state still needs stays."""
+    from monitor.app import retention
+
+    report = retention.prune(state().pipeline(strict_rules=False))
+    if as_json:
+        emit_json([report])
+        return
+    echo(
+        f"{report.bodies_dropped} article bodies dropped, {report.articles_deleted} articles "
+        f"deleted ({report.articles_kept} old ones still needed), "
+        f"{report.deliveries_deleted} sent messages deleted"
+    )
+
+
 @command(root, "health", example="monitor health --json")
 @JSON_OPTION
 def health(as_json: bool) -> None:

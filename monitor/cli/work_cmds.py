@@ -86,10 +86,16 @@ def _poll_row(r: BatchReport) -> dict[str, Any]:
     return row
 
 
-@command(root, "run", example="monitor run")
-def run() -> None:
-    """The daemon: polls due sources, reloads edited rule and source files, evaluates
-    time-based rules and builds a digest per window, until SIGTERM or SIGINT."""
+@command(root, "run", example="monitor run --metrics-address 127.0.0.1:9464")
+@click.option(
+    "--metrics-address",
+    metavar="HOST:PORT",
+    help="Serve /healthz, /readyz and /metrics here (overrides MONITOR_METRICS_ADDRESS).",
+)
+def run(metrics_address: str | None) -> None:
+    """The daemon: polls due sources, reloads edited rule, source and channel files,
+    evaluates time-based rules, builds each channel's digest on its schedule and sends
+    the outbox, until SIGTERM or SIGINT (SIGHUP reloads every file at once)."""
     from monitor.daemon import Daemon
     from monitor.errors import RuleFileError
     from monitor.rules.reload import RuleBook
@@ -100,7 +106,15 @@ def run() -> None:
     if rulebook.last_outcome.problems:
         raise RuleFileError(rulebook.last_outcome.problems)
     channels = st.load_channels()
-    asyncio.run(Daemon(settings, engine, rulebook, channels=channels).run())
+    daemon = Daemon(
+        settings,
+        engine,
+        rulebook,
+        channels=channels,
+        channel_loader=st.reload_channels,
+        metrics_address=metrics_address or settings.metrics_address,
+    )
+    asyncio.run(daemon.run())
 
 
 # --------------------------------------------------------------------------- demo

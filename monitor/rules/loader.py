@@ -32,7 +32,7 @@ from monitor.rules.schema import (
     realert_of,
 )
 from monitor.values import EntityDef, MetricDef, TermFamily, TopicDef, Vocabulary
-from monitor.yamlsource import KeyPath, Located, YamlProblem, load_text
+from monitor.yamlsource import KeyPath, Located, YamlProblem, load_text, read_capped
 
 SECTIONS = ("entities", "metrics", "terms", "topics")
 
@@ -143,9 +143,9 @@ def load_rules(path: Path, *, channels: Collection[str] | None) -> RuleSet:
 
 def read_file(path: Path) -> FileResult:
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return FileResult(str(path), "", None, [Problem(str(path), 1, 1, f"cannot read: {exc}")])
+        raw = read_capped(path)  # a huge file is refused before it is read whole
+    except YamlProblem as exc:
+        return FileResult(str(path), "", None, [exc.problem])
     digest = hashlib.sha256(raw).hexdigest()
     try:
         text = raw.decode("utf-8")

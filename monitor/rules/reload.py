@@ -25,6 +25,7 @@ from monitor.rules.loader import (
     read_file,
     rule_files,
 )
+from monitor.yamlsource import YamlProblem, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,8 @@ class RuleBook:
         cached = self._results.get(name)
         if cached is not None:
             try:
-                raw = Path(name).read_bytes()
-            except OSError:
+                raw = read_capped(Path(name))
+            except YamlProblem:
                 return read_file(Path(name))
             if hashlib.sha256(raw).hexdigest() == cached.digest:
                 return cached

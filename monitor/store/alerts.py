@@ -8,7 +8,7 @@ restart that lost nothing but memory, inserts no second row (issue 6, point 5).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -72,6 +72,23 @@ def insert_alerts(
         if row is not None:
             ids.append(int(row[0]))
     return ids
+
+
+def severities(session: Session, ids: Sequence[int]) -> list[str]:
+    """The severity of each of these alerts."""
+    if not ids:
+        return []
+    q = select(Alert.severity).where(col(Alert.id).in_(list(ids)))
+    return [str(s) for s in session.exec(q)]
+
+
+def article_time(session: Session, alert_id: int) -> datetime | None:
+    """When the article behind an alert was published (else first seen): its first
+    piece of evidence."""
+    row = session.get(Alert, alert_id)
+    evidence = ((row.payload or {}).get("evidence") or [{}]) if row else [{}]
+    at = evidence[0].get("at") if isinstance(evidence[0], dict) else None
+    return datetime.fromisoformat(at) if isinstance(at, str) else None
 
 
 def raise_operator_alert(

@@ -8,9 +8,12 @@ processes writing one file would see errors instead of waiting their turn.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,15 +108,31 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+# The advisory lock every upgrade of a PostgreSQL database holds: commands and daemons
+# started at once on a new database take turns, and the later ones find nothing to do.
+_UPGRADE_LOCK = 0x6D6F6E5F73636865  # "mon_sche"
+
+
 def upgrade(engine: Engine) -> str | None:
-    """Bring the schema to the newest revision; returns that revision."""
+    """Bring the schema to the newest revision; returns that revision. On PostgreSQL the
+    upgrade holds an advisory lock, so any number of processes may start at once."""
     cfg = alembic_config(engine)
     try:
         with engine.connect() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-            conn.commit()
-            return MigrationContext.configure(conn).get_current_revision()
+            postgres = conn.dialect.name == "postgresql"
+            if postgres:
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({_UPGRADE_LOCK})")
+                conn.commit()
+            try:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                conn.commit()
+                return MigrationContext.configure(conn).get_current_revision()
+            finally:
+                if postgres:
+                    conn.rollback()
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_UPGRADE_LOCK})")
+                    conn.commit()
     except sa.exc.DBAPIError as exc:  # unreachable server, not a database file, ...
         shown = engine.url.render_as_string(hide_password=True)
         raise StoreError(f"cannot open database {shown}: {exc.orig}") from exc
@@ -142,6 +161,47 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def db_now(session: Session) -> datetime:
+    """The database's clock (PostgreSQL's ``now()``, the transaction's start), so that
+    leases taken by workers on several machines are measured by one clock. SQLite is a
+    file on this machine: its clock is this machine's."""
+    if session.get_bind().dialect.name == "postgresql":
+        at = session.execute(sa.text("SELECT now()")).scalar_one()
+        assert isinstance(at, datetime)
+        return at.astimezone(UTC)
+    return datetime.now(UTC)
+
+
+@contextmanager
+def daemon_lock(engine: Engine) -> Iterator[None]:
+    """One daemon per SQLite file: a second ``monitor run`` on the same file is refused
+    (``StoreError``), while short commands keep working beside it. Several daemons share
+    a PostgreSQL database by design, so there this does nothing."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:" or path.startswith("file:"):
+        yield
+        return
+    lock_path = Path(path).expanduser().resolve().with_name(Path(path).name + ".daemon")
+    with lock_path.open("a+") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise StoreError(
+                f"another monitor daemon ({holder}) already runs on {path}: one daemon per "
+                "SQLite file (several daemons share a PostgreSQL database)"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 @contextmanager

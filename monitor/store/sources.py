@@ -111,6 +111,36 @@ def release(source: Source) -> None:
     source.lease_until = None
 
 
+def renew_lease(session: Session, name: str, *, token: int, until: datetime) -> bool:
+    """Extend a lease still held with ``token`` (a long poll); False when it was lost."""
+    row = by_name(session, name, lock=True)
+    if row is None or row.lease_token != token or row.lease_owner is None:
+        return False
+    row.lease_until = until
+    session.add(row)
+    return True
+
+
+def give_back(session: Session, name: str, *, token: int) -> bool:
+    """Release a lease still held with ``token`` without recording a poll (a poll cut
+    short at shutdown): the source is due again at once, for any worker."""
+    row = by_name(session, name, lock=True)
+    if row is None or row.lease_token != token:
+        return False
+    release(row)
+    session.add(row)
+    return True
+
+
+def release_leases(session: Session, *, worker: str) -> int:
+    """Give back every lease ``worker`` holds (a clean shutdown); returns how many."""
+    rows = list(session.exec(select(Source).where(col(Source.lease_owner) == worker)))
+    for row in rows:
+        release(row)
+        session.add(row)
+    return len(rows)
+
+
 def record_success(
     session: Session,
     source: Source,

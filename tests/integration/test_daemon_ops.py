@@ -1,0 +1,454 @@
+"""The daemon in production: bounded inputs, startup on a shared database, clean
+shutdown, leases on the database's clock, probes and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from monitor.app import polling
+from monitor.daemon import Daemon
+from monitor.models import Alert, Source
+from monitor.rules.reload import RuleBook
+from monitor.settings import Settings
+from monitor.store import sources as sources_store
+from monitor.store.db import make_engine, session_scope, upgrade
+from tests.conftest import CHANNELS, ROOT, RULES, SEEDS
+
+Run = Any
+
+# nine levels of nine aliases: a few hundred nodes to compose, 387 million values to build
+LAUGHS = "\n".join(
+    ['lol0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    + [f"lol{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    + ["rules: *a9"]
+)
+
+
+def big_file(path: Path, megabytes: int = 50) -> Path:
+    line = "  - {id: x, when: {new_term: qwen_models}, severity: low}\n"
+    with path.open("w") as f:
+        f.write("rules:\n")
+        f.write(line * (megabytes * 1024 * 1024 // len(line)))
+    return path
+
+
+# ----------------------------------------------------------------- bounded inputs
+
+
+def test_rules_check_refuses_alias_bombs_and_huge_files_in_bounded_memory(
+    run: Run, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    (rules / "laughs.yaml").write_text(LAUGHS, encoding="utf-8")
+    big_file(rules / "huge.yaml")
+    tracemalloc.start()
+    out = run("rules", "check", str(rules), db=None)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert f"{rules / 'laughs.yaml'}:" in out.stdout and "expands to more than" in out.stdout
+    assert f"{rules / 'huge.yaml'}:1:1: the file is over the" in out.stdout
+    assert peak < 64 * 1024 * 1024, f"{peak / 1e6:.0f} MB"
+
+
+@pytest.mark.parametrize("which", ["sources", "channels"])
+def test_sources_and_channels_files_are_bounded_too(run: Run, tmp_path: Path, which: str) -> None:
+    laughs = tmp_path / f"{which}.yaml"
+    laughs.write_text(LAUGHS.replace("rules:", f"{which}:"), encoding="utf-8")
+    huge = big_file(tmp_path / f"huge-{which}.yaml", 3)
+    for path in (laughs, huge):
+        if which == "sources":
+            out = run("--sources", str(path), "sources", "check", "x", db=None)
+        else:
+            out = run("channels", "check", str(path), db=None)
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        assert f"{path}:" in out.stdout + out.stderr
+        assert ("expands to more than" in out.stdout + out.stderr) or (
+            "over the" in out.stdout + out.stderr
+        )
+
+
+@pytest.mark.parametrize("pattern", [r"(\w+\s?)*X", r"(.*a){12}", r"(a|aa)+$"])
+def test_slow_patterns_are_refused_at_load(run: Run, tmp_path: Path, pattern: str) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "slow.yaml").write_text(
+        f"terms:\n  slow_names:\n    pattern: '{pattern}'\n", encoding="utf-8"
+    )
+    out = run("rules", "check", str(rules), db=None)
+    assert out.returncode == 1
+    assert f"{rules / 'slow.yaml'}:3:14: terms.slow_names.pattern:" in out.stdout
+    assert "backtrack" in out.stdout
+
+
+def test_a_running_daemon_keeps_its_rules_on_an_alias_bomb_and_says_so_once(
+    tmp_path: Path, engine: Engine
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    settings = Settings(database_url=str(engine.url), sources_file=tmp_path / "none.yaml")
+    daemon = Daemon(settings, engine, RuleBook(rules, channels=CHANNELS))
+    before = daemon.pipeline.rules
+    (rules / "laughs.yaml").write_text(LAUGHS, encoding="utf-8")
+    big_file(rules / "huge.yaml")
+    tracemalloc.start()
+    daemon.reload_rules()
+    daemon.reload_rules()  # nothing changed since: no second alert
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024, f"{peak / 1e6:.0f} MB"
+    assert {r.id for r in daemon.pipeline.rules.rules} == {r.id for r in before.rules}
+    with session_scope(engine) as s:
+        ops = s.exec(select(Alert).where(col(Alert.rule_id) == "operator:rules")).all()
+    assert len(ops) == 1
+    details = (ops[0].payload or {})["details"]
+    assert any("laughs.yaml" in d for d in details) and any("huge.yaml" in d for d in details)
+
+
+# ------------------------------------------------------------ a daemon in a process
+
+
+def _env(db: str, tmp_path: Path, **more: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        MONITOR_DATABASE_URL=db,
+        MONITOR_RULES__DIR=str(RULES),
+        MONITOR_HTTP__ALLOW_NETWORKS='["127.0.0.1/32"]',
+        MONITOR_HTTP__JITTER="0",
+        MONITOR_SCHEDULE__TICK="0.5",
+        HOME=str(tmp_path),
+        **more,
+    )
+    return env
+
+
+@contextmanager
+def daemon(
+    env: dict[str, str], cwd: Path, *args: str
+) -> Iterator[tuple[subprocess.Popen[str], IO[str]]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", *args],
+        env=env, cwd=cwd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        yield proc, proc.stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(30)
+        proc.stderr.close()
+
+
+def wait_for(stream: IO[str], text: str, seen: list[str]) -> str:
+    """Read the daemon's log until a line holds ``text`` (reading is waiting: no sleep)."""
+    for line in stream:
+        seen.append(line)
+        if text in line:
+            return line
+    raise AssertionError(f"the daemon ended before saying {text!r}:\n{''.join(seen)}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sources_file(tmp_path: Path, base_url: str) -> Path:
+    path = tmp_path / "sources.yaml"
+    text = (SEEDS / "sources.yaml").read_text(encoding="utf-8")
+    path.write_text(text.replace("http://127.0.0.1:8765/", base_url), encoding="utf-8")
+    return path
+
+
+def test_one_daemon_per_sqlite_file_while_short_commands_work(tmp_path: Path, run: Run) -> None:
+    from monitor.demo_server import serve_directory
+
+    db = f"sqlite:///{tmp_path / 'one.db'}"
+    seen: list[str] = []
+    with serve_directory(SEEDS) as base:
+        env = _env(db, tmp_path, MONITOR_SOURCES_FILE=str(sources_file(tmp_path, base)))
+        with daemon(env, tmp_path) as (first, log):
+            wait_for(log, "monitor running as", seen)
+            second = subprocess.run(
+                [sys.executable, "-m", "monitor", "run"],
+                env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert second.returncode == 1 and "Traceback" not in second.stderr
+            assert "another monitor daemon (pid" in second.stderr
+            assert f"already runs on {tmp_path / 'one.db'}" in second.stderr
+            listed = run("sources", "list", "--json", db=db)  # a short command, alongside
+            assert listed.returncode == 0
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(30) == 0
+            rest = log.read()
+    assert "Traceback" not in "".join(seen) + rest
+
+
+@pytest.mark.postgres
+def test_four_commands_start_at_once_on_an_empty_postgresql_database(
+    pg_url: str, tmp_path: Path
+) -> None:
+    env = _env(pg_url, tmp_path)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "monitor", *cmd],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for cmd in (["db", "upgrade"], ["sources", "list"], ["alerts"], ["health"])
+    ]
+    results = [(p.wait(120), p.communicate()[1]) for p in procs]
+    for code, err in results:
+        assert code == 0 or "failing" in err, err
+        assert "duplicate key" not in err and "Traceback" not in err
+    engine = make_engine(pg_url)
+    with engine.connect() as conn:
+        versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    engine.dispose()
+    assert len(versions) == 1
+
+
+# ------------------------------------------------------------------- clean shutdown
+
+
+@contextmanager
+def slow_feed() -> Iterator[tuple[str, threading.Event, threading.Event]]:
+    """A feed server that holds every answer until released: a poll stays under way."""
+    arrived, release = threading.Event(), threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            arrived.set()
+            release.wait(60)
+            body = (SEEDS / "feeds" / "markets.rss").read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            with suppress(OSError):
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/feed.rss", arrived, release
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_sigterm_during_a_poll_gives_the_source_back_at_once_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    db = f"sqlite:///{tmp_path / 'term.db'}"
+    seen: list[str] = []
+    with slow_feed() as (url, arrived, _release):
+        path = tmp_path / "sources.yaml"
+        path.write_text(f"sources:\n  - {{name: slow, url: '{url}', kind: rss}}\n")
+        env = _env(
+            db, tmp_path, MONITOR_SOURCES_FILE=str(path), MONITOR_SCHEDULE__SHUTDOWN_GRACE="1"
+        )
+        with daemon(env, tmp_path) as (proc, log):
+            wait_for(log, "monitor running as", seen)
+            assert arrived.wait(30), "the daemon never polled"
+            engine = make_engine(db)
+            with session_scope(engine) as s:
+                row = sources_store.by_name(s, "slow")
+                assert row is not None and row.lease_owner  # claimed, poll under way
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+            rest = log.read()
+    text = "".join(seen) + rest
+    assert "Traceback" not in text and "CancelledError" not in text
+    assert "cut short by the shutdown" in text
+    with session_scope(engine) as s:
+        row = sources_store.by_name(s, "slow")
+        assert row is not None
+        assert row.lease_owner is None and row.lease_until is None  # free for anyone now
+        assert row.poll_count == 0  # nothing half-stored
+    engine.dispose()
+
+
+def test_sighup_reloads_the_sources_file(tmp_path: Path) -> None:
+    from monitor.demo_server import serve_directory
+
+    db = f"sqlite:///{tmp_path / 'hup.db'}"
+    seen: list[str] = []
+    with serve_directory(SEEDS) as base:
+        path = sources_file(tmp_path, base)
+        env = _env(db, tmp_path, MONITOR_SOURCES_FILE=str(path))
+        with daemon(env, tmp_path) as (proc, log):
+            wait_for(log, "monitor running as", seen)
+            with path.open("a") as f:
+                f.write(f"  - {{name: extra, url: '{base}feeds/wire.atom', kind: atom}}\n")
+            proc.send_signal(signal.SIGHUP)
+            wait_for(log, "SIGHUP: reloading", seen)
+            wait_for(log, "sources: 4 loaded", seen)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+    engine = make_engine(db)
+    with session_scope(engine) as s:
+        assert sources_store.by_name(s, "extra") is not None
+    engine.dispose()
+
+
+# ------------------------------------------------------------------------- leases
+
+
+def _claimed(engine: Engine) -> tuple[Source, polling.Runtime]:
+    from monitor.rules.loader import EMPTY
+
+    rt = polling.Runtime(Settings(database_url=str(engine.url)), engine, EMPTY, worker="w1")
+    with session_scope(engine) as s:
+        s.add(Source(name="feed", url="https://feed.test/rss", next_poll_at=None))
+    with session_scope(engine) as s:
+        (row,) = sources_store.claim_due(
+            s, worker="w1", now=rt.lease_now(s), lease_s=polling.lease_seconds(rt), limit=10
+        )
+        if engine.dialect.name == "postgresql":
+            db_now = s.execute(sa.text("SELECT now()")).scalar_one()
+            # the lease is measured by the database's clock, to the microsecond
+            assert row.lease_until == db_now + timedelta(seconds=polling.lease_seconds(rt))
+    return row, rt
+
+
+def _renew_and_give_back(engine: Engine) -> None:
+    row, rt = _claimed(engine)
+    with session_scope(engine) as s:
+        first = sources_store.by_name(s, "feed")
+        assert first is not None and first.lease_until is not None
+        was = first.lease_until
+    assert polling.renew_once(rt, "feed", row.lease_token)
+    with session_scope(engine) as s:
+        now = sources_store.by_name(s, "feed")
+        assert now is not None and now.lease_until is not None and now.lease_until >= was
+    assert not polling.renew_once(rt, "feed", row.lease_token + 1)  # another's token
+    with session_scope(engine) as s:
+        assert sources_store.give_back(s, "feed", token=row.lease_token)
+    with session_scope(engine) as s:
+        free = sources_store.by_name(s, "feed")
+        assert free is not None and free.lease_owner is None
+
+
+def test_leases_are_renewed_and_given_back_with_their_token(engine: Engine) -> None:
+    _renew_and_give_back(engine)
+
+
+@pytest.mark.postgres
+def test_leases_use_the_database_clock_on_postgresql(pg_engine: Engine) -> None:
+    _renew_and_give_back(pg_engine)
+
+
+# ----------------------------------------------------------------- observability
+
+
+def test_probes_and_metrics(tmp_path: Path) -> None:
+    from monitor.demo_server import serve_directory
+
+    db = f"sqlite:///{tmp_path / 'probe.db'}"
+    port = free_port()
+    seen: list[str] = []
+    with serve_directory(SEEDS) as base:
+        env = _env(db, tmp_path, MONITOR_SOURCES_FILE=str(sources_file(tmp_path, base)))
+        with daemon(env, tmp_path, "--metrics-address", f"127.0.0.1:{port}") as (proc, log):
+            wait_for(log, "probes and metrics on", seen)
+            wait_for(log, "poll ainvest-site:", seen)  # a poll has been counted
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+                assert client.get("/healthz").text == "ok\n"
+                ready = client.get("/readyz")
+                assert ready.status_code == 200 and "schema 0" in ready.text
+                metrics = client.get("/metrics").text
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+    for name in (
+        "monitor_polls_total{",
+        "monitor_poll_duration_seconds_bucket",
+        "monitor_articles_total",
+        "monitor_stories_total",
+        "monitor_alerts_total",
+        "monitor_outbox_messages{",
+        "monitor_dead_letters",
+        "monitor_publication_to_delivery_seconds",
+        "monitor_rule_reload_failures_total",
+    ):
+        assert name in metrics, name
+    assert 'monitor_polls_total{result="ok"}' in metrics
+
+
+def test_readiness_fails_on_a_database_behind_the_code(tmp_path: Path) -> None:
+    from alembic import command
+
+    from monitor.probes import Liveness, app
+    from monitor.store.db import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine)
+    cfg = alembic_config(engine)
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+        conn.commit()
+
+    async def probe() -> tuple[int, int]:
+        transport = httpx.ASGITransport(app=app(engine, Liveness(10)))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return (await c.get("/readyz")).status_code, (await c.get("/healthz")).status_code
+
+    assert asyncio.run(probe()) == (503, 200)
+    engine.dispose()
+
+
+def test_deployment_files_use_the_probes() -> None:
+    k8s = (ROOT / "deploy" / "k8s" / "monitor.yaml").read_text(encoding="utf-8")
+    assert "livenessProbe" in k8s and "/healthz" in k8s
+    assert "readinessProbe" in k8s and "/readyz" in k8s
+    compose = (ROOT / "deploy" / "compose" / "compose.yaml").read_text(encoding="utf-8")
+    assert "healthcheck" in compose and "/healthz" in compose
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
+def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
+    """systemd's own check, with the unit's install path pointed at this environment's
+    monitor (verify checks that the commands exist)."""
+    text = (ROOT / "deploy" / "systemd" / "monitor.service").read_text(encoding="utf-8")
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in text
+    here = str(Path(sys.executable).with_name("monitor"))
+    unit = tmp_path / "monitor.service"
+    unit.write_text(text.replace("/opt/monitor/.venv/bin/monitor", here), encoding="utf-8")
+    out = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    problems = [ln for ln in out.stderr.splitlines() if "monitor.service" in ln]
+    assert not problems, out.stderr
