@@ -163,7 +163,7 @@ class Daemon:
         self.liveness.beat()
         self.reload_sources()
         assert self.fetcher is not None
-        reports = await self.pipeline.poll_due(self.fetcher)
+        reports = await self.pipeline.poll_due(self.fetcher, claim_for=self.settings.schedule.tick)
         with session_scope(self.pipeline.engine) as session:
             workers.beat(
                 session,

@@ -25,13 +25,14 @@ class Mailbox:
     """What the SMTP sink accepted: one entry per message."""
 
     messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Condition = field(default_factory=threading.Condition)  # notified per message
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.content if isinstance(envelope.content, bytes) else b""
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         with self.lock:
             self.messages.append((list(envelope.rcpt_tos), parsed))
+            self.lock.notify_all()
         return "250 accepted"
 
 
@@ -79,7 +80,7 @@ class Posts:
     """What the Slack-like receiver accepted: each body, parsed."""
 
     bodies: list[dict[str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Condition = field(default_factory=threading.Condition)  # notified per post
 
 
 @contextmanager
@@ -101,6 +102,7 @@ def slack_receiver() -> Iterator[tuple[str, Posts]]:
                 return
             with posts.lock:
                 posts.bodies.append(parsed)
+                posts.lock.notify_all()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.end_headers()

@@ -31,8 +31,10 @@ class Pipeline(Runtime):
     def sync_sources(self, specs: Sequence[SourceSpec]) -> None:
         polling.sync_sources(self, specs)
 
-    async def poll_due(self, fetcher: Fetcher, *, all_sources: bool = False) -> list[BatchReport]:
-        return await polling.poll_due(self, fetcher, all_sources=all_sources)
+    async def poll_due(
+        self, fetcher: Fetcher, *, all_sources: bool = False, claim_for: float = 0.0
+    ) -> list[BatchReport]:
+        return await polling.poll_due(self, fetcher, all_sources=all_sources, claim_for=claim_for)
 
     async def poll_source(
         self, fetcher: Fetcher, spec: SourceSpec, *, token: int | None = None

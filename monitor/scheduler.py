@@ -82,7 +82,9 @@ def build_scheduler(
             log.warning("job %s missed its run time (coalesced into the next run)", job_id)
         elif code == EVENT_JOB_MAX_INSTANCES:
             counters.skipped += 1
-            log.warning("job %s still running: this run skipped", job_id)
+            # a poll job busy for longer than a tick is the normal state of a busy daemon
+            level = logging.DEBUG if job_id == "poll" else logging.WARNING
+            log.log(level, "job %s still running: this run skipped", job_id)
         elif code == EVENT_JOB_ERROR:
             counters.failed += 1
             log.error("job %s failed: %s", job_id, getattr(event, "exception", "?"))

@@ -216,6 +216,12 @@ class ScheduleSettings(BaseModel):
     stale_factor: float = Field(
         4.0, gt=1, description="A source is stale after this many times its usual gap."
     )
+    lease: float = Field(
+        240.0,
+        gt=0,
+        description="Seconds a worker holds the sources it claimed (renewed every third of "
+        "it while a poll lasts); a dead worker's sources are polled by another after it.",
+    )
     shutdown_grace: float = Field(
         20.0,
         ge=0,

@@ -43,6 +43,11 @@ def needs_stories(rules: RuleSet) -> bool:
     return any(isinstance(r.spec.condition, kinds) for r in rules.rules)
 
 
+def needs_sources(rules: RuleSet) -> bool:
+    """Whether a rule watches sources going quiet."""
+    return any(isinstance(r.spec.condition, StaleSpec) for r in rules.rules)
+
+
 def stale_watch(rules: RuleSet) -> rule_rows.StaleWatch:
     specs = [
         r.spec.condition
@@ -72,6 +77,9 @@ def gather_input(
         now=now,
         lookback=lookback_for(rules),
         with_stories=needs_stories(rules),
+        # sources go quiet between batches, not in one: the periodic evaluation and a
+        # replay read them, a batch of new articles does not
+        with_sources=not article_ids and needs_sources(rules),
         stale=stale_watch(rules),
     )
 

@@ -70,23 +70,52 @@ def release_leases(rt: Runtime) -> int:
         return sources_store.release_leases(session, worker=rt.worker)
 
 
-async def poll_due(
-    rt: Runtime, fetcher: Fetcher, *, all_sources: bool = False
-) -> list[BatchReport]:
-    """Claim the due sources (all active ones with ``all_sources``) and poll them."""
-    http = rt.settings.http
-    lease_s = lease_seconds(rt)
+def _claim(rt: Runtime, limit: int | None, *, all_sources: bool) -> list[tuple[SourceSpec, int]]:
     with session_scope(rt.engine) as session:
         rows = sources_store.claim_due(
             session,
             worker=rt.worker,
             now=rt.lease_now(session),
-            lease_s=lease_s,
+            lease_s=lease_seconds(rt),
             include_not_due=all_sources,
-            limit=None if all_sources else http.concurrency * 2,
+            limit=limit,
         )
-        claims = [(spec_of(r), r.lease_token) for r in rows]
-    return list(await asyncio.gather(*(poll_source(rt, fetcher, s, token=t) for s, t in claims)))
+        return [(spec_of(r), r.lease_token) for r in rows]
+
+
+async def poll_due(
+    rt: Runtime, fetcher: Fetcher, *, all_sources: bool = False, claim_for: float = 0.0
+) -> list[BatchReport]:
+    """Poll the due sources (every active one with ``all_sources``).
+
+    Claims are small and taken as polls finish, so that ``2 x concurrency`` polls are under
+    way while sources are due, and a worker never holds more than it is polling: other
+    workers share the rest. New claims stop after ``claim_for`` seconds (the daemon's
+    tick: the next tick goes on); the polls under way are awaited.
+    """
+    if all_sources:
+        claims = _claim(rt, None, all_sources=True)
+        return list(
+            await asyncio.gather(*(poll_source(rt, fetcher, s, token=t) for s, t in claims))
+        )
+    limit = rt.settings.http.concurrency * 2
+    deadline = time.monotonic() + claim_for
+    in_flight: set[asyncio.Task[BatchReport]] = set()
+    reports: list[BatchReport] = []
+    more = True
+    while True:
+        free = limit - len(in_flight)
+        # a claim per quarter of the slots: fewer, larger transactions than one per poll
+        if more and (free >= max(1, limit // 4) or not in_flight):
+            claims = _claim(rt, free, all_sources=False)
+            more = len(claims) == free and time.monotonic() < deadline
+            in_flight |= {
+                asyncio.create_task(poll_source(rt, fetcher, s, token=t)) for s, t in claims
+            }
+        if not in_flight:
+            return reports
+        done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+        reports += [t.result() for t in done]
 
 
 async def poll_source(
@@ -144,9 +173,8 @@ def _observe(report: BatchReport, seconds: float) -> None:
 
 
 def lease_seconds(rt: Runtime) -> float:
-    """How long a claim holds a source: a tick claims at most two waves of requests, and
-    the lease outlives both even when every request runs to its deadline."""
-    return rt.settings.http.total_timeout * 6 + 60
+    """How long a claim holds a source; a poll that lasts longer renews it (``_renew``)."""
+    return rt.settings.schedule.lease
 
 
 async def _renew(rt: Runtime, name: str, token: int) -> None:

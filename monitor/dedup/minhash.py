@@ -6,8 +6,11 @@ Parameters, chosen from the target of issue 4 (pairs at Jaccard >= 0.8 caught wi
 * ``SHINGLE`` = 3 words. One edited word changes three shingles, so a copy with one word
   in thirty edited still sits near Jaccard 0.8; longer shingles would push lightly edited
   copies below the threshold.
-* ``NUM_PERM`` = 64 permutations (datasketch ``affine32`` scheme, words hashed with
-  xxh32). The signature stores the low 16 bits of each minimum: two different minima agree
+* ``NUM_PERM`` = 64 permutations (datasketch's ``affine32`` scheme, words hashed with
+  xxh32; computed here in numpy exactly as datasketch does, which tests check against
+  datasketch itself: importing datasketch pulls in SciPy, ~50 MB of memory and 0.4 s of
+  start-up in every process, for a few lines of arithmetic). The signature stores the
+  low 16 bits of each minimum: two different minima agree
   by chance with probability 2^-16, a bias of 1.5e-5 that :func:`similarity` removes, for
   half the bytes (129 per article).
 * ``BANDS`` x ``ROWS`` = 12 x 5 (60 of the 64 values). The probability that a pair at
@@ -32,15 +35,17 @@ Changing any of these constants changes stored signatures: bump ``VERSION``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import xxhash
-from datasketch import MinHash
 
 from monitor.dedup.normalize import words
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 VERSION = 1
 SHINGLE = 3
@@ -55,7 +60,21 @@ REJECT_BELOW = 0.6
 _EMPTY = bytes([0])  # the signature of a text without words: no band keys, similar to nothing
 _CHANCE = 2.0**-16  # two different 16-bit minima agree by chance
 _MASK16 = np.uint32(0xFFFF)
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32").permutations
+
+
+def _affine32_permutations() -> npt.NDArray[np.uint32]:
+    """datasketch's ``affine32`` permutations for (NUM_PERM, SEED): ``a`` odd, ``b`` any,
+    drawn from ``RandomState(SEED)`` in its order."""
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return np.array([a, b])
+
+
+_PERMUTATIONS = _affine32_permutations()
+_A = _PERMUTATIONS[0].reshape(1, -1)
+_B = _PERMUTATIONS[1].reshape(1, -1)
+_MAX32 = np.uint32(0xFFFFFFFF)
 # Multipliers that place each word of a shingle (odd, so multiplication is a bijection
 # mod 2^32): (a, b, c) and (b, a, c) get different hashes.
 _C1 = np.uint64(0x9E3779B1)
@@ -103,54 +122,45 @@ def shingles(text: str) -> npt.NDArray[np.uint32]:
     return combined[keep]
 
 
-def _batch(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
-    return values
+def _fmix32(h: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """MurmurHash3's 32-bit finalizer, as datasketch pre-mixes each input (a bijection)."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
 
 
-# One MinHash per thread, cleared before each signature: building one re-validates the
-# permutations every time, a sixth of the cost of a signature.
-_SKETCHES = threading.local()
-
-
-def _sketch() -> MinHash:
-    m: MinHash | None = getattr(_SKETCHES, "minhash", None)
-    if m is None:
-        m = MinHash(
-            num_perm=NUM_PERM,
-            seed=SEED,
-            hashfunc=_batch,
-            permutations=_PERMUTATIONS,
-            scheme="affine32",
-        )
-        _SKETCHES.minhash = m
-    else:
-        m.clear()
-    return m
+def minima(sh: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """The ``NUM_PERM`` minima of the shingle hashes under the affine permutations
+    ``a * fmix32(h) + b mod 2^32``: datasketch's ``affine32`` MinHash of the shingles."""
+    if sh.size == 0:
+        return np.full(NUM_PERM, _MAX32, dtype=np.uint32)
+    with np.errstate(over="ignore"):  # the wrap-around is the modulo 2^32
+        phv = _fmix32(sh.astype(np.uint32, copy=False)).reshape(-1, 1) * _A + _B
+    out: npt.NDArray[np.uint32] = phv.min(axis=0)
+    return out
 
 
 def signature_of(sh: npt.NDArray[np.uint32]) -> bytes:
     """:func:`signature` of a text whose :func:`shingles` the caller has already."""
     if sh.size == 0:
         return _EMPTY
-    # The shingle hashes are already 32-bit hashes, so datasketch's hash function is the
-    # identity, applied to the whole array as one batch: ``update_batch`` turns the
-    # function's results into one array, and an array of arrays is the same array. This
-    # gives exactly the per-shingle result without a Python call and a list element per
-    # shingle (about half the cost of a signature).
-    m = _sketch()
-    m.update_batch([sh])
-    return pack(m)
+    return pack(minima(sh))
 
 
-def pack(m: MinHash) -> bytes:
+def pack(hashvalues: npt.ArrayLike) -> bytes:
     """The stored form of a MinHash: a version byte, then the low 16 bits of each minimum."""
-    low = (np.asarray(m.hashvalues, dtype=np.uint32) & _MASK16).astype("<u2")
+    low = (np.asarray(hashvalues, dtype=np.uint32) & _MASK16).astype("<u2")
     return bytes([VERSION]) + low.tobytes()
 
 
 def reference_minhash(text: str) -> MinHash:
-    """The same MinHash built the plain datasketch way, one shingle per update: the
-    baseline that tests compare :func:`signature` with and the benchmark's peer."""
+    """The same MinHash built by datasketch itself, one shingle per update: the baseline
+    that tests compare :func:`signature` with and the benchmark's peer (imported here
+    only, when asked for)."""
+    from datasketch import MinHash
+
     m = MinHash(
         num_perm=NUM_PERM,
         seed=SEED,

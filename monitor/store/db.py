@@ -77,6 +77,9 @@ def _make_engine(url: str, busy_timeout_ms: int, cache_mb: int, mmap_mb: int) ->
             # the driver's own transaction handling is switched off so that ours
             # (BEGIN IMMEDIATE, below) is the only one
             connect_args={"isolation_level": None, "check_same_thread": False},
+            # the most recently used connection first: its page cache is warm, and the
+            # others (each with a cache of its own) stay few and small
+            pool_use_lifo=True,
         )
 
         @sa.event.listens_for(engine, "connect")

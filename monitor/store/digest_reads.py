@@ -137,6 +137,8 @@ def window(
         story_ids = set()
     story_ids |= {a.story_id for a in alerts if a.story_id is not None}
     stories = _stories(session, sorted(story_ids), since=since, until=until)
+    if alert_ids is not None:  # an alert sent at once: its story names it, nothing more
+        return WindowRead(stories, [], [], alerts)
     facts = _facts(session, [s.id for s in stories], since=since, until=until)
     names = _names(session, [s.id for s in stories], since=since, until=until)
     return WindowRead(stories, facts, names, alerts)

@@ -70,24 +70,49 @@ def gather_input(
     now: datetime,
     lookback: timedelta,
     with_stories: bool = True,
+    with_sources: bool = True,
     stale: StaleWatch = StaleWatch(),
 ) -> EvalInput:
     """Facts and mentions of the given articles (else of those sorted at/after ``since``,
     else of all), with the stories of the ``lookback`` before them (frequency and spike
-    counts) and the activity times ``stale`` asks for."""
+    counts) and the activity times ``stale`` asks for.
+
+    For a batch of new articles (``article_ids``), only the stories that share a company
+    or a topic with the batch are read: a count that the batch does not touch cannot
+    change, and reading every story of the window for every poll would make each poll
+    cost as much as the whole window."""
     refs = _articles(session, article_ids, since)
     facts = _facts(session, refs)
     mentions = _mentions(session, refs)
     batch_story_ids = frozenset(r.story_id for r in refs.values() if r.story_id is not None)
     earliest = min((r.sort_at for r in refs.values()), default=now) - lookback
+    stories: list[StoryRecord] = []
+    if with_stories and article_ids is None:
+        stories = _stories(session, earliest)
+    elif with_stories and refs:
+        entities = {f.fact.entity for f in facts if f.fact.entity}
+        entities |= {m.entity for m in mentions if m.entity}
+        entities |= _main_entities(session, batch_story_ids)
+        topics = {m.name for m in mentions if m.kind == "topic"}
+        stories = _stories(session, earliest, subjects=(entities, topics))
     return EvalInput(
         facts=tuple(facts),
         mentions=tuple(mentions),
-        stories=tuple(_stories(session, earliest)) if with_stories else (),
+        stories=tuple(stories),
         batch_story_ids=batch_story_ids,
-        sources=tuple(_sources(session)),
+        sources=tuple(_sources(session)) if with_sources else (),
         last_seen=_last_seen(session, stale),
     )
+
+
+def _main_entities(session: Session, story_ids: Iterable[int]) -> set[str]:
+    out: set[str] = set()
+    for chunk in _in_chunks(story_ids):
+        q = select(col(Story.main_entity)).where(
+            col(Story.id).in_(chunk), col(Story.main_entity).is_not(None)
+        )
+        out.update(str(e) for e in session.exec(q).all() if e)
+    return out
 
 
 def _articles(
@@ -178,14 +203,37 @@ def _mentions(session: Session, refs: Mapping[int, ArticleRef]) -> list[MentionR
     return out
 
 
-def _stories(session: Session, earliest: datetime) -> list[StoryRecord]:
-    """Stories with an article in the window, each dated by its earliest article."""
+def _stories(
+    session: Session,
+    earliest: datetime,
+    *,
+    subjects: tuple[set[str], set[str]] | None = None,
+) -> list[StoryRecord]:
+    """Stories with an article in the window, each dated by its earliest article; with
+    ``subjects`` (entities, topics), only those that name one of them."""
     # the window's stories first, through the sort_at index: never a scan of all history
     recent = (
         select(col(Article.story_id))
         .where(col(Article.sort_at) >= earliest, col(Article.story_id).is_not(None))
         .distinct()
     )
+    if subjects is not None:
+        names, themes = sorted(subjects[0]), sorted(subjects[1])
+        if not names and not themes:
+            return []
+        named = (
+            select(col(Story.id)).where(col(Story.main_entity).in_(names))
+            .union(
+                select(col(FactRow.story_id)).where(col(FactRow.entity).in_(names)),
+                select(col(Article.story_id))
+                .join(Mention, col(Mention.article_id) == col(Article.id))
+                .where(
+                    col(Mention.entity).in_(names)
+                    | ((col(Mention.kind) == "topic") & col(Mention.name).in_(themes))
+                ),
+            )
+        )  # fmt: skip
+        recent = recent.where(col(Article.story_id).in_(named))
     q = (
         select(
             col(Article.story_id),
@@ -259,10 +307,10 @@ def _utc(value: Any) -> datetime:
 
 
 def _sources(session: Session) -> list[SourceRecord]:
-    return [
-        SourceRecord(s.name, s.last_new_item_at, s.usual_gap_s, s.active)
-        for s in session.exec(select(Source)).all()
-    ]
+    q = select(
+        col(Source.name), col(Source.last_new_item_at), col(Source.usual_gap_s), col(Source.active)
+    )
+    return [SourceRecord(n, at, gap, bool(active)) for n, at, gap, active in session.exec(q).all()]
 
 
 def _last_seen(session: Session, stale: StaleWatch) -> dict[tuple[str, str], datetime]:

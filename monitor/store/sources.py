@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from monitor.models import Source
+from monitor.store.upsert import insert_ignore
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +26,25 @@ class SourceConfig:
 
 
 def sync_sources(session: Session, configs: Sequence[SourceConfig], now: datetime) -> None:
-    """Make the source table match the file; removed sources go inactive, keeping articles."""
-    existing = {s.name: s for s in session.exec(select(Source)).all()}
+    """Make the source table match the file; removed sources go inactive, keeping articles.
+
+    Several daemons starting at once on one database each sync the same file: new rows
+    are inserted with ON CONFLICT DO NOTHING (the later ones wait for the first and find
+    the rows there), then every row is updated under its row lock."""
+    known = set(session.exec(select(Source.name)).all())
+    for cfg in configs:
+        if cfg.name not in known:
+            session.execute(
+                insert_ignore(session, Source).values(
+                    name=cfg.name, url=cfg.url, next_poll_at=now, kind=cfg.kind,
+                    interval_s=cfg.interval_s, active=True, poll_count=0, item_count=0,
+                    error_count=0, error_total=0, lease_token=0,
+                )
+            )  # fmt: skip
+    existing = {s.name: s for s in session.exec(select(Source).with_for_update()).all()}
     for cfg in configs:
         row = existing.pop(cfg.name, None)
-        if row is None:
+        if row is None:  # cannot happen after the insert above; kept for clarity of types
             row = Source(name=cfg.name, url=cfg.url, next_poll_at=now)
         elif row.url != cfg.url:
             # another address: old validators say nothing about it

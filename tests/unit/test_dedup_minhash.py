@@ -154,7 +154,7 @@ def test_reused_sketch_matches_a_fresh_datasketch_minhash() -> None:
     import threading
 
     def fresh(text: str) -> bytes:
-        return minhash.pack(minhash.reference_minhash(text))
+        return minhash.pack(minhash.reference_minhash(text).hashvalues)
 
     texts = [TEXT, TEXT.upper()[:200], "one two three four", TEXT[::-1]]
     # one after another on a thread's sketch: nothing of the previous text is left over
