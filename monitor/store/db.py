@@ -44,8 +44,8 @@ def make_engine(
     *,
     busy_timeout_ms: int = 5000,
     echo: bool = False,
-    cache_mb: int = 64,
-    mmap_mb: int = 1024,
+    cache_mb: int = 32,
+    mmap_mb: int = 0,
 ) -> Engine:
     """An engine for ``url``; a malformed URL or an unusable path is a one-line StoreError.
 

@@ -124,8 +124,8 @@ def test_sqlite_cache_and_memory_map_come_from_the_settings(
     eng.dispose()
     eng = make_engine(sqlite_url)  # the defaults
     with eng.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -64 * 1024
-        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == 1024 << 20
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -32 * 1024
+        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == 0
     eng.dispose()
 
 
