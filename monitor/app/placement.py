@@ -440,17 +440,17 @@ def _mergeable(
     others: Sequence[story.StoryMatch],
     profiles: dict[int, story.StoryProfile],
 ) -> list[story.StoryProfile]:
-    """The other stories the article shows to be one with its best: it meets each in
-    words as well as in figures, and the stories also meet each other as wholes (issue 13,
-    point 1: an article that resembles two stories is not enough to merge them)."""
-    if best.text_similarity < story.TEXT_BRIDGE:
+    """The other stories the article shows to be one with its best: it meets each on
+    evidence enough to bridge them (``story.bridges``), and the stories also meet each
+    other as wholes (issue 13, point 1: an article that resembles two stories is not
+    enough to merge them)."""
+    if not story.bridges(best):
         return []
     mine = profiles[best.story_id]
     return [
         profiles[m.story_id]
         for m in others
-        if m.text_similarity >= story.TEXT_BRIDGE
-        and story.stories_agree(mine, profiles[m.story_id])
+        if story.bridges(m) and story.stories_agree(mine, profiles[m.story_id])
     ]
 
 
@@ -477,20 +477,30 @@ def _merge_stories(
 
 
 def build_profiles(
-    sql: PlainSql, story_ids: Sequence[int], df: dict[str, int], docs: int
+    sql: PlainSql,
+    story_ids: Sequence[int],
+    df: dict[str, int] | None = None,
+    docs: int | None = None,
 ) -> dict[int, story.StoryProfile]:
     """Profiles of stories that have none of this version yet (stored before it), from
-    their original members' rows; stored, and returned by story id."""
+    their original members' rows, weighed by the stored word frequencies unless ``df``
+    and ``docs`` are given; stored, and returned by story id."""
     sources = story_rows.member_sources(
         sql, story_ids, per_story=MAX_MEMBERS_REBUILT, head_chars=HEAD_CHARS
     )
     companies = story_rows.companies_of(sql, story_ids)
+    drafts = {
+        sid: [story.profile(m.title, m.head, m.extraction) for m in reversed(group)]
+        for sid, group in sources.items()
+    }  # oldest first, as they joined
+    if df is None or docs is None:
+        words = [w for group in drafts.values() for p in group for w in p.counts]
+        df, docs = story_df.read(sql, words)
     out: dict[int, story.StoryProfile] = {}
-    for sid, group in sources.items():
+    for sid, group in drafts.items():
         prof = story.StoryProfile(sid, companies.get(sid), 0)
-        for m in reversed(group):  # oldest first, as they joined
-            member = story.weighed(story.profile(m.title, m.head, m.extraction), df, docs)
-            prof = story_members.joined(prof, member)
+        for member in group:
+            prof = story_members.joined(prof, story.weighed(member, df, docs))
         story_rows.set_profile(sql, sid, story_codec.encode_story(prof))
         out[sid] = prof
     return out

@@ -119,7 +119,7 @@ def restates(article: ArticleProfile, story: StoryProfile, days_after: float) ->
             standing = True
     if not standing:
         return None
-    similarity = text_vector.cosine(article.vector, story.centroid)
+    similarity = text_vector.similarity(article.vector, story.centroid)
     if similarity < MIN_TEXT:
         return None
     return StoryMatch(

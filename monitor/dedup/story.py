@@ -139,6 +139,7 @@ class StoryMatch:
     fact_evidence: float
     coverage: float
     days_apart: float
+    event_evidence: float = 0.0  # of the figures that are not standing ones
 
     def reason(self) -> dict[str, Any]:
         """JSON-ready: why the article joined the story."""
@@ -314,7 +315,7 @@ def compare(
     """The match of one article with one story, or None when they stay apart."""
     if article.company != story.company:
         return None
-    similarity = text_vector.cosine(article.vector, story.centroid)
+    similarity = text_vector.similarity(article.vector, story.centroid)
     k = drift(days_apart)
     event, standing, pairs = shared_figures(article, story)
     # a standing figure shows the article is about the company's plan, not that it tells
@@ -325,12 +326,14 @@ def compare(
     coverage = min(1.0, evidence / total) if total > 0 else 0.0
     n_terms, names = shared_terms(article, story)
     # words alone cannot join what the figures tell apart
-    apart = contradicts(article, story) or other_release(article, story)
+    release = other_release(article, story)
+    apart = release or contradicts(article, story)
     basis = None
     if similarity >= TEXT_ALONE * k and not apart:
         basis = "text"
     elif (
         similarity >= TEXT_WITH * k
+        and not release
         and evidence >= FACTS_WITH
         and similarity + TEXT_PER_FACT * min(evidence, 4.0) >= TEXT_ALONE * k
     ):
@@ -359,7 +362,15 @@ def compare(
         fact_evidence=evidence,
         coverage=coverage,
         days_apart=days_apart,
+        event_evidence=event,
     )
+
+
+def bridges(m: StoryMatch) -> bool:
+    """Evidence enough for an article to show two stories are one: words that agree
+    (``TEXT_BRIDGE``), or figures of the event itself (not standing ones) enough to join
+    on them alone."""
+    return m.text_similarity >= TEXT_BRIDGE or m.event_evidence >= FACTS_ALONE
 
 
 def _lead_figures(p: StoryProfile) -> list[Figure]:

@@ -38,6 +38,13 @@ PRIOR_DOCS = 20.0
 # weighs far more than one used by one in ten (a company's name in a corpus of a few
 # companies, a title's stock phrase), so two tellings of one event meet on its own words,
 # not on the words of every such article.
+# The length of a vector made of a few informative words: an article with less is shorter
+# than a unit vector (see ``vector``).
+MIN_NORM = 4.0
+# A word in more than this share of the articles (and more than a few of them) is the
+# language of every article, not of one event: it is left out.
+COMMON_SHARE = 0.2
+COMMON_MIN_DOCS = 20
 MIN_LINE_WORDS = 6  # shorter leading lines are chrome ("AInvest Newsletter"), not a lede
 
 # Function words and the vocabulary of every market article: they tell nothing about
@@ -171,14 +178,18 @@ def idf(df: int, docs: int) -> float:
 
 
 def vector(counts: Mapping[str, float], df: Mapping[str, int], docs: int) -> Vector:
-    """The unit TF-IDF vector of the heaviest ``VECTOR_TERMS`` words (log-scaled counts)."""
+    """The TF-IDF vector of the heaviest ``VECTOR_TERMS`` words (log-scaled counts), of
+    unit length, or shorter for an article whose words are all common ones: divided by
+    ``MIN_NORM`` where its own length is less. Boilerplate alone then resembles nothing,
+    however alike two such articles are."""
+    common = max(COMMON_MIN_DOCS, COMMON_SHARE * docs)
     weighted = {
-        w: (1.0 + math.log(c)) * idf(df.get(w, 0), docs) for w, c in counts.items() if c > 0
+        w: (1.0 + math.log(c)) * idf(n, docs)
+        for w, c in counts.items()
+        if c > 0 and (n := df.get(w, 0)) <= common
     }
     kept = heapq.nlargest(VECTOR_TERMS, weighted.items(), key=lambda kv: (kv[1], kv[0]))
-    norm = math.sqrt(sum(v * v for _, v in kept))
-    if norm <= 0.0:
-        return {}
+    norm = max(math.sqrt(sum(v * v for _, v in kept)), MIN_NORM)
     return {w: round(v / norm, 5) for w, v in kept if v > 0}
 
 
@@ -191,6 +202,19 @@ def add_to_centroid(centroid: Mapping[str, float], v: Mapping[str, float]) -> Ve
     if len(out) > CENTROID_TERMS:
         out = dict(heapq.nlargest(CENTROID_TERMS, out.items(), key=lambda kv: (kv[1], kv[0])))
     return {w: round(x, 5) for w, x in out.items()}
+
+
+def similarity(article: Mapping[str, float], centroid: Mapping[str, float]) -> float:
+    """How far the article's vector reaches in the direction of a story's centroid: the
+    cosine for an article of unit length, less for one made of common words."""
+    if not article or not centroid:
+        return 0.0
+    dot = math.fsum(x * centroid.get(w, 0.0) for w, x in article.items())
+    if dot <= 0.0:
+        return 0.0
+    # fsum: the same value whatever the order of the words (a profile read back from the
+    # store lists them sorted)
+    return dot / math.sqrt(math.fsum(x * x for x in centroid.values()))
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:

@@ -268,15 +268,18 @@ class MemberSource:
 def member_sources(
     sql: PlainSql, story_ids: Sequence[int], *, per_story: int, head_chars: int
 ) -> dict[int, list[MemberSource]]:
-    """The newest ``per_story`` original members of each story, with their stored facts
-    and mentions, newest first."""
+    """The newest ``per_story`` original members of each story that joined on the event's
+    own evidence (not restatements of it), with their stored facts and mentions, newest
+    first."""
     heads: dict[int, list[tuple[int, str, str]]] = {sid: [] for sid in story_ids}
-    for aid, sid, title, text in sql.rows(
-        f"SELECT id, story_id, title, SUBSTR(text, 1, {int(head_chars)}) FROM article"
-        " WHERE duplicate_of IS NULL"
+    for aid, sid, title, text, why in sql.rows(
+        f"SELECT id, story_id, title, SUBSTR(text, 1, {int(head_chars)}), join_reason"
+        " FROM article WHERE duplicate_of IS NULL"
         f" AND story_id IN ({sql.marks(len(story_ids))}) ORDER BY id DESC",
         story_ids,
     ):
+        if (sql.types.json_out(why) or {}).get("level") == "restatement":
+            continue
         group = heads[int(sid)]
         if len(group) < per_story:
             group.append((int(aid), title or "", (text or "")[:head_chars]))

@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column("df", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("token"),
     )
-    with op.batch_alter_table("story", schema=None) as batch_op:
+    with op.batch_alter_table("story", schema=None, recreate="never") as batch_op:
         batch_op.add_column(sa.Column("event_until", _UTC(), nullable=True))
         batch_op.create_index(
             "ix_story_main_entity_event_until", ["main_entity", "event_until"], unique=False
@@ -62,7 +62,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("story", schema=None) as batch_op:
+    # ALTER TABLE ... DROP COLUMN in place (SQLite >= 3.35): copying the table, as batch
+    # mode otherwise does, cannot drop a table that article rows refer to
+    with op.batch_alter_table("story", schema=None, recreate="never") as batch_op:
         batch_op.drop_index("ix_story_main_entity_event_until")
         batch_op.drop_column("event_until")
     op.drop_table("story_df")
