@@ -281,3 +281,20 @@ def test_a_restated_figure_is_the_same_as_written() -> None:
     assert not f(e, g)
     assert restatement.written_digits("RMB8.0 billion", 8e9) == 2
     assert restatement.written_digits("$380 billion", 380e9) == 2
+
+
+def test_every_join_is_explained_in_words() -> None:
+    from monitor.dedup.explain import explain
+
+    st = story_of(article(PLAN, title="Alibaba's $53 Billion AI Gambit", text=PLAN_TEXT))
+    m = compare(article(PLAN, title="Alibaba Bets $53 Billion on AI", text=PLAN_TEXT), st)
+    assert m is not None
+    line = explain(m.reason())
+    assert line.startswith("same story, on the same") and "$53 billion" in line
+    assert "similarity" in line
+    plan = fact("$53 billion", 53e9, span=(5, 15), metric="ai_capex_plan")
+    later = article([plan], title="Alibaba's $53 Billion Bet", text=PLAN_TEXT)
+    restated = restatement.restates(later, story_of(later), 90.0)
+    assert restated is not None
+    assert explain(restated.reason()).startswith("restates the story's standing figure $53 billion")
+    assert "nothing new" in explain(restated.reason())
