@@ -42,5 +42,9 @@ class Runtime:
     def story_window(self) -> timedelta:
         return timedelta(days=self.settings.schedule.story_window_days)
 
+    @property
+    def restatement_reach(self) -> timedelta:
+        return timedelta(days=self.settings.schedule.restatement_days)
+
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)
