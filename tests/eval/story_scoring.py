@@ -10,12 +10,14 @@ stories that hold articles of two labelled companies.
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import sqlalchemy as sa
 
@@ -81,7 +83,7 @@ def ingest(items: Sequence[Item], *, dated: bool = True, rules: RuleSet | None =
         pipe = Pipeline(Settings(), engine, rules, clock=lambda: clock[0])
         fetched = {
             it.key: FetchedArticle(
-                url=f"https://eval.test/{it.key}",
+                url=url_of(it.key),
                 guid=it.key,
                 title=it.title,
                 text=it.text,
@@ -104,23 +106,23 @@ def ingest(items: Sequence[Item], *, dated: bool = True, rules: RuleSet | None =
         with session_scope(engine) as s:
             rows = s.execute(sa.text("SELECT url, story_id, join_reason FROM article")).all()
         engine.dispose()
-    story = {str(url).rsplit("/", 1)[-1]: int(sid) for url, sid, _ in rows}
-    levels = {
-        str(url).rsplit("/", 1)[-1]: str((why or {}).get("level", "?"))
-        if isinstance(why, dict)
-        else _level(why)
-        for url, _, why in rows
-    }
+    key_of = {url_of(it.key): it.key for it in items}
+    story = {key_of[str(url)]: int(sid) for url, sid, _ in rows}
+    levels = {key_of[str(url)]: _level(why) for url, _, why in rows}
     return score(items, story, levels)
 
 
-def _level(why: object) -> str:
-    import json
+def url_of(key: str) -> str:
+    return f"https://eval.test/{quote(key, safe='')}"
 
-    try:
-        return str(json.loads(str(why)).get("level", "?"))
-    except (ValueError, AttributeError):
-        return "?"
+
+def _level(why: object) -> str:
+    if not isinstance(why, dict):
+        try:
+            why = json.loads(str(why))
+        except ValueError:
+            return "?"
+    return str(why.get("level", "?")) if isinstance(why, dict) else "?"
 
 
 def score(items: Sequence[Item], story_of: dict[str, int], levels: dict[str, str]) -> Score:
@@ -168,8 +170,6 @@ def labelled_date(date: str | None, date_source: str) -> datetime | None:
 
 def dev_items(path: Path | None = None) -> list[Item]:
     """The dev set as items, with its labelled dates (see the corpus README)."""
-    import json
-
     from tests.eval.news_dev import NEWS_DEV, load
 
     root = path or NEWS_DEV
