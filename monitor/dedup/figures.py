@@ -35,6 +35,7 @@ class Figure:
     metric: str | None = None
     lead: bool = False  # stated in the title or the lede: what the article is about
     standing: bool = True  # not tied to one quarter, month or day (see ``_period_bound``)
+    period: str | None = None  # as the extractor read it: "next 3 years", "Q3 2025"
 
     def matches(self, other: Figure) -> bool:
         if self.unit != other.unit:
@@ -217,6 +218,7 @@ def figures_of(facts: Iterable[Fact], *, lead_end: int = 0, title: str = "") -> 
             metric=f.metric,
             lead=lead,
             standing=not _period_bound(f),
+            period=f.period,
         )
         # a figure restated later in the same article is one figure (lead if either is)
         for k, o in enumerate(out):
@@ -232,7 +234,7 @@ def figures_of(facts: Iterable[Fact], *, lead_end: int = 0, title: str = "") -> 
 def _with_lead(f: Figure) -> Figure:
     return Figure(
         f.unit, f.currency, f.value, f.surface, f.weight, f.alt_currency, f.alt_value,
-        f.entity, f.metric, True, f.standing,
+        f.entity, f.metric, True, f.standing, f.period,
     )  # fmt: skip
 
 

@@ -14,10 +14,11 @@ An article restates a standing story when, after the story's own window:
   (``MIN_WEIGHT``: not a round number, a whole percentage or a date) are all figures the
   story stands on, and at least one of them is a standing one (not the result of one
   quarter, month or day: those are old news, not a standing figure);
-* the figure is the same as written (:func:`same_as_written`), of one metric the
-  vocabulary tracks (a plan, a share: an amount no metric names is a one-off, a deal's
-  value or a site's cost), and the story stated it in its own headlines and in most of
-  its members;
+* the figure is the same as written (:func:`same_as_written`), the story gave it as one
+  metric the vocabulary tracks (a plan, a share: an amount no metric names is a one-off,
+  a deal's value or a site's cost) and the article as the same metric, or as an amount
+  over years ("over the next three years") that it names no metric for; and the story
+  stated it in its own headlines and in most of its members;
 * and its words are not foreign to the story (``MIN_TEXT``).
 
 A new event of the same company brings a figure of its own into its headline (a quarter's
@@ -34,7 +35,7 @@ from monitor.dedup.figures import Figure, FigureIndex, significant_digits
 from monitor.dedup.story import ArticleProfile, StoryMatch, StoryProfile
 
 MIN_WEIGHT = 0.5  # distinctive: a figure with two or more significant digits, a decimal
-MIN_TEXT = 0.08  # cosine with the story's centroid: the article is about the same matter
+MIN_TEXT = 0.02  # cosine with the story's centroid: the article shares some of its words
 STANDING_SUPPORT = 0.5  # the share of the story's members stating the figure
 STANDING_UNITS = frozenset({"money", "percent"})  # plans and budgets; shares
 
@@ -82,6 +83,14 @@ def same_as_written(f: Figure, g: Figure) -> bool:
     return False
 
 
+_YEARS = re.compile(r"\byears?\b|-year\b", re.IGNORECASE)
+
+
+def _over_years(period: str | None) -> bool:
+    """A horizon of years ("next 3 years", "three-year"): what a plan states."""
+    return period is not None and _YEARS.search(period) is not None
+
+
 def headline_figures(article: ArticleProfile) -> list[int]:
     """Positions of the article's distinctive headline figures."""
     return [i for i, f in enumerate(article.figures) if f.lead and f.weight >= MIN_WEIGHT]
@@ -106,10 +115,10 @@ def restates(article: ArticleProfile, story: StoryProfile, days_after: float) ->
             return None  # the headline brings a figure of its own: a new event
         g, count = story.figures[max(found, key=lambda k: story.figures[k][1])]
         pairs.append((f.surface, g.surface))
-        if f.metric != g.metric:
-            return None  # the same amount, said of another thing
+        if f.metric != g.metric and not (f.metric is None and _over_years(f.period)):
+            return None  # the same amount, said of another thing (or of nothing known)
         if (
-            f.metric is not None
+            g.metric is not None
             and f.unit in STANDING_UNITS
             and g.standing
             and f.standing

@@ -30,11 +30,12 @@ def encode_figure(f: Figure) -> list[Any]:
         f.metric,
         int(f.lead),
         int(f.standing),
+        f.period,
     ]
 
 
 def decode_figure(row: Sequence[Any]) -> Figure:
-    unit, cur, value, surface, weight, alt_c, alt_v, entity, metric, lead, standing = row
+    unit, cur, value, surface, weight, alt_c, alt_v, entity, metric, lead, standing, period = row
     return Figure(
         unit=unit,
         currency=cur,
@@ -47,6 +48,7 @@ def decode_figure(row: Sequence[Any]) -> Figure:
         metric=metric,
         lead=bool(lead),
         standing=bool(standing),
+        period=period,
     )
 
 

@@ -30,7 +30,7 @@ Span = tuple[str, str, float, float]  # unit, currency or "", lowest, highest va
 def _lead(f: Figure) -> Figure:
     return Figure(
         f.unit, f.currency, f.value, f.surface, f.weight, f.alt_currency, f.alt_value,
-        f.entity, f.metric, True, f.standing,
+        f.entity, f.metric, True, f.standing, f.period,
     )  # fmt: skip
 
 
