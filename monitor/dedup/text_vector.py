@@ -18,6 +18,7 @@ meets "$53 billion".
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import re
@@ -86,37 +87,8 @@ def _stem(w: str) -> str:
 # ("March 5"), and only after a capitalised word, which a figure's words rarely are.
 _NAMED_NUMBER = re.compile(r"\b([A-Z][A-Za-z]{2,})[ -]([0-9]{1,3}(?:\.[0-9])?)\b(?![.,]?[0-9%])")
 _MONTH_WORDS = frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "q1",
-        "q2",
-        "q3",
-        "q4",
-        "fy",
-    ]
+    "january february march april may june july august september october november december"
+    " jan feb mar apr jun jul aug sep sept oct nov dec q1 q2 q3 q4 fy".split()
 )
 
 
@@ -131,17 +103,21 @@ def named_numbers(text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=200_000)
+def _token(w: str) -> str:
+    """The word as compared, or "" for one that is not compared. Cached: the words of
+    news repeat, and this runs for every word of every title and lede."""
+    if len(w) < 2 or w in STOPWORDS or w.isdigit():
+        return ""
+    if not w.isalpha() and not any(c.isalpha() for c in w):
+        return ""
+    return _stem(w)
+
+
 def words(text: str) -> list[str]:
     """Content words of ``text``, stemmed: no function words, no bare numbers. Words with
     digits and letters ("b30a", "910c", "h20") are names and stay."""
-    out = []
-    for w in normalise(text).split():
-        if len(w) < 2 or w in STOPWORDS or w.isdigit():
-            continue
-        if not w.isalpha() and not any(c.isalpha() for c in w):
-            continue
-        out.append(_stem(w))
-    return out
+    return [t for t in map(_token, normalise(text).split()) if t]
 
 
 def lede(text: str, n: int = LEDE_WORDS) -> str:
@@ -171,9 +147,14 @@ def term_counts(
     return counts
 
 
+@functools.lru_cache(maxsize=4096)
+def _log(x: float) -> float:
+    return math.log(x)
+
+
 def idf(df: int, docs: int) -> float:
     """Smoothed inverse document frequency with a prior (``PRIOR_DOCS``), squared."""
-    x = math.log((docs + PRIOR_DOCS) / (df + PRIOR_DOCS / 2.0))
+    x = _log(docs + PRIOR_DOCS) - _log(df + PRIOR_DOCS / 2.0)
     return x * x
 
 
@@ -183,14 +164,19 @@ def vector(counts: Mapping[str, float], df: Mapping[str, int], docs: int) -> Vec
     ``MIN_NORM`` where its own length is less. Boilerplate alone then resembles nothing,
     however alike two such articles are."""
     common = max(COMMON_MIN_DOCS, COMMON_SHARE * docs)
-    weighted = {
-        w: (1.0 + math.log(c)) * idf(n, docs)
-        for w, c in counts.items()
-        if c > 0 and (n := df.get(w, 0)) <= common
-    }
-    kept = heapq.nlargest(VECTOR_TERMS, weighted.items(), key=lambda kv: (kv[1], kv[0]))
-    norm = max(math.sqrt(sum(v * v for _, v in kept)), MIN_NORM)
-    return {w: round(v / norm, 5) for w, v in kept if v > 0}
+    top = _log(docs + PRIOR_DOCS)
+    half = PRIOR_DOCS / 2.0
+    weighted: list[tuple[float, str]] = []
+    for w, c in counts.items():
+        n = df.get(w, 0)
+        if c <= 0 or n > common:
+            continue
+        x = top - _log(n + half)
+        weighted.append(((1.0 + _log(c)) * x * x, w))
+    if len(weighted) > VECTOR_TERMS:
+        weighted = heapq.nlargest(VECTOR_TERMS, weighted)
+    norm = max(math.sqrt(math.fsum(v * v for v, _ in weighted)), MIN_NORM)
+    return {w: v / norm for v, w in weighted if v > 0}
 
 
 def add_to_centroid(centroid: Mapping[str, float], v: Mapping[str, float]) -> Vector:
