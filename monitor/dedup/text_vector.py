@@ -122,12 +122,16 @@ def words(text: str) -> list[str]:
 
 def lede(text: str, n: int = LEDE_WORDS) -> str:
     """The first ``n`` words of the body, after leading lines too short to be prose."""
-    lines = text.lstrip().split("\n")
-    start = 0
-    while start < len(lines) - 1 and len(lines[start].split()) < MIN_LINE_WORDS:
-        start += 1
-    rest = "\n".join(lines[start:])
-    return " ".join(rest.split(None, n)[:n])
+    start = len(text) - len(text.lstrip())
+    # line by line from the top, without splitting the whole article
+    while True:
+        end = text.find("\n", start)
+        if end < 0 or len(text[start:end].split(None, MIN_LINE_WORDS)) >= MIN_LINE_WORDS:
+            break
+        start = end + 1
+    # a word is rarely longer than 30 characters: read no more of the text than needed
+    head = text[start : start + 30 * n]
+    return " ".join(head.split(None, n)[:n])
 
 
 def term_counts(
@@ -147,9 +151,16 @@ def term_counts(
     return counts
 
 
-@functools.lru_cache(maxsize=4096)
+_LOG: dict[float, float] = {}  # log of the small numbers counts and frequencies take
+
+
 def _log(x: float) -> float:
-    return math.log(x)
+    got = _LOG.get(x)
+    if got is None:
+        got = math.log(x)
+        if len(_LOG) < 100_000:
+            _LOG[x] = got
+    return got
 
 
 def idf(df: int, docs: int) -> float:
@@ -166,17 +177,23 @@ def vector(counts: Mapping[str, float], df: Mapping[str, int], docs: int) -> Vec
     common = max(COMMON_MIN_DOCS, COMMON_SHARE * docs)
     top = _log(docs + PRIOR_DOCS)
     half = PRIOR_DOCS / 2.0
+    log, get = _LOG.get, df.get
     weighted: list[tuple[float, str]] = []
     for w, c in counts.items():
-        n = df.get(w, 0)
-        if c <= 0 or n > common:
+        n = get(w, 0)
+        if n > common or c <= 0:
             continue
-        x = top - _log(n + half)
-        weighted.append(((1.0 + _log(c)) * x * x, w))
+        x = top - (log(n + half) or _log(n + half))
+        weighted.append(((1.0 + (log(c) or _log(c))) * x * x, w))
     if len(weighted) > VECTOR_TERMS:
         weighted = heapq.nlargest(VECTOR_TERMS, weighted)
     norm = max(math.sqrt(math.fsum(v * v for v, _ in weighted)), MIN_NORM)
     return {w: v / norm for v, w in weighted if v > 0}
+
+
+def _rounded(x: float) -> float:
+    # five decimals, as stored; int() of a positive number is far cheaper than round()
+    return int(x * 100000.0 + 0.5) / 100000.0
 
 
 def add_to_centroid(centroid: Mapping[str, float], v: Mapping[str, float]) -> Vector:
@@ -187,7 +204,7 @@ def add_to_centroid(centroid: Mapping[str, float], v: Mapping[str, float]) -> Ve
         out[w] = out.get(w, 0.0) + x
     if len(out) > CENTROID_TERMS:
         out = dict(heapq.nlargest(CENTROID_TERMS, out.items(), key=lambda kv: (kv[1], kv[0])))
-    return {w: round(x, 5) for w, x in out.items()}
+    return {w: _rounded(x) for w, x in out.items()}
 
 
 def similarity(article: Mapping[str, float], centroid: Mapping[str, float]) -> float:
