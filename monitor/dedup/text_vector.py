@@ -88,7 +88,7 @@ def _stem(w: str) -> str:
 _NAMED_NUMBER = re.compile(r"\b([A-Z][A-Za-z]{2,})[ -]([0-9]{1,3}(?:\.[0-9])?)\b(?![.,]?[0-9%])")
 _MONTH_WORDS = frozenset(
     "january february march april may june july august september october november december"
-    " jan feb mar apr jun jul aug sep sept oct nov dec q1 q2 q3 q4 fy".split()
+    " jan feb mar apr jun jul aug sep sept oct nov dec q1 q2 q3 q4 fy".split()  # noqa: SIM905
 )
 
 
