@@ -86,10 +86,11 @@ def _stem(w: str) -> str:
 # A name with a number is one name: "Helix 17", "Pangu 5.5", "Windows 12". Not a date
 # ("March 5"), and only after a capitalised word, which a figure's words rarely are.
 _NAMED_NUMBER = re.compile(r"\b([A-Z][A-Za-z]{2,})[ -]([0-9]{1,3}(?:\.[0-9])?)\b(?![.,]?[0-9%])")
-_MONTH_WORDS = frozenset(
+_MONTHS = (
     "january february march april may june july august september october november december"
-    " jan feb mar apr jun jul aug sep sept oct nov dec q1 q2 q3 q4 fy".split()  # noqa: SIM905
+    " jan feb mar apr jun jul aug sep sept oct nov dec q1 q2 q3 q4 fy"
 )
+_MONTH_WORDS = frozenset(_MONTHS.split())
 
 
 def named_numbers(text: str) -> list[str]:
