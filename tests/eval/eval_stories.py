@@ -84,8 +84,9 @@ def dev(verbose: bool) -> None:
     print(row("news-dev, dated, in order of date", dated))
     if verbose:
         print("\n".join(misses(items, dated)))
-    undated = ingest(sorted(items, key=lambda it: it.key), dated=False)
-    print(row("news-dev, undated (as monitor ingest *.txt)", undated))
+    files = dev_items(as_files=True)
+    undated = ingest(sorted(files, key=lambda it: it.key), dated=False)
+    print(row("news-dev, undated, read as monitor ingest *.txt", undated))
     if verbose:
         print("\n".join(misses(items, undated)))
     for which, name in ((0, "A"), (1, "B")):

@@ -168,8 +168,13 @@ def labelled_date(date: str | None, date_source: str) -> datetime | None:
     return None
 
 
-def dev_items(path: Path | None = None) -> list[Item]:
-    """The dev set as items, with its labelled dates (see the corpus README)."""
+def dev_items(path: Path | None = None, *, as_files: bool = False) -> list[Item]:
+    """The dev set as items, with its labelled dates (see the corpus README).
+
+    ``as_files``: title and text as ``monitor ingest FILE`` reads each file (the local
+    reader's cleaning), instead of the first line and the rest.
+    """
+    from monitor.fetch.local import read_local
     from tests.eval.news_dev import NEWS_DEV, load
 
     root = path or NEWS_DEV
@@ -177,11 +182,15 @@ def dev_items(path: Path | None = None) -> list[Item]:
     out = []
     for a in load(root):
         e = labels[a.file]
+        title, text = a.title, a.text
+        if as_files:
+            (read,) = read_local(root / a.file)
+            title, text = read.title, read.text
         out.append(
             Item(
                 key=a.file,
-                title=a.title,
-                text=a.text,
+                title=title,
+                text=text,
                 event=a.story,
                 company=a.company,
                 published=labelled_date(e.get("date"), str(e.get("date_source") or "")),

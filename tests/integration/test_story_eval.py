@@ -52,7 +52,8 @@ def test_each_fold_alone_holds(dev: list[Item], which: int) -> None:
 def test_dev_set_undated_keeps_companies_apart(dev: list[Item]) -> None:
     """Without dates, same-company events of other weeks look alike (reported, no target);
     two companies never share a story."""
-    s = ingest(sorted(dev, key=lambda it: it.key), dated=False)
+    files = dev_items(as_files=True)
+    s = ingest(sorted(files, key=lambda it: it.key), dated=False)
     assert not s.mixed
     assert s.recall >= 0.6
 
