@@ -76,7 +76,10 @@ class Source(SQLModel, table=True):
 
 class Story(SQLModel, table=True):
     # candidate stories of one company in the window, newest first (monitor.store.story_index)
-    __table_args__ = (sa.Index("ix_story_main_entity_last_seen_at", "main_entity", "last_seen_at"),)
+    __table_args__ = (
+        sa.Index("ix_story_main_entity_last_seen_at", "main_entity", "last_seen_at"),
+        sa.Index("ix_story_main_entity_event_until", "main_entity", "event_until"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = ""
@@ -84,6 +87,10 @@ class Story(SQLModel, table=True):
     canonical_article_id: int | None = None
     first_seen_at: datetime | None = _ts(nullable=False)
     last_seen_at: datetime | None = _ts(nullable=False, index=True)
+    # The newest member that joined on evidence of the event itself: restatements, months
+    # later, extend last_seen_at but not the window in which the event is still told
+    # (migration 0007). None for stories stored before it: last_seen_at stands in.
+    event_until: datetime | None = _ts()
     article_count: int = 0
     # What the same-story matcher compares with, kept up to date as members join
     # (monitor.store.story_index): the union of the newest members' profiles, and those
@@ -191,6 +198,16 @@ class StoryKey(SQLModel, table=True):
     currency: str = ""  # "" for none, so that equality works in SQL
     value: float
     alt: bool = False  # the second currency of a two-currency amount
+
+
+class StoryDf(SQLModel, table=True):
+    """Document frequencies of the words the same-story level weighs: in how many placed
+    original articles each word of a title, lede or name occurs. The row with the empty
+    word counts the articles. Shared by every worker (monitor.store.story_df)."""
+
+    __tablename__ = "story_df"
+    token: str = Field(primary_key=True)
+    df: int = 0
 
 
 class Mention(SQLModel, table=True):

@@ -212,6 +212,12 @@ class ScheduleSettings(BaseModel):
     story_window_days: float = Field(
         7.0, gt=0, description="Days within which a rewrite joins an existing story."
     )
+    restatement_days: float = Field(
+        365.0,
+        gt=0,
+        description="Days after a story within which an article that restates its standing"
+        " figure (a plan, a share) is linked to it as a restatement.",
+    )
     max_backoff: float = Field(
         86400.0, gt=0, description="Longest backoff in seconds for a failing source."
     )

@@ -141,6 +141,11 @@ class Extraction:
     # Organisations outside the vocabulary: (slug id, name as written). Their slug is
     # the ``entity`` of their facts and is listed in ``entities``.
     organisations: tuple[tuple[str, str], ...] = ()
+    # The entities the title names, in the order it names them: the first is whom the
+    # headline is about, which the story level takes as the article's company.
+    title_entities: tuple[str, ...] = ()
+    # How the text names that company (the first title entity, else the main entity).
+    company_names: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------ store -> rules -> store

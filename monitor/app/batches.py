@@ -102,7 +102,9 @@ def store_batch(
             report.elsewhere += elsewhere
             slots[i] = ItemOutcome("elsewhere" if elsewhere else "known")
     # the whole batch at once: one band-index lookup and one write for all of it
-    placements = placement.place_articles(session, new, now=now, window=window)
+    placements = placement.place_articles(
+        session, new, now=now, window=window, reach=rt.restatement_reach
+    )
     placed = {}
     for (article_id, extraction), p in zip(new, placements, strict=True):
         if p.duplicate_of is not None:

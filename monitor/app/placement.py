@@ -14,15 +14,23 @@ ingested. ``now`` stands in for an article without one.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
 
-from monitor.dedup import minhash, near, story, story_codec, story_members
-from monitor.store import articles, story_index, story_rows
+from monitor.dedup import (
+    minhash,
+    near,
+    restatement,
+    story,
+    story_codec,
+    story_members,
+    text_vector,
+)
+from monitor.store import articles, story_df, story_index, story_rows
 from monitor.store.band_index import BandIndex
 from monitor.store.plain_sql import PlainSql
 from monitor.values import Extraction, Fact
@@ -30,13 +38,18 @@ from monitor.values import Extraction, Fact
 # Below this many words a text is a title or a teaser: equal teasers are not one article,
 # so only the same-story level applies.
 MIN_WORDS = 12
+# How long after its event a story's standing figures can still be restated (issue 13,
+# point 3); the setting MONITOR_SCHEDULE__RESTATEMENT_DAYS gives the pipeline's.
+RESTATEMENT_REACH = timedelta(days=365)
+MAX_MEMBERS_REBUILT = 30  # newest original members a rebuilt profile is made from
+HEAD_CHARS = 2000  # text read per member for a rebuild: enough for title words and lede
 
 
 @dataclass(frozen=True, slots=True)
 class Placement:
     article_id: int
     story_id: int
-    level: str  # new | exact | near-duplicate | story
+    level: str  # new | exact | near-duplicate | story | restatement
     new_story: bool
     duplicate_of: int | None = None
     similarity: float | None = None
@@ -67,13 +80,22 @@ class _Pending:
     long: bool  # enough words for the exact and near levels
     sig: bytes | None = None  # written with the other dedup columns
     copy_of: Copy | None = None
+    profile: story.ArticleProfile | None = None  # what the story level compares
 
 
 def place_article(
-    session: Session, article_id: int, extraction: Extraction, *, now: datetime, window: timedelta
+    session: Session,
+    article_id: int,
+    extraction: Extraction,
+    *,
+    now: datetime,
+    window: timedelta,
+    reach: timedelta = RESTATEMENT_REACH,
 ) -> Placement:
     """One article through :func:`place_articles`."""
-    return place_articles(session, [(article_id, extraction)], now=now, window=window)[0]
+    return place_articles(session, [(article_id, extraction)], now=now, window=window, reach=reach)[
+        0
+    ]
 
 
 def place_articles(
@@ -82,9 +104,11 @@ def place_articles(
     *,
     now: datetime,
     window: timedelta,
+    reach: timedelta = RESTATEMENT_REACH,
 ) -> list[Placement]:
-    """Exact, then near-duplicate, then same story, for each article in order; writes the
-    dedup columns, the band keys and the stories.
+    """Exact, then near-duplicate, then same story (or a restatement of a standing story
+    first told within ``reach``), for each article in order; writes the dedup columns,
+    the band keys, the stories and the word frequencies.
 
     The result is the same as placing the articles one after another: a later article of
     the batch can be a copy of an earlier one. The story's profile and figure keys are
@@ -95,12 +119,25 @@ def place_articles(
     pending = _read(sql, items, now)
     # The copy levels need nothing from the story level, so they run first for the batch.
     _find_copies(sql, pending)
+    for p in pending:
+        if p.recorded is None and p.copy_of is None:
+            stored = articles.as_stored(p.extraction)
+            p.profile = story.profile(p.title, p.text, stored)
+    df, docs = story_df.read(
+        sql,
+        [
+            story.STORIES,
+            *(w for p in pending if p.profile for w in p.profile.counts),
+            *(story.figure_token(f) for p in pending if p.profile for f in p.profile.figures),
+        ],
+    )
+    words = _Words(df, docs)
     out: list[Placement] = []
     done: dict[int, Placement] = {}
     for p in pending:
         placed = p.recorded or done.get(p.article_id)
         if placed is None:
-            placed = _place(sql, p, window)
+            placed = _place(sql, p, window, reach, words)
             done[p.article_id] = placed
             gone = set((placed.reason or {}).get("merged", ()))
             if gone:  # earlier articles of the batch moved with their stories
@@ -110,6 +147,7 @@ def place_articles(
                 ]
                 done = {o.article_id: o for o in out} | {p.article_id: placed}
         out.append(placed)
+    story_df.add(sql, words.added, words.added_docs)
     return out
 
 
@@ -211,52 +249,85 @@ def _read(sql: PlainSql, items: Sequence[tuple[int, Extraction]], now: datetime)
     return out
 
 
-def _place(sql: PlainSql, p: _Pending, window: timedelta) -> Placement:
-    article_id, extraction, title, text, at = p.article_id, p.extraction, p.title, p.text, p.at
+@dataclass(slots=True)
+class _Words:
+    """The corpus frequencies a batch weighs words by: read once for the batch's words,
+    counted up as each of its originals is placed (so a batch places as the same articles
+    one by one would), and written back at its end."""
+
+    df: dict[str, int]
+    docs: int
+    added: dict[str, int] = dataclasses.field(default_factory=dict)
+    added_docs: int = 0
+
+    def count(self, words: Iterable[str], *, document: bool = True) -> None:
+        for w in words:
+            self.df[w] = self.df.get(w, 0) + 1
+            self.added[w] = self.added.get(w, 0) + 1
+        if document:
+            self.docs += 1
+            self.added_docs += 1
+
+    def new_story(self, figures: Iterable[story.Figure]) -> None:
+        """Count a story, and each figure it states once (see ``story.common_figure``)."""
+        self.count([story.STORIES, *(story.figure_token(f) for f in figures)], document=False)
+
+
+def _days_apart(at: datetime, first: datetime, until: datetime) -> float:
+    """Days from ``at`` to the span [first, until] of a story's event (0 inside it)."""
+    if at < first:
+        return (first - at).total_seconds() / 86400.0
+    if at > until:
+        return (at - until).total_seconds() / 86400.0
+    return 0.0
+
+
+def _place(
+    sql: PlainSql, p: _Pending, window: timedelta, reach: timedelta, words: _Words
+) -> Placement:
+    article_id, extraction, title, at = p.article_id, p.extraction, p.title, p.at
     duplicate_of: int | None = None
     similarity: float | None = None
     reason: dict[str, Any] = {"level": "new"}
     story_id: int | None = None
-    member: story.ArticleProfile | None = None
+    held: story.StoryProfile | None = None
+    article: story.ArticleProfile | None = None
     if p.copy_of is not None:
         duplicate_of, similarity = p.copy_of.original, p.copy_of.similarity
         reason = dict(p.copy_of.reason)
         story_id = story_rows.story_of(sql, duplicate_of)
     else:
-        article = story.profile(title, text, extraction)
-        stored = articles.as_stored(extraction)
-        member = story_members.member_profile(
-            title, text, stored, article if stored is extraction else None
-        )
-        found = _candidates(sql, article, extraction, at, window)
-        matches = story.matching_stories(article, found) if found else []
+        assert p.profile is not None
+        article = story.weighed(p.profile, words.df, words.docs)
+        words.count(article.counts)
+        found = _event_candidates(sql, article, at, window, words)
+        matches = story.matching_stories(article, [(c.profile, c.days) for c in found])
         if matches:
             best = matches[0]
             reason, story_id = best.reason(), best.story_id
-            bridged = [m.story_id for m in matches[1:] if m.basis in story.BRIDGING]
-            if best.basis in story.BRIDGING and bridged:
-                story_id = _merge_stories(sql, [best.story_id, *bridged], article_id)
-                reason["merged"] = sorted({best.story_id, *bridged} - {story_id})
-
+            held = next(c.profile for c in found if c.profile.story_id == story_id)
+            merged = _mergeable(best, matches[1:], {c.profile.story_id: c.profile for c in found})
+            if merged:
+                story_id, held = _merge_stories(sql, held, merged, article_id)
+                reason["merged"] = sorted(m.story_id for m in merged)
+        else:
+            restated = _restated(sql, article, at, window, reach, words)
+            if restated is not None:
+                reason, story_id = restated.reason(), restated.story_id
+    level = str(reason["level"])
     new_story = story_id is None
-    profile: dict[str, Any] | None = None
-    members: story_members.Members | None = None
-    if member is not None:  # an original: it represents its story from now on
-        held = None if story_id is None else _held_members(sql, story_id)
-        members = story_members.with_member(held, article_id, member)
-        profile = story_members.union(members)
-    elif story_id is None:  # a copy whose original has no story: no original member yet
-        members = []
-        profile = story_members.union(members)
     if story_id is None:
+        profile = None
+        if article is not None:
+            profile = story_codec.encode_story(story_members.first_member(0, article))
+            words.new_story(article.figures)
         story_id = story_rows.create_story(
             sql,
             title=title,
-            main_entity=extraction.main_entity,
+            main_entity=article.company if article is not None else story.company_of(extraction),
             article_id=article_id,
             at=at,
             profile=profile,
-            members=members,
         )
     story_rows.write_placement(
         sql,
@@ -268,19 +339,26 @@ def _place(sql: PlainSql, p: _Pending, window: timedelta) -> Placement:
         signature=p.sig,
     )
     if not new_story:
-        story_rows.join_story(
-            sql,
-            story_id,
-            at=at,
-            main_entity=extraction.main_entity,
-            profile=profile,
-            members=members,
-        )
-    story_index.add_keys(sql, story_id, article_id, story_members.fact_keys(extraction.facts))
+        # An original that joined on the event's evidence is one more member the story
+        # stands on; a copy restates its original, a restatement the story: neither
+        # changes the profile.
+        joins = level == "story" and article is not None and held is not None
+        profile = None
+        if joins:
+            assert article is not None and held is not None
+            profile = story_codec.encode_story(story_members.joined(held, article))
+            words.count(
+                (story.figure_token(f) for f in story_members.unheld(held, article.figures)),
+                document=False,
+            )
+        # a copy, published later than its original, tells nothing new of the event
+        story_rows.join_story(sql, story_id, at=at, event=joins, profile=profile)
+    if level != "restatement":
+        story_index.add_keys(sql, story_id, article_id, story_members.fact_keys(extraction.facts))
     return Placement(
         article_id,
         story_id,
-        str(reason["level"]),
+        level,
         new_story=new_story,
         duplicate_of=duplicate_of,
         similarity=similarity,
@@ -288,79 +366,143 @@ def _place(sql: PlainSql, p: _Pending, window: timedelta) -> Placement:
     )
 
 
-def _candidates(
-    sql: PlainSql,
-    article: story.ArticleProfile,
-    extraction: Extraction,
-    at: datetime,
-    window: timedelta,
-) -> list[story.StoryProfile]:
-    """The profiles of the stories in the window that the article could join.
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    profile: story.StoryProfile
+    days: float
 
-    An article with figures is compared with the stories holding one of them; one without
-    can only join on a very similar title or lede, and is compared with the most recent
-    stories of its main entity.
-    """
-    # Another main entity can still be the same story when many figures agree (an
-    # extractor may pick another company as main in a market-wide rewrite): such stories
-    # are found through the amounts of money the article states.
-    money = [f.value for f in extraction.facts if f.unit == "money"]
-    rows = story_index.candidates(
-        sql,
-        spans=story_members.figure_spans(article.figures),
-        money=money if extraction.main_entity is not None else (),
-        entity=extraction.main_entity,
-        earliest=at - window,
-        latest=at + window,
-    )
-    missing = [r.story_id for r in rows if r.profile is None]
-    built = build_profiles(sql, missing) if missing else {}
+
+def _profiles(
+    sql: PlainSql, rows: Sequence[story_index.CandidateRow], at: datetime, words: _Words
+) -> list[_Candidate]:
+    decoded: dict[int, story.StoryProfile | None] = {}
+    for r in rows:
+        d = r.profile
+        decoded[r.story_id] = (
+            None if d is None else story_codec.decode_story(r.story_id, r.main_entity, d)
+        )
+    missing = [sid for sid, prof in decoded.items() if prof is None]
+    if missing:
+        decoded.update(build_profiles(sql, missing, words.df, words.docs))
     out = []
     for r in rows:
-        d = r.profile if r.profile is not None else built.get(r.story_id)
-        if d is not None:  # a story without original members has an empty profile
-            out.append(story_codec.decode_story(r.story_id, r.main_entity, d))
+        prof = decoded.get(r.story_id)
+        if prof is not None and prof.members > 0:  # a story of copies only stands on nothing
+            out.append(_Candidate(prof, _days_apart(at, r.first_seen_at, r.event_until)))
     return out
 
 
-def _merge_stories(sql: PlainSql, ids: list[int], bridge: int) -> int:
+def _event_candidates(
+    sql: PlainSql, article: story.ArticleProfile, at: datetime, window: timedelta, words: _Words
+) -> list[_Candidate]:
+    """The stories of the article's company whose event is told within the window: the
+    most recent ones, and those holding one of its distinctive figures."""
+    rows = story_index.event_candidates(
+        sql,
+        company=article.company,
+        spans=story_members.figure_spans([f for f in article.figures if f.weight >= 0.5]),
+        earliest=at - window,
+        latest=at + window,
+    )
+    return _profiles(sql, rows, at, words)
+
+
+def _restated(
+    sql: PlainSql,
+    article: story.ArticleProfile,
+    at: datetime,
+    window: timedelta,
+    reach: timedelta,
+    words: _Words,
+) -> story.StoryMatch | None:
+    """The standing story the article restates, if any: one of its company, first told
+    within ``reach`` before it and whose event window closed before it."""
+    heads = [article.figures[i] for i in restatement.headline_figures(article)]
+    if article.company is None or not heads:
+        return None
+    rows = story_index.standing_candidates(
+        sql,
+        company=article.company,
+        spans=story_members.figure_spans(heads),
+        earliest=at - reach,
+        before=at - window,
+    )
+    found = [
+        m
+        for c in _profiles(sql, rows, at, words)
+        if (m := restatement.restates(article, c.profile, c.days)) is not None
+    ]
+    return max(found, key=lambda m: (m.score, -m.story_id)) if found else None
+
+
+def _mergeable(
+    best: story.StoryMatch,
+    others: Sequence[story.StoryMatch],
+    profiles: dict[int, story.StoryProfile],
+) -> list[story.StoryProfile]:
+    """The other stories the article shows to be one with its best: it meets each on
+    evidence enough to bridge them (``story.bridges``), and the stories also meet each
+    other as wholes (issue 13, point 1: an article that resembles two stories is not
+    enough to merge them)."""
+    if not story.bridges(best):
+        return []
+    mine = profiles[best.story_id]
+    return [
+        profiles[m.story_id]
+        for m in others
+        if story.bridges(m) and story.stories_agree(mine, profiles[m.story_id])
+    ]
+
+
+def _merge_stories(
+    sql: PlainSql, best: story.StoryProfile, others: Sequence[story.StoryProfile], bridge: int
+) -> tuple[int, story.StoryProfile]:
     """Fold stories into the oldest one (the id that alerts and digests most likely cite);
     the article ``bridge`` being placed joins it afterwards."""
-    keep = min(ids)
-    gone = sorted(set(ids) - {keep})
-    joined = story_members.merged_members(_held_members(sql, sid) for sid in [keep, *gone])
-    story_rows.fold_stories(sql, keep, gone, bridge)
-    story_rows.set_profile(sql, keep, story_members.union(joined), joined)
-    return keep
+    group = sorted([best, *others], key=lambda p: p.story_id)
+    keep = group[0]
+    joined = keep
+    for other in group[1:]:
+        joined = story_members.merged(joined, other)
+    gone = [p.story_id for p in group[1:]]
+    why = {
+        "into": keep.story_id,
+        "text_similarity": round(
+            min(text_vector.cosine(keep.centroid, o.centroid) for o in group[1:]), 3
+        ),
+    }
+    story_rows.fold_stories(sql, keep.story_id, gone, bridge, why)
+    story_rows.set_profile(sql, keep.story_id, story_codec.encode_story(joined))
+    return keep.story_id, joined
 
 
-def _held_members(sql: PlainSql, story_id: int) -> story_members.Members:
-    """The member profiles a story holds, built from its rows if it predates the index."""
-    exists, held = story_rows.members_of(sql, story_id)
-    if exists and held is None:
-        build_profiles(sql, [story_id])
-        held = story_rows.members_of(sql, story_id)[1]
-    return list(held or [])
-
-
-def build_profiles(sql: PlainSql, story_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """Members and profile of stories that have none yet, from their articles' rows;
-    stored, and returned by story id."""
+def build_profiles(
+    sql: PlainSql,
+    story_ids: Sequence[int],
+    df: dict[str, int] | None = None,
+    docs: int | None = None,
+) -> dict[int, story.StoryProfile]:
+    """Profiles of stories that have none of this version yet (stored before it), from
+    their original members' rows, weighed by the stored word frequencies unless ``df``
+    and ``docs`` are given; stored, and returned by story id."""
     sources = story_rows.member_sources(
-        sql,
-        story_ids,
-        per_story=story_members.MAX_MEMBERS_PROFILED,
-        head_chars=story_members.LEDE_CHARS,
+        sql, story_ids, per_story=MAX_MEMBERS_REBUILT, head_chars=HEAD_CHARS
     )
-    out: dict[int, dict[str, Any]] = {}
-    for sid, group in sources.items():
-        members: story_members.Members = [
-            [m.article_id, story_codec.encode_article(story.profile(m.title, m.head, m.extraction))]
-            for m in group
-        ]
-        profile = story_members.union(members)
-        story_rows.set_profile(sql, sid, profile, members)
-        out[sid] = profile
+    companies = story_rows.companies_of(sql, story_ids)
+    drafts = {
+        sid: [story.profile(m.title, m.head, m.extraction) for m in reversed(group)]
+        for sid, group in sources.items()
+    }  # oldest first, as they joined
+    if df is None or docs is None:
+        words = [w for group in drafts.values() for p in group for w in p.counts]
+        df, docs = story_df.read(sql, words)
+    out: dict[int, story.StoryProfile] = {}
+    for sid, group in drafts.items():
+        prof = story.StoryProfile(sid, companies.get(sid), 0)
+        for member in group:
+            prof = story_members.joined(prof, story.weighed(member, df, docs))
+        story_rows.set_profile(sql, sid, story_codec.encode_story(prof))
+        out[sid] = prof
     return out
 
 

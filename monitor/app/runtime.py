@@ -49,5 +49,9 @@ class Runtime:
         several machines), unless a test gave this runtime a clock of its own."""
         return db_now(session) if self.clock is utcnow else self.clock()
 
+    @property
+    def restatement_reach(self) -> timedelta:
+        return timedelta(days=self.settings.schedule.restatement_days)
+
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)

@@ -1,8 +1,8 @@
 """Deduplication, pure: exact (content hash), near-duplicate (MinHash + LSH) and same story.
 
-No I/O and no settings: the store (``monitor.store.dedup_index`` and
-``monitor.store.stories``) keeps the signatures, band keys and stories, and calls these
-functions to decide.
+No I/O and no settings: the store (``monitor.store``) keeps the signatures, band keys,
+stories and word frequencies; the application (``monitor.app.placement``) reads them and
+calls these functions to decide.
 """
 
 from monitor.dedup.minhash import (
@@ -18,10 +18,8 @@ from monitor.dedup.story import (
     ArticleProfile,
     StoryMatch,
     StoryProfile,
-    match_story,
     matching_stories,
     profile,
-    story_profile,
 )
 
 __all__ = [
@@ -33,11 +31,9 @@ __all__ = [
     "candidate_probability",
     "content_hash",
     "jaccard",
-    "match_story",
     "matching_stories",
     "normalise",
     "profile",
     "signature",
     "similarity",
-    "story_profile",
 ]

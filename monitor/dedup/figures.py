@@ -8,9 +8,11 @@ finds the matching figures of a large story without comparing every pair.
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from monitor.dedup.normalize import normalise
 from monitor.values import Fact
 
 REL_TOLERANCE = 0.025  # "$52 billion" ~ "$53 billion" (1.9%)
@@ -31,10 +33,18 @@ class Figure:
     alt_value: float | None = None
     entity: str | None = None
     metric: str | None = None
+    lead: bool = False  # stated in the title or the lede: what the article is about
+    standing: bool = True  # not tied to one quarter, month or day (see ``_period_bound``)
+    period: str | None = None  # as the extractor read it: "next 3 years", "Q3 2025"
 
     def matches(self, other: Figure) -> bool:
         if self.unit != other.unit:
             return False
+        if self.currency == other.currency:
+            # given in one currency, the amounts decide: their conversions are rounded
+            # coarsely ("RMB 6.4 billion" and "RMB 6.8 billion" are both "about $0.9
+            # billion")
+            return _close(self.unit, self.value, other.value)
         mine = [(self.currency, self.value)]
         if self.alt_value is not None:
             mine.append((self.alt_currency, self.alt_value))
@@ -56,18 +66,88 @@ def _close(unit: str, a: float, b: float) -> bool:
     return abs(a - b) <= tol
 
 
+_MONTHS = frozenset(
+    [
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "may",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+)
+
+
+def significant_digits(v: float) -> int:
+    """Digits of the mantissa that are not trailing zeros: 53e9 -> 2, 100e9 -> 1, 16.86 -> 4."""
+    v = abs(v)
+    if v == 0.0:
+        return 0
+    digits = f"{v:.6e}".split("e")[0].replace(".", "").rstrip("0")
+    return max(1, len(digits))
+
+
+def _in_date(f: Fact) -> bool:
+    """A small count next to a month name ("March 6", "6 March") is a date read as a figure."""
+    at = f.quote.find(f.surface) if f.quote else -1
+    if at < 0:
+        return False
+    before = f.quote[max(0, at - 12) : at].lower().replace(".", " ").split()
+    after = f.quote[at + len(f.surface) : at + len(f.surface) + 12].lower().split()
+    return bool(
+        (before and before[-1].strip(",") in _MONTHS) or (after and after[0].strip(",") in _MONTHS)
+    )
+
+
 def _weight(f: Fact) -> float:
-    """How much a shared figure says that two articles report one event."""
+    """How much a shared figure says that two articles report one event.
+
+    Distinctive figures count most: an amount of money with two or more significant
+    digits ("$53 billion", "RMB 280.2 billion"), a percentage with decimals ("16.86%"), a
+    large uneven count ("418,227 vehicles"). Round numbers ("$100 billion", "10,000
+    GPUs"), whole percentages ("13%", common in any market article) and small counts
+    count little, and a year or a day of the month read as a figure counts nothing, so
+    that such figures can never join two articles on their own (issue 13, point 1).
+    """
     v = abs(float(f.value))
+    sig = significant_digits(v)
     if f.unit == "money":
-        return 1.0 if v >= 1e6 else 0.7
-    if f.unit in ("percent", "pp", "growth", "multiple"):
-        return 0.5
-    # counts: a year or a small number ("three years", "nine quarters") is weak evidence;
-    # a large one ("80 billion parameters", "418,227 vehicles") is as telling as money
+        if v < 1e3:  # a share price or a per-unit price moves by the day
+            return 0.3
+        return 1.0 if sig >= 2 else 0.3
+    if f.unit in ("percent", "pp", "growth"):
+        if not v.is_integer():
+            return 0.6
+        return 0.15 if v % 5 == 0 else 0.3
+    if f.unit in ("multiple", "ratio"):
+        return 0.4 if not v.is_integer() else 0.2
+    if f.unit != "count":  # points, GW, TFLOPS ...: measures of one product or deal
+        return 0.5 if sig >= 2 else 0.2
     if v.is_integer() and 1900 <= v <= 2100:
         return 0.0
+    if v < 32 and v.is_integer() and _in_date(f):
+        return 0.0
     if v < 10:
+        return 0.1
+    if sig == 1:
         return 0.2
     return 0.7 if v >= 1e6 else 0.5
 
@@ -75,8 +155,31 @@ def _weight(f: Fact) -> float:
 fact_weight = _weight  # the store keys only the figures that can count as evidence
 
 
-def figures_of(facts: Iterable[Fact]) -> tuple[Figure, ...]:
+# A figure of one quarter, half, fiscal year, month or day is the result of that period:
+# restating it months later is commentary on an old event, not a plan or a share that
+# still stands.
+_PERIOD_BOUND = re.compile(
+    r"\bq[1-4]\b|quarter|\bh[12]\b|half|month|week|day|yesterday|year-over-year|\bfy|fiscal|"
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b",
+    re.IGNORECASE,
+)
+
+
+def _period_bound(f: Fact) -> bool:
+    return f.period is not None and _PERIOD_BOUND.search(f.period) is not None
+
+
+def _in_title(f: Fact, title: str) -> bool:
+    shown = normalise(f.surface)
+    return bool(shown) and any(c.isdigit() for c in shown) and f" {shown} " in f" {title} "
+
+
+def figures_of(facts: Iterable[Fact], *, lead_end: int = 0, title: str = "") -> tuple[Figure, ...]:
+    """The distinctive figures of an article's facts, one per amount (a two-currency
+    amount is one figure). A figure is ``lead`` when the article states it before
+    character ``lead_end`` of its text or in its ``title``."""
     facts = list(facts)
+    title_n = normalise(title) if title else ""
     taken = [False] * len(facts)
     out: list[Figure] = []
     for i, f in enumerate(facts):
@@ -86,6 +189,7 @@ def figures_of(facts: Iterable[Fact]) -> tuple[Figure, ...]:
         if weight <= 0.0:
             continue
         alt_c, alt_v = f.alt_currency, f.alt_value
+        lead = f.span[0] < lead_end or (bool(title_n) and _in_title(f, title_n))
         if f.unit == "money":
             # The twin of a two-currency amount is one figure, whether or not the extractor
             # linked it: "RMB 480 billion, about $66 billion" must not count twice.
@@ -100,6 +204,7 @@ def figures_of(facts: Iterable[Fact]) -> tuple[Figure, ...]:
                 if linked or adjacent:
                     taken[j] = True
                     alt_c, alt_v = g.currency, g.value
+                    lead = lead or g.span[0] < lead_end or (bool(title_n) and _in_title(g, title_n))
                     break
         fig = Figure(
             unit=f.unit,
@@ -111,42 +216,60 @@ def figures_of(facts: Iterable[Fact]) -> tuple[Figure, ...]:
             alt_value=alt_v,
             entity=f.entity,
             metric=f.metric,
+            lead=lead,
+            standing=not _period_bound(f),
+            period=f.period,
         )
-        # a figure restated later in the same article is one figure
-        if not any(fig.matches(o) for o in out):
+        # a figure restated later in the same article is one figure (lead if either is)
+        for k, o in enumerate(out):
+            if fig.matches(o):
+                if lead and not o.lead:
+                    out[k] = _with_lead(o)
+                break
+        else:
             out.append(fig)
     return tuple(out)
 
 
+def _with_lead(f: Figure) -> Figure:
+    return Figure(
+        f.unit, f.currency, f.value, f.surface, f.weight, f.alt_currency, f.alt_value,
+        f.entity, f.metric, True, f.standing, f.period,
+    )  # fmt: skip
+
+
 class FigureIndex:
     """Figures by (unit, currency) of each of their amounts, sorted by magnitude:
-    ``matches`` only pairs amounts of one unit and currency within the tolerance, so a
+    ``matching`` only pairs amounts of one unit and currency within the tolerance, so a
     lookup visits those and no other figure."""
 
-    __slots__ = ("_by",)
+    __slots__ = ("_by", "_primary")
 
     def __init__(self) -> None:
-        self._by: dict[tuple[str, str | None], tuple[list[float], list[int]]] = {}
+        # (unit, currency) -> sorted magnitudes, and for each: (position, is_alt)
+        self._by: dict[tuple[str, str | None], tuple[list[float], list[tuple[int, bool]]]] = {}
+        self._primary: dict[int, str | None] = {}  # position -> currency of its amount
 
-    def _put(self, unit: str, cur: str | None, value: float, i: int) -> None:
+    def _put(self, unit: str, cur: str | None, value: float, i: int, alt: bool) -> None:
         vals, ids = self._by.setdefault((unit, cur), ([], []))
         a = abs(value)
         at = bisect.bisect_right(vals, a)
         vals.insert(at, a)
-        ids.insert(at, i)
+        ids.insert(at, (i, alt))
 
     def add(self, f: Figure, i: int) -> None:
-        self._put(f.unit, f.currency, f.value, i)
+        self._primary[i] = f.currency
+        self._put(f.unit, f.currency, f.value, i, False)
         if f.alt_value is not None:
-            self._put(f.unit, f.alt_currency, f.alt_value, i)
+            self._put(f.unit, f.alt_currency, f.alt_value, i, True)
 
     def matching(self, f: Figure) -> set[int]:
         """Positions of the added figures that ``f.matches``."""
         found: set[int] = set()
-        pairs = [(f.currency, f.value)]
+        pairs = [(f.currency, f.value, False)]
         if f.alt_value is not None:
-            pairs.append((f.alt_currency, f.alt_value))
-        for cur, v in pairs:
+            pairs.append((f.alt_currency, f.alt_value, True))
+        for cur, v, alt in pairs:
             got = self._by.get((f.unit, cur))
             if got is None:
                 continue
@@ -156,8 +279,11 @@ class FigureIndex:
             reach = a * 2 * REL_TOLERANCE + ABS_TOLERANCE_PCT + 1e-9
             k = bisect.bisect_left(vals, a - reach)
             while k < len(vals) and vals[k] <= a + reach:
-                if _close(f.unit, v, vals[k]):
-                    found.add(ids[k])
+                i, other_alt = ids[k]
+                # amounts in one currency compare only with each other (Figure.matches)
+                same_currency = self._primary[i] == f.currency
+                if (not same_currency or not (alt or other_alt)) and _close(f.unit, v, vals[k]):
+                    found.add(i)
                 k += 1
         return found
 

@@ -1,46 +1,50 @@
-"""Same-story level: AI rewrites restate the same facts in other words.
+"""Same-story level: other outlets and AI rewrites tell one event in other words. Pure.
 
 Rewrites of one announcement sit near word-shingle Jaccard 0.1 (DESIGN.md section 8), so
-no n-gram method joins them; what they keep is the substance: the main entity, the
-distinctive figures ("$53 billion", "RMB 380 billion", "35.8%"), named terms (model
-names) and sometimes the title or lede. This module compares an article's
-:class:`ArticleProfile` with the profiles of recent stories and explains its verdict.
+no n-gram method joins them. What they keep is the substance: the company the headline is
+about, the distinctive figures ("$53 billion", "RMB 280.2 billion", "16.86%"), the named
+terms (model names with a version, "QwQ-32B"), and the content words of the title and
+lede (:mod:`monitor.dedup.text_vector`). This module compares an article's
+:class:`ArticleProfile` with the :class:`StoryProfile` of each candidate story and
+explains its verdict.
 
-The decision rule (issue 4, point 3), checked on the evaluation set in
-``tests/unit/dedup_eval.py``:
+The decision rule (issue 13, points 1 and 2):
 
-* The main entities must agree (or one side has none). An article about another company
-  joins only on overwhelming shared facts (``CONFLICT_FACTS``), so a market-wide article
-  that names the other company first still finds its story.
-* Evidence is the weighted count of the article's figures that the story already holds
-  (one-to-one, with a small tolerance so that "$52 billion" meets "$53 billion" and "36%"
-  meets "35.8%"). Money counts most, then percentages, multiples and large counts; years
-  and small counts count little. An amount given in two currencies ("RMB 380 billion
-  (about $53 billion)") is one figure, matched by either currency.
-* It joins on ``facts``: ``MIN_FACTS`` of evidence covering ``MIN_COVERAGE`` of the
-  article's own figures; or ``short-facts``: at least ``SHORT_SHARED`` shared figures that
-  are nearly all (``SHORT_COVERAGE``) of a short article's figures; or ``facts+terms``:
-  some shared figures plus ``MIN_TERMS`` shared specific terms (model names with a version
-  number, such as Qwen3-Max-Preview); or ``facts+wording``: ``FEW_SHARED`` figures that
-  are nearly all of the article's, with a title or lede that also agrees; or a very
-  similar ``title`` or ``lede`` alone. When several stories qualify, the strongest kind of
-  evidence wins (``BASIS_RANK``); an article that joins two stories on figures shows they
-  are one (``BRIDGING``: the store merges them).
-* A different event of the same company that repeats a headline figure (a plan raised to
-  RMB 480 billion, then new regions "under the enlarged RMB 480 billion plan") shares too
-  few figures to pass, and one shared model name is not enough: a company's flagship
-  model appears in most of its stories.
-* Title and lede similarity use content words only: no function words and no numbers,
-  which the figures already account for, so that two articles built on the same generic
-  phrases ("What It Means for Investors") do not look alike.
+* **One company per story.** A story belongs to the company its first article's headline
+  is about (:func:`company_of`); an article about another company never joins it. An
+  article naming no company joins only a story naming none.
+* **Evidence against the story as a whole, never against one member.** The story keeps
+  the sum of its members' text vectors (its centroid) and each figure and term with the
+  number of members that state it. A figure counts by its distinctiveness
+  (:func:`monitor.dedup.figures.fact_weight`: round numbers, whole percentages and dates
+  count little or nothing) times the share of the story's members that state it, so a
+  figure that one member of ten happened to mention cannot pull an article in: no
+  chaining from member to member.
+* **Combined evidence.** With ``C`` the cosine of the article's vector with the centroid,
+  ``F`` the figure evidence and ``T`` the shared versioned terms, the article joins on
+  ``text`` (C >= ``TEXT_ALONE``), ``text+facts`` (C >= ``TEXT_WITH`` and F >=
+  ``FACTS_WITH``), ``text+terms`` (C >= ``TEXT_WITH`` and T >= 1), or ``facts`` (F >=
+  ``FACTS_ALONE`` covering ``MIN_COVERAGE`` of the article's own figure weight, with C >=
+  ``TEXT_FLOOR``). Weak evidence alone (a whole percentage, a round number, a date, the
+  shared boilerplate that the corpus frequencies weigh down) reaches none of these.
+* **Time.** Beyond ``CLOSE_DAYS`` from the story's span, every text threshold rises
+  (``DRIFT_PER_DAY``): the further apart in time, the more alike two tellings must be.
+* When several stories qualify, the highest score wins. An article that meets two stories
+  suggests they are one; the application merges them only when the two stories also meet
+  each other as wholes (:func:`stories_agree`): one article never merges on its own.
+
+Restatements of a standing story (point 3) are decided in
+:mod:`monitor.dedup.restatement`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.dedup import text_vector
 from monitor.dedup.figures import (
     ABS_TOLERANCE_PCT,
     REL_TOLERANCE,
@@ -51,7 +55,7 @@ from monitor.dedup.figures import (
     figures_of,
     union_figures,
 )
-from monitor.dedup.normalize import normalise
+from monitor.dedup.text_vector import Vector
 from monitor.values import Extraction
 
 __all__ = [
@@ -62,53 +66,46 @@ __all__ = [
     "Figure",
     "StoryMatch",
     "StoryProfile",
+    "company_of",
     "compare",
     "fact_weight",
-    "match_story",
     "matching_stories",
     "profile",
-    "story_profile",
     "union_figures",
 ]
 
-MIN_FACTS = 3.0  # weighted shared figures for a join on facts alone
-MIN_COVERAGE = 0.5  # ... covering at least this share of the article's figure weight
-SHORT_SHARED = 3  # a short fact sheet: this many shared figures ...
-SHORT_COVERAGE = 0.75  # ... that are nearly all of the article's figures
-FEW_SHARED = 2  # fewer shared figures, still nearly all of the article's, ...
-FEW_TEXT_SIM = 0.3  # ... when the title or lede also agrees this much
-MIN_TERMS = 2  # shared specific terms (with a version number) ...
-TERM_FACTS = 1.0  # ... plus this much shared figure weight
-TITLE_SIM = 0.6  # content-word Jaccard of titles: "very similar"
-LEDE_SIM = 0.5  # content-word Jaccard of ledes
-CONFLICT_FACTS = 6.0  # another main entity joins only with this much evidence
-CONFLICT_COVERAGE = 0.6
-MIN_TITLE_WORDS = 3  # content words a title needs before its similarity counts
-MIN_LEDE_WORDS = 8  # ... and a lede
-LEDE_WORDS = 60  # the lede: the first words of the text
+TEXT_ALONE = 0.22  # cosine of title, lede and names with the story's centroid, alone
+TEXT_WITH = 0.10  # ... with a distinctive shared figure or a shared versioned term
+STORIES_TEXT = 0.33  # two stories' centroids, to merge on words
+TEXT_BRIDGE = 0.16  # an article that meets two stories, to merge them, meets each so
+MIN_TERMS = 2.0  # shared versioned names, or one that the article's title gives
+TEXT_STANDING = 0.20
+FACTS_WITH = 0.9  # a distinctive figure the story stands on ("$53 billion": 1.0) ...
+TEXT_PER_FACT = 0.04  # ... each unit of which stands in for this much cosine
+FACTS_ALONE = 2.0  # two or more distinctive figures ...
+MIN_COVERAGE = 0.4  # ... that are a good part of the article's own figure weight
+TEXT_FLOOR = 0.05  # ... and some words in common
+CLOSE_DAYS = 2.0  # within this many days of the story, time says nothing against it
+DRIFT_PER_DAY = 0.08  # beyond, each day raises the text thresholds by this share
+LEAD_BOTH = 2.0  # a figure both the article and the story lead with counts twice
+SUPPORT_FULL = 0.5  # a figure or term stated by this share of the members counts fully
+LEDE_CHARS = 400  # figures stated this early in the body are the article's headline ones
 
-# Function words carry no topic: two titles sharing only "the" and "as" are not alike.
-_STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each few
-    for from further had has have having he her here hers him his how i if in into is it its
-    itself just me more most my new no nor not now of off on once only or other our out over
-    own same she should so some such than that the their them then there these they this
-    those through to too under until up very was we were what when where which while who
-    whom why will with would you your s t vs billion million trillion thousand bn rmb yuan
-    usd percent""".split()  # noqa: SIM905
-)
+# bounds on what one story keeps (issue 13, point 1: the work per placement is bounded)
+MAX_FIGURES = 60
+MAX_TERMS = 40
+MAX_LEAD = 12
 
 
 @dataclass(frozen=True, slots=True)
 class ArticleProfile:
-    main_entity: str | None
-    entities: frozenset[str]
+    company: str | None
     figures: tuple[Figure, ...]
-    terms: frozenset[str]  # lower-cased, e.g. "qwen3-max"
+    terms: frozenset[str]  # versioned names, lower-cased: "qwq-32b", "ernie x1"
     topics: frozenset[str]
-    title_words: frozenset[str]
-    lede_words: frozenset[str]
+    counts: Mapping[str, float]  # weighted words of title, lede and names
+    lead_terms: frozenset[str] = frozenset()  # the versioned names its title gives
+    vector: Vector = field(default_factory=dict)  # TF-IDF, set with the corpus frequencies
 
     @property
     def figure_weight(self) -> float:
@@ -117,231 +114,298 @@ class ArticleProfile:
 
 @dataclass(frozen=True, slots=True)
 class StoryProfile:
-    """What a story already holds: the union of its members' profiles."""
+    """What a story stands on: its members' figures and terms with how many members state
+    each, and the sum of their text vectors."""
 
     story_id: int
-    main_entity: str | None
-    figures: tuple[Figure, ...]
-    terms: frozenset[str]
-    topics: frozenset[str]
-    titles: tuple[frozenset[str], ...]
-    ledes: tuple[frozenset[str], ...]
+    company: str | None
+    members: int  # members counted into the profile (copies and restatements are not)
+    figures: tuple[tuple[Figure, int], ...] = ()
+    terms: Mapping[str, int] = field(default_factory=dict)
+    centroid: Vector = field(default_factory=dict)
+    topics: frozenset[str] = frozenset()
+    lead_terms: Mapping[str, int] = field(default_factory=dict)  # named in a headline
 
 
 @dataclass(frozen=True, slots=True)
 class StoryMatch:
     story_id: int
     score: float
-    basis: str  # facts | short-facts | title | lede | conflict-facts
+    basis: str  # text | text+facts | text+terms | facts | restatement
     shared_facts: tuple[tuple[str, str], ...]  # (article surface, story surface)
     shared_terms: tuple[str, ...]
-    shared_topics: tuple[str, ...]
+    shared_words: tuple[str, ...]
+    text_similarity: float
     fact_evidence: float
     coverage: float
-    title_similarity: float
-    lede_similarity: float
+    days_apart: float
+    event_evidence: float = 0.0  # of the figures that are not standing ones
 
     def reason(self) -> dict[str, Any]:
         """JSON-ready: why the article joined the story."""
         return {
-            "level": "story",
+            "level": "restatement" if self.basis == "restatement" else "story",
             "basis": self.basis,
             "score": round(self.score, 3),
+            "text_similarity": round(self.text_similarity, 3),
+            "shared_words": list(self.shared_words),
             "shared_facts": [list(p) for p in self.shared_facts],
             "shared_terms": list(self.shared_terms),
-            "shared_topics": list(self.shared_topics),
             "fact_evidence": round(self.fact_evidence, 2),
             "coverage": round(self.coverage, 2),
-            "title_similarity": round(self.title_similarity, 2),
-            "lede_similarity": round(self.lede_similarity, 2),
+            "days_apart": round(self.days_apart, 1),
         }
 
 
-_ASCII_DIGITS = frozenset("0123456789")
-
-
-def _has_digit(w: str) -> bool:
-    # an ASCII word has a digit only among 0-9: a set test in C instead of a generator
-    if w.isascii():
-        return not _ASCII_DIGITS.isdisjoint(w)
-    return any(c.isdigit() for c in w)
-
-
-def content_words(text: str) -> frozenset[str]:
-    return frozenset(
-        w
-        for w in normalise(text).split()
-        if len(w) > 1 and w not in _STOPWORDS and not _has_digit(w)
-    )
+def company_of(extraction: Extraction) -> str | None:
+    """Whom the article is about: the first company its title names, else the one the
+    extractor found to be its main entity."""
+    if extraction.title_entities:
+        return extraction.title_entities[0]
+    return extraction.main_entity
 
 
 def specific(term: str) -> bool:
-    """A versioned name (Qwen3-Max, GPT-4o) marks one release; a bare family name does not."""
+    """A versioned name (QwQ-32B, ERNIE X1, GPT-4o) marks one release; a bare family name
+    does not."""
     return any(c.isdigit() for c in term)
 
 
-def lede(text: str) -> str:
-    """The first ``LEDE_WORDS`` words: enough for the first two sentences of an article."""
-    # maxsplit: a news article is ten times longer than its lede
-    return " ".join(text.split(None, LEDE_WORDS)[:LEDE_WORDS])
+def lede_end(text: str) -> int:
+    """Where the article's headline part of the body ends, as a character offset: the
+    first ``LEDE_CHARS`` characters after the leading lines of chrome."""
+    head = text_vector.lede(text, 10)
+    at = text.find(head[:40]) if head else 0
+    return max(0, at) + LEDE_CHARS
 
 
 def profile(title: str, text: str, extraction: Extraction) -> ArticleProfile:
+    """What the article brings to the comparison, before its vector and figures are
+    weighed against the corpus (:func:`weighed`)."""
+    company = company_of(extraction)
+    terms = frozenset(t.term.lower() for t in extraction.terms if specific(t.term))
+    # The company is required of every candidate story: its name says nothing more, and
+    # would make any two articles about it look alike. Other companies named are telling.
+    others = [e for e in extraction.entities[:4] if e != company][:3]
+    counts = text_vector.term_counts(title, text, [*sorted(terms), *others])
+    for w in {company or "", *(w for n in extraction.company_names for w in text_vector.words(n))}:
+        counts.pop(w, None)
+    end = lede_end(text)
+    folded = f" {title.lower()} "
+    lead_terms = frozenset(
+        t.term.lower() for t in extraction.terms if specific(t.term) and t.term.lower() in folded
+    )
     return ArticleProfile(
-        main_entity=extraction.main_entity,
-        entities=frozenset(extraction.entities),
-        figures=figures_of(extraction.facts),
-        terms=frozenset(t.term.lower() for t in extraction.terms),
+        company=company,
+        figures=figures_of(extraction.facts, lead_end=end, title=title),
+        terms=terms,
         topics=frozenset(t.topic for t in extraction.topics),
-        title_words=content_words(title),
-        lede_words=content_words(lede(text)),
+        counts=counts,
+        lead_terms=lead_terms,
     )
 
 
-def story_profile(
-    story_id: int, main_entity: str | None, members: Sequence[ArticleProfile]
-) -> StoryProfile:
-    """The union of the members' profiles, the first listed member's figures first."""
-    return StoryProfile(
-        story_id=story_id,
-        main_entity=main_entity,
-        figures=union_figures(m.figures for m in members),
-        terms=frozenset().union(*(m.terms for m in members)),
-        topics=frozenset().union(*(m.topics for m in members)),
-        titles=tuple(m.title_words for m in members if m.title_words),
-        ledes=tuple(m.lede_words for m in members if m.lede_words),
+def figure_token(f: Figure) -> str:
+    """The word that counts how many stories state a figure, in ``story_df``."""
+    return f"#{f.unit}:{f.currency or ''}:{abs(f.value):.3g}"
+
+
+STORIES = "#"  # the word that counts the stories
+COMMON_FIGURE_STORIES = 3  # a figure stated by this many stories or more ...
+COMMON_FIGURE_SHARE = 0.005  # ... and by this share of all stories is boilerplate
+
+
+def common_figure(stories_with: int, stories: int) -> bool:
+    """A figure that many stories state ("trained on 32 billion parameters" in every
+    author box) is part of the page, not of the event."""
+    return stories_with >= max(COMMON_FIGURE_STORIES, COMMON_FIGURE_SHARE * stories)
+
+
+def weighed(article: ArticleProfile, df: Mapping[str, int], docs: int) -> ArticleProfile:
+    """The article with its TF-IDF vector, and with the figures that many stories state
+    weighing nothing."""
+    stories = df.get(STORIES, 0)
+    figures = tuple(
+        dataclasses.replace(f, weight=0.0)
+        if common_figure(df.get(figure_token(f), 0), stories)
+        else f
+        for f in article.figures
+    )
+    return dataclasses.replace(
+        article, figures=figures, vector=text_vector.vector(article.counts, df, docs)
     )
 
 
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
-        return 0.0
-    return len(a & b) / len(a | b)
+# ----------------------------------------------------------------------------- evidence
 
 
-def _best(words: frozenset[str], others: Sequence[frozenset[str]], least: int) -> float:
-    """Best Jaccard against a member; a handful of words ("Read more") proves nothing."""
-    if len(words) < least:
-        return 0.0
-    return max((_jaccard(words, o) for o in others if len(o) >= least), default=0.0)
+def _support(count: int, members: int) -> float:
+    return min(1.0, count / max(1.0, members * SUPPORT_FULL))
 
 
-def _shared(article: ArticleProfile, story: StoryProfile) -> tuple[float, list[tuple[str, str]]]:
+def _standing(f: Figure) -> bool:
+    """A plan or a share: a figure the vocabulary tracks that is not one period's result.
+    Articles about other events restate it for months as background."""
+    return f.metric is not None and f.standing and f.unit in ("money", "percent")
+
+
+def shared_figures(
+    article: ArticleProfile, story: StoryProfile
+) -> tuple[float, float, list[tuple[str, str]]]:
+    """Figure evidence against the story as a whole: each of the article's figures that
+    the story states counts its distinctiveness times the share of members stating it,
+    twice when both lead with it (one-to-one, heaviest first). Returned apart: the
+    evidence of standing figures (:func:`_standing`), and of the others."""
     index = FigureIndex()
-    for j, g in enumerate(story.figures):
+    for j, (g, _) in enumerate(story.figures):
         index.add(g, j)
     used: set[int] = set()
-    evidence = 0.0
+    event = standing = 0.0
     pairs: list[tuple[str, str]] = []
-    # heaviest figures first, so that a one-to-one assignment keeps the strongest pairs;
-    # each takes the first story figure it matches that no heavier figure took
     for f in sorted(article.figures, key=lambda x: -x.weight):
         free = index.matching(f) - used
-        if free:
-            j = min(free)
-            used.add(j)
-            evidence += f.weight
-            pairs.append((f.surface, story.figures[j].surface))
-    return evidence, pairs
+        if not free:
+            continue
+        j = max(free, key=lambda k: (story.figures[k][1], -k))
+        used.add(j)
+        g, count = story.figures[j]
+        # the headline figure of both: the event each of them leads with
+        both_lead = LEAD_BOTH if f.lead and g.lead else 1.0
+        weight = min(f.weight, g.weight) * both_lead * _support(count, story.members)
+        if _standing(f) or _standing(g):  # what either side knows the figure to be
+            standing += weight
+        else:
+            event += weight
+        pairs.append((f.surface, g.surface))
+    return event, standing, pairs
 
 
-def _basis(
-    article: ArticleProfile,
-    story: StoryProfile,
-    evidence: float,
-    n_shared: int,
-    n_terms: int,
-    coverage: float,
-    title_sim: float,
-    lede_sim: float,
-) -> str | None:
-    a_ent, s_ent = article.main_entity, story.main_entity
-    if a_ent is not None and s_ent is not None and a_ent != s_ent:
-        if evidence >= CONFLICT_FACTS and coverage >= CONFLICT_COVERAGE:
-            return "conflict-facts"
-        return None
-    anchored = a_ent is not None or s_ent is not None
-    need = MIN_FACTS if anchored else MIN_FACTS + 1.0
-    if evidence >= need and coverage >= MIN_COVERAGE:
-        return "facts"
-    if n_shared >= SHORT_SHARED and coverage >= SHORT_COVERAGE:
-        return "short-facts"
-    if anchored and n_terms >= MIN_TERMS and evidence >= TERM_FACTS:
-        return "facts+terms"
-    if (
-        anchored
-        and n_shared >= FEW_SHARED
-        and coverage >= SHORT_COVERAGE
-        and max(title_sim, lede_sim) >= FEW_TEXT_SIM
-    ):
-        return "facts+wording"
-    # wording alone: only when the figures do not say otherwise (some are shared, or the
-    # article states none)
-    figures_agree = evidence > 0 or not article.figures
-    if title_sim >= TITLE_SIM and figures_agree:
-        return "title"
-    if lede_sim >= LEDE_SIM and figures_agree:
-        return "lede"
-    return None
+def shared_terms(article: ArticleProfile, story: StoryProfile) -> tuple[float, tuple[str, ...]]:
+    names = tuple(sorted(t for t in article.terms if t in story.terms))
+    return sum(_support(story.terms[t], story.members) for t in names), names
 
 
-def compare(article: ArticleProfile, story: StoryProfile) -> StoryMatch | None:
+def contradicts(article: ArticleProfile, story: StoryProfile) -> bool:
+    """The article's distinctive headline figures are none of the story's, while the story
+    leads with distinctive figures of its own: two events ("revenue of $12.4 billion" and
+    "revenue of $13.1 billion" are two quarters however alike the words)."""
+    mine = [f for f in article.figures if f.lead and f.weight >= 0.5]
+    if not mine or not _lead_figures(story):
+        return False
+    index = FigureIndex()
+    for j, (g, _) in enumerate(story.figures):
+        index.add(g, j)
+    return not any(index.matching(f) for f in mine)
+
+
+def other_release(article: ArticleProfile, story: StoryProfile) -> bool:
+    """The article's title names versioned names the story never mentions: another
+    release (Qwen3-Omni after Qwen3-Max), however alike the words around them."""
+    return bool(article.lead_terms) and not any(t in story.terms for t in article.lead_terms)
+
+
+def drift(days_apart: float) -> float:
+    """How much the text thresholds rise for an article this far from the story."""
+    return 1.0 + DRIFT_PER_DAY * max(0.0, days_apart - CLOSE_DAYS)
+
+
+def compare(
+    article: ArticleProfile, story: StoryProfile, days_apart: float = 0.0
+) -> StoryMatch | None:
     """The match of one article with one story, or None when they stay apart."""
-    evidence, pairs = _shared(article, story)
+    if article.company != story.company:
+        return None
+    similarity = text_vector.similarity(article.vector, story.centroid)
+    k = drift(days_apart)
+    event, standing, pairs = shared_figures(article, story)
+    # a standing figure shows the article is about the company's plan, not that it tells
+    # the same event: it counts where the words or the event's own figures agree too
+    agree = similarity >= TEXT_STANDING * k or event >= FACTS_WITH
+    evidence = event + (standing if agree else 0.0)
     total = article.figure_weight
-    coverage = evidence / total if total > 0 else 0.0
-    terms = tuple(sorted(article.terms & story.terms))
-    n_terms = sum(1 for t in terms if specific(t))
-    title_sim = _best(article.title_words, story.titles, MIN_TITLE_WORDS)
-    lede_sim = _best(article.lede_words, story.ledes, MIN_LEDE_WORDS)
-    basis = _basis(article, story, evidence, len(pairs), n_terms, coverage, title_sim, lede_sim)
+    coverage = min(1.0, evidence / total) if total > 0 else 0.0
+    n_terms, names = shared_terms(article, story)
+    # words alone cannot join what the figures tell apart
+    release = other_release(article, story)
+    apart = release or contradicts(article, story)
+    basis = None
+    if similarity >= TEXT_ALONE * k and not apart:
+        basis = "text"
+    elif (
+        similarity >= TEXT_WITH * k
+        and not release
+        and evidence >= FACTS_WITH
+        and similarity + TEXT_PER_FACT * min(evidence, 4.0) >= TEXT_ALONE * k
+    ):
+        basis = "text+facts"
+    elif (
+        similarity >= TEXT_WITH * k
+        and not apart
+        and (n_terms >= MIN_TERMS or any(t in story.lead_terms for t in article.lead_terms))
+    ):
+        # a company's flagship model is named in most of its stories: one shared name
+        # counts when both the article's title and the story's give it
+        basis = "text+terms"
+    elif evidence >= FACTS_ALONE * k and coverage >= MIN_COVERAGE and similarity >= TEXT_FLOOR:
+        basis = "facts"
     if basis is None:
         return None
-    topics = tuple(sorted(article.topics & story.topics))
-    score = evidence + 0.5 * min(n_terms, 3) + 4.0 * max(title_sim, lede_sim)
+    score = similarity / k + 0.15 * min(evidence, 4.0) + 0.1 * min(n_terms, 2.0)
     return StoryMatch(
         story_id=story.story_id,
         score=score,
         basis=basis,
         shared_facts=tuple(pairs),
-        shared_terms=terms,
-        shared_topics=topics,
+        shared_terms=names,
+        shared_words=tuple(text_vector.shared_words(article.vector, story.centroid)),
+        text_similarity=similarity,
         fact_evidence=evidence,
         coverage=coverage,
-        title_similarity=title_sim,
-        lede_similarity=lede_sim,
+        days_apart=days_apart,
+        event_evidence=event,
     )
 
 
-# When several stories would take the article, the strongest kind of evidence wins, and
-# the score only breaks ties within one kind: a story sharing three figures beats one
-# sharing two figures and a few generic title words.
-BASIS_RANK = {
-    "facts": 6,
-    "conflict-facts": 5,
-    "short-facts": 4,
-    "facts+terms": 3,
-    "facts+wording": 2,
-    "title": 1,
-    "lede": 0,
-}
+def bridges(m: StoryMatch) -> bool:
+    """Evidence enough for an article to show two stories are one: words that agree
+    (``TEXT_BRIDGE``), or figures of the event itself (not standing ones) enough to join
+    on them alone."""
+    return m.text_similarity >= TEXT_BRIDGE or m.event_evidence >= FACTS_ALONE
+
+
+def _lead_figures(p: StoryProfile) -> list[Figure]:
+    return [g for g, n in p.figures if g.lead and g.weight >= 0.5 and _support(n, p.members) >= 1.0]
+
+
+def _core_lead_terms(p: StoryProfile) -> set[str]:
+    return {t for t, n in p.lead_terms.items() if _support(n, p.members) >= 1.0}
+
+
+def _other_releases(a: StoryProfile, b: StoryProfile) -> bool:
+    """Each story's titles name releases the other's titles never name."""
+    ta, tb = _core_lead_terms(a), _core_lead_terms(b)
+    return bool(ta) and bool(tb) and not ta & tb
+
+
+def stories_agree(a: StoryProfile, b: StoryProfile) -> bool:
+    """Two stories are one when they are about one company and, as wholes, their words
+    are closer than an article's must be to join on text alone, or they lead with the
+    same distinctive figure of the same metric."""
+    if a.company != b.company or _other_releases(a, b):
+        return False
+    if text_vector.cosine(a.centroid, b.centroid) >= STORIES_TEXT:
+        return True
+    theirs = _lead_figures(b)
+    index = FigureIndex()
+    for j, g in enumerate(theirs):
+        index.add(g, j)
+    # the same amount said of two things (a buyback, a deal) is two events
+    return any(theirs[j].metric == f.metric for f in _lead_figures(a) for j in index.matching(f))
 
 
 def matching_stories(
-    article: ArticleProfile, candidates: Sequence[StoryProfile]
+    article: ArticleProfile, candidates: Sequence[tuple[StoryProfile, float]]
 ) -> list[StoryMatch]:
-    """Every story the article could join, the strongest evidence first."""
-    found = [m for m in (compare(article, st) for st in candidates) if m is not None]
-    return sorted(found, key=lambda m: (-BASIS_RANK[m.basis], -m.score, m.story_id))
-
-
-def match_story(article: ArticleProfile, candidates: Sequence[StoryProfile]) -> StoryMatch | None:
-    """The story the article belongs to, with the reasons; None for a new story."""
-    found = matching_stories(article, candidates)
-    return found[0] if found else None
-
-
-# An article that restates the figures of two stories at once shows they are one story
-# that arrived out of order (a feed lists newest first; a backfill spans weeks): the
-# stories are merged when both matches rest on figures, not on wording alone.
-BRIDGING = frozenset({"facts", "short-facts", "facts+terms", "conflict-facts"})
+    """Every story the article could join (with its distance in days), best first."""
+    found = [m for m in (compare(article, st, d) for st, d in candidates) if m is not None]
+    return sorted(found, key=lambda m: (-m.score, m.story_id))

@@ -1,66 +1,110 @@
 """What a story keeps about its members, and the figure keys it is looked up by. Pure.
 
-A story holds the profiles of its newest ``MAX_MEMBERS_PROFILED`` original members (copies
-restate their original) and their union, which is what the same-story matcher compares a
-new article with; the application stores both with the story and updates them as members
-join. A story is also found through its figures: one key per amount (and per amount in a
-second currency), looked up within the matcher's tolerance (:func:`figure_spans`).
+A story's profile (:class:`monitor.dedup.story.StoryProfile`) is updated as each original
+member joins: its figures and terms with how many members state each, and the sum of the
+members' text vectors. Copies restate their original and restatements restate the story,
+so neither changes what the story stands on. A story is also found through its figures:
+one key per amount (and per amount in a second currency), looked up within the matcher's
+tolerance (:func:`figure_spans`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import Any
 
-from monitor.dedup import story, story_codec
-from monitor.values import Extraction, Fact
+from monitor.dedup import story, text_vector
+from monitor.dedup.figures import Figure, FigureIndex
+from monitor.dedup.story import ArticleProfile, StoryProfile
+from monitor.values import Fact
 
-MAX_MEMBERS_PROFILED = 30  # newest members whose titles and ledes represent a story
-LEDE_CHARS = 800  # enough text for LEDE_WORDS words
 # Widest gap at which two amounts can still match (monitor.dedup.figures._close):
 # |a - b| <= REL_TOLERANCE * max(a, b) allows b up to a / (1 - REL_TOLERANCE); a little
 # more is looked up, the matcher decides.
 _REACH = story.REL_TOLERANCE / (1.0 - story.REL_TOLERANCE) + 1e-6
 _PERCENT_UNITS = frozenset({"percent", "pp", "growth"})
 
-Members = list[list[Any]]  # [[article id, encoded member profile], ...], newest first
 FigureKey = tuple[str, str, float, bool]  # unit, currency or "", value, second currency
 Span = tuple[str, str, float, float]  # unit, currency or "", lowest, highest value
 
 
-def member_profile(
-    title: str, text: str, extraction: Extraction, article: story.ArticleProfile | None = None
-) -> story.ArticleProfile:
-    """The profile this article contributes to its story, with the lede taken from the
-    first ``LEDE_CHARS`` characters of its text (what a rebuild from the rows sees).
-
-    ``extraction`` is the one its rows hold; ``article`` (its profile for matching, from
-    the same title, text and extraction) is reused where it is the same.
-    """
-    head = text[:LEDE_CHARS]
-    if article is None:
-        return story.profile(title, head, extraction)
-    if head is text or story.lede(head) == story.lede(text):
-        return article
-    return dataclasses.replace(article, lede_words=story.content_words(story.lede(head)))
+def _lead(f: Figure) -> Figure:
+    return Figure(
+        f.unit, f.currency, f.value, f.surface, f.weight, f.alt_currency, f.alt_value,
+        f.entity, f.metric, True, f.standing, f.period,
+    )  # fmt: skip
 
 
-def with_member(members: Members | None, article_id: int, member: story.ArticleProfile) -> Members:
-    out = [m for m in members or [] if int(m[0]) != article_id]
-    out.append([article_id, story_codec.encode_article(member)])
-    out.sort(key=lambda m: -int(m[0]))
-    return out[:MAX_MEMBERS_PROFILED]
+def _count_figures(
+    held: Sequence[tuple[Figure, int]], new: Iterable[tuple[Figure, int]]
+) -> tuple[tuple[Figure, int], ...]:
+    figures = [g for g, _ in held]
+    counts = [n for _, n in held]
+    index = FigureIndex()
+    for j, g in enumerate(figures):
+        index.add(g, j)
+    for f, n in new:
+        found = index.matching(f)
+        if found:
+            j = min(found)
+            if f.lead and not figures[j].lead:
+                figures[j] = _lead(figures[j])
+            counts[j] += n
+        else:
+            index.add(f, len(figures))
+            figures.append(f)
+            counts.append(n)
+    # the best-supported first (a stable sort keeps the order of arrival among equals)
+    order = sorted(range(len(figures)), key=lambda j: -counts[j])[: story.MAX_FIGURES]
+    return tuple((figures[j], counts[j]) for j in order)
 
 
-def merged_members(lists: Iterable[Members | None]) -> Members:
-    out = [m for members in lists for m in members or []]
-    out.sort(key=lambda m: -int(m[0]))
-    return out[:MAX_MEMBERS_PROFILED]
+def _count_terms(held: dict[str, int], new: dict[str, int]) -> dict[str, int]:
+    out = dict(held)
+    for t, n in new.items():
+        out[t] = out.get(t, 0) + n
+    if len(out) > story.MAX_TERMS:
+        out = dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))[: story.MAX_TERMS])
+    return out
 
 
-def union(members: Members) -> dict[str, Any]:
-    return story_codec.encode_story([story_codec.decode_article(m[1]) for m in members])
+def unheld(p: StoryProfile, figures: Iterable[Figure]) -> list[Figure]:
+    """The figures the story does not state yet."""
+    index = FigureIndex()
+    for j, (g, _) in enumerate(p.figures):
+        index.add(g, j)
+    return [f for f in figures if not index.matching(f)]
+
+
+def first_member(story_id: int, article: ArticleProfile) -> StoryProfile:
+    return joined(StoryProfile(story_id, article.company, 0), article)
+
+
+def joined(p: StoryProfile, article: ArticleProfile) -> StoryProfile:
+    """The profile once ``article`` is one more of its members."""
+    return StoryProfile(
+        story_id=p.story_id,
+        company=p.company,
+        members=p.members + 1,
+        figures=_count_figures(p.figures, ((f, 1) for f in article.figures)),
+        terms=_count_terms(dict(p.terms), dict.fromkeys(article.terms, 1)),
+        centroid=text_vector.add_to_centroid(p.centroid, article.vector),
+        topics=p.topics | article.topics,
+        lead_terms=_count_terms(dict(p.lead_terms), dict.fromkeys(article.lead_terms, 1)),
+    )
+
+
+def merged(keep: StoryProfile, other: StoryProfile) -> StoryProfile:
+    """One profile for two stories found to be one."""
+    return StoryProfile(
+        story_id=keep.story_id,
+        company=keep.company,
+        members=keep.members + other.members,
+        figures=_count_figures(keep.figures, other.figures),
+        terms=_count_terms(dict(keep.terms), dict(other.terms)),
+        centroid=text_vector.add_to_centroid(keep.centroid, other.centroid),
+        topics=keep.topics | other.topics,
+        lead_terms=_count_terms(dict(keep.lead_terms), dict(other.lead_terms)),
+    )
 
 
 def fact_keys(facts: Sequence[Fact]) -> list[FigureKey]:

@@ -106,6 +106,19 @@ def extract(text: str, title: str, vocab: Vocabulary, *, regex_timeout: float = 
         )
         for h in topic_hits
     ]
+    in_title: dict[str, None] = {}
+    for m in sorted(title_mentions, key=lambda m: m.start):
+        in_title.setdefault(m.entity, None)
+    # How the article names the company its headline is about ("Advanced Micro Devices",
+    # "AMD"): the story level leaves these words out of its comparison of wording.
+    lead = next(iter(in_title), main)
+    lead_names: dict[str, None] = {}
+    for m in title_mentions:
+        if m.entity == lead:
+            lead_names.setdefault(title_folded[m.start : m.end], None)
+    for m in mentions:
+        if m.entity == lead:
+            lead_names.setdefault(folded[m.start : m.end], None)
     entities: dict[str, None] = {}
     for m in [*title_mentions, *mentions]:
         entities.setdefault(m.entity, None)
@@ -116,6 +129,8 @@ def extract(text: str, title: str, vocab: Vocabulary, *, regex_timeout: float = 
         topics=tuple(topics),
         entities=tuple(entities),
         organisations=tuple(org_names.items()),
+        title_entities=tuple(in_title),
+        company_names=tuple(lead_names),
     )
 
 

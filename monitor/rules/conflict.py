@@ -11,6 +11,11 @@ from monitor.rules.schema import ConflictSpec
 from monitor.values import FactRecord
 
 MAX_CLAIMS = 60  # per series: the latest claim of each (story, source) in the window
+# Exchange rates used by outlets for one amount drift within this share of each other
+# (different days, different sources of the rate): "$53 billion" and "$52 billion" for
+# RMB 380 billion are rates 1.9% apart.
+RATE_TOLERANCE = 0.03
+MAX_CONVERSIONS = 20  # amounts and rates remembered per series and currency
 
 
 def _periods_agree(a: str | None, b: str | None) -> bool:
@@ -30,6 +35,38 @@ def _one_amount_converted(a: dict[str, Any], b: dict[str, Any], spec: ConflictSp
         return False
     va, vb = float(sa[0]), float(sb[0])
     return abs(va - vb) <= spec.tolerance.size_at(max(abs(va), abs(vb)))
+
+
+def _note_conversion(st: dict[str, Any], point: Point) -> None:
+    """Remember the amount a converted figure was given in and the rate it was converted
+    at, for the series: what its articles said, not our own rates."""
+    if point.source is None or not point.source[0] or not point.value:
+        return
+    amount, currency = float(point.source[0]), str(point.source[1])
+    known = st.setdefault("conversions", {}).setdefault(currency, {"amounts": [], "rates": []})
+    for key, v in (("amounts", amount), ("rates", point.value / amount)):
+        held = [x for x in known[key] if abs(x - v) > 1e-9 * abs(v)]
+        known[key] = [*held, v][-MAX_CONVERSIONS:]
+
+
+def _one_amount_at_known_rates(st: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Are both claims one amount the series' articles gave in another currency, each
+    converted at a rate within ``RATE_TOLERANCE`` of one those articles used?
+
+    An outlet that writes a bare "$52 billion" for the plan another gives as "RMB 380
+    billion ($53 billion)" converted the same amount at another rate: 52/380 is 1.9% from
+    53/380. A different amount ("$60 billion", a rate 13% away) is a real disagreement.
+    """
+    va, vb = float(a["value"]), float(b["value"])
+    for known in st.get("conversions", {}).values():
+        rates = known["rates"]
+
+        def at_a_rate(v: float, amount: float, rates: list[float] = rates) -> bool:
+            return any(abs(v / amount - r) <= RATE_TOLERANCE * abs(r) for r in rates)
+
+        if any(at_a_rate(va, s) and at_a_rate(vb, s) for s in known["amounts"] if s):
+            return True
+    return False
 
 
 def _telling_change(points: list[Point], spec: ConflictSpec) -> set[tuple[int, str]]:
@@ -61,6 +98,7 @@ def run_conflict(ctx: Ctx, spec: ConflictSpec, records: Iterable[FactRecord]) ->
         st = ctx.get(point.series)
         if not ctx.fresh(point.series, st, art.id):
             continue
+        _note_conversion(st, point)
         horizon = art.sort_at - spec.within
         claims: dict[str, dict[str, Any]] = {
             k: c for k, c in st.get("claims", {}).items() if from_iso(c["at"]) >= horizon
@@ -96,7 +134,7 @@ def _check_conflict(
             # both ways in time: an old article arriving late meets newer claims
             if abs(from_iso(a["at"]) - from_iso(b["at"])) > spec.within:
                 continue
-            if _one_amount_converted(a, b, spec):
+            if _one_amount_converted(a, b, spec) or _one_amount_at_known_rates(st, a, b):
                 continue
             lo_a, hi_a = float(a["value"]), float(a["high"])
             lo_b, hi_b = float(b["value"]), float(b["high"])

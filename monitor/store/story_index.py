@@ -1,12 +1,13 @@
-"""The same-story index: which stories a new article could join, found by their figures.
+"""The same-story index: which stories a new article could join.
 
+A story belongs to one company (``story.main_entity``), so an article is compared only
+with stories of its own company: the most recent ones whose event is told within the
+window, and, among the many a busy company has, those that hold one of its figures.
 ``story_key`` holds one row per figure an article of a story states (and per amount in a
-second currency), indexed by unit and value, so an article with figures is compared only
-with the stories that hold a figure within the matcher's tolerance of one of its own
-(issue 4, point 3, at the volume of hundreds of stories about one company within the
-window). An article without figures is compared with the most recent stories of its main
-entity. The key ranges and what to compare are decided above the store
-(``monitor.app.placement``, ``monitor.dedup.story_members``).
+second currency), indexed by unit and value, for that lookup and for finding the
+standing stories an article may restate months later (issue 13, point 3). The key ranges
+and what to compare are decided above the store (``monitor.app.placement``,
+``monitor.dedup.story_members``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 
 from monitor.store.plain_sql import PlainSql
 
-MAX_STORY_CANDIDATES = 100  # most recent stories compared per article
+MAX_RECENT = 30  # most recent stories of the company compared per article
+MAX_BY_FIGURE = 30  # ... plus those holding one of its figures
 _SPANS_PER_QUERY = 100  # key ranges per statement: far below SQLite's expression depth
 
 
@@ -27,6 +29,8 @@ class CandidateRow:
     story_id: int
     main_entity: str | None
     profile: dict[str, Any] | None  # None: never built (a story stored before the index)
+    first_seen_at: datetime
+    event_until: datetime  # last_seen_at for a story stored before migration 0007
 
 
 def add_keys(
@@ -46,62 +50,92 @@ def add_keys(
     )
 
 
-_IN_WINDOW = "s.last_seen_at >= %s AND s.first_seen_at <= %s AND s.article_count > 0"
-_OF_ENTITY = " AND (s.main_entity = %s OR s.main_entity IS NULL)"
-_COLS = "s.id, s.main_entity, s.profile"
-_ORDER = f" ORDER BY s.last_seen_at DESC, s.id DESC LIMIT {MAX_STORY_CANDIDATES}"
+_UNTIL = "COALESCE(s.event_until, s.last_seen_at)"
+_COLS = f"s.id, s.main_entity, s.profile, s.first_seen_at, {_UNTIL}"
+_LIVE = "s.article_count > 0"
 
 
-def candidates(
+def _of(company: str | None) -> tuple[str, list[Any]]:
+    if company is None:
+        return "s.main_entity IS NULL", []
+    return "s.main_entity = %s", [company]
+
+
+def _with_keys(spans: Sequence[tuple[str, str, float, float]]) -> tuple[str, list[Any]]:
+    cond = " OR ".join(
+        ["(k.unit = %s AND k.currency = %s AND k.value BETWEEN %s AND %s)"] * len(spans)
+    )
+    return f"s.id IN (SELECT k.story_id FROM story_key k WHERE {cond})", [
+        v for sp in spans for v in sp
+    ]
+
+
+def _rows(sql: PlainSql, rows: Sequence[Any]) -> list[CandidateRow]:
+    t = sql.types
+    found: dict[int, CandidateRow] = {}
+    for sid, ent, prof, first, until in rows:
+        found.setdefault(
+            int(sid),
+            CandidateRow(
+                int(sid), ent, None if prof is None else t.json_out(prof), t.ts_out(first),
+                t.ts_out(until),
+            ),
+        )  # fmt: skip
+    return list(found.values())
+
+
+def event_candidates(
     sql: PlainSql,
     *,
+    company: str | None,
     spans: Sequence[tuple[str, str, float, float]],
-    money: Sequence[float],
-    entity: str | None,
     earliest: datetime,
     latest: datetime,
 ) -> list[CandidateRow]:
-    """Stories in the window [earliest, latest] the article could join.
-
-    With ``spans`` (unit, currency, low, high): the stories of the article's entity (or of
-    none) holding a figure in one of them, else the most recent stories of its entity.
-    With ``money``: also the stories of any entity stating one of those amounts exactly,
-    since another main entity can still be the same story when many figures agree.
-    """
+    """Stories of ``company`` (None: of no company) whose event is told within
+    [earliest, latest]: the ``MAX_RECENT`` most recent, and up to ``MAX_BY_FIGURE`` of
+    those holding a figure in one of ``spans`` (unit, currency, low, high)."""
     t = sql.types
     lo, hi = t.ts_in(earliest), t.ts_in(latest)
-    ent_sql, ent_params = ("", []) if entity is None else (_OF_ENTITY, [entity])
-    rows: list[Any] = []
-    if spans:
-        for start in range(0, len(spans), _SPANS_PER_QUERY):
-            part = spans[start : start + _SPANS_PER_QUERY]
-            cond = " OR ".join(
-                ["(k.unit = %s AND k.currency = %s AND k.value BETWEEN %s AND %s)"] * len(part)
-            )
-            rows += sql.rows(
-                f"SELECT {_COLS}, s.last_seen_at FROM story s WHERE s.id IN (SELECT k.story_id"
-                f" FROM story_key k WHERE {cond}) AND {_IN_WINDOW}{ent_sql}{_ORDER}",
-                [*(v for s in part for v in s), lo, hi, *ent_params],
-            )
-        if len(spans) > _SPANS_PER_QUERY:
-            rows = sorted({r[0]: r for r in rows}.values(), key=lambda r: (r[3], r[0]))
-            rows = rows[::-1][:MAX_STORY_CANDIDATES]
-    else:
-        rows = sql.rows(
-            f"SELECT {_COLS} FROM story s WHERE {_IN_WINDOW}{ent_sql}{_ORDER}",
-            [lo, hi, *ent_params],
+    of, of_params = _of(company)
+    window = f"{of} AND {_UNTIL} >= %s AND s.first_seen_at <= %s AND {_LIVE}"
+    order = f" ORDER BY {_UNTIL} DESC, s.id DESC"
+    rows: list[Any] = sql.rows(
+        f"SELECT {_COLS} FROM story s WHERE {window}{order} LIMIT {MAX_RECENT}",
+        [*of_params, lo, hi],
+    )
+    for start in range(0, len(spans), _SPANS_PER_QUERY):
+        keyed, key_params = _with_keys(spans[start : start + _SPANS_PER_QUERY])
+        rows += sql.rows(
+            f"SELECT {_COLS} FROM story s WHERE {window} AND {keyed}{order} LIMIT {MAX_BY_FIGURE}",
+            [*of_params, lo, hi, *key_params],
         )
-    found: dict[int, tuple[str | None, Any]] = {int(r[0]): (r[1], r[2]) for r in rows}
-    if entity is not None and money:
-        amounts = sorted(set(money))
-        for r in sql.rows(
-            f"SELECT {_COLS} FROM story s WHERE s.id IN (SELECT k.story_id FROM story_key k"
-            f" WHERE k.unit = 'money' AND k.alt = %s AND k.value IN ({sql.marks(len(amounts))}))"
-            f" AND {_IN_WINDOW}{_ORDER}",
-            [False, *amounts, lo, hi],
-        ):
-            found.setdefault(int(r[0]), (r[1], r[2]))
-    return [
-        CandidateRow(sid, ent, None if prof is None else t.json_out(prof))
-        for sid, (ent, prof) in found.items()
-    ]
+    return _rows(sql, rows)
+
+
+MAX_STANDING = 10  # standing stories compared per article for a restatement
+
+
+def standing_candidates(
+    sql: PlainSql,
+    *,
+    company: str,
+    spans: Sequence[tuple[str, str, float, float]],
+    earliest: datetime,
+    before: datetime,
+) -> list[CandidateRow]:
+    """Stories of ``company`` first seen since ``earliest`` whose event window closed
+    before ``before``, holding a figure in one of ``spans``: what an article may restate."""
+    if not spans:
+        return []
+    t = sql.types
+    keyed, key_params = _with_keys(spans[:_SPANS_PER_QUERY])
+    return _rows(
+        sql,
+        sql.rows(
+            f"SELECT {_COLS} FROM story s WHERE s.main_entity = %s AND s.first_seen_at >= %s"
+            f" AND {_UNTIL} < %s AND {_LIVE} AND {keyed}"
+            f" ORDER BY s.first_seen_at DESC, s.id DESC LIMIT {MAX_STANDING}",
+            [company, t.ts_in(earliest), t.ts_in(before), *key_params],
+        ),
+    )

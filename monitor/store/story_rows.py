@@ -64,23 +64,32 @@ def read_articles(sql: PlainSql, ids: Sequence[int]) -> dict[int, ArticleForPlac
     return out
 
 
+def companies_of(sql: PlainSql, story_ids: Sequence[int]) -> dict[int, str | None]:
+    out: dict[int, str | None] = {}
+    for part in chunks(sorted(set(story_ids))):
+        for sid, ent in sql.rows(
+            f"SELECT id, main_entity FROM story WHERE id IN ({sql.marks(len(part))})", part
+        ):
+            out[int(sid)] = ent
+    return out
+
+
 def story_of(sql: PlainSql, article_id: int) -> int | None:
     got = sql.rows("SELECT story_id FROM article WHERE id = %s", (article_id,))
     return int(got[0][0]) if got and got[0][0] is not None else None
 
 
-def members_of(sql: PlainSql, story_id: int) -> tuple[bool, list[Any] | None]:
-    """Whether the story exists, and the member profiles it holds (None: never built)."""
-    got = sql.rows("SELECT members FROM story WHERE id = %s", (story_id,))
+def profile_of(sql: PlainSql, story_id: int) -> tuple[bool, dict[str, Any] | None]:
+    """Whether the story exists, and the profile it holds (None: never built)."""
+    got = sql.rows("SELECT profile FROM story WHERE id = %s", (story_id,))
     if not got:
         return False, None
-    held = sql.types.json_out(got[0][0])
-    return True, None if held is None else list(held)
+    return True, sql.types.json_out(got[0][0])
 
 
 _NEW_STORY = (
     "INSERT INTO story (title, main_entity, canonical_article_id, first_seen_at,"
-    " last_seen_at, article_count, profile, members) VALUES (%s, %s, %s, %s, %s, 1, %s, %s)"
+    " last_seen_at, event_until, article_count, profile) VALUES (%s, %s, %s, %s, %s, %s, 1, %s)"
     " RETURNING id"
 )
 # Count, first/last seen and the canonical article (the earliest non-AI member if there
@@ -92,8 +101,9 @@ _JOIN_STORY = (
     " last_seen_at = CASE WHEN last_seen_at < %s THEN %s ELSE last_seen_at END,"
     f" canonical_article_id = (SELECT id {_CANONICAL}),"
     f" title = (SELECT COALESCE(title, '') {_CANONICAL}),"
-    " main_entity = COALESCE(main_entity, %s),"
-    " profile = COALESCE(%s, profile), members = COALESCE(%s, members) WHERE id = %s"
+    " event_until = CASE WHEN %s THEN (CASE WHEN COALESCE(event_until, last_seen_at) < %s"
+    " THEN %s ELSE COALESCE(event_until, last_seen_at) END) ELSE event_until END,"
+    " profile = COALESCE(%s, profile) WHERE id = %s"
 )
 _WRITE = (
     "UPDATE article SET duplicate_of = %s, similarity = %s, story_id = %s, join_reason = %s,"
@@ -109,11 +119,11 @@ def create_story(
     article_id: int,
     at: datetime,
     profile: dict[str, Any] | None,
-    members: list[Any] | None,
 ) -> int:
+    """A story of one company (``main_entity``), started by ``article_id``."""
     t = sql.types
     stamp = t.ts_in(at)
-    row = (title, main_entity, article_id, stamp, stamp, t.json_in(profile), t.json_in(members))
+    row = (title, main_entity, article_id, stamp, stamp, stamp, t.json_in(profile))
     return int(sql.rows(_NEW_STORY, row)[0][0])
 
 
@@ -122,18 +132,18 @@ def join_story(
     story_id: int,
     *,
     at: datetime,
-    main_entity: str | None,
+    event: bool,
     profile: dict[str, Any] | None,
-    members: list[Any] | None,
 ) -> None:
-    """Count a member in; the profile and members are replaced when given."""
+    """Count a member in; the profile is replaced when given. ``event``: the member joined
+    on the event's own evidence, so the event's window reaches it (a restatement, or a
+    copy of one, does not move it)."""
     t = sql.types
     stamp = t.ts_in(at)
     prof = None if profile is None else t.json_in(profile)
-    mem = None if members is None else t.json_in(members)
     sql.run(
         _JOIN_STORY,
-        (stamp, stamp, stamp, stamp, story_id, story_id, main_entity, prof, mem, story_id),
+        (stamp, stamp, stamp, stamp, story_id, story_id, event, stamp, stamp, prof, story_id),
     )
 
 
@@ -153,11 +163,11 @@ def write_placement(
     )
 
 
-def set_profile(sql: PlainSql, story_id: int, profile: dict[str, Any], members: list[Any]) -> None:
-    t = sql.types
+def set_profile(sql: PlainSql, story_id: int, profile: dict[str, Any]) -> None:
+    # the member profiles of the first story index (migration 0002) are no longer read
     sql.run(
-        "UPDATE story SET profile = %s, members = %s WHERE id = %s",
-        (t.json_in(profile), t.json_in(members), story_id),
+        "UPDATE story SET profile = %s, members = NULL WHERE id = %s",
+        (sql.types.json_in(profile), story_id),
     )
 
 
@@ -170,21 +180,29 @@ _RECOUNT = (
 )
 
 
-def fold_stories(sql: PlainSql, keep: int, gone: Sequence[int], bridge: int) -> None:
+def fold_stories(
+    sql: PlainSql, keep: int, gone: Sequence[int], bridge: int, evidence: dict[str, Any]
+) -> None:
     """Move the members, facts and keys of the ``gone`` stories into ``keep``.
 
     The emptied rows stay: ids are never reused (SQLite would hand a deleted id to the
     next story), so an alert that cites one cannot come to point at another story. The
-    articles that had started them say so in their reason.
+    articles that had started them say so in their reason, with ``evidence`` (why the
+    stories are one).
     """
     marks = sql.marks(len(gone))
     t = sql.types
+    sql.run(
+        "UPDATE story SET event_until = (SELECT MAX(COALESCE(o.event_until, o.last_seen_at))"
+        f" FROM story o WHERE o.id = %s OR o.id IN ({marks})) WHERE id = %s",
+        (keep, *gone, keep),
+    )
     founders = sql.rows(
         f"SELECT id, story_id, join_reason FROM article WHERE story_id IN ({marks})", gone
     )
     for aid, sid, why in founders:
         if (t.json_out(why) or {}).get("level") == "new":
-            reason = {"level": "merged", "started": int(sid), "bridged_by": bridge}
+            reason = {"level": "merged", "started": int(sid), "bridged_by": bridge, **evidence}
             sql.run("UPDATE article SET join_reason = %s WHERE id = %s", (t.json_in(reason), aid))
     sql.run(f"UPDATE article SET story_id = %s WHERE story_id IN ({marks})", (keep, *gone))
     sql.run(f"UPDATE fact SET story_id = %s WHERE story_id IN ({marks})", (keep, *gone))
@@ -250,15 +268,18 @@ class MemberSource:
 def member_sources(
     sql: PlainSql, story_ids: Sequence[int], *, per_story: int, head_chars: int
 ) -> dict[int, list[MemberSource]]:
-    """The newest ``per_story`` original members of each story, with their stored facts
-    and mentions, newest first."""
+    """The newest ``per_story`` original members of each story that joined on the event's
+    own evidence (not restatements of it), with their stored facts and mentions, newest
+    first."""
     heads: dict[int, list[tuple[int, str, str]]] = {sid: [] for sid in story_ids}
-    for aid, sid, title, text in sql.rows(
-        f"SELECT id, story_id, title, SUBSTR(text, 1, {int(head_chars)}) FROM article"
-        " WHERE duplicate_of IS NULL"
+    for aid, sid, title, text, why in sql.rows(
+        f"SELECT id, story_id, title, SUBSTR(text, 1, {int(head_chars)}), join_reason"
+        " FROM article WHERE duplicate_of IS NULL"
         f" AND story_id IN ({sql.marks(len(story_ids))}) ORDER BY id DESC",
         story_ids,
     ):
+        if (sql.types.json_out(why) or {}).get("level") == "restatement":
+            continue
         group = heads[int(sid)]
         if len(group) < per_story:
             group.append((int(aid), title or "", (text or "")[:head_chars]))

@@ -40,8 +40,9 @@ articles: the same MinHash computation, then query and insert in memory.
 
 "Index bytes per article" is the dedup data in the database: the ``dedup_band`` table
 and its primary-key index (SQLite ``dbstat``) plus the stored signatures, divided by N.
-The same-story index (``story_key`` rows and the profiles stored on ``story``) is reported
-below the table, per measured article (the bulk-loaded rows have no story).
+The same-story index (``story_key`` rows, the word frequencies of ``story_df`` and the
+profiles stored on ``story``) is reported below the table, per measured article (the
+bulk-loaded rows have no story).
 
 The signature line compares ours (xxh32 per word, shingle hashes combined in numpy, one
 datasketch ``update_batch`` over the whole array) with datasketch fed the same shingle
@@ -229,8 +230,9 @@ def story_bytes(path: str) -> int:
     conn = sqlite3.connect(path)
     pages = conn.execute(
         "SELECT SUM(pgsize) FROM dbstat WHERE name = 'story_key' OR name LIKE 'ix_story_key%'"
+        " OR name = 'story_df' OR name LIKE 'sqlite_autoindex_story_df%'"
     ).fetchone()[0]
-    sql = "SELECT SUM(LENGTH(profile) + LENGTH(members)) FROM story"
+    sql = "SELECT SUM(COALESCE(LENGTH(profile), 0) + COALESCE(LENGTH(members), 0)) FROM story"
     profiles = conn.execute(sql).fetchone()[0]
     conn.close()
     return int(pages or 0) + int(profiles or 0)
@@ -414,7 +416,8 @@ def main() -> None:
     print(f"band-key log read when a process starts (once, not per article; at most"
           f" {band_log.MERGE_AT:,} articles): "
           + ", ".join(f"{t * 1e3:,.0f} ms" for t in starts))  # fmt: skip
-    print("same-story index (story_key rows, stored profiles) per measured article: "
+    print("same-story index (story_key rows, word frequencies, stored profiles) per measured"
+          " article: "
           + ", ".join(f"{b:,.0f} B" for b in story_sizes))  # fmt: skip
     print("targets (issue 4): >= 2,000 art/s per core at 1M for signatures, index lookups and"
           " writes (the copy levels, what the peer does); cost at 1M within 25% of 10k;"

@@ -191,7 +191,7 @@ def test_story_canonical_members_and_reasons(
     assert b.duplicate_of == placed["A1"].article_id
     assert b.joined.startswith("exact copy of article")
     a4 = next(m for m in detail.members if m.url.endswith("/A4"))
-    assert "shared facts" in a4.joined and "$52 billion" in a4.joined
+    assert "same story, on" in a4.joined and "figures $52 billion" in a4.joined
     assert a4.reason["level"] == "story" and a4.reason["shared_facts"]
     assert len(joined) == 5  # B shares A1's title
     # C1 and C2 are other stories; the newest story comes first
@@ -307,6 +307,8 @@ def test_out_of_order_stories_merge_when_an_article_bridges_them(
         founder = a1 if a1.story_id > a4.story_id else a4  # started the story merged away
         later = next(m for m in detail.members if m.id == founder.article_id)
         assert later.reason["level"] == "merged" and "merged into this one" in later.joined
+        bridge = next(m for m in detail.members if m.id == a2.article_id)
+        assert "merged them" in bridge.joined
         emptied = story_detail(s, max(a1.story_id, a4.story_id))
         assert emptied is not None and emptied.article_count == 0 and not emptied.members
         assert [st.id for st in list_stories(s, since=None, limit=10)] == [keep]

@@ -68,24 +68,26 @@ def story_label(key: str) -> str:
 
 MAIN_ENTITY = {"F-TENCENT": "tencent", "F-GOLD": None, "F-TESLA": None}
 
-# Facts per document from seeds/README.md. A spec is "surface[=second currency][@entity]";
-# the unit, currency and value are parsed from the surface.
+# Facts per document from seeds/README.md. A spec is
+# "surface[=second currency][@entity][#metric]"; the unit, currency and value are parsed
+# from the surface. The capex plan carries its metric, as the extractor gives it.
+PLAN = "#ai_capex_plan"  # the metric of the capex plan
 FACTS: dict[str, list[str]] = {
-    "A1": ["$53 billion=RMB 380 billion", "4%", "30%@aws", "20%@microsoft", "13%@google",
-           "36%", "200", "34%", "9", "76%", "62.62%", "RMB 130.11 billion", "$19.1 billion",
-           "15x"],
-    "A2": ["RMB 380 billion=$53 billion", "RMB120 billion=$16.5 billion", "34%", "9", "200",
-           "36%", "62.62%", "RMB 130.11 billion", "$19.1 billion", "18x"],
-    "A3": ["$53 billion=RMB 380 billion", "35.8%", "200", "34%", "9", "4%", "30%@aws",
+    "A1": ["$53 billion=RMB 380 billion" + PLAN, "4%", "30%@aws", "20%@microsoft",
+           "13%@google", "36%", "200", "34%", "9", "76%", "62.62%", "RMB 130.11 billion",
+           "$19.1 billion", "15x"],
+    "A2": ["RMB 380 billion=$53 billion" + PLAN, "RMB120 billion=$16.5 billion", "34%", "9",
+           "200", "36%", "62.62%", "RMB 130.11 billion", "$19.1 billion", "18x"],
+    "A3": ["$53 billion=RMB 380 billion" + PLAN, "35.8%", "200", "34%", "9", "4%", "30%@aws",
            "20%@microsoft", "13%@google", "76%", "$19.1 billion"],
-    "A4": ["$52 billion", "36%", "200", "34%", "9", "62.62%", "RMB 130.11 billion", "4%",
-           "30%@aws", "20%@microsoft", "13%@google", "76%", "$19.1 billion"],
-    "A5": ["380 billion yuan=$53 billion", "200", "36%", "34%", "9", "4%", "30%@aws",
+    "A4": ["$52 billion" + PLAN, "36%", "200", "34%", "9", "62.62%", "RMB 130.11 billion",
+           "4%", "30%@aws", "20%@microsoft", "13%@google", "76%", "$19.1 billion"],
+    "A5": ["380 billion yuan=$53 billion" + PLAN, "200", "36%", "34%", "9", "4%", "30%@aws",
            "20%@microsoft", "13%@google", "62.62%", "RMB 130.11 billion", "76%",
            "$19.1 billion"],
-    "C1": ["RMB 480 billion=$66 billion", "RMB 380 billion=$53 billion", "RMB 100 billion",
-           "26%"],
-    "C2": ["RMB 480 billion=$66 billion", "RMB 380 billion", "29"],
+    "C1": ["RMB 480 billion=$66 billion" + PLAN, "RMB 380 billion=$53 billion" + PLAN,
+           "RMB 100 billion", "26%"],
+    "C2": ["RMB 480 billion=$66 billion" + PLAN, "RMB 380 billion" + PLAN, "29"],
     "D1": ["1 trillion", "80 billion", "3 billion"],
     "D2": ["119", "19", "10", "30 billion"],
     "E1": ["95%@nvidia"],
@@ -139,6 +141,8 @@ def parse_figure(surface: str) -> tuple[str, str | None, float]:
 def facts_from(specs: Sequence[str], entity: str | None, quote: str = "") -> tuple[Fact, ...]:
     out: list[Fact] = []
     for spec in specs:
+        spec, _, metric_id = spec.partition("#")
+        metric = metric_id or None
         spec, _, owner = spec.partition("@")
         first, _, second = spec.partition("=")
         unit, cur, val = parse_figure(first)
@@ -149,7 +153,7 @@ def facts_from(specs: Sequence[str], entity: str | None, quote: str = "") -> tup
         out.append(
             Fact(
                 entity=owner or entity,
-                metric=None,
+                metric=metric,
                 value=val,
                 unit=unit,
                 surface=first,
@@ -165,7 +169,7 @@ def facts_from(specs: Sequence[str], entity: str | None, quote: str = "") -> tup
             out.append(
                 Fact(
                     entity=owner or entity,
-                    metric=None,
+                    metric=metric,
                     value=alt_val or 0.0,
                     unit=unit,
                     surface=second,
@@ -428,7 +432,10 @@ SHEETS = [
         ("Alibaba", "Alibaba Group", "the Hangzhou-based group"),
         ("AI Spending Spree", "Cloud Build-Out", "Three-Year AI Push", "Infrastructure Bet"),
         (
-            ("$53 billion=RMB 380 billion", "its three-year AI and cloud infrastructure plan"),
+            (
+                "$53 billion=RMB 380 billion#ai_capex_plan",
+                "its three-year AI and cloud infrastructure plan",
+            ),
             ("4%", "its share of the global cloud market"),
             ("30%@aws", "the global share held by AWS"),
             ("20%@microsoft", "Microsoft Azure's global share"),
@@ -450,8 +457,8 @@ SHEETS = [
         ("Alibaba", "Alibaba Group"),
         ("Bigger AI War Chest", "Raises Its AI Budget", "Plan Gets Bigger"),
         (
-            ("RMB 480 billion=$66 billion", "the enlarged three-year AI budget"),
-            ("RMB 380 billion=$53 billion", "the budget it set a year ago"),
+            ("RMB 480 billion=$66 billion#ai_capex_plan", "the enlarged three-year AI budget"),
+            ("RMB 380 billion=$53 billion#ai_capex_plan", "the budget it set a year ago"),
             ("!RMB 100 billion", "the size of the increase"),
             ("26%", "the percentage increase in the budget"),
         ),
@@ -463,8 +470,11 @@ SHEETS = [
         ("Alibaba Cloud", "Alibaba"),
         ("New Overseas Regions", "Data Centers in Brazil and France", "Global Footprint Grows"),
         (
-            ("RMB 480 billion=$66 billion", "the enlarged plan that funds the expansion"),
-            ("RMB 380 billion", "the earlier version of the plan"),
+            (
+                "RMB 480 billion=$66 billion#ai_capex_plan",
+                "the enlarged plan that funds the expansion",
+            ),
+            ("RMB 380 billion#ai_capex_plan", "the earlier version of the plan"),
             ("!29 regions", "its worldwide footprint"),
         ),
         ("Qwen3-Max",),
@@ -584,6 +594,7 @@ def _surface(rng: random.Random, spec: str) -> tuple[str, str]:
     Rewrites disagree slightly now and then ("$52 billion" for "$53 billion", "35.8%" for
     "36%"), as the demo documents do.
     """
+    spec, _, metric = spec.partition("#")
     spec, _, owner = spec.partition("@")
     first, _, second = spec.partition("=")
     unit, _, _ = parse_figure(first)
@@ -594,7 +605,8 @@ def _surface(rng: random.Random, spec: str) -> tuple[str, str]:
     shown = (
         first if not second else rng.choice([f"{first} ({second})", f"{first}, or about {second}"])
     )
-    return shown, "=".join(filter(None, [first, second])) + (f"@{owner}" if owner else "")
+    kept = "=".join(filter(None, [first, second])) + (f"@{owner}" if owner else "")
+    return shown, kept + (f"#{metric}" if metric else "")
 
 
 def rewrite(sheet: Sheet, n: int, published: datetime) -> Doc:

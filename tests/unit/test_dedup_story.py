@@ -1,12 +1,31 @@
-"""Same-story level, pure functions (issue 4, point 3)."""
+"""Same-story level, pure functions (issue 4, point 3; issue 13, points 1 to 3).
+
+Each test builds article and story profiles from extractions written here, weighs their
+words against a small made-up corpus of frequencies, and checks one part of the decision
+rule of ``monitor.dedup.story`` and ``monitor.dedup.restatement``.
+"""
 
 from __future__ import annotations
 
-import json
-
-from monitor.dedup import match_story, profile, story_profile
-from monitor.dedup.story import ArticleProfile, compare, content_words
+from monitor.dedup import restatement, story_members, text_vector
+from monitor.dedup.figures import fact_weight
+from monitor.dedup.story import (
+    ArticleProfile,
+    StoryProfile,
+    company_of,
+    compare,
+    matching_stories,
+    profile,
+    stories_agree,
+    weighed,
+)
 from monitor.values import Extraction, Fact, TermHit
+
+# A corpus of 2,000 articles in which the boilerplate of market commentary is everywhere
+# and the words of one event are rare.
+DOCS = 2000
+BOILER = "Investors will watch the stock as analysts weigh the market this week."
+COMMON = {w: 900 for w in text_vector.words(BOILER)}
 
 
 def fact(
@@ -19,10 +38,12 @@ def fact(
     span: tuple[int, int] = (0, 0),
     alt: tuple[str, float] | None = None,
     entity: str | None = "alibaba",
+    metric: str | None = None,
+    period: str | None = None,
 ) -> Fact:
     return Fact(
         entity=entity,
-        metric=None,
+        metric=metric,
         value=value,
         unit=unit,
         surface=surface,
@@ -30,47 +51,59 @@ def fact(
         span=span,
         confidence=0.9,
         currency=currency,
+        period=period,
         alt_currency=alt[0] if alt else None,
         alt_value=alt[1] if alt else None,
     )
 
 
-def pct(v: float) -> Fact:
-    return fact(f"{v}%", v, "percent", None)
+def pct(v: float, **kw: object) -> Fact:
+    return fact(f"{v}%", v, "percent", None, **kw)  # type: ignore[arg-type]
 
 
 def article(
     facts: list[Fact],
     *,
-    entity: str | None = "alibaba",
+    company: str | None = "alibaba",
     title: str = "",
     text: str = "",
     terms: tuple[str, ...] = (),
+    df: dict[str, int] | None = None,
 ) -> ArticleProfile:
-    return profile(
-        title,
-        text,
-        Extraction(
-            main_entity=entity,
-            facts=tuple(facts),
-            terms=tuple(TermHit("qwen", t, t, (0, 0)) for t in terms),
-        ),
+    extraction = Extraction(
+        main_entity=company,
+        facts=tuple(facts),
+        terms=tuple(TermHit("models", t, t, (0, 0)) for t in terms),
+        entities=(company,) if company else (),
+        title_entities=(company,) if company else (),
     )
+    return weighed(profile(title, text, extraction), df if df is not None else COMMON, DOCS)
 
 
-CAPEX = [
-    fact("$53 billion", 53e9, alt=("CNY", 380e9)),
-    fact("RMB 380 billion", 380e9, "money", "CNY", alt=("USD", 53e9)),
-    pct(4),
-    pct(36),
+def story_of(*members: ArticleProfile, story_id: int = 1) -> StoryProfile:
+    st = StoryProfile(story_id, members[0].company, 0)
+    for m in members:
+        st = story_members.joined(st, m)
+    return st
+
+
+PLAN = [
+    fact("$53 billion", 53e9, alt=("CNY", 380e9), metric="ai_capex_plan", period="next 3 years"),
+    pct(4.0),
+    pct(36.0),
     fact("$19.1 billion", 19.1e9),
     fact("RMB 130.11 billion", 130.11e9, "money", "CNY"),
     pct(62.62),
 ]
+PLAN_TEXT = (
+    "Alibaba will spend heavily on data centers for artificial intelligence over three"
+    " years, chief executive Eddie Wu said, as the Hangzhou group races rivals."
+)
 
 
 def test_two_currency_amount_is_one_figure_linked_or_not() -> None:
-    linked = article(CAPEX[:2])
+    yuan = fact("RMB 380 billion", 380e9, "money", "CNY", alt=("USD", 53e9))
+    linked = article([PLAN[0], yuan])
     assert len(linked.figures) == 1
     sentence = "plan to RMB 480 billion, about $66 billion, over three years"
     unlinked = article(
@@ -80,7 +113,6 @@ def test_two_currency_amount_is_one_figure_linked_or_not() -> None:
         ]
     )
     assert len(unlinked.figures) == 1
-    # the same currency twice is two figures: "from RMB 380 billion to RMB 480 billion"
     moved = article(
         [
             fact("RMB 380 billion", 380e9, "money", "CNY", quote=sentence, span=(5, 20)),
@@ -90,115 +122,179 @@ def test_two_currency_amount_is_one_figure_linked_or_not() -> None:
     assert len(moved.figures) == 2
 
 
-def test_rewrite_with_drifted_figures_joins_on_facts() -> None:
-    story = story_profile(1, "alibaba", [article(CAPEX)])
+def test_a_rewrite_in_other_words_with_drifted_figures_joins() -> None:
+    st = story_of(article(PLAN, title="Alibaba's $53 Billion AI Gambit", text=PLAN_TEXT))
     rewrite = article(
         [
-            fact("$52 billion", 52e9),  # the conflicting figure of the demo corpus
+            fact("$52 billion", 52e9, metric="ai_capex_plan"),
             pct(35.8),
-            pct(4),
             fact("$19.1 billion", 19.1e9),
-            pct(-62.62),  # "net income rose" vs "a 62.62% rise": the magnitude counts
-        ]
+        ],
+        title="Inside Alibaba's Three-Year Data Center Push",
+        text="Eddie Wu wants Alibaba to win artificial intelligence with data centers.",
     )
-    m = match_story(rewrite, [story])
-    assert m is not None and m.story_id == 1 and m.basis == "facts"
+    m = compare(rewrite, st)
+    assert m is not None and m.basis in ("text", "text+facts")
     assert ("$52 billion", "$53 billion") in m.shared_facts
-    assert m.coverage == 1.0
-    json.dumps(m.reason())
+    assert "eddie" in m.shared_words or "wu" in m.shared_words
+    assert m.reason()["level"] == "story"
 
 
-def test_figures_far_apart_do_not_match() -> None:
-    story = story_profile(1, "alibaba", [article(CAPEX)])
-    other = article([fact("$60 billion", 60e9), pct(40), pct(10), fact("$5 billion", 5e9)])
-    assert match_story(other, [story]) is None
+def test_another_company_never_joins_whatever_it_shares() -> None:
+    st = story_of(article(PLAN, title="Alibaba's $53 Billion AI Gambit", text=PLAN_TEXT))
+    same_words = article(PLAN, company="tencent", title="Alibaba's $53 Billion AI Gambit",
+                         text=PLAN_TEXT)  # fmt: skip
+    assert compare(same_words, st) is None
+    assert company_of(Extraction("deepseek", title_entities=("alibaba", "deepseek"))) == "alibaba"
+    assert company_of(Extraction("nvidia")) == "nvidia"
 
 
-def test_another_company_stays_apart_unless_the_facts_are_overwhelming() -> None:
-    story = story_profile(1, "alibaba", [article(CAPEX)])
-    tencent = article(CAPEX[:4], entity="tencent")
-    assert compare(tencent, story) is None
-    more = [*CAPEX, pct(30), pct(20), pct(13), pct(76), fact("$16.5 billion", 16.5e9)]
-    m = compare(article(more, entity="tencent"), story_profile(1, "alibaba", [article(more)]))
-    assert m is not None and m.basis == "conflict-facts"
+def test_weak_evidence_alone_joins_nothing() -> None:
+    # whole percentages, round numbers, a day of the month and a year weigh (almost) nothing
+    assert fact_weight(pct(10.0)) < 0.2 and fact_weight(pct(13.0)) < 0.5
+    assert fact_weight(fact("$100 billion", 100e9)) < 0.5
+    dated = fact("6", 6.0, "count", None, quote="Shares rose on March 6 in Hong Kong.")
+    assert fact_weight(dated) == 0.0
+    assert fact_weight(fact("2025", 2025.0, "count", None)) == 0.0
+    weak = [pct(10.0), pct(5.0), fact("$1 billion", 1e9), fact("100 million", 1e8, "count", None)]
+    a = article(weak, title="Investors Watch the Market", text=BOILER)
+    b = article(weak, title="Analysts Watch the Stock", text=BOILER)
+    assert compare(b, story_of(a)) is None
 
 
-def test_another_event_repeating_the_headline_figure_stays_apart() -> None:
-    """C1 raised the plan to RMB 480 billion; C2 opened regions "under" that plan."""
-    raise_ = article(
-        [
-            fact("RMB 480 billion", 480e9, "money", "CNY", alt=("USD", 66e9)),
-            fact("RMB 380 billion", 380e9, "money", "CNY", alt=("USD", 53e9)),
-            fact("RMB 100 billion", 100e9, "money", "CNY"),
-            pct(26),
-        ],
-        title="Alibaba Lifts Its AI War Chest to RMB 480 Billion as Cloud Demand Outruns Supply",
-        terms=("Qwen3-Max",),
+def test_boilerplate_words_weigh_little_once_the_corpus_knows_them() -> None:
+    boiler = f"{BOILER} " * 3
+    a = article([], title="Alibaba opens a plant in Chile", text=boiler)
+    b = article([], title="Alibaba wins a bank contract in Kenya", text=boiler)
+    assert text_vector.cosine(a.vector, b.vector) < 0.2
+    cold = article([], title="Alibaba opens a plant in Chile", text=boiler, df={})
+    colder = article([], title="Alibaba wins a bank contract in Kenya", text=boiler, df={})
+    assert text_vector.cosine(cold.vector, colder.vector) > text_vector.cosine(a.vector, b.vector)
+
+
+def test_a_figure_one_member_of_many_mentioned_cannot_pull_an_article_in() -> None:
+    """Evidence against the story as a whole: no chaining from member to member."""
+    members = [article(PLAN, title="Alibaba's $53 Billion AI Gambit", text=PLAN_TEXT)]
+    members += [article(PLAN[:1], title="Alibaba's $53 Billion Plan", text=PLAN_TEXT)] * 4
+    side = fact("RMB 20.8 billion", 20.8e9, "money", "CNY")
+    members.append(article([*PLAN[:1], side], title="Alibaba's Plan", text=PLAN_TEXT))
+    st = story_of(*members)
+    stray = article([side, pct(7.7)], title="Alibaba Games Unit Revenue", text="Games sold well.")
+    assert compare(stray, st) is None
+    alone = story_of(members[-1])  # as the only member, the same figure counts fully
+    m = compare(stray, alone)
+    assert m is None or m.fact_evidence > 0.9
+
+
+def test_a_different_headline_amount_is_another_event_however_alike_the_words() -> None:
+    q3 = [fact("$12.4 billion", 12.4e9, span=(10, 20)), pct(8.1)]
+    q4 = [fact("$13.9 billion", 13.9e9, span=(10, 20)), pct(9.3)]
+    words = "Alibaba reported quarterly revenue growth driven by its cloud division and AI."
+    st = story_of(article(q3, title="Alibaba Quarterly Revenue Rises", text=words))
+    assert compare(article(q4, title="Alibaba Quarterly Revenue Rises", text=words), st) is None
+    assert compare(article(q3, title="Alibaba Quarterly Revenue Rises", text=words), st)
+
+
+def test_another_release_named_in_the_title_is_another_story() -> None:
+    words = "Alibaba released a new model to developers, with strong benchmark scores."
+    st = story_of(article([], title="Alibaba Launches Qwen3-Max", text=words, terms=("Qwen3-Max",)))
+    omni = article([], title="Alibaba Launches Qwen3-Omni", text=words, terms=("Qwen3-Omni",))
+    assert compare(omni, st) is None
+    again = article([], title="Alibaba Releases Qwen3-Max", text=words, terms=("Qwen3-Max",))
+    assert compare(again, st) is not None
+
+
+def test_time_raises_the_bar() -> None:
+    title = "Alibaba opens data centers in Brazil and France"
+    st = story_of(article([], title=title, text="New overseas regions in Brazil and France."))
+    near = article(
+        [], title="Alibaba regions in Brazil", text="Overseas data centers in France and Brazil."
     )
-    regions = article(
-        [
-            fact("$66 billion", 66e9, alt=("CNY", 480e9)),
-            fact("RMB 380 billion", 380e9, "money", "CNY"),
-            fact("29 regions", 29, "count", None),
-        ],
-        title=(
-            "Alibaba Cloud Opens New Overseas Regions as Its Enlarged RMB 480 Billion Plan Kicks In"
-        ),
-        terms=("Qwen3-Max",),
+    m = compare(near, st, 0.5)
+    assert m is not None
+    later = compare(near, st, 6.5)
+    # the same words, six days later, must clear a bar 36% higher
+    assert (later is None) == (m.text_similarity < 0.22 * (1 + 0.08 * 4.5))
+
+
+def test_the_best_story_wins() -> None:
+    plan = story_of(article(PLAN, title="Alibaba's $53 Billion AI Gambit", text=PLAN_TEXT))
+    other = story_of(article([], title="Alibaba Launches Qwen3-Max", text="A new model."),
+                     story_id=2)  # fmt: skip
+    rewrite = article(PLAN, title="Alibaba Bets $53 Billion on AI", text=PLAN_TEXT)
+    found = matching_stories(rewrite, [(other, 0.0), (plan, 0.0)])
+    assert [m.story_id for m in found][:1] == [1]
+
+
+def test_stories_agree_on_a_shared_headline_figure_of_one_metric() -> None:
+    lead = fact("$75 billion", 75e9, span=(0, 5), metric="ai_capex_plan", period="2025")
+    a = story_of(article([lead], title="Alphabet to invest $75 billion", text="Capital spending."))
+    b = story_of(article([lead], title="Google spending rises", text="Earnings day."), story_id=2)
+    assert stories_agree(a, b)
+    other = fact("$75 billion", 75e9, span=(0, 5), metric="buyback_remaining")
+    c = story_of(article([other], title="Buyback", text="Repurchases."), story_id=3)
+    assert not stories_agree(a, c)
+
+
+# ------------------------------------------------------------------------ restatements
+
+
+def test_a_restatement_repeats_a_standing_headline_figure_and_nothing_new() -> None:
+    plan = fact("$53 billion", 53e9, span=(5, 15), alt=("CNY", 380e9), metric="ai_capex_plan",
+                period="next 3 years")  # fmt: skip
+    st = story_of(article([plan], title="Alibaba Commits $53 Billion to AI", text=PLAN_TEXT))
+    later = article(
+        [fact("RMB 380 billion", 380e9, "money", "CNY", span=(5, 20), metric="ai_capex_plan")],
+        title="Can Alibaba's RMB 380 Billion AI Bet Pay Off?",
+        text="Alibaba's RMB 380 billion plan for data centers still frames the stock.",
     )
-    assert compare(regions, story_profile(1, "alibaba", [raise_])) is None
+    m = restatement.restates(later, st, 60.0)
+    assert m is not None and m.reason()["level"] == "restatement"
+    raised = article(
+        [fact("RMB 480 billion", 480e9, "money", "CNY", span=(5, 20), metric="ai_capex_plan"),
+         fact("RMB 380 billion", 380e9, "money", "CNY", span=(30, 45), metric="ai_capex_plan")],
+        title="Alibaba Lifts Its AI Budget to RMB 480 Billion",
+        text="Alibaba raised its AI budget from RMB 380 billion to RMB 480 billion.",
+    )  # fmt: skip
+    assert restatement.restates(raised, st, 60.0) is None  # a new figure in the headline
+    results = article(
+        [fact("RMB 53 billion", 53e9, "money", "USD", span=(5, 20), metric="ai_capex_plan",
+              period="Q3 2025")],
+        title="Alibaba Quarter", text="Capex in the September quarter.",
+    )  # fmt: skip
+    assert restatement.restates(results, st, 60.0) is None  # one quarter's figure
+    untyped = article([fact("$53 billion", 53e9, span=(5, 15))], title="Alibaba Deal",
+                      text="Alibaba signs a deal.")  # fmt: skip
+    assert restatement.restates(untyped, st, 60.0) is None  # an amount no metric names
 
 
-def test_model_names_join_with_some_figures_but_one_name_is_not_enough() -> None:
-    launch = article(
-        [fact("1 trillion", 1e12, "count", None), fact("80 billion", 80e9, "count", None)],
-        terms=("Qwen3-Max", "Qwen3-Max-Preview", "Qwen3-Next-80B-A3B"),
-    )
-    story = story_profile(7, "alibaba", [launch])
-    retold = article(
-        [fact("one trillion", 1e12, "count", None), fact("80 billion", 80e9, "count", None)],
-        terms=("Qwen3-Max", "Qwen3-Max-Preview"),
-    )
-    m = compare(retold, story)
-    assert m is not None and m.basis == "facts+terms"
-    assert m.shared_terms == ("qwen3-max", "qwen3-max-preview")
-    other_model = article([fact("119", 119, "count", None)], terms=("Qwen3-Omni", "Qwen3-Max"))
-    assert compare(other_model, story) is None
+def test_a_restated_figure_is_the_same_as_written() -> None:
+    f = restatement.same_as_written
+    a = article([fact("$53 billion", 53e9, span=(0, 5))]).figures[0]
+    b = article([fact("$52.7 billion", 52.7e9, span=(0, 5))]).figures[0]
+    c = article([fact("RMB 32.3 billion", 32.3e9, "money", "CNY", span=(0, 5))]).figures[0]
+    d = article([fact("RMB 31.8 billion", 31.8e9, "money", "CNY", span=(0, 5))]).figures[0]
+    e = article([fact("RMB8.0 billion", 8e9, "money", "CNY", span=(0, 5))]).figures[0]
+    g = article([fact("7.9 billion yuan", 7.9e9, "money", "CNY", span=(0, 5))]).figures[0]
+    assert f(a, b) and f(b, a)
+    assert not f(c, d)
+    assert not f(e, g)
+    assert restatement.written_digits("RMB8.0 billion", 8e9) == 2
+    assert restatement.written_digits("$380 billion", 380e9) == 2
 
 
-def test_very_similar_title_joins_without_figures() -> None:
-    title = "Entity List Jitters: Why Washington's Next Move Matters More Than Alibaba's Next Model"
-    story = story_profile(3, "alibaba", [article([], title=title)])
-    same = article([], title="Entity list jitters - why Washington's next move matters more")
-    m = compare(same, story)
-    assert m is not None and m.basis == "title"
-    # generic words shared by every AI-written headline do not make titles alike
-    assert compare(article([], title="Alibaba's Next Move: What It Means"), story) is None
+def test_every_join_is_explained_in_words() -> None:
+    from monitor.dedup.explain import explain
 
-
-def test_title_words_drop_numbers_and_function_words() -> None:
-    words = content_words("Alibaba's $53 Billion AI Gambit: Can the Cloud Underdog Rewrite It?")
-    assert words == {"alibaba", "ai", "gambit", "cloud", "underdog", "rewrite"}
-
-
-def test_strongest_kind_of_evidence_wins() -> None:
-    a = story_profile(1, "alibaba", [article(CAPEX)])
-    title = "Alibaba's Cloud Build-Out: What It Means for Investors"
-    b = story_profile(2, "alibaba", [article(CAPEX[:3], title=title)])
-    probe = article(CAPEX[2:], title=title)
-    m = match_story(probe, [b, a])
-    assert m is not None and m.story_id == 1 and m.basis == "facts"
-
-
-def test_without_entities_more_evidence_is_needed() -> None:
-    figures = [fact("$4,200", 4200), pct(3.75), pct(60), fact("$60", 60)]
-    story = story_profile(5, None, [article(figures, entity=None)])
-    assert compare(article(figures[:3], entity=None), story) is not None  # three shared, all
-    assert compare(article([*figures[:2], pct(9), pct(11)], entity=None), story) is None
-
-
-def test_content_words_drop_words_with_any_digit_ascii_or_not() -> None:
-    # ASCII words take a set test, others the per-character check; both drop digits
-    assert content_words("Qwen3 model beats gpt4o on 2025 tasks") == {"model", "beats", "tasks"}
-    # Arabic-Indic and Devanagari digits are digits too; letters outside ASCII stay
-    assert content_words("Übernahme ٣سهم मूल्य१ Zürich") == {"übernahme", "zürich"}
+    st = story_of(article(PLAN, title="Alibaba's $53 Billion AI Gambit", text=PLAN_TEXT))
+    m = compare(article(PLAN, title="Alibaba Bets $53 Billion on AI", text=PLAN_TEXT), st)
+    assert m is not None
+    line = explain(m.reason())
+    assert line.startswith("same story, on the same") and "$53 billion" in line
+    assert "similarity" in line
+    plan = fact("$53 billion", 53e9, span=(5, 15), metric="ai_capex_plan")
+    later = article([plan], title="Alibaba's $53 Billion Bet", text=PLAN_TEXT)
+    restated = restatement.restates(later, story_of(later), 90.0)
+    assert restated is not None
+    assert explain(restated.reason()).startswith("restates the story's standing figure $53 billion")
+    assert "nothing new" in explain(restated.reason())

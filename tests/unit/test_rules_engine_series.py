@@ -512,3 +512,31 @@ def test_a_real_disagreement_is_still_a_conflict_with_conversions() -> None:
     said = [{c["source"] for c in alert.payload["claims"]} for alert in alerts]
     assert said[0] == {"wire", "markets"}  # 380 vs 480 billion yuan: a real difference
     assert said[-1] == {"wire", "markets", "daily"}  # $60 billion alone disagrees too
+
+
+def test_a_bare_amount_converted_at_a_rate_an_outlet_used_is_not_a_conflict() -> None:
+    """One outlet writes "$52 billion" alone for the plan others give as RMB 380 billion
+    ($53 billion): 52/380 is a rate 1.9% from 53/380, the same amount converted."""
+    rs = ruleset(CAPEX_CONFLICT)
+    facts = [
+        fact(article(source="wire", story=1), 380e9, currency="CNY", alt=(53e9, "USD")),
+        fact(article(source="markets", story=1, hours=1), 52e9, surface="$52 billion"),
+    ]
+    assert run(rs, facts=facts).alerts == ()
+
+
+def test_a_bare_amount_far_from_every_rate_used_is_still_a_conflict() -> None:
+    rs = ruleset(CAPEX_CONFLICT)
+    facts = [
+        fact(article(source="wire", story=1), 380e9, currency="CNY", alt=(53e9, "USD")),
+        # 60/380 is 13% from the rate the wire used: another amount, not a conversion
+        fact(article(source="markets", story=1, hours=1), 60e9, surface="$60 billion"),
+    ]
+    (alert,) = run(rs, facts=facts).alerts
+    assert {c["source"] for c in alert.payload["claims"]} == {"wire", "markets"}
+    # and two bare amounts with no conversion to reconcile them disagree as before
+    bare = [
+        fact(article(source="wire", story=1), 53e9, surface="$53 billion"),
+        fact(article(source="markets", story=1, hours=1), 52e9, surface="$52 billion"),
+    ]
+    assert len(run(rs, facts=bare).alerts) == 1
