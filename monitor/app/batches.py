@@ -18,10 +18,11 @@ from sqlmodel import Session
 from monitor import dedup
 from monitor.app import digests, evaluation, placement
 from monitor.app.runtime import Runtime
+from monitor.app.stage_times import StageTimes
 from monitor.extract import extract
 from monitor.rules.loader import RuleSet
 from monitor.store import articles
-from monitor.values import Extraction, FetchedArticle
+from monitor.values import FetchedArticle
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class BatchReport:
     new_ids: list[int] = field(default_factory=list)
     alert_ids: list[int] = field(default_factory=list)
     items: list[ItemOutcome] = field(default_factory=list)  # one per fetched article
+    stages: StageTimes = field(default_factory=StageTimes)  # CPU seconds by stage
 
 
 def store_batch(
@@ -74,67 +76,88 @@ def store_batch(
 ) -> None:
     """Insert, extract and place the batch's new articles, evaluate the rules on them and
     queue the alerts that go out at once; fills ``report``. ``rules`` is the rule set the
-    caller read once for the whole batch."""
-    vocab = rules.vocabulary
-    window = rt.story_window
-    regex_timeout = rt.settings.rules.regex_timeout
+    caller read once for the whole batch.
+
+    Each stage runs over the whole batch before the next (one band-index lookup, one
+    executemany per table), and its CPU time is added to ``report.stages``.
+    """
+    clock = report.stages
     report.fetched += len(items)
-    slots: list[ItemOutcome | None] = []
-    new: list[tuple[int, Extraction]] = []
-    conflicts: list[tuple[int, str]] = []
-    for item in items:
-        article_id = articles.insert_article(
-            session, source_id, item, content_hash=dedup.content_hash(item.text), now=now
+    with clock.stage("store"):
+        ids = articles.insert_articles(
+            session, source_id, [(it, dedup.content_hash(it.text)) for it in items], now=now
         )
-        if article_id is None:
-            conflicts.append((len(slots), item.url))
-            slots.append(None)
-            continue
-        report.new += 1
-        report.new_ids.append(article_id)
-        new.append((article_id, extract(item.text, item.title, vocab, regex_timeout=regex_timeout)))
-        slots.append(ItemOutcome("new", article_id))
-    if conflicts:
-        # a re-poll (this source has it) or the same canonical url from another source
-        owners = articles.url_owners(session, [url for _, url in conflicts])
-        for i, url in conflicts:
-            elsewhere = owners.get(url, source_id) != source_id
-            report.elsewhere += elsewhere
-            slots[i] = ItemOutcome("elsewhere" if elsewhere else "known")
-    # the whole batch at once: one band-index lookup and one write for all of it
-    placements = placement.place_articles(
-        session, new, now=now, window=window, reach=rt.restatement_reach
-    )
+        slots: list[ItemOutcome] = []
+        new_items: list[tuple[int, FetchedArticle]] = []
+        conflicts: list[tuple[int, str]] = []
+        for item, article_id in zip(items, ids, strict=True):
+            if article_id is None:
+                conflicts.append((len(slots), item.url))
+                slots.append(ItemOutcome("known"))
+                continue
+            new_items.append((article_id, item))
+            slots.append(ItemOutcome("new", article_id))
+        if conflicts:
+            # a re-poll (this source has it) or the same canonical url from another source
+            owners = articles.url_owners(session, [url for _, url in conflicts])
+            for i, url in conflicts:
+                elsewhere = owners.get(url, source_id) != source_id
+                report.elsewhere += elsewhere
+                slots[i] = ItemOutcome("elsewhere" if elsewhere else "known")
+    report.new += len(new_items)
+    report.new_ids.extend(aid for aid, _ in new_items)
+    with clock.stage("extract"):
+        vocab, timeout = rules.vocabulary, rt.settings.rules.regex_timeout
+        new = [
+            (aid, extract(it.text, it.title, vocab, regex_timeout=timeout)) for aid, it in new_items
+        ]
+    with clock.stage("dedup"):
+        # the whole batch at once: one band-index lookup and one write for all of it
+        placements = placement.place_articles(
+            session, new, now=now, window=rt.story_window, reach=rt.restatement_reach
+        )
+    with clock.stage("facts"):
+        # a story begun in this batch holds no stored fact yet (unless a merge kept it)
+        kept = {p.story_id for p in placements if (p.reason or {}).get("merged")}
+        fresh = {p.story_id for p in placements if p.new_story} - kept
+        flags = placement.mark_batch_facts(
+            session,
+            [
+                (p.story_id, ex.facts, p.story_id in fresh)
+                for (_, ex), p in zip(new, placements, strict=True)
+            ],
+        )
+        articles.insert_extractions(
+            session,
+            [
+                (aid, ex, p.story_id, f)
+                for (aid, ex), p, f in zip(new, placements, flags, strict=True)
+            ],
+            now=now,
+        )
     placed = {}
     for (article_id, extraction), p in zip(new, placements, strict=True):
-        if p.duplicate_of is not None:
-            report.duplicates += 1
-        if p.new_story:
-            report.new_stories += 1
-        flags = placement.mark_new_facts(session, p.story_id, extraction.facts)
-        articles.insert_extraction(
-            session, article_id, extraction, story_id=p.story_id, new_flags=flags, now=now
-        )
-        typed = sum(1 for f in extraction.facts if f.metric is not None)
+        report.duplicates += p.duplicate_of is not None
+        report.new_stories += p.new_story
         report.facts += len(extraction.facts)
         placed[article_id] = ItemOutcome(
             "new",
             article_id,
             p.story_id,
             p.duplicate_of,
-            facts=typed,
+            facts=sum(1 for f in extraction.facts if f.metric is not None),
             figures=len(extraction.facts),
             terms=len(extraction.terms),
             topics=len(extraction.topics),
         )
     report.items.extend(
-        placed.get(s.article_id, s) if s.article_id is not None else s
-        for s in slots
-        if s is not None
+        placed.get(s.article_id, s) if s.article_id is not None else s for s in slots
     )
     batch_ids = [aid for aid, _ in new]
     if batch_ids and rules.rules:
-        ids = evaluation.run_rules(session, rules, article_ids=batch_ids, now=now)
-        report.alert_ids.extend(ids)
-        report.alerts += len(ids)
-        digests.immediate(rt, session, ids, now=now)
+        with clock.stage("rules"):
+            alert_ids = evaluation.run_rules(session, rules, article_ids=batch_ids, now=now)
+        report.alert_ids.extend(alert_ids)
+        report.alerts += len(alert_ids)
+        with clock.stage("alerts"):
+            digests.immediate(rt, session, alert_ids, now=now)

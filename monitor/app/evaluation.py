@@ -80,8 +80,29 @@ def gather_input(
         # sources go quiet between batches, not in one: the periodic evaluation and a
         # replay read them, a batch of new articles does not
         with_sources=not article_ids and needs_sources(rules),
+        # nor do entities: new articles make them fresher, never quiet
+        with_activity=not article_ids,
         stale=stale_watch(rules),
+        counted=counted_subjects(rules),
     )
+
+
+def counted_subjects(rules: RuleSet) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The entities and topics that frequency and spike rules count stories of; None when
+    one counts every story (no entity and no topic). A batch reads the window's stories
+    of these subjects only: the others change no count."""
+    entities: set[str] = set()
+    topics: set[str] = set()
+    for rule in rules.rules:
+        cond = rule.spec.condition
+        if isinstance(cond, FrequencySpec | SpikeSpec):
+            if cond.entity is None and cond.topic is None:
+                return None
+            if cond.entity is not None:
+                entities.add(cond.entity)
+            else:
+                topics.add(cond.topic or "")
+    return frozenset(entities), frozenset(topics)
 
 
 def run_rules(

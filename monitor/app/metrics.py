@@ -27,6 +27,11 @@ POLL_SECONDS = Histogram(
 )
 ARTICLES = Counter("monitor_articles", "New articles stored.")
 DUPLICATES = Counter("monitor_duplicates", "New articles that copy a stored one.")
+STAGE_SECONDS = Counter(
+    "monitor_stage_cpu_seconds",
+    "CPU time of new articles' stages (store, extract, dedup, facts, rules, alerts).",
+    ["stage"],
+)
 STORIES = Counter("monitor_stories", "New stories started.")
 ALERTS = Counter("monitor_alerts", "Alerts fired, by severity.", ["severity"])
 DELIVERED = Counter("monitor_deliveries", "Messages marked by this worker, by outcome.", ["status"])

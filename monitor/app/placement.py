@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from monitor.app.profile_cache import PROFILES
 from monitor.dedup import (
     minhash,
     near,
@@ -377,10 +378,8 @@ def _profiles(
 ) -> list[_Candidate]:
     decoded: dict[int, story.StoryProfile | None] = {}
     for r in rows:
-        d = r.profile
-        decoded[r.story_id] = (
-            None if d is None else story_codec.decode_story(r.story_id, r.main_entity, d)
-        )
+        d = r.profile_json
+        decoded[r.story_id] = None if d is None else PROFILES.decode(r.story_id, r.main_entity, d)
     missing = [sid for sid, prof in decoded.items() if prof is None]
     if missing:
         decoded.update(build_profiles(sql, missing, words.df, words.docs))
@@ -508,6 +507,25 @@ def build_profiles(
 
 def mark_new_facts(session: Session, story_id: int, facts: Sequence[Fact]) -> list[bool]:
     """Which of ``facts`` the story did not hold yet (call before inserting them)."""
-    values = [v for f in facts for _, _, v in story_members.amount_keys(f)]
-    held = story_rows.facts_near(PlainSql(session), story_id, values) if values else []
-    return story_members.new_flags(facts, held)
+    return mark_batch_facts(session, [(story_id, facts, False)])[0]
+
+
+def mark_batch_facts(
+    session: Session, items: Sequence[tuple[int, Sequence[Fact], bool]]
+) -> list[list[bool]]:
+    """For a batch's articles in order, each as (story id, facts, whether the story began
+    in this batch), which facts their story did not hold yet; before any is inserted.
+
+    A story's stored facts are read only when it began before the batch; the facts of
+    the batch's earlier articles count as held, as if inserted one article at a time.
+    """
+    sql = PlainSql(session)
+    earlier: dict[int, list[Fact]] = {}
+    out: list[list[bool]] = []
+    for story_id, facts, began_here in items:
+        values = [v for f in facts for _, _, v in story_members.amount_keys(f)]
+        held = earlier.setdefault(story_id, [])
+        stored = story_rows.facts_near(sql, story_id, values) if values and not began_here else []
+        out.append(story_members.new_flags(facts, [*stored, *held]))
+        held.extend(facts)
+    return out

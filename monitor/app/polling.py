@@ -170,6 +170,8 @@ def _observe(report: BatchReport, seconds: float) -> None:
     metrics.poll_observed(result, seconds, error_kind=report.error_kind)
     metrics.ARTICLES.inc(report.new)
     metrics.DUPLICATES.inc(report.duplicates)
+    for stage, spent in report.stages.seconds.items():
+        metrics.STAGE_SECONDS.labels(stage).inc(spent)
 
 
 def lease_seconds(rt: Runtime) -> float:

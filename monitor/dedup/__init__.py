@@ -5,22 +5,48 @@ stories and word frequencies; the application (``monitor.app.placement``) reads 
 calls these functions to decide.
 """
 
-from monitor.dedup.minhash import (
-    NEAR_DUPLICATE,
-    band_keys,
-    candidate_probability,
-    jaccard,
-    signature,
-    similarity,
-)
-from monitor.dedup.normalize import content_hash, normalise
-from monitor.dedup.story import (
-    ArticleProfile,
-    StoryMatch,
-    StoryProfile,
-    matching_stories,
-    profile,
-)
+from typing import TYPE_CHECKING
+
+from monitor.lazy import exports
+
+if TYPE_CHECKING:
+    from monitor.dedup.minhash import (
+        NEAR_DUPLICATE,
+        band_keys,
+        candidate_probability,
+        jaccard,
+        signature,
+        similarity,
+    )
+    from monitor.dedup.normalize import content_hash, normalise
+    from monitor.dedup.story import (
+        ArticleProfile,
+        StoryMatch,
+        StoryProfile,
+        matching_stories,
+        profile,
+    )
+
+# Loaded on first use: commands that only list stories or explain a join need no numpy
+# (MinHash), which took a tenth of a second of every such command's start.
+_WHERE = {
+    "NEAR_DUPLICATE": "minhash",
+    "band_keys": "minhash",
+    "candidate_probability": "minhash",
+    "jaccard": "minhash",
+    "signature": "minhash",
+    "similarity": "minhash",
+    "content_hash": "normalize",
+    "normalise": "normalize",
+    "ArticleProfile": "story",
+    "StoryMatch": "story",
+    "StoryProfile": "story",
+    "matching_stories": "story",
+    "profile": "story",
+}
+
+
+__getattr__ = exports(__name__, _WHERE)
 
 __all__ = [
     "NEAR_DUPLICATE",

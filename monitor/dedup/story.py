@@ -125,6 +125,23 @@ class StoryProfile:
     centroid: Vector = field(default_factory=dict)
     topics: frozenset[str] = frozenset()
     lead_terms: Mapping[str, int] = field(default_factory=dict)  # named in a headline
+    # the figures indexed for lookups, built once per profile (``figure_index``); not an
+    # argument, so ``dataclasses.replace`` gives a changed profile an index of its own
+    index_cell: list[FigureIndex] = field(
+        default_factory=list, init=False, compare=False, repr=False
+    )
+
+
+def figure_index(story: StoryProfile) -> FigureIndex:
+    """The story's figures by unit, currency and magnitude, by position in ``figures``.
+    Built on first use and kept with the profile: one profile is compared with every
+    article of its company while it stays unchanged."""
+    if not story.index_cell:
+        index = FigureIndex()
+        for j, (g, _) in enumerate(story.figures):
+            index.add(g, j)
+        story.index_cell.append(index)
+    return story.index_cell[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,9 +273,7 @@ def shared_figures(
     the story states counts its distinctiveness times the share of members stating it,
     twice when both lead with it (one-to-one, heaviest first). Returned apart: the
     evidence of standing figures (:func:`_standing`), and of the others."""
-    index = FigureIndex()
-    for j, (g, _) in enumerate(story.figures):
-        index.add(g, j)
+    index = figure_index(story)
     used: set[int] = set()
     event = standing = 0.0
     pairs: list[tuple[str, str]] = []
@@ -292,9 +307,7 @@ def contradicts(article: ArticleProfile, story: StoryProfile) -> bool:
     mine = [f for f in article.figures if f.lead and f.weight >= 0.5]
     if not mine or not _lead_figures(story):
         return False
-    index = FigureIndex()
-    for j, (g, _) in enumerate(story.figures):
-        index.add(g, j)
+    index = figure_index(story)
     return not any(index.matching(f) for f in mine)
 
 

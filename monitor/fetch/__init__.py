@@ -5,10 +5,32 @@ The pipeline uses :class:`Fetcher` (``client.py``), :func:`load_sources`
 ``policy.py``.
 """
 
-from monitor.fetch.client import Fetcher, PollResult, Validators
-from monitor.fetch.local import read_local
-from monitor.fetch.policy import is_stale, next_poll_delay
-from monitor.fetch.source_file import Selectors, SourceSpec, load_sources
+from typing import TYPE_CHECKING
+
+from monitor.lazy import exports
+
+if TYPE_CHECKING:
+    from monitor.fetch.client import Fetcher, PollResult, Validators
+    from monitor.fetch.local import read_local
+    from monitor.fetch.policy import is_stale, next_poll_delay
+    from monitor.fetch.source_file import Selectors, SourceSpec, load_sources
+
+# Loaded on first use: a command that reads only the scheduling helpers (``monitor
+# health``) does not import httpx and feedparser.
+_WHERE = {
+    "Fetcher": "client",
+    "PollResult": "client",
+    "Validators": "client",
+    "read_local": "local",
+    "is_stale": "policy",
+    "next_poll_delay": "policy",
+    "Selectors": "source_file",
+    "SourceSpec": "source_file",
+    "load_sources": "source_file",
+}
+
+
+__getattr__ = exports(__name__, _WHERE)
 
 __all__ = [
     "Fetcher",

@@ -15,21 +15,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from monitor.errors import StoreError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# The newest migration. A database already at it needs no Alembic at all (importing it and
+# reading the migration scripts took most of a short command's start); a test checks
+# that this is the head of monitor/migrations.
+HEAD = "0007"
 
 
 # Pages written to the WAL before SQLite copies them back into the database file. Each
@@ -103,6 +106,8 @@ def _make_engine(url: str, busy_timeout_ms: int, cache_mb: int, mmap_mb: int) ->
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     # '%' must be doubled for configparser (a search_path option in a URL has one)
@@ -119,6 +124,11 @@ _UPGRADE_LOCK = 0x6D6F6E5F73636865  # "mon_sche"
 def upgrade(engine: Engine) -> str | None:
     """Bring the schema to the newest revision; returns that revision. On PostgreSQL the
     upgrade holds an advisory lock, so any number of processes may start at once."""
+    if _at_head(engine):
+        return HEAD
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     cfg = alembic_config(engine)
     try:
         with engine.connect() as conn:
@@ -141,6 +151,16 @@ def upgrade(engine: Engine) -> str | None:
         raise StoreError(f"cannot open database {shown}: {exc.orig}") from exc
 
 
+def _at_head(engine: Engine) -> bool:
+    """Whether the schema is already the newest: one query, no Alembic."""
+    try:
+        with engine.connect() as conn:
+            found = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except sa.exc.DBAPIError:  # no such table yet (a new database), or no database at all
+        return False
+    return [tuple(r) for r in found] == [(HEAD,)]
+
+
 def integrity_problems(engine: Engine, *, limit: int = 20) -> list[str]:
     """What SQLite's ``PRAGMA quick_check`` finds wrong with the file (empty: sound).
 
@@ -158,11 +178,15 @@ def integrity_problems(engine: Engine, *, limit: int = 20) -> list[str]:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision(engine: Engine) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 

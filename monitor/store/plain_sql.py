@@ -50,6 +50,10 @@ class PlainSql:
     def run(self, sql: str, params: Sequence[Any]) -> None:
         self.cursor.execute(sql.replace("%s", self.mark), tuple(params))
 
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows (the driver's executemany: psycopg pipelines it)."""
+        self.cursor.executemany(sql.replace("%s", self.mark), rows)
+
 
 def chunks(values: Sequence[Any], size: int = CHUNK) -> list[Sequence[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
 from monitor.models import Article, FactRow, Mention, RuleState, Source, Story, Term
+from monitor.store.plain_sql import PlainSql, chunks
 from monitor.values import (
     ArticleRef,
     EvalInput,
@@ -72,6 +73,8 @@ def gather_input(
     with_stories: bool = True,
     with_sources: bool = True,
     stale: StaleWatch = StaleWatch(),
+    counted: tuple[frozenset[str], frozenset[str]] | None = None,
+    with_activity: bool = True,
 ) -> EvalInput:
     """Facts and mentions of the given articles (else of those sorted at/after ``since``,
     else of all), with the stories of the ``lookback`` before them (frequency and spike
@@ -80,7 +83,8 @@ def gather_input(
     For a batch of new articles (``article_ids``), only the stories that share a company
     or a topic with the batch are read: a count that the batch does not touch cannot
     change, and reading every story of the window for every poll would make each poll
-    cost as much as the whole window."""
+    cost as much as the whole window. ``counted`` (entities, topics) narrows them to the
+    subjects that count rules watch; the batch's own stories are always read."""
     refs = _articles(session, article_ids, since)
     facts = _facts(session, refs)
     mentions = _mentions(session, refs)
@@ -94,14 +98,17 @@ def gather_input(
         entities |= {m.entity for m in mentions if m.entity}
         entities |= _main_entities(session, batch_story_ids)
         topics = {m.name for m in mentions if m.kind == "topic"}
-        stories = _stories(session, earliest, subjects=(entities, topics))
+        if counted is not None:
+            entities &= counted[0]
+            topics &= counted[1]
+        stories = _stories(session, earliest, subjects=(entities, topics), also=batch_story_ids)
     return EvalInput(
         facts=tuple(facts),
         mentions=tuple(mentions),
         stories=tuple(stories),
         batch_story_ids=batch_story_ids,
         sources=tuple(_sources(session)) if with_sources else (),
-        last_seen=_last_seen(session, stale),
+        last_seen=_last_seen(session, stale) if with_activity else {},
     )
 
 
@@ -115,44 +122,53 @@ def _main_entities(session: Session, story_ids: Iterable[int]) -> set[str]:
     return out
 
 
+_ARTICLE_COLS = (
+    "a.id, a.url, a.title, s.name, a.ai_generated, a.sort_at, a.story_id, a.duplicate_of,"
+    " a.agent_name FROM article a JOIN source s ON s.id = a.source_id"
+)
+
+
 def _articles(
     session: Session, article_ids: Sequence[int] | None, since: datetime | None
 ) -> dict[int, ArticleRef]:
-    q = select(Article, Source.name).join(Source, col(Source.id) == col(Article.source_id))
-    rows: list[tuple[Article, str]] = []
+    """The articles' references, in plain SQL on the driver's cursor: a batch reads them
+    for every poll, and the ORM's row machinery cost more than the rows (issue 16)."""
+    sql = PlainSql(session)
+    rows: list[Any] = []
     if article_ids is not None:
-        ids = sorted(set(article_ids))
-        for i in range(0, len(ids), _CHUNK):
-            rows.extend(session.exec(q.where(col(Article.id).in_(ids[i : i + _CHUNK]))).all())
+        for part in chunks(sorted(set(article_ids))):
+            rows += sql.rows(
+                f"SELECT {_ARTICLE_COLS} WHERE a.id IN ({sql.marks(len(part))})", list(part)
+            )
+    elif since is not None:
+        rows = sql.rows(f"SELECT {_ARTICLE_COLS} WHERE a.sort_at >= %s", [sql.types.ts_in(since)])
     else:
-        if since is not None:
-            q = q.where(col(Article.sort_at) >= since)
-        rows.extend(session.exec(q).all())
+        rows = sql.rows(f"SELECT {_ARTICLE_COLS}", [])
     # a copy filed without a story counts as the story of the article it copies
-    originals = {a.duplicate_of for a, _ in rows if a.story_id is None and a.duplicate_of}
+    originals = sorted({r[7] for r in rows if r[6] is None and r[7] is not None})
     inherited: dict[int, int] = {}
-    for chunk in _in_chunks(i for i in originals if i is not None):
-        for aid, sid in session.exec(
-            select(col(Article.id), col(Article.story_id)).where(col(Article.id).in_(chunk))
-        ).all():
-            if aid is not None and sid is not None:
-                inherited[aid] = sid
+    for part in chunks(originals):
+        for aid, sid in sql.rows(
+            f"SELECT id, story_id FROM article WHERE id IN ({sql.marks(len(part))})"
+            " AND story_id IS NOT NULL",
+            list(part),
+        ):
+            inherited[int(aid)] = int(sid)
+    ts_out = sql.types.ts_out
     out: dict[int, ArticleRef] = {}
-    for art, source in rows:
-        assert art.id is not None and art.sort_at is not None
-        story_id = art.story_id
-        if story_id is None and art.duplicate_of is not None:
-            story_id = inherited.get(art.duplicate_of)
-        out[art.id] = ArticleRef(
-            id=art.id,
-            url=art.url,
-            title=art.title,
+    for aid, url, title, source, ai, sort_at, story_id, duplicate_of, agent in rows:
+        if story_id is None and duplicate_of is not None:
+            story_id = inherited.get(duplicate_of)
+        out[int(aid)] = ArticleRef(
+            id=int(aid),
+            url=url,
+            title=title,
             source=source,
-            ai_generated=art.ai_generated,
-            sort_at=art.sort_at,
+            ai_generated=bool(ai),
+            sort_at=ts_out(sort_at),
             story_id=story_id,
-            duplicate_of=art.duplicate_of,
-            agent_name=art.agent_name,
+            duplicate_of=duplicate_of,
+            agent_name=agent,
         )
     return out
 
@@ -163,43 +179,59 @@ def _in_chunks(ids: Iterable[int]) -> Iterable[list[int]]:
         yield ordered[i : i + _CHUNK]
 
 
+_FACT_COLS = (
+    "id, article_id, entity, metric, value, unit, surface, quote, span_start, span_end,"
+    " confidence, currency, period, qualifiers, approx, value_high, alt_value, alt_currency"
+)
+
+
 def _facts(session: Session, refs: Mapping[int, ArticleRef]) -> list[FactRecord]:
+    """The typed facts (with a metric) of the articles: what rules watch; the other
+    figures are for stories and people."""
+    sql = PlainSql(session)
+    json_out = sql.types.json_out
     out = []
-    for chunk in _in_chunks(refs):
-        q = select(FactRow).where(col(FactRow.article_id).in_(chunk)).order_by(col(FactRow.id))
-        for row in session.exec(q).all():
-            assert row.id is not None
-            quals = tuple(sorted((str(k), str(v)) for k, v in (row.qualifiers or {}).items()))
+    for part in _in_chunks(refs):
+        for (
+            fid, aid, entity, metric, value, unit, surface, quote, start, end, confidence,
+            currency, period, quals, approx, value_high, alt_value, alt_currency,
+        ) in sql.rows(
+            f"SELECT {_FACT_COLS} FROM fact WHERE article_id IN ({sql.marks(len(part))})"
+            " AND metric IS NOT NULL ORDER BY id",
+            part,
+        ):  # fmt: skip
+            qualifiers = json_out(quals) or {}
             fact = Fact(
-                entity=row.entity,
-                metric=row.metric,
-                value=row.value,
-                unit=row.unit,
-                surface=row.surface,
-                quote=row.quote,
-                span=(row.span_start, row.span_end),
-                confidence=row.confidence,
-                currency=row.currency,
-                period=row.period,
-                qualifiers=quals,
-                approx=row.approx,
-                value_high=row.value_high,
-                alt_value=row.alt_value,
-                alt_currency=row.alt_currency,
+                entity=entity,
+                metric=metric,
+                value=value,
+                unit=unit,
+                surface=surface,
+                quote=quote,
+                span=(start, end),
+                confidence=confidence,
+                currency=currency,
+                period=period,
+                qualifiers=tuple(sorted((str(k), str(v)) for k, v in qualifiers.items())),
+                approx=approx,
+                value_high=value_high,
+                alt_value=alt_value,
+                alt_currency=alt_currency,
             )
-            out.append(FactRecord(row.id, refs[row.article_id], fact))
+            out.append(FactRecord(int(fid), refs[aid], fact))
     return out
 
 
 def _mentions(session: Session, refs: Mapping[int, ArticleRef]) -> list[MentionRecord]:
+    sql = PlainSql(session)
     out = []
-    for chunk in _in_chunks(refs):
-        q = select(Mention).where(col(Mention.article_id).in_(chunk)).order_by(col(Mention.id))
-        for m in session.exec(q).all():
-            assert m.id is not None
-            out.append(
-                MentionRecord(m.id, refs[m.article_id], m.kind, m.name, m.value, m.quote, m.entity)
-            )
+    for part in _in_chunks(refs):
+        for mid, aid, kind, name, value, quote, entity in sql.rows(
+            "SELECT id, article_id, kind, name, value, quote, entity FROM mention"
+            f" WHERE article_id IN ({sql.marks(len(part))}) ORDER BY id",
+            part,
+        ):
+            out.append(MentionRecord(int(mid), refs[aid], kind, name, value, quote, entity))
     return out
 
 
@@ -208,9 +240,11 @@ def _stories(
     earliest: datetime,
     *,
     subjects: tuple[set[str], set[str]] | None = None,
+    also: Iterable[int] = (),
 ) -> list[StoryRecord]:
     """Stories with an article in the window, each dated by its earliest article; with
-    ``subjects`` (entities, topics), only those that name one of them."""
+    ``subjects`` (entities, topics), only those that name one of them, and those of
+    ``also``."""
     # the window's stories first, through the sort_at index: never a scan of all history
     recent = (
         select(col(Article.story_id))
@@ -218,8 +252,8 @@ def _stories(
         .distinct()
     )
     if subjects is not None:
-        names, themes = sorted(subjects[0]), sorted(subjects[1])
-        if not names and not themes:
+        names, themes, extra = sorted(subjects[0]), sorted(subjects[1]), sorted(set(also))
+        if not names and not themes and not extra:
             return []
         named = (
             select(col(Story.id)).where(col(Story.main_entity).in_(names))
@@ -233,7 +267,7 @@ def _stories(
                 ),
             )
         )  # fmt: skip
-        recent = recent.where(col(Article.story_id).in_(named))
+        recent = recent.where(col(Article.story_id).in_(named) | col(Article.story_id).in_(extra))
     q = (
         select(
             col(Article.story_id),

@@ -28,7 +28,10 @@ _SPANS_PER_QUERY = 100  # key ranges per statement: far below SQLite's expressio
 class CandidateRow:
     story_id: int
     main_entity: str | None
-    profile: dict[str, Any] | None  # None: never built (a story stored before the index)
+    # the stored profile as JSON text (None: never built, a story stored before the
+    # index): text, so that a reader can tell an unchanged profile by equality and keep
+    # what it decoded from it
+    profile_json: str | None
     first_seen_at: datetime
     event_until: datetime  # last_seen_at for a story stored before migration 0007
 
@@ -51,7 +54,7 @@ def add_keys(
 
 
 _UNTIL = "COALESCE(s.event_until, s.last_seen_at)"
-_COLS = f"s.id, s.main_entity, s.profile, s.first_seen_at, {_UNTIL}"
+_COLS = f"s.id, s.main_entity, CAST(s.profile AS TEXT), s.first_seen_at, {_UNTIL}"
 _LIVE = "s.article_count > 0"
 
 
@@ -77,7 +80,7 @@ def _rows(sql: PlainSql, rows: Sequence[Any]) -> list[CandidateRow]:
         found.setdefault(
             int(sid),
             CandidateRow(
-                int(sid), ent, None if prof is None else t.json_out(prof), t.ts_out(first),
+                int(sid), ent, None if prof is None else str(prof), t.ts_out(first),
                 t.ts_out(until),
             ),
         )  # fmt: skip

@@ -1,65 +1,198 @@
-"""Articles per second through the skeleton pipeline (store, dedup, extract, rules).
+"""The whole pipeline per core: store, extract, dedup, facts, rules, alerts (issue 16).
 
-A generated corpus of 2,000 articles (tests/bench/corpus.py) is ingested in batches of 100
-into a fresh SQLite file with the shipped rules. The peer row is the store alone (insert
-only), measured in the same run, so the cost of the analysis stages shows by difference.
-Usage: python tests/bench/bench_pipeline.py [--quick]
+Two corpora go through ``Pipeline.ingest`` in batches of 100 into a fresh SQLite file
+with the shipped rules:
+* realistic (``tests/bench/news_corpus.py``): ~60% distinct events, ~25% syndicated
+  copies, ~15% rewrites, 50 companies, 3-4 KB articles;
+* worst case (``tests/bench/corpus.py``): every article a near-copy of a few seed texts
+  with other names and numbers, so every one reaches the costliest dedup paths.
+
+For each: CPU time per article by stage (the batch flow's own clocks) and what it is made
+of (``tests/bench/meter.py``): the stages' own work (the pure functions of extraction,
+dedup and the rule engine), the SQL driver, statements per article and everything else
+(the time spent outside the stages' own work). Peers measured in the same run: extraction
+alone over the same texts, and the store alone (inserting the rows, no analysis).
+Then ``--scale``: the cost per article of the realistic stream on top of 10k, 100k and
+1M stored articles (history cloned from a real run, moved back in time).
+
+Targets (issue 16, point 3): realistic >= 1,000 articles/s per core, worst case >= 400,
+extraction >= 1,500, outside the stages' own work < 30% of the total, the cost at 1M
+stored within 25% of the cost at 10k.
+Usage: python tests/bench/bench_pipeline.py [--quick] [--scale] [--articles N]
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from monitor import dedup
-from monitor.pipeline import Pipeline
-from monitor.rules.loader import load_rules
-from monitor.settings import Settings
-from monitor.store import articles
-from monitor.store import sources as sources_store
-from monitor.store.db import make_engine, session_scope, upgrade
-from tests.bench.corpus import ROOT, generate
-from tests.conftest import CHANNELS
+from monitor import dedup  # noqa: E402
+from monitor.app.stage_times import STAGES, StageTimes  # noqa: E402
+from monitor.extract import extract  # noqa: E402
+from monitor.pipeline import Pipeline  # noqa: E402
+from monitor.rules.loader import RuleSet, load_rules  # noqa: E402
+from monitor.settings import Settings  # noqa: E402
+from monitor.store import articles  # noqa: E402
+from monitor.store import sources as sources_store  # noqa: E402
+from monitor.store.db import make_engine, session_scope, upgrade  # noqa: E402
+from monitor.values import FetchedArticle  # noqa: E402
+from tests.bench import corpus, news_corpus  # noqa: E402
+from tests.bench.meter import metered  # noqa: E402
+from tests.conftest import CHANNELS  # noqa: E402
+
+BATCH = 100
+WARM = 200  # articles ingested before measuring: caches, the rule state, first stories
 
 
-def main() -> None:
-    n = 400 if "--quick" in sys.argv else 2000
-    corpus = generate(n)
-    rules = load_rules(ROOT / "rules", channels=CHANNELS)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{tmp}/store.db")
-        upgrade(engine)
-        t0 = time.perf_counter()
+class Run:
+    def __init__(self, name: str, n: int) -> None:
+        self.name, self.n = name, n
+        self.cpu = 0.0
+        self.stages = StageTimes()
+        self.own: dict[str, float] = {}
+        self.statements = 0
+
+    def per(self, seconds: float) -> float:
+        return seconds / self.n * 1e6  # microseconds per article
+
+    @property
+    def rate(self) -> float:
+        return self.n / self.cpu
+
+    @property
+    def outside(self) -> float:
+        own = sum(self.own.get(k, 0.0) for k in ("extract", "dedup", "rules"))
+        return 1 - own / self.cpu
+
+
+def run_pipeline(name: str, items: Sequence[FetchedArticle], rules: RuleSet, db: str) -> Run:
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    pipe = Pipeline(Settings(), engine, rules)
+    for i in range(0, min(WARM, len(items)), BATCH):
+        pipe.ingest(items[i : i + BATCH], source=f"src{i // BATCH % 5}")
+    todo = items[WARM:]
+    run = Run(name, len(todo))
+    with metered(engine) as meter:
+        started = time.process_time()
+        for i in range(0, len(todo), BATCH):
+            report = pipe.ingest(todo[i : i + BATCH], source=f"src{i // BATCH % 5}")
+            run.stages.add(report.stages)
+        run.cpu = time.process_time() - started
+        run.own, run.statements = dict(meter.own), meter.statements
+    engine.dispose()
+    return run
+
+
+def store_only(items: Sequence[FetchedArticle], db: str) -> float:
+    """CPU seconds to insert the article rows alone (content hash included)."""
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    started = time.process_time()
+    for i in range(0, len(items), BATCH):
         with session_scope(engine) as s:
             src = sources_store.ensure_source(s, "bench", "file://bench")
             assert src.id is not None
-            for item in corpus:
-                articles.insert_article(
-                    s,
-                    src.id,
-                    item,
-                    content_hash=dedup.content_hash(item.text),
-                    now=datetime.now(UTC),
-                )
-        store_only = time.perf_counter() - t0
-        rows.append(("store only (insert + content hash)", n, store_only))
+            part = items[i : i + BATCH]
+            articles.insert_articles(
+                s, src.id, [(it, dedup.content_hash(it.text)) for it in part], now=NOW
+            )
+    spent = time.process_time() - started
+    engine.dispose()
+    return spent
 
-        engine = make_engine(f"sqlite:///{tmp}/pipeline.db")
-        pipe = Pipeline(Settings(), engine, rules)
-        upgrade(engine)
-        t0 = time.perf_counter()
-        for i in range(0, n, 100):
-            pipe.ingest(corpus[i : i + 100], source="bench")
-        rows.append(("skeleton pipeline (store+dedup+extract+rules)", n, time.perf_counter() - t0))
-    print(f"{'path':<48} {'articles':>8} {'seconds':>8} {'articles/s':>11}")
-    for name, count, secs in rows:
-        print(f"{name:<48} {count:>8} {secs:>8.2f} {count / secs:>11.0f}")
+
+def extraction_only(items: Sequence[FetchedArticle], rules: RuleSet) -> float:
+    vocab = rules.vocabulary
+    started = time.process_time()
+    for it in items:
+        extract(it.text, it.title, vocab)
+    return time.process_time() - started
+
+
+NOW = news_corpus.START
+
+
+def profile_table(runs: Sequence[Run]) -> None:
+    print(f"\nCPU microseconds per article, by stage ({BATCH} articles a batch)")
+    head = f"{'':<40}" + "".join(f"{r.name:>16}" for r in runs)
+    print(head)
+    for stage in STAGES:
+        print(
+            f"{'  ' + stage:<40}"
+            + "".join(f"{r.per(r.stages.seconds.get(stage, 0.0)):>16.0f}" for r in runs)
+        )
+    print(
+        f"{'  commit, session, between stages':<40}"
+        + "".join(f"{r.per(r.cpu - sum(r.stages.seconds.values())):>16.0f}" for r in runs)
+    )
+    print(f"{'whole pipeline':<40}" + "".join(f"{r.per(r.cpu):>16.0f}" for r in runs))
+    print("of which")
+    for key, label in (
+        ("extract", "extraction's own work"),
+        ("dedup", "dedup's own work (pure functions)"),
+        ("rules", "rule engine's own work"),
+        ("sql", "SQL driver (statements' execution)"),
+    ):
+        print(f"{'  ' + label:<40}" + "".join(f"{r.per(r.own.get(key, 0.0)):>16.0f}" for r in runs))
+    print(f"{'  outside the stages own work':<40}" + "".join(f"{r.outside:>15.0%} " for r in runs))
+    print(
+        f"{'SQL statements per article':<40}"
+        + "".join(f"{r.statements / r.n:>16.1f}" for r in runs)
+    )
+    print(f"{'articles per CPU-second':<40}" + "".join(f"{r.rate:>16.0f}" for r in runs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="600 articles a corpus")
+    parser.add_argument("--articles", type=int, default=0)
+    parser.add_argument("--scale", action="store_true", help="also 10k / 100k / 1M stored")
+    args = parser.parse_args()
+    n = args.articles or (600 if args.quick else 3000)
+    rules = load_rules(corpus.ROOT / "rules", channels=CHANNELS)
+    realistic = news_corpus.generate(n + WARM)
+    worst = corpus.generate(n + WARM)
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [
+            run_pipeline("realistic", realistic, rules, f"{tmp}/a.db"),
+            run_pipeline("worst case", worst, rules, f"{tmp}/b.db"),
+        ]
+        peers = {
+            "extraction alone, realistic": n / extraction_only(realistic[WARM:], rules),
+            "extraction alone, worst case": n / extraction_only(worst[WARM:], rules),
+            "store alone (rows only), realistic": n / store_only(realistic[WARM:], f"{tmp}/c.db"),
+        }
+    profile_table(runs)
+    print("\npeers, same run                              articles/s per core")
+    for name, rate in peers.items():
+        print(f"  {name:<44}{rate:>10.0f}")
+    real, bad = runs
+    targets = [
+        ("whole pipeline, realistic", real.rate, ">= 1000", real.rate >= 1000),
+        ("whole pipeline, worst case", bad.rate, ">= 400", bad.rate >= 400),
+        (
+            "extraction, realistic",
+            peers["extraction alone, realistic"],
+            ">= 1500",
+            peers["extraction alone, realistic"] >= 1500,
+        ),
+        (
+            "outside the stages' own work, realistic",
+            real.outside * 100,
+            "< 30%",
+            real.outside < 0.3,
+        ),
+    ]
+    print("\ntargets")
+    for name, value, target, met in targets:
+        print(f"  {name:<44}{value:>10.0f} {target:>8}  {'met' if met else 'MISSED'}")
 
 
 if __name__ == "__main__":

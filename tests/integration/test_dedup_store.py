@@ -248,6 +248,9 @@ def test_postgresql_shares_one_index() -> None:
             cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
             cur.execute(f'SET search_path TO "{schema}"')
             cur.close()
+            # committed: a statement that fails in the connection's first transaction
+            # would roll the setting back with it
+            dbapi_conn.commit()  # type: ignore[attr-defined]
 
         upgrade(eng)
         seeds = {d.key: d for d in ev.seed_docs()}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitor.store import articles
+from monitor.store import articles, db
 from monitor.store import sources as sources_store
 from monitor.store.db import current_revision, head_revision, make_engine, session_scope, upgrade
 from monitor.values import Extraction, Fact, FetchedArticle, TermHit
@@ -160,3 +161,14 @@ def test_the_migrations_build_the_tables_the_models_describe(engine: Engine) -> 
 
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+
+
+def test_head_constant_is_the_newest_migration(tmp_path: Path) -> None:
+    # a database at HEAD skips Alembic on start: HEAD must name the real head
+    engine = make_engine(f"sqlite:///{tmp_path}/h.db")
+    assert head_revision(engine) == db.HEAD
+    assert upgrade(engine) == db.HEAD  # the full path, on a new file
+    assert upgrade(engine) == db.HEAD  # the fast path
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0006'")
+    assert not db._at_head(engine)
