@@ -9,7 +9,7 @@ own module of ``monitor.app``; this class only holds what they share
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from monitor.app import digests, evaluation, polling
@@ -32,9 +32,16 @@ class Pipeline(Runtime):
         polling.sync_sources(self, specs)
 
     async def poll_due(
-        self, fetcher: Fetcher, *, all_sources: bool = False, claim_for: float = 0.0
+        self,
+        fetcher: Fetcher,
+        *,
+        all_sources: bool = False,
+        claim_for: float = 0.0,
+        on_done: Callable[[BatchReport], None] | None = None,
     ) -> list[BatchReport]:
-        return await polling.poll_due(self, fetcher, all_sources=all_sources, claim_for=claim_for)
+        return await polling.poll_due(
+            self, fetcher, all_sources=all_sources, claim_for=claim_for, on_done=on_done
+        )
 
     async def poll_source(
         self, fetcher: Fetcher, spec: SourceSpec, *, token: int | None = None

@@ -8,7 +8,7 @@ the caller's transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -135,6 +135,7 @@ def replay(
     since: datetime | None,
     now: datetime,
     warmup: timedelta | None = DEFAULT_WARMUP,
+    on_rule: Callable[[str], None] | None = None,
 ) -> list[AlertDraft]:
     """What the rules would raise from ``since`` on, from blank state; writes nothing.
 
@@ -144,5 +145,5 @@ def replay(
     """
     start = since - warmup if since is not None and warmup is not None else since
     batch = gather_input(session, rules, article_ids=None, since=start, now=now)
-    drafts = evaluate(rules, batch, {}, now).alerts
+    drafts = evaluate(rules, batch, {}, now, on_rule=on_rule).alerts
     return [d for d in drafts if since is None or d.at is None or d.at >= since]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from monitor.app import metrics
@@ -84,20 +84,31 @@ def _claim(rt: Runtime, limit: int | None, *, all_sources: bool) -> list[tuple[S
 
 
 async def poll_due(
-    rt: Runtime, fetcher: Fetcher, *, all_sources: bool = False, claim_for: float = 0.0
+    rt: Runtime,
+    fetcher: Fetcher,
+    *,
+    all_sources: bool = False,
+    claim_for: float = 0.0,
+    on_done: Callable[[BatchReport], None] | None = None,
 ) -> list[BatchReport]:
     """Poll the due sources (every active one with ``all_sources``).
 
     Claims are small and taken as polls finish, so that ``2 x concurrency`` polls are under
     way while sources are due, and a worker never holds more than it is polling: other
     workers share the rest. New claims stop after ``claim_for`` seconds (the daemon's
-    tick: the next tick goes on); the polls under way are awaited.
+    tick: the next tick goes on); the polls under way are awaited. ``on_done`` hears of
+    each poll as it ends (the command line's progress).
     """
     if all_sources:
         claims = _claim(rt, None, all_sources=True)
-        return list(
-            await asyncio.gather(*(poll_source(rt, fetcher, s, token=t) for s, t in claims))
-        )
+
+        async def one(spec: SourceSpec, token: int | None) -> BatchReport:
+            report = await poll_source(rt, fetcher, spec, token=token)
+            if on_done is not None:
+                on_done(report)
+            return report
+
+        return list(await asyncio.gather(*(one(s, t) for s, t in claims)))
     limit = rt.settings.http.concurrency * 2
     deadline = time.monotonic() + claim_for
     in_flight: set[asyncio.Task[BatchReport]] = set()
@@ -115,7 +126,10 @@ async def poll_due(
         if not in_flight:
             return reports
         done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-        reports += [t.result() for t in done]
+        for t in done:
+            reports.append(t.result())
+            if on_done is not None:
+                on_done(reports[-1])
 
 
 async def poll_source(

@@ -96,10 +96,8 @@ class State:
     def engine(self) -> Engine:
         """The database at the newest schema: every command upgrades, idempotently."""
         if self._engine is None:
-            from monitor.store.db import upgrade
-
             self._engine = self.raw_engine()
-            upgrade(self._engine)
+            upgrade_with_progress(self._engine)
         return self._engine
 
     def raw_engine(self) -> Engine:
@@ -201,6 +199,32 @@ class State:
             self.ruleset(strict=strict_rules),
             channels=self.load_channels(unset_ok=not sending),
         )
+
+
+def upgrade_with_progress(engine: Engine) -> str | None:
+    """Migrate with a progress bar (or lines) when there is something to migrate: a data
+    migration of a large database takes minutes."""
+    from monitor.cli.progress import Progress
+    from monitor.store.db import upgrade
+
+    bar: list[Progress] = []
+
+    def step(done: int, total: int, revision: str | None) -> None:
+        if done == 0:
+            if revision is not None:  # a new database is created, not upgraded: no bar
+                bar.append(Progress("database upgrade", total=total, unit="migrations"))
+                bar[0].__enter__()
+        elif bar:
+            bar[0].advance(note=f"at {revision}")
+
+    try:
+        revision = upgrade(engine, on_step=step)
+    finally:
+        if bar:
+            bar[0].__exit__(None, None, None)
+    if bar:
+        echo(f"database upgraded to {revision}: {bar[0].done} migration(s) applied", err=True)
+    return revision
 
 
 class OutputClosed(Exception):

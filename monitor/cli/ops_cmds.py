@@ -22,8 +22,9 @@ def db_upgrade() -> None:
 
     Every command also upgrades on start; this one says what it did.
     """
+    from monitor.cli.base import upgrade_with_progress
     from monitor.errors import StoreError
-    from monitor.store.db import integrity_problems, upgrade
+    from monitor.store.db import integrity_problems
 
     engine = state().raw_engine()
     problems = integrity_problems(engine)
@@ -32,7 +33,7 @@ def db_upgrade() -> None:
             f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         )
         raise StoreError(f"the database is damaged: {shown}")
-    revision = upgrade(engine)
+    revision = upgrade_with_progress(engine)
     echo(f"database at revision {revision} ({engine.url.render_as_string()})")
 
 

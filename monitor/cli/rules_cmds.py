@@ -61,14 +61,25 @@ def rules_test(path: Path | None, since: datetime | None, as_json: bool) -> None
     and print what would fire, with evidence. Stores and sends nothing; exit 1 when a
     rule file has a problem."""
     from monitor.app import evaluation
+    from monitor.cli.progress import Progress
     from monitor.rules.loader import load_rules
     from monitor.rules.report import draft_json, format_drafts
     from monitor.store.db import session_scope
 
     st = state()
     ruleset = load_rules(path or st.rules_dir(), channels=st.channel_names())
-    with session_scope(st.engine()) as session:
-        drafts = evaluation.replay(session, ruleset, since=since, now=datetime.now(UTC))
+    with (
+        session_scope(st.engine()) as session,
+        Progress("rules test", total=len(ruleset.rules), unit="rules") as progress,
+    ):
+        progress.advance(0, note="reading history")
+
+        def done(rule_id: str) -> None:
+            progress.advance(note=rule_id)
+
+        drafts = evaluation.replay(
+            session, ruleset, since=since, now=datetime.now(UTC), on_rule=done
+        )
     for problem in ruleset.problems:
         echo(str(problem), err=True)
     if as_json:

@@ -29,10 +29,16 @@ def _sync(pipe: Pipeline, settings: Settings, base_url: str | None) -> None:
 
 
 async def _poll_once(pipe: Pipeline, settings: Settings) -> list[BatchReport]:
+    from monitor.cli.progress import Progress
     from monitor.fetch.client import Fetcher
 
-    async with Fetcher(settings.http) as fetcher:
-        return await pipe.poll_due(fetcher, all_sources=True)
+    with Progress("poll", total=None, unit="sources") as progress:
+
+        def done(report: BatchReport) -> None:
+            progress.advance(note=f"{report.source}: {report.new} new")
+
+        async with Fetcher(settings.http) as fetcher:
+            return await pipe.poll_due(fetcher, all_sources=True, on_done=done)
 
 
 def _print_poll(reports: Sequence[BatchReport]) -> None:
@@ -276,58 +282,70 @@ def ingest(paths: tuple[Path, ...], source: str, recursive: bool, as_json: bool)
     Each file that cannot be read, and each article in which nothing was found, is
     reported; exit 1 when a file could not be read (the others are stored).
     """
+    from monitor.cli.progress import Progress
     from monitor.fetch.local import read_local
 
     for path in paths:
         if not path.exists():
             raise IngestError(f"{path}: no such file or folder")
     pipe = state().pipeline()
+    # --json lists every file; otherwise only the totals are kept, so that memory stays
+    # the same for a hundred files or a million
     results: list[FileResult] = []
+    totals = FileResult("")
+    files = failed = alerts = 0
     batch: list[tuple[FetchedArticle, FileResult]] = []
-    totals = {"alerts": 0}
 
     def flush() -> None:
+        nonlocal alerts
         if not batch:
             return
         report = pipe.ingest([a for a, _ in batch], source=source)
-        totals["alerts"] += report.alerts
+        alerts += report.alerts
         for (article, result), item in zip(batch, report.items, strict=True):
-            result.new += item.status == "new"
-            result.known += item.status == "known"
-            result.elsewhere += item.status == "elsewhere"
-            result.duplicates += item.duplicate_of is not None
-            result.facts += item.facts
-            result.terms += item.terms
-            result.topics += item.topics
+            for r in (result, totals) if result is not totals else (totals,):
+                r.new += item.status == "new"
+                r.known += item.status == "known"
+                r.elsewhere += item.status == "elsewhere"
+                r.duplicates += item.duplicate_of is not None
+                r.facts += item.facts
+                r.terms += item.terms
+                r.topics += item.topics
             if item.status == "new" and not (item.figures or item.terms or item.topics):
                 echo(f"note: {result.file}: nothing found in {article.title[:60]!r}", err=True)
         batch.clear()
 
-    for path in _files(paths, recursive):
-        result = FileResult(str(path))
-        results.append(result)
-        try:
-            found = read_local(path)
-        except IngestError as exc:
-            result.error = str(exc)
-            echo(f"error: {exc}", err=True)
-            continue
-        result.articles = len(found)
-        batch.extend((a, result) for a in found)
-        if len(batch) >= BATCH:
-            flush()
-    flush()
-    failed = [r for r in results if r.error]
+    total = sum(1 for _ in _files(paths, recursive))
+    with Progress("ingest", total=total, unit="files") as progress:
+        for path in _files(paths, recursive):
+            files += 1
+            result = FileResult(str(path)) if as_json else totals
+            if as_json:
+                results.append(result)
+            try:
+                found = read_local(path)
+            except IngestError as exc:
+                failed += 1
+                if as_json:
+                    result.error = str(exc)
+                echo(f"error: {exc}", err=True)
+                progress.advance()
+                continue
+            result.articles += len(found) if result is not totals else 0
+            totals.articles += len(found)
+            batch.extend((a, result) for a in found)
+            if len(batch) >= BATCH:
+                flush()
+            progress.advance(note=f"{totals.new:,} new, {alerts:,} alert(s)")
+        flush()
     if as_json:
         emit_json(results)
-    n = sum(r.articles for r in results)
     echo(
-        f"ingested {n} article(s) from {len(results) - len(failed)} file(s): "
-        f"{sum(r.new for r in results)} new, {sum(r.known for r in results)} already stored, "
-        f"{sum(r.elsewhere for r in results)} stored from another source (dropped), "
-        f"{sum(r.duplicates for r in results)} duplicate(s), {sum(r.facts for r in results)} "
-        f"fact(s), {totals['alerts']} alert(s)"
-        + (f"; {len(failed)} file(s) could not be read" if failed else ""),
+        f"ingested {totals.articles} article(s) from {files - failed} file(s): "
+        f"{totals.new} new, {totals.known} already stored, "
+        f"{totals.elsewhere} stored from another source (dropped), "
+        f"{totals.duplicates} duplicate(s), {totals.facts} "
+        f"fact(s), {alerts} alert(s)" + (f"; {failed} file(s) could not be read" if failed else ""),
         err=True,
     )
     if failed:

@@ -210,6 +210,27 @@ def similarity(a: bytes, b: bytes) -> float:
     return min(1.0, max(0.0, (agree - _CHANCE) / (1.0 - _CHANCE)))
 
 
+def similarities(sig: bytes, others: Sequence[bytes]) -> list[float]:
+    """:func:`similarity` of ``sig`` with each of ``others``, in one array operation (a
+    new article has tens of band candidates when many texts share boilerplate)."""
+    mine = _values(sig)
+    if mine is None or not others:
+        return [0.0] * len(others)
+    for o in others:
+        if o != _EMPTY and (len(o) != 1 + 2 * NUM_PERM or o[0] != VERSION):
+            _values(o)  # raises: a signature of another version or length
+    full = [i for i, o in enumerate(others) if o != _EMPTY]
+    out = [0.0] * len(others)
+    if full:
+        rows = np.frombuffer(b"".join(others[i] for i in full), np.uint8)
+        body = rows.reshape(len(full), 1 + 2 * NUM_PERM)[:, 1:].copy().view("<u2")
+        agree = np.count_nonzero(body == mine, axis=1) / NUM_PERM
+        est = np.clip((agree - _CHANCE) / (1.0 - _CHANCE), 0.0, 1.0)
+        for i, e in zip(full, est.tolist(), strict=True):
+            out[i] = e
+    return out
+
+
 def jaccard_of(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> float:
     """Exact Jaccard of two shingle sets from :func:`shingles` (0.0 when both are empty)."""
     if a.size == 0 or b.size == 0:

@@ -61,7 +61,8 @@ def find_near(
     too close to the threshold to trust."""
     if not candidates:
         return None
-    estimates = {cid: minhash.similarity(sig, other) for cid, other in candidates.items()}
+    ids = list(candidates)
+    estimates = dict(zip(ids, minhash.similarities(sig, [candidates[c] for c in ids]), strict=True))
     unsure = [
         cid for cid, est in estimates.items() if minhash.REJECT_BELOW <= est < minhash.ACCEPT_ABOVE
     ]

@@ -15,9 +15,18 @@ target_metadata = SQLModel.metadata
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
+        # the caller's progress (monitor.store.db.upgrade's on_step), when it asked for it
+        hooks = {}
+        if "on_version_apply" in config.attributes:
+            hooks["on_version_apply"] = config.attributes["on_version_apply"]
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            **hooks,
         )
+        if "on_start" in config.attributes:
+            config.attributes["on_start"](context.get_context().get_current_revision())
         with context.begin_transaction():
             context.run_migrations()
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,7 +47,16 @@ class EvalResult:
     errors: tuple[str, ...] = ()  # rules that failed on this batch (the others ran)
 
 
-def evaluate(rules: RuleSet, batch: EvalInput, state: State, now: datetime) -> EvalResult:
+def evaluate(
+    rules: RuleSet,
+    batch: EvalInput,
+    state: State,
+    now: datetime,
+    *,
+    on_rule: Callable[[str], None] | None = None,
+) -> EvalResult:
+    """Run every enabled rule over ``batch`` with ``state``; ``on_rule`` hears of each
+    rule done (a replay's progress)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     names = Names(rules.vocabulary)
@@ -79,9 +88,13 @@ def evaluate(rules: RuleSet, batch: EvalInput, state: State, now: datetime) -> E
         except Exception as exc:
             log.exception("rule %s failed", rule.id)
             errors.append(f"{rule.file}:{rule.line}: rule {rule.id}: {exc!r}")
+            if on_rule is not None:
+                on_rule(rule.id)
             continue
         updates.update(ctx.updates)
         drafts.extend(ctx.drafts)
+        if on_rule is not None:
+            on_rule(rule.id)
     drafts.sort(key=lambda d: (d.at or now, d.rule_id, d.key))
     return EvalResult(tuple(drafts), updates, tuple(errors))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,15 +121,23 @@ def alembic_config(engine: Engine) -> Config:
 _UPGRADE_LOCK = 0x6D6F6E5F73636865  # "mon_sche"
 
 
-def upgrade(engine: Engine) -> str | None:
+# (migrations done, migrations to do, the revision the database is at: before the first
+# migration, its revision then, None for a new database)
+Steps = Callable[[int, int, str | None], None]
+
+
+def upgrade(engine: Engine, *, on_step: Steps | None = None) -> str | None:
     """Bring the schema to the newest revision; returns that revision. On PostgreSQL the
-    upgrade holds an advisory lock, so any number of processes may start at once."""
+    upgrade holds an advisory lock, so any number of processes may start at once.
+    ``on_step`` hears before the first migration and after each (progress)."""
     if _at_head(engine):
         return HEAD
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
     cfg = alembic_config(engine)
+    if on_step is not None:
+        _count_steps(cfg, on_step)
     try:
         with engine.connect() as conn:
             postgres = conn.dialect.name == "postgresql"
@@ -149,6 +157,26 @@ def upgrade(engine: Engine) -> str | None:
     except sa.exc.DBAPIError as exc:  # unreachable server, not a database file, ...
         shown = engine.url.render_as_string(hide_password=True)
         raise StoreError(f"cannot open database {shown}: {exc.orig}") from exc
+
+
+def _count_steps(cfg: Config, on_step: Steps) -> None:
+    """Wire ``on_step`` into the migration run (monitor/migrations/env.py calls it)."""
+    done = [0]
+    total = [0]
+
+    def started(current: str | None) -> None:
+        from alembic.script import ScriptDirectory
+
+        script = ScriptDirectory.from_config(cfg)
+        total[0] = sum(1 for _ in script.iterate_revisions("head", current))
+        on_step(0, total[0], current)
+
+    def applied(*_: Any, step: Any, **__: Any) -> None:
+        done[0] += 1
+        on_step(done[0], total[0], str(step.up_revision_id))
+
+    cfg.attributes["on_start"] = started
+    cfg.attributes["on_version_apply"] = applied
 
 
 def _at_head(engine: Engine) -> bool:

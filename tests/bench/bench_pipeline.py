@@ -32,19 +32,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from monitor import dedup  # noqa: E402
-from monitor.app.stage_times import STAGES, StageTimes  # noqa: E402
-from monitor.extract import extract  # noqa: E402
-from monitor.pipeline import Pipeline  # noqa: E402
-from monitor.rules.loader import RuleSet, load_rules  # noqa: E402
-from monitor.settings import Settings  # noqa: E402
-from monitor.store import articles  # noqa: E402
-from monitor.store import sources as sources_store  # noqa: E402
-from monitor.store.db import make_engine, session_scope, upgrade  # noqa: E402
-from monitor.values import FetchedArticle  # noqa: E402
-from tests.bench import corpus, news_corpus  # noqa: E402
-from tests.bench.meter import metered  # noqa: E402
-from tests.conftest import CHANNELS  # noqa: E402
+from monitor import dedup
+from monitor.app.stage_times import STAGES, StageTimes
+from monitor.extract import extract
+from monitor.pipeline import Pipeline
+from monitor.rules.loader import RuleSet, load_rules
+from monitor.settings import Settings
+from monitor.store import articles
+from monitor.store import sources as sources_store
+from monitor.store.db import make_engine, session_scope, upgrade
+from monitor.values import FetchedArticle
+from tests.bench import corpus, news_corpus
+from tests.bench.meter import metered
+from tests.conftest import CHANNELS
 
 BATCH = 100
 WARM = 200  # articles ingested before measuring: caches, the rule state, first stories

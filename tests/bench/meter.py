@@ -19,8 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from monitor.app import batches, evaluation, placement
-from monitor.dedup import minhash, near, restatement, story, story_codec, story_members
-from monitor.dedup import text_vector
+from monitor.dedup import minhash, near, restatement, story, story_codec, story_members, text_vector
 from monitor.store import plain_sql
 
 

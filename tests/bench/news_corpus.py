@@ -13,6 +13,7 @@ Deterministic: ``random.Random`` with a fixed seed; every sentence is written he
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from monitor.values import FetchedArticle
@@ -21,10 +22,24 @@ from tests.eval import story_corpus as sc
 SEED = 16
 START = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 
-_FIRST = (
-    "Northwind Bluefin Crescent Larkspur Halcyon Ironbark Juniper Kestrel Marlowe Oakridge "
-    "Pinecrest Quillon Redwater Silverline Tidewell Umberfield"
-).split()
+_FIRST = [
+    "Northwind",
+    "Bluefin",
+    "Crescent",
+    "Larkspur",
+    "Halcyon",
+    "Ironbark",
+    "Juniper",
+    "Kestrel",
+    "Marlowe",
+    "Oakridge",
+    "Pinecrest",
+    "Quillon",
+    "Redwater",
+    "Silverline",
+    "Tidewell",
+    "Umberfield",
+]
 _SECOND = ("Semiconductor", "Robotics")
 _MARKETS = ("industrial robot", "memory chip", "EV battery", "cloud security", "edge AI")
 _PRODUCTS = ("sensors", "modules", "licences", "subscriptions", "servers")
@@ -53,6 +68,9 @@ COMPANIES: tuple[sc.Company, ...] = sc.COMPANIES + _others()  # 18 + 32 = 50
 
 _BANKS = ("Morgan Stanley", "Jefferies", "Bernstein", "Citi", "Nomura", "Macquarie", "UBS")
 _RATINGS = ("overweight", "buy", "neutral", "outperform", "hold")
+_CATALYSTS = ("quarterly report", "developer conference", "annual meeting", "investor day")
+_DRIVERS = ("chip export rules", "trade talks", "AI spending", "currency moves")
+_SPEAKERS = ("the chief executive", "the finance chief", "a spokesperson")
 _OUTLETS = (
     ("Market Wire", "Market Wire Newsletter\nDaily stock headlines, free to your inbox"),
     ("Street Daily", "Street Daily | Premium\nSign up for the morning briefing"),
@@ -94,13 +112,13 @@ def _background(r: random.Random, c: sc.Company, at: datetime) -> list[str]:
         f"{r.uniform(5, 20):.1f}% to {r.uniform(8, 35):.1f}%. Management has said it wants "
         f"to keep spending on research, which took {r.uniform(6, 22):.1f}% of sales last "
         "year, even if that weighs on profit in the near term. " + " ".join(r.sample(sc.FILLER, 2)),
-        f"The next catalyst is the {r.choice(['quarterly report', 'developer conference', 'annual meeting', 'investor day'])}"
+        f"The next catalyst is the {r.choice(_CATALYSTS)}"
         f" due on {sc.date_text(at + timedelta(days=r.randint(10, 80)))}, where investors "
         f"will look for an update on pricing, on the {c.market} market and on spending "
         "plans. Until then, the shares are likely to follow the wider market, which has "
-        f"been driven by rate expectations and by {r.choice(['chip export rules', 'trade talks', 'AI spending', 'currency moves'])}. "
+        f"been driven by rate expectations and by {r.choice(_DRIVERS)}. "
         + " ".join(r.sample(sc.FILLER, 3)),
-        f'"We are still early in this cycle," {r.choice(["the chief executive", "the finance chief", "a spokesperson"])}'
+        f'"We are still early in this cycle," {r.choice(_SPEAKERS)}'
         f' of {c.short} told analysts on a call. "Customers are asking for more capacity than '
         'we can build this year, and we will keep investing to meet that demand." The '
         f"company did not give a figure for {at.year + 1}, but said its order book had grown "
@@ -128,11 +146,15 @@ def _dress(r: random.Random, title: str, body: str, at: datetime, n: int) -> Fet
 def generate(n: int, *, seed: int = SEED) -> list[FetchedArticle]:
     """``n`` articles in order of publication: ~60% distinct events, ~25% syndicated
     copies, ~15% rewrites of a recent event."""
+    return list(stream(n, seed=seed))
+
+
+def stream(n: int, *, seed: int = SEED) -> Iterator[FetchedArticle]:
+    """:func:`generate`, one article at a time (the memory benchmark writes 100,000)."""
     r = random.Random(seed)
     launches: dict[str, int] = {}
     seen: dict[tuple[str, str], list[datetime]] = {}
     recent: list[tuple[sc.Event, str, str]] = []  # (event, title, body) of recent articles
-    out: list[FetchedArticle] = []
     at = START
     for i in range(n):
         at += timedelta(minutes=r.uniform(1, 20))
@@ -146,13 +168,12 @@ def generate(n: int, *, seed: int = SEED) -> list[FetchedArticle]:
             body = "\n\n".join([told.text, *_background(r, c, at)])
             recent.append((e, told.title, body))
             del recent[:-300]
-            out.append(_dress(r, told.title, body, at, i))
+            yield _dress(r, told.title, body, at, i)
         elif roll < 0.85:
             _, title, body = r.choice(recent[-100:])  # the same body under other chrome
-            out.append(_dress(r, title, body, at, i))
+            yield _dress(r, title, body, at, i)
         else:
             e = r.choice(recent[-100:])[0]
             told = sc.tell(r, e, r.randint(1, 3), at, "daily")
             body = "\n\n".join([told.text, *_background(r, e.company, at)])
-            out.append(_dress(r, told.title, body, at, i))
-    return out
+            yield _dress(r, told.title, body, at, i)

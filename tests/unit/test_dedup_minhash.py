@@ -173,3 +173,13 @@ def test_reused_sketch_matches_a_fresh_datasketch_minhash() -> None:
     for th in threads:
         th.join()
     assert all(v == [fresh(t) for t in texts] * 20 for v in got.values())
+
+
+def test_similarities_of_many_candidates_equal_one_by_one() -> None:
+    base = "shares of the chip maker rose after the company raised its forecast " * 8
+    texts = [base, base + " and analysts cheered", "an unrelated note on rates " * 9, ""]
+    sigs = [minhash.signature(t) for t in texts]
+    for sig in sigs:
+        assert minhash.similarities(sig, sigs) == [minhash.similarity(sig, o) for o in sigs]
+    with pytest.raises(ValueError):
+        minhash.similarities(sigs[0], [b"\x01abc"])

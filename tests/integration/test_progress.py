@@ -1,0 +1,72 @@
+"""Long work says how far it is (issue 16, point 4): ingest, poll, rules test and a
+database upgrade, as lines on stderr when it is not a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import progress
+from monitor.store.db import alembic_config, make_engine, upgrade
+from tests.integration.conftest import Result
+
+ARTICLE = (
+    "Alibaba said on Tuesday it would spend RMB 380 billion on AI and cloud infrastructure "
+    "over three years, more than it spent in the past decade. Shares rose 4.5% in Hong Kong."
+)
+
+
+def test_progress_line_counts_rate_and_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = iter([100.0, 110.0, 115.0])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(ticks))
+    p = progress.Progress("ingest", total=40, unit="files")
+    p.advance(10, note="10 new")
+    assert p.line(115.0) == "ingest: 10/40 files (1/s, 45 s left); 10 new"
+
+
+def test_ingest_off_a_terminal_prints_progress_lines_then_the_summary(
+    run: Callable[..., Result], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(progress, "EVERY", 0.0)  # a line at every file
+    folder = tmp_path / "news"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.txt").write_text(f"Alibaba plan {i}\n\n{ARTICLE} Note {i}.")
+    r = run("ingest", "--recursive", str(folder), db=db)
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("ingest: ")]
+    assert [ln.split(" (")[0] for ln in lines] == [f"ingest: {i}/3 files" for i in (1, 2, 3)]
+    assert r.stderr.strip().splitlines()[-1].startswith("ingested 3 article(s) from 3 file(s)")
+
+
+def test_rules_test_reports_each_rule_done(
+    run: Callable[..., Result], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(progress, "EVERY", 0.0)
+    (tmp_path / "a.txt").write_text(f"Alibaba plan\n\n{ARTICLE}")
+    assert run("ingest", str(tmp_path / "a.txt"), db=db).returncode == 0
+    r = run("rules", "test", db=db)
+    assert r.returncode == 0, r.stderr
+    counts = [ln.split(" (")[0] for ln in r.stderr.splitlines() if ln.startswith("rules test: ")]
+    assert counts[0].startswith("rules test: 0/")  # reading history, before any rule
+    total = int(counts[0].split("/")[1].split()[0])
+    assert counts[-1] == f"rules test: {total}/{total} rules"
+
+
+def test_upgrade_reports_each_migration_applied(tmp_path: Path) -> None:
+    from alembic import command
+
+    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
+    cfg = alembic_config(engine)
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0005")
+        conn.commit()
+    steps: list[tuple[int, int, str | None]] = []
+    assert upgrade(engine, on_step=lambda *s: steps.append(s)) == "0007"
+    assert steps == [(0, 2, "0005"), (1, 2, "0006"), (2, 2, "0007")]
+    steps.clear()
+    upgrade(engine, on_step=lambda *s: steps.append(s))
+    assert steps == []  # at the newest already: nothing to say
