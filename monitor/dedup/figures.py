@@ -182,6 +182,7 @@ def figures_of(facts: Iterable[Fact], *, lead_end: int = 0, title: str = "") -> 
     title_n = normalise(title) if title else ""
     taken = [False] * len(facts)
     out: list[Figure] = []
+    seen = FigureIndex()  # ``out`` by amount: each new figure is looked up, not compared
     for i, f in enumerate(facts):
         if taken[i]:
             continue
@@ -221,12 +222,13 @@ def figures_of(facts: Iterable[Fact], *, lead_end: int = 0, title: str = "") -> 
             period=f.period,
         )
         # a figure restated later in the same article is one figure (lead if either is)
-        for k, o in enumerate(out):
-            if fig.matches(o):
-                if lead and not o.lead:
-                    out[k] = _with_lead(o)
-                break
+        same = seen.matching(fig)
+        if same:
+            k = min(same)
+            if lead and not out[k].lead:
+                out[k] = _with_lead(out[k])
         else:
+            seen.add(fig, len(out))
             out.append(fig)
     return tuple(out)
 

@@ -106,10 +106,22 @@ class ArticleProfile:
     counts: Mapping[str, float]  # weighted words of title, lede and names
     lead_terms: frozenset[str] = frozenset()  # the versioned names its title gives
     vector: Vector = field(default_factory=dict)  # TF-IDF, set with the corpus frequencies
+    # figures heaviest first, sorted once per profile (``by_weight``), as the index cell
+    # of a StoryProfile: a replaced profile sorts its own
+    order_cell: list[tuple[Figure, ...]] = field(
+        default_factory=list, init=False, compare=False, repr=False
+    )
 
     @property
     def figure_weight(self) -> float:
         return sum(f.weight for f in self.figures)
+
+
+def by_weight(article: ArticleProfile) -> tuple[Figure, ...]:
+    """The article's figures, heaviest first (the order evidence is matched in)."""
+    if not article.order_cell:
+        article.order_cell.append(tuple(sorted(article.figures, key=lambda x: -x.weight)))
+    return article.order_cell[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +289,7 @@ def shared_figures(
     used: set[int] = set()
     event = standing = 0.0
     pairs: list[tuple[str, str]] = []
-    for f in sorted(article.figures, key=lambda x: -x.weight):
+    for f in by_weight(article):
         free = index.matching(f) - used
         if not free:
             continue

@@ -115,7 +115,7 @@ def iter_cuts(text: str, start: int = 0, scan: re.Pattern[str] = _SCAN) -> Itera
             gap_end = m.end("gap")
             if gap_end != -1:
                 # The gap swallowed all whitespace: what follows it is visible.
-                nxt = text[gap_end] if gap_end < n else ""
+                nxt: str | None = text[gap_end] if gap_end < n else ""
                 # A paragraph break right after a stripped link ("lags behind\n\n(20%)
                 # and AWS (29%)", "Additionally,\n\npales in comparison") is not a
                 # boundary.

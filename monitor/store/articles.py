@@ -175,6 +175,7 @@ def insert_extractions(
     sql = PlainSql(session)
     created = sql.types.ts_in(now)
     json_in = sql.types.json_in
+    no_qualifiers = json_in(None)  # most facts have none: encoded once, not per row
     facts: list[tuple[Any, ...]] = []
     mentions: list[tuple[Any, ...]] = []
     for article_id, extraction, story_id, flags in rows:
@@ -190,7 +191,7 @@ def insert_extractions(
                     f.unit,
                     f.currency,
                     f.period,
-                    json_in(dict(f.qualifiers) or None),
+                    json_in(dict(f.qualifiers)) if f.qualifiers else no_qualifiers,
                     f.approx,
                     f.alt_value,
                     f.alt_currency,

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
-from monitor.models import Article, FactRow, Mention, RuleState, Source, Story, Term
+from monitor.models import Article, FactRow, Mention, RuleState, Source, Term
 from monitor.store.plain_sql import PlainSql, chunks
 from monitor.values import (
     ArticleRef,
@@ -113,12 +112,15 @@ def gather_input(
 
 
 def _main_entities(session: Session, story_ids: Iterable[int]) -> set[str]:
+    sql = PlainSql(session)
     out: set[str] = set()
     for chunk in _in_chunks(story_ids):
-        q = select(col(Story.main_entity)).where(
-            col(Story.id).in_(chunk), col(Story.main_entity).is_not(None)
-        )
-        out.update(str(e) for e in session.exec(q).all() if e)
+        for (entity,) in sql.rows(
+            f"SELECT main_entity FROM story WHERE id IN ({sql.marks(len(chunk))})"
+            " AND main_entity IS NOT NULL",
+            chunk,
+        ):
+            out.add(str(entity))
     return out
 
 
@@ -244,42 +246,43 @@ def _stories(
 ) -> list[StoryRecord]:
     """Stories with an article in the window, each dated by its earliest article; with
     ``subjects`` (entities, topics), only those that name one of them, and those of
-    ``also``."""
+    ``also``. Plain SQL on the driver's cursor: every batch reads them."""
+    sql = PlainSql(session)
     # the window's stories first, through the sort_at index: never a scan of all history
-    recent = (
-        select(col(Article.story_id))
-        .where(col(Article.sort_at) >= earliest, col(Article.story_id).is_not(None))
-        .distinct()
-    )
+    recent = "SELECT DISTINCT story_id FROM article WHERE sort_at >= %s AND story_id IS NOT NULL"
+    params: list[Any] = [sql.types.ts_in(earliest)]
     if subjects is not None:
         names, themes, extra = sorted(subjects[0]), sorted(subjects[1]), sorted(set(also))
         if not names and not themes and not extra:
             return []
-        named = (
-            select(col(Story.id)).where(col(Story.main_entity).in_(names))
-            .union(
-                select(col(FactRow.story_id)).where(col(FactRow.entity).in_(names)),
-                select(col(Article.story_id))
-                .join(Mention, col(Mention.article_id) == col(Article.id))
-                .where(
-                    col(Mention.entity).in_(names)
-                    | ((col(Mention.kind) == "topic") & col(Mention.name).in_(themes))
-                ),
+        parts = []
+        if names:
+            marks = sql.marks(len(names))
+            parts += [
+                f"SELECT id FROM story WHERE main_entity IN ({marks})",
+                f"SELECT story_id FROM fact WHERE entity IN ({marks})",
+                "SELECT a.story_id FROM mention m JOIN article a ON a.id = m.article_id"
+                f" WHERE m.entity IN ({marks})",
+            ]
+            params += names * 3
+        if themes:
+            parts.append(
+                "SELECT a.story_id FROM mention m JOIN article a ON a.id = m.article_id"
+                f" WHERE m.kind = 'topic' AND m.name IN ({sql.marks(len(themes))})"
             )
-        )  # fmt: skip
-        recent = recent.where(col(Article.story_id).in_(named) | col(Article.story_id).in_(extra))
-    q = (
-        select(
-            col(Article.story_id),
-            func.min(col(Article.sort_at)),
-            func.min(sa.cast(col(Article.ai_generated), sa.Integer)),
-        )
-        .where(col(Article.story_id).in_(recent))
-        .group_by(col(Article.story_id))
-    )
-    spans: dict[int, tuple[Any, bool]] = {
-        int(sid): (start, bool(all_ai)) for sid, start, all_ai in session.exec(q).all() if sid
-    }
+            params += themes
+        if extra:
+            parts.append(f"SELECT id FROM story WHERE id IN ({sql.marks(len(extra))})")
+            params += extra
+        recent += " AND story_id IN (" + " UNION ".join(parts) + ")"
+    spans: dict[int, tuple[Any, bool]] = {}
+    for sid, start, all_ai in sql.rows(
+        "SELECT story_id, MIN(sort_at), MIN(CASE WHEN ai_generated THEN 1 ELSE 0 END)"
+        f" FROM article WHERE story_id IN ({recent}) GROUP BY story_id",
+        params,
+    ):
+        if sid:
+            spans[int(sid)] = (start, bool(all_ai))
     if not spans:
         return []
     entities: dict[int, set[str]] = defaultdict(set)
@@ -287,31 +290,25 @@ def _stories(
     titles: dict[int, str] = {}
     mains: dict[int, str] = {}
     for chunk in _in_chunks(spans):
-        for sid, title, main in session.exec(
-            select(col(Story.id), col(Story.title), col(Story.main_entity)).where(
-                col(Story.id).in_(chunk)
-            )
-        ).all():
-            if sid is not None:
-                titles[sid] = title
-                if main:
-                    entities[sid].add(main)
-                    mains[sid] = main
-        for sid, entity in session.exec(
-            select(col(FactRow.story_id), col(FactRow.entity))
-            .where(col(FactRow.story_id).in_(chunk), col(FactRow.entity).is_not(None))
-            .distinct()
-        ).all():
-            if sid is not None and entity:
-                entities[sid].add(entity)
-        for sid, kind, name, entity in session.exec(
-            select(col(Article.story_id), col(Mention.kind), col(Mention.name), col(Mention.entity))
-            .join(Article, col(Article.id) == col(Mention.article_id))
-            .where(col(Article.story_id).in_(chunk))
-            .distinct()
-        ).all():
-            if sid is None:
-                continue
+        marks = sql.marks(len(chunk))
+        for sid, title, main in sql.rows(
+            f"SELECT id, title, main_entity FROM story WHERE id IN ({marks})", chunk
+        ):
+            titles[sid] = title
+            if main:
+                entities[sid].add(main)
+                mains[sid] = main
+        for sid, entity in sql.rows(
+            "SELECT DISTINCT story_id, entity FROM fact"
+            f" WHERE story_id IN ({marks}) AND entity IS NOT NULL",
+            chunk,
+        ):
+            entities[sid].add(entity)
+        for sid, kind, name, entity in sql.rows(
+            "SELECT DISTINCT a.story_id, m.kind, m.name, m.entity FROM mention m"
+            f" JOIN article a ON a.id = m.article_id WHERE a.story_id IN ({marks})",
+            chunk,
+        ):
             if kind == "topic":
                 topics[sid].add(name)
             if entity:
@@ -407,9 +404,11 @@ def prune_state(session: Session, keep: Iterable[str]) -> int:
 
 
 def load_state(session: Session) -> StateRows:
+    sql = PlainSql(session)
+    json_out = sql.types.json_out
     return {
-        (row.rule_id, row.key): dict(row.state or {})
-        for row in session.exec(select(RuleState)).all()
+        (rule_id, key): dict(json_out(state) or {})
+        for rule_id, key, state in sql.rows("SELECT rule_id, key, state FROM rule_state", [])
     }
 
 
