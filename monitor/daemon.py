@@ -36,7 +36,7 @@ from monitor.fetch.client import Fetcher
 from monitor.fetch.source_file import load_sources
 from monitor.notify.channels import Channel
 from monitor.pipeline import Clock, Pipeline, utcnow
-from monitor.probes import Liveness, app, server
+from monitor.probes import EmbeddedServer, Liveness, app, server
 from monitor.rules.reload import RuleBook
 from monitor.scheduler import Counters, build_scheduler
 from monitor.settings import Settings
@@ -60,6 +60,7 @@ class Daemon:
         channel_loader: ChannelLoader | None = None,
         clock: Clock = utcnow,
         metrics_address: str | None = None,
+        web_address: str | None = None,
     ) -> None:
         self.settings = settings
         self.rulebook = rulebook
@@ -69,6 +70,7 @@ class Daemon:
         self.counters = Counters()
         self.liveness = Liveness(settings.schedule.tick)
         self.metrics_address = metrics_address
+        self.web_address = web_address
         self._channel_loader = channel_loader
         self._sources_stamp: tuple[int, int] | None = None
         self._running: set[asyncio.Task[Any]] = set()
@@ -259,12 +261,8 @@ class Daemon:
         self.reload_sources()
         if not self.pipeline.channels:
             log.warning("no channels file: digests and alerts are recorded, and nothing is sent")
-        probes = None
-        if self.metrics_address:
-            probes = server(self.metrics_address, app(self.pipeline.engine, self.liveness))
-            probes_task = asyncio.create_task(probes.serve())
-            log.info("probes and metrics on http://%s/ (healthz, readyz, metrics)",
-                     self.metrics_address)  # fmt: skip
+        servers = self._servers()
+        served = [asyncio.create_task(s.serve()) for s in servers]
         async with Fetcher(self.settings.http) as fetcher:
             self.fetcher = fetcher
             scheduler = build_scheduler(
@@ -294,12 +292,32 @@ class Daemon:
                 scheduler.shutdown(wait=False)
                 self._release()
                 await self.dispatcher.aclose()
-        if probes is not None:
-            probes.should_exit = True
-            await probes_task
+        for s in servers:
+            s.should_exit = True
+        if served:
+            await asyncio.wait(served)
         for handled_sig in handled:
             loop.remove_signal_handler(handled_sig)
         log.info("monitor stopped at %s", datetime.now(UTC).isoformat())
+
+    def _servers(self) -> list[EmbeddedServer]:
+        """The HTTP servers in this loop: the probes, the web view, or both on one address."""
+        out: list[EmbeddedServer] = []
+        probes = app(self.pipeline.engine, self.liveness) if self.metrics_address else None
+        if self.web_address:
+            from monitor.web.server import embedded, make_view
+
+            rulebook = self.rulebook
+            view = make_view(self.settings, self.pipeline.engine, lambda: rulebook.current)
+            shared = self.web_address == self.metrics_address
+            out.append(embedded(self.web_address, view, probes if shared else None))
+            if shared:
+                probes = None
+        if probes is not None and self.metrics_address:
+            out.append(server(self.metrics_address, probes))
+            log.info("probes and metrics on http://%s/ (healthz, readyz, metrics)",
+                     self.metrics_address)  # fmt: skip
+        return out
 
     async def _drain(self) -> None:
         """Let the jobs under way finish within the grace period, then cancel them."""

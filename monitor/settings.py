@@ -239,6 +239,28 @@ class ScheduleSettings(BaseModel):
     )
 
 
+class WebSettings(BaseModel):
+    address: str = Field(
+        "127.0.0.1:8080",
+        description="host:port where `monitor serve` (and `monitor run --web`) serves the "
+        "analyst web view. Any address but a loopback one needs MONITOR_WEB__TOKEN.",
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="The token the web view asks for (an `Authorization: Bearer` header, or "
+        "the login form, which sets a session cookie). Required to bind a non-loopback "
+        "address; when set, asked for on loopback too.",
+    )
+    page_size: int = Field(50, ge=5, le=1000, description="Rows per page of the web view's lists.")
+    chart_marks: int = Field(
+        2000,
+        ge=100,
+        le=100_000,
+        description="Values a metric chart draws one mark each; beyond it, each column of the "
+        "chart shows the range and median of its values (the table below lists every value).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MONITOR_",
@@ -282,6 +304,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

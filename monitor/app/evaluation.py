@@ -7,6 +7,7 @@ the caller's transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -16,8 +17,14 @@ from sqlmodel import Session
 from monitor.app import metrics
 from monitor.rules.engine import evaluate
 from monitor.rules.loader import RuleSet
-from monitor.rules.schema import FrequencySpec, SpikeSpec, StaleSpec, TopicRuleSpec
-from monitor.store import alerts, rule_rows
+from monitor.rules.schema import (
+    FrequencySpec,
+    SeriesSpec,
+    SpikeSpec,
+    StaleSpec,
+    TopicRuleSpec,
+)
+from monitor.store import alerts, rule_rows, series_rows
 from monitor.values import AlertDraft, EvalInput
 
 log = logging.getLogger(__name__)
@@ -147,3 +154,36 @@ def replay(
     batch = gather_input(session, rules, article_ids=None, since=start, now=now)
     drafts = evaluate(rules, batch, {}, now, on_rule=on_rule).alerts
     return [d for d in drafts if since is None or d.at is None or d.at >= since]
+
+
+def backtest(
+    session: Session,
+    rules: RuleSet,
+    rule_id: str,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    now: datetime,
+    warmup: timedelta | None = DEFAULT_WARMUP,
+) -> list[AlertDraft]:
+    """What one rule would have fired in ``[since, until)``: ``replay`` of that rule
+    alone, from blank state; writes nothing (the web view's backtest form).
+
+    A change, threshold or conflict rule sees only its own metric's facts (the engine
+    gives it nothing else), so only those are read; other kinds read the whole replay
+    input."""
+    rule = rules.rule(rule_id)
+    if rule is None:
+        return []
+    only = dataclasses.replace(rules, rules=(rule,))
+    cond = rule.spec.condition
+    if isinstance(cond, SeriesSpec):
+        start = since - warmup if since is not None and warmup is not None else since
+        records = series_rows.series_records(
+            session, metric=cond.metric, entity=cond.entity, since=start, until=until
+        )
+        drafts = list(evaluate(only, EvalInput(facts=tuple(records)), {}, now).alerts)
+        drafts = [d for d in drafts if since is None or d.at is None or d.at >= since]
+    else:
+        drafts = replay(session, only, since=since, now=now, warmup=warmup)
+    return [d for d in drafts if until is None or d.at is None or d.at < until]

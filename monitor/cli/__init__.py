@@ -30,6 +30,7 @@ def _register() -> None:
         ops_cmds,
         rules_cmds,
         sources_cmds,
+        web_cmds,
         work_cmds,
     )
 

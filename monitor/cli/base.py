@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -343,23 +343,11 @@ def command(group: click.Group, name: str, *, example: str, **kw: Any) -> Callab
 # ----------------------------------------------------------------------- output
 
 
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 def emit_json(rows: Iterable[Any]) -> None:
     """One JSON array on stdout: read models (dataclasses) keep their field names."""
-    json.dump(_plain(list(rows)), sys.stdout, ensure_ascii=False, indent=2)
+    from monitor.jsonable import plain
+
+    json.dump(plain(list(rows)), sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 
 

@@ -108,22 +108,15 @@ def facts(
 ) -> None:
     """Extracted facts with entity, metric, value, qualifiers and quote, then the terms
     (model names) and topics found."""
-    from monitor.store import articles
+    from monitor.app import listings
     from monitor.store.db import session_scope
 
     with session_scope(state().engine()) as session:
-        rows = articles.list_facts(
-            session, entity=entity, metric=metric, since=since, typed_only=not show_all,
-            limit=limit,
-        )  # fmt: skip
-        # terms (model names) and topics have no metric: listed unless a metric is asked for
-        mentions = (
-            []
-            if metric
-            else articles.list_mentions(session, entity=entity, since=since, limit=limit)
+        rows, mentions = listings.facts(
+            session, entity=entity, metric=metric, show_all=show_all, since=since, limit=limit
         )
     if as_json:
-        emit_json([*rows, *mentions][:limit])
+        emit_json(listings.facts_json(rows, mentions, limit))
         return
     for f in rows:
         quals = ",".join(f"{k}={v}" for k, v in sorted(f.qualifiers.items()))

@@ -30,10 +30,9 @@ def rules_check(path: Path | None, as_json: bool) -> None:
     names = st.channel_names()
     ruleset = load_rules(path, channels=names)
     if as_json:
-        emit_json(
-            {"file": p.path, "line": p.line, "column": p.col, "message": p.message}
-            for p in ruleset.problems
-        )
+        from monitor.rules.report import problem_json
+
+        emit_json(problem_json(p) for p in ruleset.problems)
     else:
         for problem in ruleset.problems:
             echo(str(problem))

@@ -98,7 +98,14 @@ def _poll_row(r: BatchReport) -> dict[str, Any]:
     metavar="HOST:PORT",
     help="Serve /healthz, /readyz and /metrics here (overrides MONITOR_METRICS_ADDRESS).",
 )
-def run(metrics_address: str | None) -> None:
+@click.option(
+    "--web",
+    "web_address",
+    metavar="HOST:PORT",
+    help="Also serve the analyst web view here (as `monitor serve`; the same address as "
+    "--metrics-address serves both). Any address but a loopback one needs MONITOR_WEB__TOKEN.",
+)
+def run(metrics_address: str | None, web_address: str | None) -> None:
     """The daemon: polls due sources, reloads edited rule, source and channel files,
     evaluates time-based rules, builds each channel's digest on its schedule and sends
     the outbox, until SIGTERM or SIGINT (SIGHUP reloads every file at once)."""
@@ -107,7 +114,13 @@ def run(metrics_address: str | None) -> None:
     from monitor.rules.reload import RuleBook
 
     st = state()
-    settings, engine = st.settings(), st.engine()
+    settings = st.settings()
+    if web_address:
+        from monitor.web.server import check_address
+
+        token = settings.web.token.get_secret_value() if settings.web.token else None
+        check_address(web_address, token)  # refused before anything starts
+    engine = st.engine()
     rulebook = RuleBook(st.rules_dir(), channels=st.channel_names())
     if rulebook.last_outcome.problems:
         raise RuleFileError(rulebook.last_outcome.problems)
@@ -119,6 +132,7 @@ def run(metrics_address: str | None) -> None:
         channels=channels,
         channel_loader=st.reload_channels,
         metrics_address=metrics_address or settings.metrics_address,
+        web_address=web_address,
     )
     asyncio.run(daemon.run())
 

@@ -68,5 +68,10 @@ def format_drafts(drafts: Sequence[AlertDraft]) -> str:
     return "\n".join(lines)
 
 
+def problem_json(p: Problem) -> dict[str, Any]:
+    """One problem as ``monitor rules check --json`` prints it."""
+    return {"file": p.path, "line": p.line, "column": p.col, "message": p.message}
+
+
 def format_problems(problems: Iterable[Problem]) -> str:
     return "\n".join(str(p) for p in problems)

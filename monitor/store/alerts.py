@@ -138,10 +138,42 @@ def view(row: Alert) -> AlertView:
     )
 
 
-def list_alerts(session: Session, *, since: datetime | None, limit: int) -> list[AlertView]:
-    """Newest first; ``since`` is the alert's time (when it fired), not an article date."""
+def list_alerts(
+    session: Session,
+    *,
+    since: datetime | None,
+    limit: int,
+    before: tuple[datetime, int] | None = None,
+    story_id: int | None = None,
+) -> list[AlertView]:
+    """Newest first; ``since`` is the alert's time (when it fired), not an article date.
+    ``before`` is the (time, id) of the previous page's last alert (a page of the web
+    view); ``story_id`` keeps one story's alerts."""
     q = select(Alert)
     if since is not None:
         q = q.where(col(Alert.created_at) >= since)
+    if story_id is not None:
+        q = q.where(col(Alert.story_id) == story_id)
+    if before is not None:
+        at, aid = before
+        q = q.where(
+            (col(Alert.created_at) < at) | ((col(Alert.created_at) == at) & (col(Alert.id) < aid))
+        )
     q = q.order_by(col(Alert.created_at).desc(), col(Alert.id).desc()).limit(limit)
     return [view(row) for row in session.exec(q).all()]
+
+
+def last_fired(session: Session, rule_ids: Sequence[str]) -> dict[str, AlertView]:
+    """Each rule's newest alert (one index lookup per rule: ``ix_alert_rule_id_created_at``)."""
+    out: dict[str, AlertView] = {}
+    for rule_id in rule_ids:
+        q = (
+            select(Alert)
+            .where(col(Alert.rule_id) == rule_id)
+            .order_by(col(Alert.created_at).desc(), col(Alert.id).desc())
+            .limit(1)
+        )
+        row = session.exec(q).first()
+        if row is not None:
+            out[rule_id] = view(row)
+    return out

@@ -291,36 +291,35 @@ def list_facts(
     if since:
         q = q.where(col(Article.sort_at) >= since)
     q = q.order_by(col(FactRow.article_id), col(FactRow.span_start)).limit(limit)
-    out = []
-    for fact, url, title, source in session.exec(q).all():
-        assert fact.id is not None
-        out.append(
-            FactView(
-                id=fact.id,
-                entity=fact.entity,
-                metric=fact.metric,
-                value=fact.value,
-                value_high=fact.value_high,
-                unit=fact.unit,
-                currency=fact.currency,
-                surface=fact.surface,
-                period=fact.period,
-                qualifiers=dict(fact.qualifiers or {}),
-                approx=fact.approx,
-                alt_value=fact.alt_value,
-                alt_currency=fact.alt_currency,
-                confidence=round(fact.confidence, 3),
-                article_id=fact.article_id,
-                story_id=fact.story_id,
-                url=url,
-                title=title,
-                source=source,
-                quote=fact.quote,
-                span=(fact.span_start, fact.span_end),
-                new_to_story=fact.new_to_story,
-            )
-        )
-    return out
+    return [fact_view(*row) for row in session.exec(q).all()]
+
+
+def fact_view(fact: FactRow, url: str, title: str, source: str) -> FactView:
+    assert fact.id is not None
+    return FactView(
+        id=fact.id,
+        entity=fact.entity,
+        metric=fact.metric,
+        value=fact.value,
+        value_high=fact.value_high,
+        unit=fact.unit,
+        currency=fact.currency,
+        surface=fact.surface,
+        period=fact.period,
+        qualifiers=dict(fact.qualifiers or {}),
+        approx=fact.approx,
+        alt_value=fact.alt_value,
+        alt_currency=fact.alt_currency,
+        confidence=round(fact.confidence, 3),
+        article_id=fact.article_id,
+        story_id=fact.story_id,
+        url=url,
+        title=title,
+        source=source,
+        quote=fact.quote,
+        span=(fact.span_start, fact.span_end),
+        new_to_story=fact.new_to_story,
+    )
 
 
 def list_mentions(

@@ -105,6 +105,52 @@ def _make_engine(url: str, busy_timeout_ms: int, cache_mb: int, mmap_mb: int) ->
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+def make_read_engine(url: str, *, busy_timeout_ms: int = 5000, cache_mb: int = 32) -> Engine:
+    """An engine that can only read: the web view's pages (issue 15, point 3).
+
+    SQLite: ``PRAGMA query_only`` on every connection, and deferred transactions (a
+    reader must not take the write lock the daemon's writers wait for; in WAL mode it
+    never blocks them). PostgreSQL: every transaction is ``READ ONLY``. A statement that
+    writes fails on either.
+    """
+    if not url.startswith("sqlite"):
+        try:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+        except sa.exc.ArgumentError as exc:
+            raise StoreError(f"bad database URL {url!r}: {exc}") from exc
+
+        @sa.event.listens_for(engine, "connect")
+        def _read_only(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            cur.close()
+            dbapi_conn.commit()
+
+        return engine
+    try:
+        engine = sa.create_engine(
+            url,
+            connect_args={"isolation_level": None, "check_same_thread": False},
+            pool_use_lifo=True,
+        )
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(f"bad database URL {url!r}: {exc}") from exc
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cur.execute(f"PRAGMA cache_size = {-1024 * int(cache_mb)}")
+        cur.execute("PRAGMA query_only = ON")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN")  # deferred: a reader takes no write lock
+
+    return engine
+
+
 def alembic_config(engine: Engine) -> Config:
     from alembic.config import Config
 

@@ -245,9 +245,12 @@ def list_deliveries(
     kind: str | None = None,
     ref_id: int | None = None,
     limit: int = 1000,
+    before: int | None = None,
 ) -> list[DeliveryView]:
-    """Newest first."""
+    """Newest first; ``before``: only rows older than this id (the next page)."""
     q = select(Delivery)
+    if before is not None:
+        q = q.where(col(Delivery.id) < before)
     if state is not None:
         q = q.where(col(Delivery.status) == state)
     if kind is not None:

@@ -99,10 +99,12 @@ def _row(d: Digest, *, full: bool) -> DigestRow:
 
 
 def list_digests(
-    session: Session, *, channel: str | None = None, limit: int = 100
+    session: Session, *, channel: str | None = None, limit: int = 100, before: int | None = None
 ) -> list[DigestRow]:
-    """Newest first."""
+    """Newest first; ``before``: only digests older than this id (the next page)."""
     q = select(Digest)
+    if before is not None:
+        q = q.where(col(Digest.id) < before)
     if channel is not None:
         q = q.where(col(Digest.channel) == channel)
     q = q.order_by(col(Digest.id).desc()).limit(limit)

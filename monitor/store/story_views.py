@@ -171,3 +171,64 @@ def story_detail(session: Session, story_id: int) -> StoryDetail | None:
         )
     ]
     return StoryDetail(**_fields(r, members), facts=facts)
+
+
+@dataclass(frozen=True, slots=True)
+class StorySummary:
+    """A story as the web view's overview lists it: who told it, and how many of those
+    only through AI-written articles (the digest's count, ``digest_reads.StoryRead``)."""
+
+    id: int
+    title: str
+    main_entity: str | None
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+    article_count: int
+    sources: int
+    ai_only_sources: int
+
+
+def story_page(
+    session: Session, *, before: tuple[datetime, int] | None, limit: int
+) -> list[StorySummary]:
+    """One page of stories, newest first (by last seen); ``before`` is the (last seen, id)
+    of the previous page's last story: a page costs the same however deep it is."""
+    q = sa.select(*_SHOWN).where(STORY.c.article_count > 0)
+    if before is not None:
+        at, sid = before
+        q = q.where(
+            sa.or_(
+                STORY.c.last_seen_at < at,
+                sa.and_(STORY.c.last_seen_at == at, STORY.c.id < sid),
+            )
+        )
+    rows = session.execute(
+        q.order_by(STORY.c.last_seen_at.desc(), STORY.c.id.desc()).limit(limit)
+    ).all()
+    ids = [int(r.id) for r in rows]
+    # per story and source: does the source tell it only in AI-written articles?
+    told: dict[int, dict[int, bool]] = {sid: {} for sid in ids}
+    if ids:
+        for sid, source_id, human in session.execute(
+            sa.select(
+                ARTICLE.c.story_id,
+                ARTICLE.c.source_id,
+                sa.func.max(sa.case((ARTICLE.c.ai_generated, 0), else_=1)),
+            )
+            .where(ARTICLE.c.story_id.in_(ids))
+            .group_by(ARTICLE.c.story_id, ARTICLE.c.source_id)
+        ):
+            told[int(sid)][int(source_id)] = not human
+    return [
+        StorySummary(
+            id=int(r.id),
+            title=r.title,
+            main_entity=r.main_entity,
+            first_seen_at=r.first_seen_at,
+            last_seen_at=r.last_seen_at,
+            article_count=r.article_count,
+            sources=len(told[int(r.id)]),
+            ai_only_sources=sum(told[int(r.id)].values()),
+        )
+        for r in rows
+    ]

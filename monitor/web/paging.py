@@ -1,0 +1,89 @@
+"""Query parameters of the pages and the API: dates, numbers, and keyset cursors.
+
+A page of a long list ends with a link to the next one that carries the last row's
+sort key (``before=2025-12-01T08:00:00+00:00~1234``): the next page starts there, and
+costs what the first one did however deep it goes (issue 15, point 5). A malformed
+parameter is the client's mistake: 400 with what was wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+
+def text(request: Request, name: str) -> str | None:
+    got = request.query_params.get(name, "").strip()
+    return got or None
+
+
+def date(request: Request, name: str) -> datetime | None:
+    """YYYY-MM-DD or an ISO timestamp (UTC when it gives no zone), as the CLI reads it."""
+    raw = text(request, name)
+    return None if raw is None else parse_date(raw, name)
+
+
+def parse_date(raw: str, name: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise HTTPException(400, f"{name}: {raw!r} is not a date (YYYY-MM-DD)") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def number(request: Request, name: str, default: int, *, low: int = 1, high: int = 10**9) -> int:
+    raw = text(request, name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise HTTPException(400, f"{name}: expected a whole number from {low} to {high}")
+    return int(raw)
+
+
+def flag(request: Request, name: str) -> bool:
+    return (text(request, name) or "").lower() in ("1", "true", "yes", "on")
+
+
+def cursor(request: Request, name: str = "before") -> tuple[datetime, int] | None:
+    """A (time, id) keyset cursor."""
+    raw = text(request, name)
+    if raw is None:
+        return None
+    at, sep, rid = raw.rpartition("~")
+    if not sep or not rid.isdigit():
+        raise HTTPException(400, f"{name}: not a page cursor")
+    return parse_date(at, name), int(rid)
+
+
+def make_cursor(at: datetime | None, rid: int) -> str:
+    return f"{(at or datetime.min.replace(tzinfo=UTC)).isoformat()}~{rid}"
+
+
+def id_cursor(request: Request, name: str = "before") -> int | None:
+    raw = text(request, name)
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise HTTPException(400, f"{name}: not a page cursor")
+    return int(raw)
+
+
+def page_of(rows: list[Any], size: int) -> tuple[list[Any], bool]:
+    """The rows of a page read with ``size + 1`` and whether there is a next page."""
+    return rows[:size], len(rows) > size
+
+
+def link(request: Request, **params: Any) -> str:
+    """This page's address with some query parameters replaced (None removes one)."""
+    query = {k: v for k, v in request.query_params.items()}
+    for k, v in params.items():
+        if v is None:
+            query.pop(k, None)
+        else:
+            query[k] = str(v)
+    from urllib.parse import urlencode
+
+    return request.url.path + ("?" + urlencode(query) if query else "")
