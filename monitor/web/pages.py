@@ -99,8 +99,15 @@ def story(request: Request) -> Response:
         detail = app_stories.story_detail(session, story_id)
         if detail is None:
             raise HTTPException(404, f"no story {story_id}")
-        facts = fact_pages.search_facts(
-            session, story_id=story_id, typed_only=False, limit=view.page_size * 4
+        facts, more_facts = paging.page_of(
+            fact_pages.search_facts(
+                session,
+                story_id=story_id,
+                typed_only=False,
+                before=paging.cursor(request, "facts"),
+                limit=view.page_size + 1,
+            ),
+            view.page_size,
         )
         alerts = alert_rows.list_alerts(session, since=None, limit=100, story_id=story_id)
     members = detail.members[:MEMBERS_SHOWN]
@@ -127,6 +134,9 @@ def story(request: Request) -> Response:
         members=members,
         hidden=len(detail.members) - len(members),
         facts=facts,
+        facts_next=paging.link(request, facts=paging.make_cursor(facts[-1].at, facts[-1].fact.id))
+        if more_facts
+        else None,
         alerts=alerts,
         moments=moments,
     )
