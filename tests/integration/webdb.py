@@ -55,7 +55,7 @@ def seeded(path: Path) -> str:
                 1,
                 f"<m{n}@test>",
                 {"subject": f"digest part {n}"},
-            )  # fmt: skip
+            )
             for n in (1, 2)
         ]
         first, second = deliveries.enqueue(session, rows, now=now)
