@@ -45,7 +45,7 @@ PAGES = [
     ("/facts?entity=alibaba&metric=ai_capex_plan&period=3&since=2025-12-01&until=2026-03-01",
      "next 3 years"),
     ("/rules", "alibaba-capex-change"),
-    ("/sources", "Sources"),
+    ("/sources", "HTTP 503 from https://broken.example.test/"),
     ("/digests", "Alibaba: capex plan"),
     ("/digests/1", "the digest text"),
     ("/deliveries", DEAD_ERROR),

@@ -5,6 +5,7 @@ synchronous client for the view's ASGI app (httpx's ASGI transport on a private 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from starlette.types import ASGIApp
 from monitor.cli import main
 from monitor.rules.loader import load_rules
 from monitor.settings import Settings
-from monitor.store import deliveries, digests
+from monitor.store import deliveries, digests, sources
 from monitor.store.db import make_engine, session_scope
 from monitor.web.app import create_app
 from monitor.web.security import Guard
@@ -59,6 +60,25 @@ def seeded(path: Path) -> str:
             for n in (1, 2)
         ]
         first, second = deliveries.enqueue(session, rows, now=now)
+        # two polled sources: one that answers, one that fails
+        sources.sync_sources(
+            session,
+            [
+                sources.SourceConfig("wire", "https://wire.example.test/feed", "feed", 900),
+                sources.SourceConfig("broken", "https://broken.example.test/", "page", 900),
+            ],
+            now - timedelta(hours=2),
+        )
+        ok, bad = (sources.by_name(session, n) for n in ("wire", "broken"))
+        assert ok is not None and bad is not None
+        sources.record_success(
+            session, ok, etag=None, last_modified=None, content_hash=None, new_items=3,
+            next_delay_s=900, now=now - timedelta(hours=1),
+        )  # fmt: skip
+        sources.record_failure(
+            session, bad, kind="http", message="HTTP 503 from https://broken.example.test/",
+            next_delay_s=1800, now=now - timedelta(hours=1),
+        )  # fmt: skip
         session.execute(
             sa.text(
                 "UPDATE delivery SET status = 'dead', attempts = 12, last_error = :e WHERE id = :i"
@@ -70,6 +90,8 @@ def seeded(path: Path) -> str:
             {"i": second},
         )
     engine.dispose()
+    with sqlite3.connect(path) as conn:  # every page in the file: it can be copied alone
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return url
 
 
@@ -108,3 +130,50 @@ class Client:
 
 def client_for(view: View, base_url: str = "http://127.0.0.1") -> Client:
     return Client(create_app(view), base_url)
+
+
+HOSTILE_TITLE = '<script>alert("t")</script><img src=x onerror=alert("i")> Alibaba "quoted" & co'
+HOSTILE_URL = "javascript:alert('u')"
+
+
+def add_hostile(url: str) -> int:
+    """A story whose article has a hostile title, link and quote, dated after every
+    other (first on the overview); returns the story's id."""
+    engine = make_engine(url)
+    stamp = "2030-01-01 00:00:00.000000"
+    with engine.begin() as conn:
+        sid = conn.execute(
+            sa.text(
+                "INSERT INTO story (title, main_entity, first_seen_at, last_seen_at,"
+                " article_count) VALUES (:t, 'alibaba', :s, :s, 1) RETURNING id"
+            ),
+            {"t": HOSTILE_TITLE, "s": stamp},
+        ).scalar_one()
+        aid = conn.execute(
+            sa.text(
+                "INSERT INTO article (source_id, entry_key, url, title, first_seen_at, sort_at,"
+                " text, ai_generated, summary_only, content_hash, extracted, story_id)"
+                " VALUES (1, 'hostile', :u, :t, :s, :s, 'x', 1, 0, 'hostile', 1, :sid)"
+                " RETURNING id"
+            ),
+            {"u": HOSTILE_URL, "t": HOSTILE_TITLE, "s": stamp, "sid": sid},
+        ).scalar_one()
+        conn.execute(
+            sa.text(
+                "INSERT INTO fact (article_id, story_id, entity, metric, value, unit, currency,"
+                " surface, quote, span_start, span_end, confidence, new_to_story, created_at)"
+                " VALUES (:a, :sid, 'alibaba', 'ai_capex_plan', 1e9, 'money', 'USD',"
+                " '<b>$1 billion</b>', :t, 0, 1, 1.0, 1, :s)"
+            ),
+            {"a": aid, "sid": sid, "t": HOSTILE_TITLE, "s": stamp},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO alert (rule_id, key, severity, title, story_id, payload, channels,"
+                " immediate, created_at) VALUES ('alibaba-capex-change', 'hostile', 'high', :t,"
+                " :sid, '{}', '[]', 0, :s)"
+            ),
+            {"t": HOSTILE_TITLE, "sid": sid, "s": stamp},
+        )
+    engine.dispose()
+    return int(sid)
