@@ -28,13 +28,15 @@ def client(db: str) -> Iterator[Client]:
     c.close()
 
 
+SINCE = ["--published-since", "2025-12-05"]
 PAIRS = [
     ("/api/stories", ["stories", "list"]),
-    ("/api/stories?since=2025-12-05&limit=3", ["stories", "list", "--published-since", "2025-12-05", "--limit", "3"]),
+    ("/api/stories?since=2025-12-05&limit=3", ["stories", "list", *SINCE, "--limit", "3"]),
     ("/api/stories/1", ["stories", "show", "1"]),
     ("/api/facts", ["facts"]),
-    ("/api/facts?entity=alibaba&metric=ai_capex_plan", ["facts", "--entity", "alibaba", "--metric", "ai_capex_plan"]),
-    ("/api/facts?all=1&since=2025-12-08&limit=40", ["facts", "--all", "--published-since", "2025-12-08", "--limit", "40"]),
+    ("/api/facts?entity=alibaba&metric=ai_capex_plan",
+     ["facts", "--entity", "alibaba", "--metric", "ai_capex_plan"]),
+    ("/api/facts?all=1&since=2025-12-05&limit=40", ["facts", "--all", *SINCE, "--limit", "40"]),
     ("/api/alerts", ["alerts"]),
     ("/api/alerts?limit=2", ["alerts", "--limit", "2"]),
     ("/api/sources", ["sources", "list"]),
