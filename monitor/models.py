@@ -103,6 +103,8 @@ class Article(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("source_id", "entry_key"),
         sa.Index("ix_article_story_id_sort_at", "story_id", "sort_at"),
+        # who told each story, from the index alone (the web view's overview, 0008)
+        sa.Index("ix_article_story_id_source_id", "story_id", "source_id", "ai_generated"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -246,6 +248,8 @@ class RuleState(SQLModel, table=True):
 
 
 class Alert(SQLModel, table=True):
+    # each rule's last firing (the web view's rules page, 0008)
+    __table_args__ = (sa.Index("ix_alert_rule_id_created_at", "rule_id", "created_at"),)
     id: int | None = Field(default=None, primary_key=True)
     rule_id: str = Field(index=True)
     key: str = Field(unique=True)  # idempotency: evaluating twice inserts nothing
