@@ -30,11 +30,13 @@ DEAD_ERROR = "550 5.1.1 mailbox unavailable"
 
 def seeded(path: Path) -> str:
     """The seeds ingested into a new SQLite file at ``path``; returns its URL."""
-    code = main(
-        ["--db", str(path), "--rules", str(RULES), "ingest", "-r", str(SEEDS / "site"),
-         str(SEEDS / "feeds")]
-    )  # fmt: skip
-    assert code == 0
+    for source, files in (
+        ("ainvest-markets-rss", [SEEDS / "feeds" / "markets.rss"]),
+        ("ainvest-wire-atom", [SEEDS / "feeds" / "wire.atom"]),
+        ("ainvest-site", sorted((SEEDS / "site" / "articles").glob("*.html"))),
+    ):
+        args = ["--db", str(path), "--rules", str(RULES), "ingest", "--source", source]
+        assert main([*args, *map(str, files)]) == 0
     url = f"sqlite:///{path}"
     engine = make_engine(url)
     now = datetime.now(UTC)
@@ -153,7 +155,8 @@ def add_hostile(url: str) -> int:
             sa.text(
                 "INSERT INTO article (source_id, entry_key, url, title, first_seen_at, sort_at,"
                 " text, ai_generated, summary_only, content_hash, extracted, story_id)"
-                " VALUES (1, 'hostile', :u, :t, :s, :s, 'x', 1, 0, 'hostile', 1, :sid)"
+                " VALUES ((SELECT MIN(id) FROM source), 'hostile', :u, :t, :s, :s, 'x', 1, 0,"
+                " 'hostile', 1, :sid)"
                 " RETURNING id"
             ),
             {"u": HOSTILE_URL, "t": HOSTILE_TITLE, "s": stamp, "sid": sid},
