@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from monitor.models import Alert
@@ -177,3 +178,41 @@ def last_fired(session: Session, rule_ids: Sequence[str]) -> dict[str, AlertView
         if row is not None:
             out[rule_id] = view(row)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesAlert:
+    """What a metric chart needs of an alert: its values, evidence and series."""
+
+    id: int
+    rule: str
+    title: str
+    old: float | None
+    new: float | None
+    created_at: datetime | None
+    payload: dict[str, Any]
+
+
+def series_alerts(
+    session: Session, rule_ids: Sequence[str], *, entity: str, metric: str, limit: int = 500
+) -> list[SeriesAlert]:
+    """The alerts these rules raised on one entity's metric, oldest first (the newest
+    ``limit``): a metric chart's steps and conflicts. Columns, not ORM rows: a chart
+    may read hundreds."""
+    if not rule_ids:
+        return []
+    q = (
+        sa.select(
+            col(Alert.id), col(Alert.rule_id), col(Alert.title), col(Alert.old_value),
+            col(Alert.new_value), col(Alert.created_at), col(Alert.payload),
+        )
+        .where(
+            col(Alert.rule_id).in_(list(rule_ids)),
+            col(Alert.entity) == entity,
+            col(Alert.metric) == metric,
+        )
+        .order_by(col(Alert.created_at).desc(), col(Alert.id).desc())
+        .limit(limit)
+    )  # fmt: skip
+    rows = reversed(session.execute(q).all())
+    return [SeriesAlert(int(r[0]), r[1], r[2], r[3], r[4], r[5], dict(r[6] or {})) for r in rows]

@@ -41,3 +41,21 @@ def state_summaries(
             int(count), [(r.key, dict(r.state or {}), r.updated_at) for r in rows]
         )
     return out
+
+
+def series_states(
+    session: Session, rule_ids: Sequence[str], *, prefix: str
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(rule, key, state) of these rules' series whose key starts with ``prefix``
+    ("alibaba/ai_capex_plan/"): a primary-key range per rule."""
+    out = []
+    for rule_id in rule_ids:
+        rows = session.exec(
+            select(RuleState).where(
+                col(RuleState.rule_id) == rule_id,
+                col(RuleState.key) >= prefix,
+                col(RuleState.key) < prefix + "\uffff",
+            )
+        ).all()
+        out += [(r.rule_id, r.key, dict(r.state or {})) for r in rows]
+    return out

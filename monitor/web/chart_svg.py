@@ -22,11 +22,11 @@ from monitor.rules.display import format_value
 WIDTH, HEIGHT = 960, 380
 LEFT, RIGHT, TOP, BOTTOM = 104, 24, 24, 44
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-COLUMN_PX = 3  # width of one column when values are bucketed
+COLUMN_PX = 4  # width of one column when values are bucketed
 PALETTE = 8  # sources with a colour of their own; the others share one
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a chart makes ten thousand, and frozen ones init slower
 class Value:
     """One stored figure: what a mark stands for."""
 

@@ -8,49 +8,45 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
-from datetime import datetime
 
+from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from monitor.app import series
 from monitor.rules.display import format_value
-from monitor.rules.loader import RuleSet
 from monitor.rules.schema import SeriesSpec
-from monitor.store import series_rows
-from monitor.values import FactRecord
+from monitor.store import fact_pages, series_rows
+from monitor.store.series_rows import SeriesPoint
 from monitor.web import chart_svg, paging
 from monitor.web.view import page, view_of
 
 MOST = 50_000  # values read for one metric: the newest, said on the page when cut
+CACHED = 16  # series kept in memory between requests
 
 _lock = threading.Lock()
-_replays: OrderedDict[tuple[object, ...], series.SeriesReplay] = OrderedDict()
-_CACHED = 32
+_points: OrderedDict[tuple[str, str, str], tuple[tuple[int, int], list[SeriesPoint]]] = (
+    OrderedDict()
+)
 
 
-def _replay(
-    rules: RuleSet, entity: str, metric: str, records: Sequence[FactRecord], now: datetime
-) -> series.SeriesReplay:
-    """The rules' replay of this series, kept while neither the facts nor the rules
-    watching it change (a chart is looked at more often than it gains a value)."""
-    watching = tuple(
-        (r.id, r.spec.model_dump_json()) for r in series.watchers(rules, entity, metric)
-    )
-    key = (entity, metric, len(records), records[-1].id if records else 0, watching)
+def points_of(session: Session, entity: str, metric: str) -> list[SeriesPoint]:
+    """A series' values, read again only when its facts changed: a chart of 10,000
+    values is looked at far more often than it gains one (issue 15, point 5)."""
+    key = (str(session.get_bind().engine.url), entity, metric)
+    version = series_rows.series_version(session, metric=metric, entity=entity)
     with _lock:
-        got = _replays.get(key)
-        if got is not None:
-            _replays.move_to_end(key)
-            return got
-    got = series.replay(rules, entity, metric, records, now)
+        got = _points.get(key)
+        if got is not None and got[0] == version:
+            _points.move_to_end(key)
+            return got[1]
+    points = series_rows.series_points(session, metric=metric, entity=entity, limit=MOST)
     with _lock:
-        _replays[key] = got
-        while len(_replays) > _CACHED:
-            _replays.popitem(last=False)
-    return got
+        _points[key] = (version, points)
+        while len(_points) > CACHED:
+            _points.popitem(last=False)
+    return points
 
 
 def _key_matches(series_key: str, variant: str) -> bool:
@@ -66,17 +62,18 @@ def _key_matches(series_key: str, variant: str) -> bool:
 def metric(request: Request) -> Response:
     view = view_of(request)
     entity, metric_id = request.path_params["entity"], request.path_params["metric"]
+    rules = view.rules()
     with view.reading() as session:
-        records = series_rows.series_records(session, metric=metric_id, entity=entity, limit=MOST)
-    if not records:
+        points = points_of(session, entity, metric_id)
+        replay = series.history(session, rules, entity, metric_id)
+    if not points:
         raise HTTPException(404, f"no values of {metric_id} for {entity}")
-    variants = Counter(series.variant_of(r.fact) for r in records)
+    lines_of = [series.variant_of(p.unit, p.currency, p.qualifiers) for p in points]
+    variants = Counter(lines_of)
     chosen = paging.text(request, "variant") or variants.most_common(1)[0][0]
     if chosen not in variants:
         raise HTTPException(404, f"no values of {metric_id} for {entity} as {chosen!r}")
-    shown = [r for r in records if series.variant_of(r.fact) == chosen]
-    rules = view.rules()
-    replay = _replay(rules, entity, metric_id, records, view.clock())
+    shown = [p for p, v in zip(points, lines_of, strict=True) if v == chosen]
     watchers = [
         r
         for r in series.watchers(rules, entity, metric_id)
@@ -85,21 +82,14 @@ def metric(request: Request) -> Response:
     watching = {r.id for r in watchers}
     conflicts = [c for c in replay.conflicts if c.rule_id in watching]
     in_conflict = {a for c in conflicts for a in c.article_ids}
-    unit = shown[0].fact.unit
-    currency = shown[0].fact.currency
+    unit, currency = shown[0].unit, shown[0].currency
     values = [
         chart_svg.Value(
-            r.article.sort_at,
-            r.fact.value,
-            r.article.source,
-            r.article.ai_generated,
-            r.article.id,
-            r.id,
-            r.fact.surface,
-            conflict=r.article.id in in_conflict,
+            p.at, p.value, p.source, p.ai_generated, p.article_id, p.fact_id, p.surface,
+            p.article_id in in_conflict,
         )
-        for r in shown
-    ]
+        for p in shown
+    ]  # fmt: skip
     lines = [
         chart_svg.Line(f"{b.rule_id}: confirmed", [(s.at, s.value) for s in b.steps])
         for b in replay.baselines
@@ -120,15 +110,18 @@ def metric(request: Request) -> Response:
         flags=flags,
         max_marks=view.chart_marks,
     )
-    # the table: newest first, one keyset page
-    newest = shown[::-1]
+    # the table: newest first, one keyset page, its evidence read for that page only
     start = 0
     cursor = paging.cursor(request)
     if cursor is not None:
-        keys = [(-r.article.sort_at.timestamp(), -r.id) for r in newest]
-        start = bisect.bisect_right(keys, (-cursor[0].timestamp(), -cursor[1]))
-    rows = newest[start : start + view.page_size]
-    more = start + view.page_size < len(newest)
+        keys = [(p.at, p.fact_id) for p in shown]  # ascending
+        start = len(shown) - bisect.bisect_left(keys, cursor)
+    page_points = shown[::-1][start : start + view.page_size]
+    with view.reading() as session:
+        hits = fact_pages.search_facts(
+            session, ids=[p.fact_id for p in page_points], typed_only=False, limit=view.page_size
+        )
+    more = start + view.page_size < len(shown)
     return page(
         request,
         "series.html",
@@ -137,14 +130,15 @@ def metric(request: Request) -> Response:
         chart=chart,
         variants=sorted(variants.items(), key=lambda kv: -kv[1]),
         chosen=chosen,
-        rows=rows,
+        rows=hits,
         total=len(shown),
-        cut=len(records) >= MOST,
+        cut=len(points) >= MOST,
         watchers=watchers,
         conflicts=conflicts,
         in_conflict=in_conflict,
-        baselines=lines,
-        next=paging.link(request, before=paging.make_cursor(rows[-1].article.sort_at, rows[-1].id))
-        if more and rows
+        next=paging.link(
+            request, before=paging.make_cursor(page_points[-1].at, page_points[-1].fact_id)
+        )
+        if more and page_points
         else None,
     )
