@@ -300,3 +300,43 @@ def test_retry_queues_a_dead_delivery_again(db: str, client: Client) -> None:
     ) == [("pending", 1)]
     assert "is queued again" in client.get(r.headers["location"]).text
     sql(db, "UPDATE delivery SET status = 'dead' WHERE id = ?", dead)  # as the fixture had it
+
+
+def test_a_stored_conflict_is_marked_on_the_chart(db: str, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    path = tmp_path / "conflict.db"
+    shutil.copy(db.removeprefix("sqlite:///"), path)
+    copy = f"sqlite:///{path}"
+    (a1, v1, at1), (a2, v2, at2) = sql(
+        copy,
+        "SELECT a.id, f.value, a.sort_at FROM fact f JOIN article a ON a.id = f.article_id"
+        " WHERE f.entity = 'alibaba' AND f.metric = 'ai_capex_plan' AND f.currency = 'USD'"
+        " AND f.value IN (52e9, 66e9) GROUP BY f.value ORDER BY f.value",
+    )
+    evidence = [
+        {"article_id": a1, "value": v1, "at": str(at1).replace(" ", "T") + "+00:00"},
+        {"article_id": a2, "value": v2, "at": str(at2).replace(" ", "T") + "+00:00"},
+    ]
+    sql(
+        copy,
+        "INSERT INTO alert (rule_id, key, severity, entity, metric, title, payload, channels,"
+        " immediate, created_at) VALUES ('alibaba-capex-conflict', 'c1', 'medium', 'alibaba',"
+        " 'ai_capex_plan', 'Alibaba capex: sources differ', ?, '[]', 0, '2026-03-01')",
+        json.dumps({"evidence": evidence, "series": "alibaba/ai_capex_plan/USD"}),
+    )
+    c = client_for(view_of(copy))
+    html = c.get("/series/alibaba/ai_capex_plan").text
+    tree = HTMLParser(html)
+    c.close()
+    assert len(tree.css("svg.chart g.conflict-flag")) == 1
+    marked = {
+        int(m.attributes["data-article"] or 0)
+        for m in tree.css("svg.chart g.marks circle.conflict")
+    }
+    assert marked == {a1, a2}
+    assert "conflict: Alibaba capex: sources differ" in html  # the flag's title
+    assert [li.text().split(": ", 1)[1] for li in tree.css("h3 + ul li")] == [
+        "Alibaba capex: sources differ (alibaba-capex-conflict)"
+    ]
