@@ -242,6 +242,11 @@ def demo(seeds: Path | None) -> None:
         err=True,
     )
     echo(f"demo finished in {elapsed:.1f} s", err=True)
+    echo(
+        f"\nView it in a browser: monitor serve --db {settings.db_url}\n"
+        "  then open http://127.0.0.1:8080/ (Ctrl-C stops it)",
+        err=True,
+    )
     if any(r.error for r in reports) or any(o.status != "sent" for o in outcomes):
         raise click.exceptions.Exit(1)
 

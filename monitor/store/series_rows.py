@@ -131,15 +131,20 @@ def series_points(session: Session, *, metric: str, entity: str, limit: int) -> 
     """The newest ``limit`` values of ``entity``'s ``metric``, in time order."""
     sql = PlainSql(session)
     ts_out = sql.types.ts_out
+    # sources are few: named from one small query, not joined to each of 10,000 rows;
+    # sorted here, which costs less than the database's sorter on the joined rows
+    names = dict(sql.rows("SELECT id, name FROM source", []))
     rows = sql.rows(
         "SELECT f.id, f.article_id, a.sort_at, f.value, f.unit, f.currency, f.qualifiers,"
-        " s.name, a.ai_generated, f.surface FROM fact f JOIN article a ON a.id = f.article_id"
-        " JOIN source s ON s.id = a.source_id WHERE f.entity = %s AND f.metric = %s"
-        f" ORDER BY a.sort_at DESC, f.id DESC LIMIT {int(limit)}",
+        " a.source_id, a.ai_generated, f.surface FROM fact f JOIN article a ON a.id ="
+        " f.article_id WHERE f.entity = %s AND f.metric = %s",
         [entity, metric],
     )
+    rows = [(*r[:2], _ts(r[2], ts_out), *r[3:]) for r in rows]
+    rows.sort(key=lambda r: (r[2], r[0]), reverse=True)
+    del rows[limit:]
     out = []
-    for fid, aid, at, value, unit, currency, quals, source, ai, surface in reversed(rows):
+    for fid, aid, at, value, unit, currency, quals, source_id, ai, surface in reversed(rows):
         if quals is None or quals in ("{}", "null") or quals == {}:
             pairs: tuple[tuple[str, str], ...] = ()
         else:
@@ -147,8 +152,8 @@ def series_points(session: Session, *, metric: str, entity: str, limit: int) -> 
             pairs = tuple(sorted((str(k), str(v)) for k, v in got.items()))
         out.append(
             SeriesPoint(
-                int(fid), int(aid), _ts(at, ts_out), float(value), unit, currency, pairs, source,
-                bool(ai), surface,
+                int(fid), int(aid), at, float(value), unit, currency, pairs,
+                names.get(source_id, "?"), bool(ai), surface,
             )
         )  # fmt: skip
     return out

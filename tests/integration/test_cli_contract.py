@@ -435,3 +435,8 @@ def test_the_installed_package_runs_the_demo_from_any_directory(tmp_path: Path) 
     assert "What changed" in out.stdout and "Alibaba" in out.stdout
     assert "The SMTP sink received 3 email(s)" in out.stdout
     assert not list(elsewhere.iterdir())  # it wrote nothing where it was run
+    # how to look at it: the web view of the demo's database, whose assets the wheel ships
+    db_url = next(ln for ln in out.stderr.splitlines() if ln.startswith("database: ")).split()[1]
+    assert f"monitor serve --db {db_url}" in out.stderr
+    web = site / "monitor" / "web"
+    assert (web / "static" / "style.css").is_file() and (web / "templates" / "chart.svg").is_file()
