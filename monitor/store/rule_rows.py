@@ -84,8 +84,8 @@ def gather_input(
     change, and reading every story of the window for every poll would make each poll
     cost as much as the whole window. ``counted`` (entities, topics) narrows them to the
     subjects that count rules watch; the batch's own stories are always read."""
-    refs = _articles(session, article_ids, since)
-    facts = _facts(session, refs)
+    refs = article_refs(session, article_ids, since)
+    facts = fact_records(session, refs)
     mentions = _mentions(session, refs)
     batch_story_ids = frozenset(r.story_id for r in refs.values() if r.story_id is not None)
     earliest = min((r.sort_at for r in refs.values()), default=now) - lookback
@@ -130,7 +130,7 @@ _ARTICLE_COLS = (
 )
 
 
-def _articles(
+def article_refs(
     session: Session, article_ids: Sequence[int] | None, since: datetime | None
 ) -> dict[int, ArticleRef]:
     """The articles' references, in plain SQL on the driver's cursor: a batch reads them
@@ -187,7 +187,7 @@ _FACT_COLS = (
 )
 
 
-def _facts(session: Session, refs: Mapping[int, ArticleRef]) -> list[FactRecord]:
+def fact_records(session: Session, refs: Mapping[int, ArticleRef]) -> list[FactRecord]:
     """The typed facts (with a metric) of the articles: what rules watch; the other
     figures are for stories and people."""
     sql = PlainSql(session)

@@ -15,16 +15,9 @@ from typing import Any, NamedTuple
 
 from sqlmodel import Session
 
+from monitor.store import rule_rows
 from monitor.store.plain_sql import PlainSql
-from monitor.values import ArticleRef, Fact, FactRecord
-
-_COLS = (
-    "f.id, f.article_id, f.entity, f.metric, f.value, f.unit, f.surface, f.quote,"
-    " f.span_start, f.span_end, f.confidence, f.currency, f.period, f.qualifiers, f.approx,"
-    " f.value_high, f.alt_value, f.alt_currency,"
-    " a.url, a.title, s.name, a.ai_generated, a.sort_at, a.story_id, a.duplicate_of,"
-    " a.agent_name, o.story_id"
-)
+from monitor.values import FactRecord
 
 
 def series_records(
@@ -34,72 +27,36 @@ def series_records(
     entity: str | None,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: int | None = None,
 ) -> list[FactRecord]:
-    """The typed facts of ``entity``'s ``metric`` (every entity's when None), in time
-    order (article date, then id); with ``limit``, the newest that many. A copy filed
-    without a story counts as the story of the article it copies (as in
-    ``rule_rows``)."""
+    """The typed facts of ``entity``'s ``metric`` (every entity's when None) of articles
+    dated in ``[since, until)``, in time order, as ``rule_rows`` reads them for the engine
+    (a copy filed without a story counts as the story of the article it copies)."""
     sql = PlainSql(session)
-    ts_in, ts_out, json_out = sql.types.ts_in, sql.types.ts_out, sql.types.json_out
-    where = ["f.metric = %s"]
-    params: list[object] = [metric]
-    if entity is not None:
-        where.append("f.entity = %s")
-        params.append(entity)
-    else:
-        where.append("f.entity IS NOT NULL")
+    ts_in = sql.types.ts_in
+    where = ["f.metric = %s", "f.entity = %s" if entity is not None else "f.entity IS NOT NULL"]
+    params: list[object] = [metric, *([entity] if entity is not None else [])]
     if since is not None:
         where.append("a.sort_at >= %s")
         params.append(ts_in(since))
     if until is not None:
         where.append("a.sort_at < %s")
         params.append(ts_in(until))
-    tail = ""
-    if limit is not None:
-        tail = f" LIMIT {int(limit)}"
-    rows = sql.rows(
-        f"SELECT {_COLS} FROM fact f JOIN article a ON a.id = f.article_id"
-        " JOIN source s ON s.id = a.source_id LEFT JOIN article o ON o.id = a.duplicate_of"
-        f" WHERE {' AND '.join(where)} ORDER BY a.sort_at DESC, f.id DESC{tail}",
-        params,
-    )
-    out = []
-    for (
-        fid, aid, ent, met, value, unit, surface, quote, start, end, confidence, currency,
-        period, quals, approx, value_high, alt_value, alt_currency,
-        url, title, source, ai, sort_at, story_id, duplicate_of, agent, inherited,
-    ) in reversed(rows):  # fmt: skip
-        qualifiers = {} if quals in (None, "{}", "null") else (json_out(quals) or {})
-        ref = ArticleRef(
-            id=int(aid),
-            url=url,
-            title=title,
-            source=source,
-            ai_generated=bool(ai),
-            sort_at=_ts(sort_at, ts_out),
-            story_id=story_id if story_id is not None or duplicate_of is None else inherited,
-            duplicate_of=duplicate_of,
-            agent_name=agent,
+    ids = [
+        int(aid)
+        for (aid,) in sql.rows(
+            "SELECT DISTINCT f.article_id FROM fact f JOIN article a ON a.id = f.article_id"
+            f" WHERE {' AND '.join(where)}",
+            params,
         )
-        fact = Fact(
-            entity=ent,
-            metric=met,
-            value=value,
-            unit=unit,
-            surface=surface,
-            quote=quote,
-            span=(start, end),
-            confidence=confidence,
-            currency=currency,
-            period=period,
-            qualifiers=tuple(sorted((str(k), str(v)) for k, v in qualifiers.items())),
-            approx=approx,
-            value_high=value_high,
-            alt_value=alt_value,
-            alt_currency=alt_currency,
-        )
-        out.append(FactRecord(int(fid), ref, fact))
+    ]
+    refs = rule_rows.article_refs(session, ids, None)
+    out = [
+        r
+        for r in rule_rows.fact_records(session, refs)
+        if r.fact.metric == metric and r.fact.entity is not None
+        and (entity is None or r.fact.entity == entity)
+    ]  # fmt: skip
+    out.sort(key=lambda r: (r.article.sort_at, r.article.id, r.id))
     return out
 
 

@@ -174,18 +174,12 @@ def story_detail(session: Session, story_id: int) -> StoryDetail | None:
 
 
 @dataclass(frozen=True, slots=True)
-class StorySummary:
-    """A story as the web view's overview lists it: who told it, and how many of those
-    only through AI-written articles (the digest's count, ``digest_reads.StoryRead``)."""
+class StorySummary(StoryView):
+    """A story as the web view's overview lists it, without its members: who told it
+    (``sources``), and how many of those only through AI-written articles (the digest's
+    count, ``digest_reads.StoryRead``)."""
 
-    id: int
-    title: str
-    main_entity: str | None
-    first_seen_at: datetime | None
-    last_seen_at: datetime | None
-    article_count: int
-    sources: int
-    ai_only_sources: int
+    ai_only_sources: int = 0
 
 
 def story_page(
@@ -221,13 +215,7 @@ def story_page(
             told[int(sid)][int(source_id)] = not human
     return [
         StorySummary(
-            id=int(r.id),
-            title=r.title,
-            main_entity=r.main_entity,
-            first_seen_at=r.first_seen_at,
-            last_seen_at=r.last_seen_at,
-            article_count=r.article_count,
-            sources=len(told[int(r.id)]),
+            **{**_fields(r, []), "sources": len(told[int(r.id)])},
             ai_only_sources=sum(told[int(r.id)].values()),
         )
         for r in rows

@@ -78,7 +78,14 @@ def _rows(request: Request) -> tuple[list[RuleRow], Any]:
 
 
 def rules(request: Request) -> Response:
-    rows, ruleset = _rows(request)
+    return _page(
+        request, *_rows(request), backtest=None, form={"rule": "", "since": "", "until": ""}
+    )
+
+
+def _page(
+    request: Request, rows: list[RuleRow], ruleset: Any, *, backtest: Any, form: dict[str, str]
+) -> Response:
     return page(
         request,
         "rules.html",
@@ -86,8 +93,8 @@ def rules(request: Request) -> Response:
         problems=ruleset.problems,
         files=ruleset.files,
         state_line=state_line,
-        backtest=None,
-        form={"rule": "", "since": "", "until": ""},
+        backtest=backtest,
+        form=form,
     )
 
 
@@ -115,13 +122,10 @@ async def backtest(request: Request) -> Response:
 
     drafts = await run_in_threadpool(run)
     rows, ruleset = await run_in_threadpool(_rows, request)
-    return page(
+    return _page(
         request,
-        "rules.html",
-        rows=rows,
-        problems=ruleset.problems,
-        files=ruleset.files,
-        state_line=state_line,
+        rows,
+        ruleset,
         backtest={
             "rule": rule_id,
             "drafts": drafts[:DRAFTS_SHOWN],

@@ -41,3 +41,21 @@ def run(
 @pytest.fixture
 def db(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.fixture(scope="module")
+def seeded_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds' database of the web view's tests, built once per test module."""
+    from tests.integration.webdb import seeded
+
+    path = tmp_path_factory.mktemp("seeded") / "web.db"
+    seeded(path)
+    return path
+
+
+@pytest.fixture
+def seeded_copy(seeded_base: Path, tmp_path: Path) -> str:
+    """A copy of it for one test, which may change it."""
+    from tests.integration.webdb import copy_of
+
+    return copy_of(seeded_base, tmp_path)

@@ -175,31 +175,32 @@ def test_metric_chart_marks_are_the_stored_values(db: str, client: Client) -> No
     assert values == {380e9, 480e9}
 
 
-def test_metric_table_pages_through_every_value(db: str, client: Client) -> None:
-    seen: list[str] = []
-    url: str | None = "/series/alibaba/ai_capex_plan"
+def walk(client: Client, url: str | None, rows: str) -> list[int]:
+    """The ids (``data-fact``) of the rows ``rows`` on a page and every next one."""
+    seen: list[int] = []
     while url:
         tree = HTMLParser(client.get(url).text)
-        seen += [tr.attributes["data-fact"] or "" for tr in tree.css("table.values tbody tr")]
+        seen += [int(tr.attributes["data-fact"] or 0) for tr in tree.css(rows)]
         nxt = tree.css_first("p.pager a")
         url = nxt.attributes["href"] if nxt else None
+    return seen
+
+
+def test_metric_table_pages_through_every_value(db: str, client: Client) -> None:
+    seen = walk(client, "/series/alibaba/ai_capex_plan", "table.values tbody tr")
     stored = sql(
         db,
         "SELECT f.id FROM fact f JOIN article a ON a.id = f.article_id WHERE f.entity ="
         " 'alibaba' AND f.metric = 'ai_capex_plan' AND f.currency = 'USD'"
         " ORDER BY a.sort_at DESC, f.id DESC",
     )
-    assert seen == [str(r[0]) for r in stored]
+    assert seen == [r[0] for r in stored]
 
 
 def test_facts_filters_and_pages(db: str, client: Client) -> None:
-    seen: list[int] = []
-    url: str | None = "/facts?entity=alibaba&period=years&since=2025-12-03"
-    while url:
-        tree = HTMLParser(client.get(url).text)
-        seen += [int(tr.attributes["data-fact"] or 0) for tr in tree.css("table.facts tbody tr")]
-        nxt = tree.css_first("p.pager a")
-        url = nxt.attributes["href"] if nxt else None
+    seen = walk(
+        client, "/facts?entity=alibaba&period=years&since=2025-12-03", "table.facts tbody tr"
+    )
     stored = sql(
         db,
         "SELECT f.id FROM fact f JOIN article a ON a.id = f.article_id WHERE f.entity ="

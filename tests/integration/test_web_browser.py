@@ -24,7 +24,7 @@ import uvicorn
 from monitor.web.app import create_app
 from monitor.web.security import CSP
 from tests.conftest import ROOT
-from tests.integration.webdb import HOSTILE_TITLE, add_hostile, seeded, view_of
+from tests.integration.webdb import HOSTILE_TITLE, add_hostile, view_of
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (it is in the dev extra)"
@@ -64,17 +64,9 @@ class Server:
         self.thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def base_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("browser") / "web.db"
-    seeded(path)
-    return path
-
-
 @pytest.fixture
-def db(base_db: Path, tmp_path: Path) -> str:
-    shutil.copy(base_db, tmp_path / "web.db")
-    return f"sqlite:///{tmp_path / 'web.db'}"
+def db(seeded_copy: str) -> str:
+    return seeded_copy
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@ and read-only database access."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +16,6 @@ from tests.integration.webdb import (
     HOSTILE_TITLE,
     add_hostile,
     client_for,
-    seeded,
     view_of,
 )
 
@@ -26,18 +23,9 @@ Run = Callable[..., Result]
 TOKEN = "s3cret-token-for-tests"
 
 
-@pytest.fixture(scope="module")
-def base_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("websafe") / "web.db"
-    seeded(path)
-    return path
-
-
 @pytest.fixture
-def db(base_db: Path, tmp_path: Path) -> str:
-    path = tmp_path / "web.db"
-    shutil.copy(base_db, path)
-    return f"sqlite:///{path}"
+def db(seeded_copy: str) -> str:
+    return seeded_copy
 
 
 def test_a_token_is_asked_for_every_page_and_the_api(db: str) -> None:

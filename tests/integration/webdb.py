@@ -5,6 +5,7 @@ synchronous client for the view's ASGI app (httpx's ASGI transport on a private 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -95,6 +96,12 @@ def seeded(path: Path) -> str:
     with sqlite3.connect(path) as conn:  # every page in the file: it can be copied alone
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return url
+
+
+def copy_of(base: Path, folder: Path) -> str:
+    """A copy of a seeded database (a test that changes it changes only its own)."""
+    shutil.copy(base, folder / base.name)
+    return f"sqlite:///{folder / base.name}"
 
 
 def view_of(url: str, *, rules: Path = RULES, token: str | None = None, **settings: Any) -> View:
