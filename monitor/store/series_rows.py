@@ -84,8 +84,11 @@ def _ts(value: Any, ts_out: Any) -> datetime:
     return got
 
 
-def series_points(session: Session, *, metric: str, entity: str, limit: int) -> list[SeriesPoint]:
-    """The newest ``limit`` values of ``entity``'s ``metric``, in time order."""
+def series_points(
+    session: Session, *, metric: str, entity: str, limit: int, after_id: int = 0
+) -> list[SeriesPoint]:
+    """The newest ``limit`` values of ``entity``'s ``metric``, in time order; with
+    ``after_id``, only the facts stored after that one (what a series gained)."""
     sql = PlainSql(session)
     ts_out = sql.types.ts_out
     # sources are few: named from one small query, not joined to each of 10,000 rows;
@@ -94,8 +97,8 @@ def series_points(session: Session, *, metric: str, entity: str, limit: int) -> 
     rows = sql.rows(
         "SELECT f.id, f.article_id, a.sort_at, f.value, f.unit, f.currency, f.qualifiers,"
         " a.source_id, a.ai_generated, f.surface FROM fact f JOIN article a ON a.id ="
-        " f.article_id WHERE f.entity = %s AND f.metric = %s",
-        [entity, metric],
+        " f.article_id WHERE f.entity = %s AND f.metric = %s AND f.id > %s",
+        [entity, metric, after_id],
     )
     rows = [(*r[:2], _ts(r[2], ts_out), *r[3:]) for r in rows]
     rows.sort(key=lambda r: (r[2], r[0]), reverse=True)

@@ -32,18 +32,29 @@ _points: OrderedDict[tuple[str, str, str], tuple[tuple[int, int], list[SeriesPoi
 
 
 def points_of(session: Session, entity: str, metric: str) -> list[SeriesPoint]:
-    """A series' values, read again only when its facts changed: a chart of 10,000
-    values is looked at far more often than it gains one (issue 15, point 5)."""
+    """A series' values, kept between requests: a chart of 10,000 values is looked at far
+    more often than it gains one, and when it gains some only those are read (facts are
+    added with higher ids and pruned, never edited; a count that does not add up, after a
+    prune, reads the series again)."""
     key = (str(session.get_bind().engine.url), entity, metric)
     version = series_rows.series_version(session, metric=metric, entity=entity)
     with _lock:
         got = _points.get(key)
-        if got is not None and got[0] == version:
-            _points.move_to_end(key)
-            return got[1]
-    points = series_rows.series_points(session, metric=metric, entity=entity, limit=MOST)
+    if got is not None and got[0] == version:
+        points = got[1]
+    elif got is not None and version[1] > got[0][1]:
+        new = series_rows.series_points(
+            session, metric=metric, entity=entity, limit=MOST, after_id=got[0][1]
+        )
+        if version[0] == got[0][0] + len(new):
+            points = sorted([*got[1], *new], key=lambda p: (p.at, p.fact_id))[-MOST:]
+        else:
+            points = series_rows.series_points(session, metric=metric, entity=entity, limit=MOST)
+    else:
+        points = series_rows.series_points(session, metric=metric, entity=entity, limit=MOST)
     with _lock:
         _points[key] = (version, points)
+        _points.move_to_end(key)
         while len(_points) > CACHED:
             _points.popitem(last=False)
     return points

@@ -341,3 +341,38 @@ def test_a_stored_conflict_is_marked_on_the_chart(db: str, tmp_path: Path) -> No
     assert [li.text().split(": ", 1)[1] for li in tree.css("h3 + ul li")] == [
         "Alibaba capex: sources differ (alibaba-capex-conflict)"
     ]
+
+
+def test_the_chart_follows_facts_added_and_pruned(db: str, tmp_path: Path) -> None:
+    import shutil
+
+    path = tmp_path / "grow.db"
+    shutil.copy(db.removeprefix("sqlite:///"), path)
+    copy = f"sqlite:///{path}"
+    c = client_for(view_of(copy))
+
+    def marks() -> dict[int, float]:
+        tree = HTMLParser(c.get("/series/alibaba/ai_capex_plan").text)
+        return {
+            int(m.attributes["data-fact"] or 0): float(m.attributes["data-value"] or 0)
+            for m in tree.css("svg.chart g.marks circle")
+        }
+
+    before = marks()
+    (aid,) = sql(copy, "SELECT MAX(id) FROM article")[0]
+    sql(
+        copy,
+        "INSERT INTO fact (article_id, entity, metric, value, unit, currency, surface, quote,"
+        " span_start, span_end, confidence, new_to_story, created_at) VALUES (?, 'alibaba',"
+        " 'ai_capex_plan', 7e10, 'money', 'USD', '$70 billion', 'q', 0, 1, 1.0, 1,"
+        " '2026-03-01')",
+        aid,
+    )
+    (new,) = sql(copy, "SELECT MAX(id) FROM fact")[0]
+    grown = marks()
+    assert grown == {**before, new: 7e10}  # read incrementally: the new fact only
+    oldest = min(before)
+    sql(copy, "DELETE FROM fact WHERE id = ?", oldest)
+    pruned = marks()
+    assert oldest not in pruned and pruned == {k: v for k, v in grown.items() if k != oldest}
+    c.close()
