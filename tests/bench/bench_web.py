@@ -14,8 +14,10 @@ marks), plus alerts, rule state, digests and an outbox with dead letters.
 Each page is requested through the app's ASGI interface in this process (the server time:
 routing, the guard, the queries, the template; no network), ``RUNS`` times after one
 request that warms the caches; the table gives the median and the slowest (the first
-request of the metric page replays its rules over the whole series: it is the
-"first" row). Target (issue 15, point 5): every page under 300 ms.
+request of the metric page reads the whole series, ~13,000 values, and is its "max";
+later ones read only what the series gained, measured in the row "the series gained one").
+The backtest replays one rule over the year before the range (``rules test``'s engine)
+and is a form's answer, not a page. Target (issue 15, point 5): every page under 300 ms.
 """
 
 from __future__ import annotations
@@ -226,6 +228,27 @@ def main() -> None:
         ok = worst < TARGET_MS
         missed += not ok
         print(f"{name:<36} {status:>6} {med:>10.1f} {worst:>8.1f}  {'met' if ok else 'MISSED'}")
+    # the daemon's case: the series gained a fact since the chart was last drawn
+    writer = sqlite3.connect(path)
+    (aid,) = writer.execute("SELECT MAX(id) FROM article").fetchone()
+
+    def grown() -> object:
+        writer.execute(
+            "INSERT INTO fact (article_id, entity, metric, value, unit, currency, surface, quote,"
+            " span_start, span_end, confidence, new_to_story, created_at) VALUES (?, 'alibaba',"
+            " 'ai_capex_plan', 6e10, 'money', 'USD', '$60 billion', 'q', 0, 1, 1.0, 1,"
+            " '2025-01-01 00:00:00.000000')",
+            (aid,),
+        )
+        writer.commit()
+        return client.get("/series/alibaba/ai_capex_plan")
+
+    med, worst, status = measure(grown, runs)
+    print(f"{'metric chart, the series gained one':<36} {status:>6} {med:>10.1f} {worst:>8.1f}"
+          f"  {'met' if worst < TARGET_MS else 'MISSED'}")  # fmt: skip
+    writer.execute("DELETE FROM fact WHERE quote = 'q' AND surface = '$60 billion'")
+    writer.commit()
+    writer.close()
     form = {"csrf": csrf, "rule": "alibaba-capex-change", "since": "2024-10-01", "until": ""}
     med, worst, status = measure(lambda: client.post("/rules/backtest", data=form), runs)
     print(f"{'POST backtest, one rule, 3 months':<36} {status:>6} {med:>10.1f} {worst:>8.1f}"
