@@ -320,6 +320,22 @@ def test_database_paths_say_where_they_were_made(run: Run, tmp_path: Path) -> No
     assert plain.returncode == 0 and (tmp_path / "plain" / "x.db").is_file()
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("mysql://u@localhost/x", "bad database URL"),
+        ("postgresql+pg8000://u@localhost/x", "no driver for the database URL"),
+        # nothing listens on port 1 of loopback: the driver's two-line reason on one line
+        ("postgresql+psycopg://u@127.0.0.1:1/x", "cannot open database"),
+    ],
+)
+def test_a_database_monitor_cannot_use_is_one_line(run: Run, url: str, said: str) -> None:
+    out = run("--db", url, "stories", db=None)
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and said in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_ingest_of_a_folder_recurses_only_when_asked(run: Run, db: str, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     write(folder, "one.txt", CAPEX)
