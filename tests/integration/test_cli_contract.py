@@ -450,4 +450,9 @@ def test_the_installed_package_runs_the_demo_from_any_directory(tmp_path: Path) 
     assert str(site / "monitor" / "bundled" / "seeds") in out.stderr  # not the clone's
     assert "What changed" in out.stdout and "Alibaba" in out.stdout
     assert "The SMTP sink received 3 email(s)" in out.stdout
+    # the Slack-like receiver got the two immediate alerts and the digest, as Block Kit
+    received = out.stdout.split("The Slack-like receiver received ", 1)[1].splitlines()
+    assert received[0] == "3 message(s):"
+    blocks = [ln for ln in received[1:4] if ln.lstrip()[0].isdigit() and "block(s):" in ln]
+    assert len(blocks) == 3 and "monitor digest for china-tech-slack" in blocks[-1]
     assert not list(elsewhere.iterdir())  # it wrote nothing where it was run
