@@ -192,9 +192,13 @@ class StoryKey(SQLModel, table=True):
     amount): the same-story level looks up only stories that share a figure."""
 
     __tablename__ = "story_key"
-    __table_args__ = (sa.Index("ix_story_key_unit_value", "unit", "value"),)
+    # Read per story (does this story hold one of these figures?), never by figure across
+    # all history: the candidate stories come from a company's window (migration 0008).
+    __table_args__ = (
+        sa.Index("ix_story_key_story_figure", "story_id", "unit", "currency", "value"),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    story_id: int = Field(index=True)
+    story_id: int
     article_id: int = Field(index=True)
     unit: str
     currency: str = ""  # "" for none, so that equality works in SQL

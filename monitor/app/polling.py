@@ -114,22 +114,31 @@ async def poll_due(
     in_flight: set[asyncio.Task[BatchReport]] = set()
     reports: list[BatchReport] = []
     more = True
-    while True:
-        free = limit - len(in_flight)
-        # a claim per quarter of the slots: fewer, larger transactions than one per poll
-        if more and (free >= max(1, limit // 4) or not in_flight):
-            claims = _claim(rt, free, all_sources=False)
-            more = len(claims) == free and time.monotonic() < deadline
-            in_flight |= {
-                asyncio.create_task(poll_source(rt, fetcher, s, token=t)) for s, t in claims
-            }
-        if not in_flight:
-            return reports
-        done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-        for t in done:
-            reports.append(t.result())
-            if on_done is not None:
-                on_done(reports[-1])
+    try:
+        while True:
+            free = limit - len(in_flight)
+            # a claim per quarter of the slots: fewer, larger transactions than one per poll
+            if more and (free >= max(1, limit // 4) or not in_flight):
+                claims = _claim(rt, free, all_sources=False)
+                more = len(claims) == free and time.monotonic() < deadline
+                in_flight |= {
+                    asyncio.create_task(poll_source(rt, fetcher, s, token=t)) for s, t in claims
+                }
+            if not in_flight:
+                return reports
+            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                reports.append(t.result())
+                if on_done is not None:
+                    on_done(reports[-1])
+    except asyncio.CancelledError:
+        # Shutting down: the polls under way are cancelled with it and awaited, so each
+        # gives its source back before the caller closes the client they fetch with
+        # (left running, they would fail on a closed client and be recorded as faults).
+        for t in in_flight:
+            t.cancel()
+        await asyncio.gather(*in_flight, return_exceptions=True)
+        raise
 
 
 async def poll_source(
@@ -184,6 +193,7 @@ def _observe(report: BatchReport, seconds: float) -> None:
     metrics.poll_observed(result, seconds, error_kind=report.error_kind)
     metrics.ARTICLES.inc(report.new)
     metrics.DUPLICATES.inc(report.duplicates)
+    metrics.STORIES.inc(report.new_stories)
     for stage, spent in report.stages.seconds.items():
         metrics.STAGE_SECONDS.labels(stage).inc(spent)
 

@@ -32,7 +32,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # The newest migration. A database already at it needs no Alembic at all (importing it and
 # reading the migration scripts took most of a short command's start); a test checks
 # that this is the head of monitor/migrations.
-HEAD = "0008"
+HEAD = "0009"
 
 
 # Pages written to the WAL before SQLite copies them back into the database file. Each
@@ -59,7 +59,15 @@ def make_engine(
         # through logging (stderr), not SQLAlchemy's own stdout handler: --json stays clean
         logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
     try:
+        backend = sa.engine.make_url(url).get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise StoreError(
+                f"bad database URL {url!r}: monitor stores in SQLite (a file path or"
+                " sqlite:///path) or PostgreSQL (postgresql+psycopg://user@host/db)"
+            )
         return _make_engine(url, busy_timeout_ms, cache_mb, mmap_mb)
+    except ImportError as exc:  # a PostgreSQL driver other than the one installed
+        raise StoreError(f"no driver for the database URL {url!r}: {exc}") from exc
     except sa.exc.ArgumentError as exc:
         raise StoreError(f"bad database URL {url!r}: {exc}") from exc
     except OSError as exc:
@@ -202,7 +210,8 @@ def upgrade(engine: Engine, *, on_step: Steps | None = None) -> str | None:
                     conn.commit()
     except sa.exc.DBAPIError as exc:  # unreachable server, not a database file, ...
         shown = engine.url.render_as_string(hide_password=True)
-        raise StoreError(f"cannot open database {shown}: {exc.orig}") from exc
+        why = " ".join(str(exc.orig).split())  # the driver's reason, on one line
+        raise StoreError(f"cannot open database {shown}: {why}") from exc
 
 
 def _count_steps(cfg: Config, on_step: Steps) -> None:

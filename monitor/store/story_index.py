@@ -53,7 +53,9 @@ def add_keys(
     )
 
 
-_UNTIL = "COALESCE(s.event_until, s.last_seen_at)"
+# Filled for every story since migration 0008: a range of it reads the index on
+# story(main_entity, event_until), so the work is the window's stories, not the history's.
+_UNTIL = "s.event_until"
 _COLS = f"s.id, s.main_entity, CAST(s.profile AS TEXT), s.first_seen_at, {_UNTIL}"
 _LIVE = "s.article_count > 0"
 
@@ -65,10 +67,12 @@ def _of(company: str | None) -> tuple[str, list[Any]]:
 
 
 def _with_keys(spans: Sequence[tuple[str, str, float, float]]) -> tuple[str, list[Any]]:
+    # Checked per story of the window (by story_id), not looked up by value: a common
+    # figure is held by stories all through the history, the window's are few.
     cond = " OR ".join(
         ["(k.unit = %s AND k.currency = %s AND k.value BETWEEN %s AND %s)"] * len(spans)
     )
-    return f"s.id IN (SELECT k.story_id FROM story_key k WHERE {cond})", [
+    return f"EXISTS (SELECT 1 FROM story_key k WHERE k.story_id = s.id AND ({cond}))", [
         v for sp in spans for v in sp
     ]
 
@@ -117,6 +121,9 @@ def event_candidates(
 
 
 MAX_STANDING = 10  # standing stories compared per article for a restatement
+# ... found among the company's most recent stories in the reach: the work of the lookup
+# is bounded by this, not by how many stories a year of a busy company holds
+MAX_STANDING_SCAN = 200
 
 
 def standing_candidates(
@@ -136,9 +143,13 @@ def standing_candidates(
     return _rows(
         sql,
         sql.rows(
-            f"SELECT {_COLS} FROM story s WHERE s.main_entity = %s AND s.first_seen_at >= %s"
-            f" AND {_UNTIL} < %s AND {_LIVE} AND {keyed}"
+            # a story's window ends after it starts: the range on event_until bounds the
+            # index read to the stories told since ``earliest``, newest first
+            f"SELECT {_COLS} FROM story s WHERE s.id IN (SELECT w.id FROM story w"
+            f" WHERE w.main_entity = %s AND w.event_until >= %s AND w.event_until < %s"
+            f" ORDER BY w.event_until DESC LIMIT {MAX_STANDING_SCAN})"
+            f" AND s.first_seen_at >= %s AND {_LIVE} AND {keyed}"
             f" ORDER BY s.first_seen_at DESC, s.id DESC LIMIT {MAX_STANDING}",
-            [company, t.ts_in(earliest), t.ts_in(before), *key_params],
+            [company, t.ts_in(earliest), t.ts_in(before), t.ts_in(earliest), *key_params],
         ),
     )

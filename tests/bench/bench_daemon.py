@@ -20,7 +20,7 @@ Targets (issue 14): < 200 MB resident, < 2% of one core idle, publication to del
 < 2 x the poll interval + 5 s. Peer in the same run: the resident memory of a bare
 Python process that imports monitor's stages.
 Usage: python tests/bench/bench_daemon.py [--sources 10000] [--stored 1000000]
-       [--interval 600] [--quick]
+       [--interval 900] [--quick]
 """
 
 from __future__ import annotations
@@ -155,8 +155,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sources", type=int, default=10_000)
     parser.add_argument("--stored", type=int, default=1_000_000)
-    # longer than the first cycle, so that an idle stretch follows it
-    parser.add_argument("--interval", type=float, default=600.0)
+    # longer than the first cycle, so that an idle stretch follows it (a feed polled every
+    # 15 minutes, a common choice)
+    parser.add_argument("--interval", type=float, default=900.0)
     parser.add_argument("--quick", action="store_true", help="2,000 sources, 100k stored, 240 s")
     parser.add_argument(
         "--set", action="append", default=[], metavar="MONITOR_X=V", help="a setting of the daemon"
@@ -235,6 +236,7 @@ def main() -> None:
 
             try:
                 first_s = until(lambda st: st["seen"] >= args.sources) - started
+                idle_valid = first_s + 40 < args.interval
                 # Idle: right after the first cycle no source is due again until its
                 # interval has passed since its first poll (the interval is longer than
                 # the cycle), so the window measures the daemon's own upkeep. The feed
@@ -294,7 +296,9 @@ def main() -> None:
         ),
         (
             f"CPU idle between polls ({window:.0f} s, {polls_in_window} polls in it)",
-            f"{idle_share:.2%} of a core",
+            # a first cycle longer than the interval leaves no idle stretch after it: the
+            # window would measure polls, not upkeep
+            f"{idle_share:.2%} of a core" if idle_valid else "n/a: no idle stretch",
             "< 2%",
         ),
         ("publication to Slack delivery", f"{p2d:.1f} s", f"< {target_p2d:.0f} s"),
@@ -305,7 +309,10 @@ def main() -> None:
     if samples:
         at, top = max(samples, key=lambda x: x[1])
         print(f"(highest resident memory sampled: {top / mb:.0f} MB, {at:.0f} s after start)")
-    met = hwm < 200 * mb and idle_share < 0.02 and p2d < target_p2d
+    if not idle_valid:
+        print(f"(the first cycle took longer than the {args.interval:.0f} s interval: run again")
+        print(" with a longer --interval to measure the idle CPU)")
+    met = hwm < 200 * mb and idle_valid and idle_share < 0.02 and p2d < target_p2d
     print("targets: " + ("met" if met else "MISSED"))
 
 

@@ -24,6 +24,7 @@ Usage: python tests/bench/bench_pipeline.py [--quick] [--scale] [--articles N]
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -42,7 +43,7 @@ from monitor.store import articles
 from monitor.store import sources as sources_store
 from monitor.store.db import make_engine, session_scope, upgrade
 from monitor.values import FetchedArticle
-from tests.bench import corpus, news_corpus
+from tests.bench import corpus, history, news_corpus
 from tests.bench.meter import metered
 from tests.conftest import CHANNELS
 
@@ -71,13 +72,15 @@ class Run:
         return 1 - own / self.cpu
 
 
-def run_pipeline(name: str, items: Sequence[FetchedArticle], rules: RuleSet, db: str) -> Run:
+def run_pipeline(
+    name: str, items: Sequence[FetchedArticle], rules: RuleSet, db: str, warm: int = WARM
+) -> Run:
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
     pipe = Pipeline(Settings(), engine, rules)
-    for i in range(0, min(WARM, len(items)), BATCH):
+    for i in range(0, min(warm, len(items)), BATCH):
         pipe.ingest(items[i : i + BATCH], source=f"src{i // BATCH % 5}")
-    todo = items[WARM:]
+    todo = items[warm:]
     run = Run(name, len(todo))
     with metered(engine) as meter:
         started = time.process_time()
@@ -149,12 +152,58 @@ def profile_table(runs: Sequence[Run]) -> None:
     print(f"{'articles per CPU-second':<40}" + "".join(f"{r.rate:>16.0f}" for r in runs))
 
 
+HISTORY = 10_000  # real articles behind every size of --scale (--history)
+
+
+def scale(n: int, rules: RuleSet, tmp: str, history_n: int = HISTORY) -> list[Run]:
+    """The realistic stream's cost per article on top of 10k, 100k and 1M stored: a real
+    history of ``HISTORY`` articles, copied back in time (``tests/bench/history.py``), then
+    the next ``n`` articles of the same stream."""
+    items = news_corpus.generate(history_n + WARM + n)
+    base = f"{tmp}/history.db"
+    print(f"scale: ingesting {history_n:,} articles of history ...", flush=True)
+    run_pipeline("history", items[:history_n], rules, base, warm=0)
+    runs = []
+    for size in (history_n, 10 * history_n, 100 * history_n):
+        db = f"{tmp}/scale-{size}.db"
+        shutil.copyfile(base, db)
+        started = time.monotonic()
+        stored = history.clone(db, size // history_n - 1)
+        print(f"scale: {stored:,} stored ({time.monotonic() - started:.0f} s to copy)", flush=True)
+        runs.append(run_pipeline(f"{stored:,} stored", items[history_n:], rules, db))
+        Path(db).unlink()
+    return runs
+
+
+def scale_table(runs: Sequence[Run]) -> bool:
+    print("\nwhole pipeline on top of a stored history (realistic stream)")
+    print(f"{'':<40}{'us/article':>12}{'art/s':>10}{'vs first':>10}{'SQL/article':>13}")
+    first = runs[0].per(runs[0].cpu)
+    for r in runs:
+        cost = r.per(r.cpu)
+        print(
+            f"{'  ' + r.name:<40}{cost:>12.0f}{r.rate:>10.0f}{cost / first - 1:>+10.0%}"
+            f"{r.statements / r.n:>13.1f}"
+        )
+    return runs[-1].per(runs[-1].cpu) <= 1.25 * first
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="600 articles a corpus")
     parser.add_argument("--articles", type=int, default=0)
     parser.add_argument("--scale", action="store_true", help="also 10k / 100k / 1M stored")
+    parser.add_argument("--scale-only", action="store_true", help="only the --scale part")
+    parser.add_argument("--history", type=int, default=HISTORY, help="real articles of --scale")
     args = parser.parse_args()
+    if args.scale_only:
+        n = args.articles or 1000
+        with tempfile.TemporaryDirectory() as tmp:
+            rules = load_rules(corpus.ROOT / "rules", channels=CHANNELS)
+            scale_runs = scale(n, rules, tmp, args.history)
+        met = scale_table(scale_runs)
+        print(f"\n  cost at 1M stored within 25% of 10k: {'met' if met else 'MISSED'}")
+        return
     n = args.articles or (600 if args.quick else 3000)
     rules = load_rules(corpus.ROOT / "rules", channels=CHANNELS)
     realistic = news_corpus.generate(n + WARM)
@@ -169,6 +218,7 @@ def main() -> None:
             "extraction alone, worst case": n / extraction_only(worst[WARM:], rules),
             "store alone (rows only), realistic": n / store_only(realistic[WARM:], f"{tmp}/c.db"),
         }
+        scale_runs = scale(min(n, 1000), rules, tmp, args.history) if args.scale else []
     profile_table(runs)
     print("\npeers, same run                              articles/s per core")
     for name, rate in peers.items():
@@ -190,6 +240,11 @@ def main() -> None:
             real.outside < 0.3,
         ),
     ]
+    if scale_runs:
+        met = scale_table(scale_runs)
+        first, last = scale_runs[0], scale_runs[-1]
+        growth = last.per(last.cpu) / first.per(first.cpu) - 1
+        targets.append(("cost at 1M stored vs 10k", growth * 100, "<= +25%", met))
     print("\ntargets")
     for name, value, target, met in targets:
         print(f"  {name:<44}{value:>10.0f} {target:>8}  {'met' if met else 'MISSED'}")

@@ -320,6 +320,22 @@ def test_database_paths_say_where_they_were_made(run: Run, tmp_path: Path) -> No
     assert plain.returncode == 0 and (tmp_path / "plain" / "x.db").is_file()
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("mysql://u@localhost/x", "bad database URL"),
+        ("postgresql+pg8000://u@localhost/x", "no driver for the database URL"),
+        # nothing listens on port 1 of loopback: the driver's two-line reason on one line
+        ("postgresql+psycopg://u@127.0.0.1:1/x", "cannot open database"),
+    ],
+)
+def test_a_database_monitor_cannot_use_is_one_line(run: Run, url: str, said: str) -> None:
+    out = run("--db", url, "stories", db=None)
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and said in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_ingest_of_a_folder_recurses_only_when_asked(run: Run, db: str, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     write(folder, "one.txt", CAPEX)
@@ -434,6 +450,11 @@ def test_the_installed_package_runs_the_demo_from_any_directory(tmp_path: Path) 
     assert str(site / "monitor" / "bundled" / "seeds") in out.stderr  # not the clone's
     assert "What changed" in out.stdout and "Alibaba" in out.stdout
     assert "The SMTP sink received 3 email(s)" in out.stdout
+    # the Slack-like receiver got the two immediate alerts and the digest, as Block Kit
+    received = out.stdout.split("The Slack-like receiver received ", 1)[1].splitlines()
+    assert received[0] == "3 message(s):"
+    blocks = [ln for ln in received[1:4] if ln.lstrip()[0].isdigit() and "block(s):" in ln]
+    assert len(blocks) == 3 and "monitor digest for china-tech-slack" in blocks[-1]
     assert not list(elsewhere.iterdir())  # it wrote nothing where it was run
     # how to look at it: the web view of the demo's database, whose assets the wheel ships
     db_url = next(ln for ln in out.stderr.splitlines() if ln.startswith("database: ")).split()[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import socket
@@ -239,13 +240,19 @@ def test_four_commands_start_at_once_on_an_empty_postgresql_database(
 
 
 @contextmanager
-def slow_feed() -> Iterator[tuple[str, threading.Event, threading.Event]]:
-    """A feed server that holds every answer until released: a poll stays under way."""
+def slow_feed(expect: int = 1) -> Iterator[tuple[str, threading.Event, threading.Event]]:
+    """A feed server that holds every answer until released: polls stay under way.
+    ``arrived`` is set once ``expect`` requests are waiting."""
     arrived, release = threading.Event(), threading.Event()
+    waiting = [0]
+    lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            arrived.set()
+            with lock:
+                waiting[0] += 1
+                if waiting[0] >= expect:
+                    arrived.set()
             release.wait(60)
             body = (SEEDS / "feeds" / "markets.rss").read_bytes()
             self.send_response(200)
@@ -269,14 +276,21 @@ def slow_feed() -> Iterator[tuple[str, threading.Event, threading.Event]]:
         server.server_close()
 
 
-def test_sigterm_during_a_poll_gives_the_source_back_at_once_without_a_traceback(
-    tmp_path: Path,
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_a_shutdown_during_polls_gives_every_source_back_at_once_without_a_traceback(
+    tmp_path: Path, sig: signal.Signals
 ) -> None:
     db = f"sqlite:///{tmp_path / 'term.db'}"
     seen: list[str] = []
-    with slow_feed() as (url, arrived, _release):
+    names = [f"slow{i}" for i in range(6)]
+    # two polls reach the server (two connections per host), the others wait their turn
+    # inside the client: all six are under way when the signal comes
+    with slow_feed(expect=2) as (url, arrived, _release):
         path = tmp_path / "sources.yaml"
-        path.write_text(f"sources:\n  - {{name: slow, url: '{url}', kind: rss}}\n")
+        path.write_text(
+            "sources:\n"
+            + "".join(f"  - {{name: {n}, url: '{url}?{n}', kind: rss}}\n" for n in names)
+        )
         env = _env(
             db, tmp_path, MONITOR_SOURCES_FILE=str(path), MONITOR_SCHEDULE__SHUTDOWN_GRACE="1"
         )
@@ -285,19 +299,24 @@ def test_sigterm_during_a_poll_gives_the_source_back_at_once_without_a_traceback
             assert arrived.wait(30), "the daemon never polled"
             engine = make_engine(db)
             with session_scope(engine) as s:
-                row = sources_store.by_name(s, "slow")
-                assert row is not None and row.lease_owner  # claimed, poll under way
-            proc.send_signal(signal.SIGTERM)
+                for name in names:
+                    row = sources_store.by_name(s, name)
+                    assert row is not None and row.lease_owner, name  # claimed, under way
+            proc.send_signal(sig)
             assert proc.wait(30) == 0
             rest = log.read()
     text = "".join(seen) + rest
     assert "Traceback" not in text and "CancelledError" not in text
+    assert "unexpected error" not in text
     assert "cut short by the shutdown" in text
     with session_scope(engine) as s:
-        row = sources_store.by_name(s, "slow")
-        assert row is not None
-        assert row.lease_owner is None and row.lease_until is None  # free for anyone now
-        assert row.poll_count == 0  # nothing half-stored
+        for name in names:
+            row = sources_store.by_name(s, name)
+            assert row is not None
+            # free for anyone now, nothing half-stored, and not counted as a failure
+            assert row.lease_owner is None and row.lease_until is None, name
+            assert row.poll_count == 0 and row.error_count == 0, name
+            assert row.last_error is None, (name, row.last_error)
     engine.dispose()
 
 
@@ -406,6 +425,15 @@ def test_probes_and_metrics(tmp_path: Path) -> None:
         assert name in metrics, name
     assert 'monitor_polls_total{result="ok"}' in metrics
 
+    def value(sample: str) -> float:
+        found = re.search(rf"^{re.escape(sample)} (\S+)$", metrics, re.M)
+        assert found, sample
+        return float(found.group(1))
+
+    # counted as they happen: the first poll brought articles, and they started stories
+    assert value("monitor_articles_total") >= 1
+    assert 1 <= value("monitor_stories_total") <= value("monitor_articles_total")
+
 
 def test_readiness_fails_on_a_database_behind_the_code(tmp_path: Path) -> None:
     from alembic import command
@@ -436,6 +464,37 @@ def test_deployment_files_use_the_probes() -> None:
     assert "readinessProbe" in k8s and "/readyz" in k8s
     compose = (ROOT / "deploy" / "compose" / "compose.yaml").read_text(encoding="utf-8")
     assert "healthcheck" in compose and "/healthz" in compose
+
+
+def test_the_kubernetes_manifest_defines_what_it_uses_and_sees_edits() -> None:
+    import yaml
+
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / "monitor.yaml").read_text()))
+    secrets = {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}
+    (deploy,) = [d for d in docs if d["kind"] == "Deployment"]
+    pod = deploy["spec"]["template"]["spec"]
+    refs = {
+        e["valueFrom"]["secretKeyRef"]["name"]
+        for c in pod["containers"] + pod["initContainers"]
+        for e in c.get("env", [])
+        if "valueFrom" in e
+    }
+    assert refs <= secrets, refs - secrets
+    (daemon,) = pod["containers"]
+    # a subPath mount never sees an edit of its ConfigMap: files reload only from
+    # directory mounts
+    assert all("subPath" not in m for m in daemon["volumeMounts"])
+    mounts = [m["mountPath"] for m in daemon["volumeMounts"]]
+    env = {e["name"]: e.get("value") for e in daemon["env"]}
+    for var in ("MONITOR_RULES__DIR", "MONITOR_SOURCES_FILE", "MONITOR_CHANNELS_FILE"):
+        assert any(str(env[var]).startswith(m) for m in mounts), var
+
+
+def test_the_systemd_unit_keeps_its_data_where_it_may_write() -> None:
+    text = (ROOT / "deploy" / "systemd" / "monitor.service").read_text(encoding="utf-8")
+    data = re.search(r"^Environment=MONITOR_DATA_DIR=(\S+)$", text, re.M)
+    writable = re.search(r"^ReadWritePaths=(.+)$", text, re.M)
+    assert data and writable and data.group(1) in writable.group(1).split()
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")

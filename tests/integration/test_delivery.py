@@ -216,6 +216,12 @@ def test_ingest_then_digest_send_delivers_one_email_and_one_slack_message(
     assert shown.returncode == 0 and "RMB 380 billion" in shown.stdout
 
 
+def _observed_deliveries() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("monitor_publication_to_delivery_seconds_count") or 0.0
+
+
 def test_an_alert_at_the_channels_immediate_severity_goes_out_at_once(
     engine: Engine, tmp_path: Path
 ) -> None:
@@ -233,8 +239,11 @@ def test_an_alert_at_the_channels_immediate_severity_goes_out_at_once(
         with session_scope(engine) as s:
             alert = s.get(Alert, queued[0].ref_id)
             assert alert is not None and alert.title == "New Qwen model: Qwen3-Max"
+        before = _observed_deliveries()
         asyncio.run(Dispatcher(pipe).drain())
         assert len(receiver.bodies) == 1 and "Qwen3-Max" in receiver.bodies[0].decode()
+        # the time from the article's publication to this delivery is observed once
+        assert _observed_deliveries() == before + 1
         send_digests(pipe)
         asyncio.run(Dispatcher(pipe).drain())
     assert len(receiver.bodies) == 2

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import REGISTRY
 from sqlalchemy.engine import Engine
 
 from monitor.fetch.client import PollResult, Validators
@@ -57,7 +59,11 @@ def specs() -> list[SourceSpec]:
 def test_a_bug_in_one_source_is_recorded_and_the_others_poll(engine: Engine) -> None:
     pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
     pipe.sync_sources(specs())
+    errors = {"kind": "internal"}
+    before = REGISTRY.get_sample_value("monitor_poll_errors_total", errors) or 0.0
     reports = asyncio.run(pipe.poll_due(Flaky()))  # type: ignore[arg-type]
+    # counted by kind for the operator's dashboards
+    assert REGISTRY.get_sample_value("monitor_poll_errors_total", errors) == before + 1
     by_name = {r.source: r for r in reports}
     assert by_name["good"].new == 1 and by_name["good"].error is None
     assert by_name["bad"].error_kind == "internal" and "parser bug" in str(by_name["bad"].error)
@@ -88,3 +94,42 @@ def test_a_lost_lease_discards_the_poll(engine: Engine) -> None:
         row = sources_store.by_name(s, "good")
         assert row is not None
         assert row.etag is None and row.lease_owner == "other:1"  # the new owner's state stays
+
+
+def test_cancelling_the_polls_cancels_each_poll_and_gives_its_source_back(
+    engine: Engine,
+) -> None:
+    """At shutdown the daemon cancels its poll job, then closes the HTTP client: a poll
+    still running after the job ended would fail on the closed client and be recorded as
+    a fault of its source."""
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    pipe.sync_sources(specs())
+    started: list[str] = []
+    after_cancel: list[str] = []
+
+    class Hanging(Flaky):
+        async def poll(self, source: SourceSpec, validators: Validators, **kw: Any) -> PollResult:
+            started.append(source.name)
+            try:
+                await asyncio.Event().wait()  # a server that never answers
+            finally:
+                after_cancel.append(source.name)
+            raise AssertionError("unreachable")
+
+    async def scenario() -> set[asyncio.Task[Any]]:
+        job = asyncio.create_task(pipe.poll_due(Hanging()))  # type: ignore[arg-type]
+        while len(started) < 2:
+            await asyncio.sleep(0)
+        job.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
+        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+
+    left = asyncio.run(scenario())
+    assert left == set()  # no poll outlives the job
+    assert sorted(after_cancel) == ["bad", "good"]
+    with session_scope(engine) as s:
+        for name in ("bad", "good"):
+            row = sources_store.by_name(s, name)
+            assert row is not None
+            assert row.lease_owner is None and row.error_count == 0, name

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import progress
-from monitor.store.db import alembic_config, make_engine, upgrade
+from monitor.store.db import HEAD, alembic_config, make_engine, upgrade
 from tests.integration.conftest import Result
 
 ARTICLE = (
@@ -65,8 +65,8 @@ def test_upgrade_reports_each_migration_applied(tmp_path: Path) -> None:
         command.upgrade(cfg, "0005")
         conn.commit()
     steps: list[tuple[int, int, str | None]] = []
-    assert upgrade(engine, on_step=lambda *s: steps.append(s)) == "0008"
-    assert steps == [(0, 3, "0005"), (1, 3, "0006"), (2, 3, "0007"), (3, 3, "0008")]
+    assert upgrade(engine, on_step=lambda *s: steps.append(s)) == HEAD
+    assert steps == [(0, 4, "0005"), (1, 4, "0006"), (2, 4, "0007"), (3, 4, "0008"), (4, 4, "0009")]
     steps.clear()
     upgrade(engine, on_step=lambda *s: steps.append(s))
     assert steps == []  # at the newest already: nothing to say

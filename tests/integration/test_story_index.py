@@ -129,6 +129,10 @@ def test_upgrade_from_0001_backfills_and_finds_earlier_stories(tmp_path: Path) -
     # the migration runs no live code: figures are indexed, profiles wait for placement
     assert set(stored(old)) == set(before)
     assert all(p is None and m is None for p, m in stored(old).values())
+    # 0008 gave every story the end of its event window, which the candidate reads range
+    with session_scope(old) as s:
+        unset = s.execute(sa.text("SELECT COUNT(*) FROM story WHERE event_until IS NULL"))
+        assert unset.scalar_one() == 0
     got = ingest(old, later)
     # the same stories; the word weights behind each join differ, since the frequencies
     # count only what was placed after the upgrade
