@@ -8,7 +8,8 @@ and channels at once.
 
 SIGTERM or SIGINT stops it cleanly: no job starts any more, the polls and sends under way
 get ``MONITOR_SCHEDULE__SHUTDOWN_GRACE`` seconds to finish and are then cancelled (a poll
-cut short stores nothing and gives its source back), and every source lease and claimed
+cut short while fetching stores nothing, one storing ends its transaction, and each gives
+its source back), and every source lease and claimed
 message this worker still holds is released, so another worker takes them at once.
 """
 

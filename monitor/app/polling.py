@@ -9,9 +9,11 @@ source; so is an unexpected error, so that one source cannot take the others dow
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from datetime import timedelta
 
 from monitor.app import metrics
@@ -158,12 +160,19 @@ async def poll_source(
     report = BatchReport(source=spec.name)
     started = time.perf_counter()
     renewal = asyncio.create_task(_renew(rt, spec.name, token)) if token is not None else None
+    store: Future[None] | None = None
     try:
         result = await fetcher.poll(spec, validators, seen=seen)
-        _store_poll(rt, spec, result, report, token)
+        store = rt.store_thread().submit(_store_poll, rt, spec, result, report, token)
+        await asyncio.wrap_future(store)
     except asyncio.CancelledError:
-        # shutting down mid-poll: nothing fetched is stored, and the source is given back
-        # at once so that another worker polls it now rather than after the lease
+        # Shutting down mid-poll: what was fetched and is not being stored yet is dropped
+        # (a queued store is cancelled); a store under way is not cut short, its
+        # transaction ends first. Then the source is given back at once, so that another
+        # worker polls it now rather than after the lease.
+        if store is not None and not store.cancel():
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(store)
         if token is not None:
             with session_scope(rt.engine) as session:
                 sources_store.give_back(session, spec.name, token=token)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import random
 import socket
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -39,6 +41,19 @@ class Runtime:
     worker: str = field(default_factory=worker_name)
     rng: random.Random = field(default_factory=random.Random)
     channels: tuple[Channel, ...] = ()  # where digests and alerts go (the channels file)
+    _store: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _store_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def store_thread(self) -> ThreadPoolExecutor:
+        """Where a poll's database work runs (store, extract, place, evaluate): one poll at
+        a time, off the event loop. On the loop, a batch that takes a second stalls every
+        fetch under way; at 1M stored, 0.5% of a 10,000-feed cycle timed out that way. One
+        thread: SQLite has one writer anyway, and the caches placement keeps (decoded
+        story profiles, the band-key tail) are then never used by two threads at once."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = ThreadPoolExecutor(1, thread_name_prefix="monitor-store")
+            return self._store
 
     @property
     def story_window(self) -> timedelta:

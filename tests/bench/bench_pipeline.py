@@ -12,13 +12,15 @@ of (``tests/bench/meter.py``): the stages' own work (the pure functions of extra
 dedup and the rule engine), the SQL driver, statements per article and everything else
 (the time spent outside the stages' own work). Peers measured in the same run: extraction
 alone over the same texts, and the store alone (inserting the rows, no analysis).
-Then ``--scale``: the cost per article of the realistic stream on top of 10k, 100k and
-1M stored articles (history cloned from a real run, moved back in time).
+Then (unless ``--quick`` or ``--no-scale``) the cost per article of the realistic stream
+on top of 10k, 100k and 1M stored articles: a real history of 10k articles copied back in
+time (``tests/bench/history.py``; ~15 minutes and ~16 GB of temporary disk).
 
 Targets (issue 16, point 3): realistic >= 1,000 articles/s per core, worst case >= 400,
 extraction >= 1,500, outside the stages' own work < 30% of the total, the cost at 1M
 stored within 25% of the cost at 10k.
-Usage: python tests/bench/bench_pipeline.py [--quick] [--scale] [--articles N]
+Usage: python tests/bench/bench_pipeline.py [--quick] [--no-scale] [--scale-only]
+       [--articles N] [--history N]
 """
 
 from __future__ import annotations
@@ -192,7 +194,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="600 articles a corpus")
     parser.add_argument("--articles", type=int, default=0)
-    parser.add_argument("--scale", action="store_true", help="also 10k / 100k / 1M stored")
+    parser.add_argument(
+        "--no-scale", action="store_true", help="skip 10k / 100k / 1M stored (~15 min, ~16 GB)"
+    )
     parser.add_argument("--scale-only", action="store_true", help="only the --scale part")
     parser.add_argument("--history", type=int, default=HISTORY, help="real articles of --scale")
     args = parser.parse_args()
@@ -218,7 +222,8 @@ def main() -> None:
             "extraction alone, worst case": n / extraction_only(worst[WARM:], rules),
             "store alone (rows only), realistic": n / store_only(realistic[WARM:], f"{tmp}/c.db"),
         }
-        scale_runs = scale(min(n, 1000), rules, tmp, args.history) if args.scale else []
+        with_scale = not (args.quick or args.no_scale)
+        scale_runs = scale(min(n, 1000), rules, tmp, args.history) if with_scale else []
     profile_table(runs)
     print("\npeers, same run                              articles/s per core")
     for name, rate in peers.items():
@@ -240,7 +245,9 @@ def main() -> None:
             real.outside < 0.3,
         ),
     ]
-    if scale_runs:
+    if not scale_runs:
+        print("\n(the cost at 10k / 100k / 1M stored: run without --quick, or --scale-only)")
+    else:
         met = scale_table(scale_runs)
         first, last = scale_runs[0], scale_runs[-1]
         growth = last.per(last.cpu) / first.per(first.cpu) - 1

@@ -133,3 +133,40 @@ def test_cancelling_the_polls_cancels_each_poll_and_gives_its_source_back(
             row = sources_store.by_name(s, name)
             assert row is not None
             assert row.lease_owner is None and row.error_count == 0, name
+
+
+def test_a_poll_stores_off_the_event_loop(engine: Engine, monkeypatch: Any) -> None:
+    """While one poll's batch is stored, the event loop goes on (other fetches under way
+    read their answers): the store waits here for a coroutine to let it finish, which
+    could never run if the store held the loop."""
+    import threading
+
+    from monitor.app import polling
+
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    pipe.sync_sources(specs()[1:])
+    in_store, go = threading.Event(), threading.Event()
+    released_in_time: list[bool] = []
+    real = polling.store_batch
+
+    def slow_store(*args: Any, **kw: Any) -> None:
+        in_store.set()
+        released_in_time.append(go.wait(10))
+        real(*args, **kw)
+
+    monkeypatch.setattr(polling, "store_batch", slow_store)
+
+    async def scenario() -> list[Any]:
+        async def release() -> None:
+            while not in_store.is_set():
+                await asyncio.sleep(0.01)
+            go.set()
+
+        helper = asyncio.create_task(release())
+        reports = await pipe.poll_due(Flaky())  # type: ignore[arg-type]
+        await helper
+        return reports
+
+    (report,) = asyncio.run(scenario())
+    assert released_in_time == [True]
+    assert report.new == 1 and report.error is None
