@@ -133,10 +133,11 @@ async def poll_due(
                 reports.append(t.result())
                 if on_done is not None:
                     on_done(reports[-1])
-    except asyncio.CancelledError:
-        # Shutting down: the polls under way are cancelled with it and awaited, so each
-        # gives its source back before the caller closes the client they fetch with
-        # (left running, they would fail on a closed client and be recorded as faults).
+    except BaseException:
+        # Shutting down (or a claim that failed): the polls under way are cancelled with
+        # it and awaited, so each gives its source back before the caller closes the
+        # client they fetch with (left running, they would fail on a closed client and be
+        # recorded as faults, or hold their leases until they expire).
         for t in in_flight:
             t.cancel()
         await asyncio.gather(*in_flight, return_exceptions=True)
@@ -146,22 +147,12 @@ async def poll_due(
 async def poll_source(
     rt: Runtime, fetcher: Fetcher, spec: SourceSpec, *, token: int | None = None
 ) -> BatchReport:
-    with session_scope(rt.engine) as session:
-        row = sources_store.by_name(session, spec.name)
-        validators = Validators(
-            etag=row.etag if row else None,
-            last_modified=row.last_modified if row else None,
-            content_hash=row.content_hash if row else None,
-        )
-        # pages already stored are not fetched again (listings, full-article fetches)
-        seen: frozenset[str] = frozenset()
-        if row is not None and row.id is not None and (spec.kind == "html" or spec.fetch_full):
-            seen = articles.seen_keys(session, row.id)
     report = BatchReport(source=spec.name)
     started = time.perf_counter()
     renewal = asyncio.create_task(_renew(rt, spec.name, token)) if token is not None else None
     store: Future[None] | None = None
     try:
+        validators, seen = _before_fetch(rt, spec)
         result = await fetcher.poll(spec, validators, seen=seen)
         store = rt.store_thread().submit(_store_poll, rt, spec, result, report, token)
         await asyncio.wrap_future(store)
@@ -190,6 +181,22 @@ async def poll_source(
             renewal.cancel()
     _observe(report, time.perf_counter() - started)
     return report
+
+
+def _before_fetch(rt: Runtime, spec: SourceSpec) -> tuple[Validators, frozenset[str]]:
+    """The source's validators, and the pages already stored (listings and full-article
+    fetches do not fetch those again)."""
+    with session_scope(rt.engine) as session:
+        row = sources_store.by_name(session, spec.name)
+        validators = Validators(
+            etag=row.etag if row else None,
+            last_modified=row.last_modified if row else None,
+            content_hash=row.content_hash if row else None,
+        )
+        seen: frozenset[str] = frozenset()
+        if row is not None and row.id is not None and (spec.kind == "html" or spec.fetch_full):
+            seen = articles.seen_keys(session, row.id)
+    return validators, seen
 
 
 def _observe(report: BatchReport, seconds: float) -> None:

@@ -42,17 +42,17 @@ def prune(rt: Runtime, *, now: datetime | None = None) -> RetentionReport:
             sql, sent_before=now - timedelta(days=r.delivery_days)
         )
         cited = retention.rule_state_articles(sql)
-    while True:  # bodies, batch by batch
+    last: int | None = 0
+    while last is not None:  # bodies, batch by batch
         with session_scope(rt.engine) as session:
-            n = retention.drop_bodies(
+            n, last = retention.drop_bodies(
                 PlainSql(session),
                 seen_before=now - timedelta(days=r.text_days),
                 live_since=live,
+                after_id=last,
                 limit=BATCH,
             )
         report.bodies_dropped += n
-        if n < BATCH:
-            break
     after = 0
     while True:  # articles, batch by batch
         with session_scope(rt.engine) as session:

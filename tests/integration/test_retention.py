@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -68,7 +69,12 @@ def count(engine: Engine, sql: str, **params: object) -> int:
         return int(conn.execute(sa.text(sql), params).scalar_one())
 
 
-def test_prune_keeps_what_is_needed_and_drops_the_rest(engine: Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [1000, 2], ids=["one batch", "batches of two"])
+def test_prune_keeps_what_is_needed_and_drops_the_rest(
+    engine: Engine, tmp_path: Path, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # batches of two: every batch goes on from the last article the one before it read
+    monkeypatch.setattr(retention, "BATCH", batch)
     pipe, ids = ingest(engine, tmp_path)
     for key in ("dead", "live", "cited", "named"):
         age(engine, ids[key], 800)
