@@ -32,13 +32,15 @@ import struct
 import threading
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
+
     from monitor.store.plain_sql import PlainSql
 
 # Articles in the log before it is merged. A merge writes each page of dedup_band that
@@ -178,18 +180,28 @@ def merge(sql: PlainSql) -> int:
     rows = sql.rows("SELECT seq, article_id, keys FROM dedup_band_log ORDER BY seq", ())
     if not rows:
         return 0
+    last_seq, merged = int(rows[-1][0]), len(rows)
     blobs = [bytes(blob) for _, _, blob in rows]
     keys = np.frombuffer(b"".join(blobs), dtype="<i8")
     ids = np.repeat(
         np.array([int(aid) for _, aid, _ in rows], dtype=np.int64),
         [len(blob) // 8 for blob in blobs],
     )
+    del rows, blobs  # a full log is ~480k keys: what is not needed goes before the writes
     # sorted and distinct in numpy: a set and a sort of 240k tuples cost ~15 us an article
     order = np.lexsort((ids, keys))
     keys, ids = keys[order], ids[order]
     new = np.ones(keys.size, dtype=bool)
     new[1:] = (keys[1:] != keys[:-1]) | (ids[1:] != ids[:-1])
-    pairs = zip(keys[new].tolist(), ids[new].tolist(), strict=True)
-    sql.cursor.executemany(INSERT_BAND.replace("%s", sql.mark), pairs)
-    sql.run("DELETE FROM dedup_band_log WHERE seq <= %s", (int(rows[-1][0]),))
-    return len(rows)
+    keys, ids = keys[new], ids[new]
+    sql.cursor.executemany(INSERT_BAND.replace("%s", sql.mark), _pairs(keys, ids))
+    sql.run("DELETE FROM dedup_band_log WHERE seq <= %s", (last_seq,))
+    return merged
+
+
+def _pairs(keys: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> Iterator[tuple[int, int]]:
+    """(key, article) as Python ints, a slice at a time: whole lists of a full log's keys
+    were ~40 MB at the peak of a merge."""
+    step = 20_000
+    for i in range(0, keys.size, step):
+        yield from zip(keys[i : i + step].tolist(), ids[i : i + step].tolist(), strict=True)
