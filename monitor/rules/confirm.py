@@ -6,6 +6,7 @@ announcement share a story, so they count once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -62,10 +63,10 @@ def confirm(
         return None
     support: dict[str, float] = {}
     non_ai = False
+    near = _near(ctx, mid)
     for key, rep in st["reports"].items():
-        if key in history:
-            continue
-        if any(same(mid, v, ctx) for v in rep["backed"]):
+        backed = rep["backed"]  # empty for every story older than the confirmed value
+        if backed and key not in history and near(backed):
             support[key] = float(rep["w"])
             non_ai = non_ai or bool(rep["non_ai"])
     # Whatever the rule says, values backed only by AI writers need two independent
@@ -86,8 +87,11 @@ def confirm(
     st["confirmed"] = new
     if confirmed is not None:
         st["superseded"] = [*st.get("superseded", []), confirmed["value"]][-5:]
+    stamp = _stamp(at)
     for rep in st["reports"].values():  # a new epoch: older reports stop counting
-        rep["backed"] = _backed(ctx, rep["items"], at)
+        # a story whose newest figure is older backs nothing now (the common case, read
+        # from its stamp instead of recounting its figures)
+        rep["backed"] = [] if rep["last"] < stamp else _backed(ctx, rep["items"], at)
     return {"old": confirmed, "new": new}
 
 
@@ -106,18 +110,21 @@ def _report(
     kept up to date here so that counting support reads it instead of recounting.
     """
     art = point.record.article
-    reports = {
-        key: rep for key, rep in st.get("reports", {}).items() if from_iso(rep["last"]) >= horizon
-    }
+    # every fact of a busy series passes here: the stamps are compared as text (see
+    # ``_stamp``), a tenth of the cost of reading each back as a time
+    hz = _stamp(horizon)
+    reports = {key: rep for key, rep in st.get("reports", {}).items() if rep["last"] >= hz}
     rep = reports.pop(art.story_key, None) or {"w": 0.0, "non_ai": False, "items": []}
-    items = [i for i in rep["items"] if from_iso(i[2]) >= horizon]
-    rep["items"] = [*items, [value, art.id, iso(art.sort_at)]][-MAX_ITEMS:]
+    items = [i for i in rep["items"] if i[2] >= hz]
+    rep["items"] = [*items, [value, art.id, _stamp(art.sort_at)]][-MAX_ITEMS:]
     rep["w"] = max(float(rep["w"]), w)
     rep["non_ai"] = bool(rep["non_ai"]) or not art.ai_generated
-    rep["last"] = max((i[2] for i in rep["items"]), key=from_iso)
+    rep["last"] = max(i[2] for i in rep["items"])
     rep["backed"] = _backed(ctx, rep["items"], epoch)
     reports[art.story_key] = rep  # most recent last; the newest are kept over the cap
-    st["reports"] = dict(list(reports.items())[-MAX_STORIES:])
+    if len(reports) > MAX_STORIES:
+        reports = dict(list(reports.items())[-MAX_STORIES:])
+    st["reports"] = reports
     ev = evidence_of(art, point.record.fact.quote, value=value, surface=point.record.fact.surface)
     ev["story"] = art.story_key
     evidence = [
@@ -132,6 +139,8 @@ def _report(
 def _backed(ctx: Ctx, items: list[list[Any]], epoch: datetime | None) -> list[float]:
     """The figures a story backs: those given by the most of its articles since ``epoch``."""
     recent = [i for i in items if epoch is None or from_iso(i[2]) >= epoch]
+    if len(recent) == 1:
+        return [float(recent[0][0])]
     counts: list[tuple[float, int]] = []
     for value, _, _ in recent:
         articles = {aid for v, aid, _ in recent if same(float(v), float(value), ctx)}
@@ -140,3 +149,27 @@ def _backed(ctx: Ctx, items: list[list[Any]], epoch: datetime | None) -> list[fl
         return []
     top = max(n for _, n in counts)
     return sorted({v for v, n in counts if n == top})
+
+
+def _stamp(at: datetime) -> str:
+    """A report's time as state keeps it: ``iso``'s UTC text, whose text order is time
+    order (fixed-width fields, and a whole second sorts before its fractions because
+    "+" < "."). This module writes every stamp it compares, always through here."""
+    return iso(at)
+
+
+def _near(ctx: Ctx, mid: float) -> Callable[[list[float]], bool]:
+    """``any(same(mid, v, ctx) for v in values)``, with the tolerance read once: counting
+    support tests every recent story's figures for every fact of a series."""
+    within = ctx.rule.spec.confirm.same_within
+    size, relative, m = within.value, within.relative, abs(mid)
+
+    def near(values: list[float]) -> bool:
+        for v in values:
+            # same(): |a - b| <= size_at(max(|a|, |b|)), the same float operations
+            top = m if m >= abs(v) else abs(v)
+            if abs(mid - v) <= (top * size if relative else size):
+                return True
+        return False
+
+    return near

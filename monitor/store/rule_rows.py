@@ -130,6 +130,20 @@ _ARTICLE_COLS = (
 )
 
 
+def stories_of(sql: PlainSql, article_ids: Iterable[int]) -> dict[int, int]:
+    """The story of each of these articles that has one (what a copy filed without a
+    story of its own counts as)."""
+    out: dict[int, int] = {}
+    for part in chunks(sorted(set(article_ids))):
+        for aid, sid in sql.rows(
+            f"SELECT id, story_id FROM article WHERE id IN ({sql.marks(len(part))})"
+            " AND story_id IS NOT NULL",
+            list(part),
+        ):
+            out[int(aid)] = int(sid)
+    return out
+
+
 def article_refs(
     session: Session, article_ids: Sequence[int] | None, since: datetime | None
 ) -> dict[int, ArticleRef]:
@@ -147,15 +161,7 @@ def article_refs(
     else:
         rows = sql.rows(f"SELECT {_ARTICLE_COLS}", [])
     # a copy filed without a story counts as the story of the article it copies
-    originals = sorted({r[7] for r in rows if r[6] is None and r[7] is not None})
-    inherited: dict[int, int] = {}
-    for part in chunks(originals):
-        for aid, sid in sql.rows(
-            f"SELECT id, story_id FROM article WHERE id IN ({sql.marks(len(part))})"
-            " AND story_id IS NOT NULL",
-            list(part),
-        ):
-            inherited[int(aid)] = int(sid)
+    inherited = stories_of(sql, {r[7] for r in rows if r[6] is None and r[7] is not None})
     ts_out = sql.types.ts_out
     out: dict[int, ArticleRef] = {}
     for aid, url, title, source, ai, sort_at, story_id, duplicate_of, agent in rows:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 from tests.unit.test_rules_support import T0, article, fact, merged, ruleset, run, share
@@ -540,3 +541,37 @@ def test_a_bare_amount_far_from_every_rate_used_is_still_a_conflict() -> None:
         fact(article(source="markets", story=1, hours=1), 52e9, surface="$52 billion"),
     ]
     assert len(run(rs, facts=bare).alerts) == 1
+
+
+def test_support_is_forgotten_after_the_window_to_the_microsecond() -> None:
+    """Report times are compared as state text (confirm._stamp): a story exactly
+    ``within`` before still counts, one a microsecond older does not."""
+    rules = CAPEX.replace("confirm: {stories: 2}", "confirm: {stories: 2, within: 7d}")
+    rs = ruleset(rules)
+    base = [fact(article(story=1), 53e9), fact(article(story=2, hours=1), 53e9)]
+    state = roundtrip(run(rs, facts=base).state)
+    first = article(story=3, hours=48)
+    at_edge = article(story=4, hours=48 + 7 * 24)
+    kept = run(rs, facts=[fact(first, 66e9), fact(at_edge, 66e9)], state=state)
+    assert [a.new_value for a in kept.alerts] == [66e9]
+    past = article(story=4, hours=48 + 7 * 24)
+    past = dataclasses.replace(past, sort_at=past.sort_at + timedelta(microseconds=1))
+    lost = run(rs, facts=[fact(first, 66e9), fact(past, 66e9)], state=state)
+    assert lost.alerts == ()
+
+
+def test_state_stamps_sort_as_text_in_time_order() -> None:
+    from monitor.rules.confirm import _stamp
+
+    whole = T0.replace(microsecond=0)
+    times = [
+        whole,
+        whole + timedelta(microseconds=1),
+        whole + timedelta(microseconds=999_999),
+        whole + timedelta(seconds=1),
+        (whole + timedelta(hours=3)).astimezone(timezone(timedelta(hours=8))),
+        whole + timedelta(days=400, microseconds=500_000),
+    ]
+    stamps = [_stamp(t) for t in times]
+    assert sorted(stamps) == stamps
+    assert len(set(stamps)) == len(stamps)
