@@ -35,7 +35,7 @@ from monitor.app.outbox import Dispatcher
 from monitor.errors import FileProblems, MonitorError, SourceFileError
 from monitor.fetch.client import Fetcher
 from monitor.fetch.source_file import load_sources
-from monitor.notify.channels import Channel
+from monitor.notify.channels import LOG_CHANNEL, Channel
 from monitor.pipeline import Clock, Pipeline, utcnow
 from monitor.probes import EmbeddedServer, Liveness, app, server
 from monitor.rules.reload import RuleBook
@@ -143,6 +143,8 @@ class Daemon:
             self.pipeline.channels = channels  # one reference: an atomic swap
             self.dispatcher = Dispatcher(self.pipeline)  # senders for the new channels
             log.info("channels reloaded: %d channel(s)", len(channels))
+            if self.rulebook.channels is not None:
+                self.rulebook.set_channels({c.name for c in channels} | {LOG_CHANNEL})
         return True
 
     def _report_rule_problems(self, problems: tuple[object, ...]) -> None:
@@ -239,8 +241,8 @@ class Daemon:
         if self._sources_stamp is not None:
             self._sources_stamp = (0, 0)  # read it again even when its stamp is the same
         self.reload_sources()
+        self.reload_channels()  # first: the rules are checked against its channel names
         self.reload_rules()
-        self.reload_channels()
 
     # --------------------------------------------------------------------- run
 

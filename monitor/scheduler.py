@@ -64,12 +64,13 @@ def build_scheduler(
         digest, IntervalTrigger(seconds=schedule.tick), id="digest", next_run_time=now
     )
     scheduler.add_job(dispatch, IntervalTrigger(seconds=dispatch_interval), id="dispatch")
-    # first run a minute after start: a restart loop does not prune at every start
+    # first run a minute after start (or one interval, if shorter): a restart loop does
+    # not prune at every start
     scheduler.add_job(
         retention,
         IntervalTrigger(seconds=retention_interval),
         id="retention",
-        next_run_time=now + timedelta(seconds=60),
+        next_run_time=now + timedelta(seconds=min(60.0, retention_interval)),
     )
     # stale rules fire on silence, which no new article will ever trigger
     scheduler.add_job(evaluate, IntervalTrigger(seconds=schedule.evaluate_interval), id="evaluate")

@@ -194,7 +194,10 @@ class RetentionSettings(BaseModel):
         30.0, gt=0, description="Days sent messages stay in the outbox (dead ones stay)."
     )
     interval: float = Field(
-        86400.0, gt=0, description="Seconds between the daemon's retention runs."
+        86400.0,
+        gt=0,
+        description="Seconds between the daemon's retention runs; the first runs a minute "
+        "after start (or one interval, if shorter).",
     )
 
 

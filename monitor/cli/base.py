@@ -32,9 +32,6 @@ log = logging.getLogger("monitor")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Not a channel of the channels file: an alert routed here is logged (operator matters).
-LOG_CHANNEL = "log"
-
 
 @dataclasses.dataclass
 class State:
@@ -186,6 +183,8 @@ class State:
         """The names ``notify:`` may use; None when no channels file is in effect."""
         if self.channels_file() is None:
             return None
+        from monitor.notify.channels import LOG_CHANNEL
+
         return frozenset(c.name for c in self.load_channels(unset_ok=True)) | {LOG_CHANNEL}
 
     def pipeline(self, *, strict_rules: bool = True, sending: bool = False) -> Pipeline:

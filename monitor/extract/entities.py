@@ -9,8 +9,8 @@ specific first (issue 5, "Entities and attribution"):
    credited to nobody rather than to the article's subject.
 2. ``Amazon's 35x``, ``Huawei Cloud captures 13.1%``: the nearest name before the number
    in its sentence.
-   A name on the far side of a comparison ("rivals like OpenAI's GPT-4 and Meta's
-   Llama 3") owns only a number right after it.
+   A name on the far side of a comparison ("rivals like Baidu's Ernie and
+   ByteDance's Doubao") owns only a number right after it.
 3. ``its 4% share``, ``It holds 36%``, ``The stock trades at 18x``: the article's main
    entity, with a little less confidence.
 4. ``With a 36% share of China's cloud market, Alibaba is ...``: the name that opens
@@ -45,7 +45,7 @@ _SUBJECT_WORDS = frozenset(
 )  # fmt: skip
 _PRONOUN_AFTER = re.compile(
     r"^[^.;:]{0,40}?,\s+(?:the\s(?:company|group|firm)|it)\b", re.IGNORECASE
-)  # "At a P/E of 18x (as of December 2025), the company trades at ..."
+)  # "At 18x forward earnings (end of 2025), the group trades below ..."
 _POSSESSIVE_GAP = re.compile(r"^(?:['’]s)?\s*$")
 _LIST_GAP = re.compile(r"^(?:['’]s)?[^.;:()]{0,40}?(?:,|\band\b|\bor\b)\s*$")
 # A digit between a number and a later name: that name introduces its own figure.
@@ -54,10 +54,10 @@ _SUBJECT_GAP = re.compile(r",\s*(?:the\s)?$")
 _NEAR_AFTER = 15  # characters: "18x P/E for Alibaba"
 _COMPARED_REACH = 25  # characters: "than Amazon's 35x" is 3
 # What may stand between a compared name and a number it still owns: its possessive,
-# a product name or two, a relative clause about it ("than DeepSeek's R1, which
-# boasts 671 billion"), or "at" / "with" ("trailing AWS at 30%"). Any other word
-# means the number belongs to the sentence's own subject ("on par with DeepSeek R1
-# at only half the price" is the subject's price).
+# a product name or two, a relative clause about it ("than Moonshot's Kimi K2, which
+# packs 1 trillion"), or "at" / "with" ("trailing AWS at 30%"). Any other word
+# means the number belongs to the sentence's own subject ("as good as DeepSeek R1
+# for just half the price" is the subject's price).
 _COMPARED_GAP = re.compile(
     r"^(?:['’]s)?(?:[\s-]+[A-Z0-9][\w.-]*){0,2}"
     r"(?:,?\s+(?:which|that|who)\s+(?:[a-z]+\s+){0,3}|\s+(?:at|with|of)\s+|\s*[:=]\s*|\s+)?$"
@@ -68,10 +68,10 @@ _CONTINUES = re.compile(
     r"[^.;:\d]{0,40}?(?:,\s*|\s+|\()(?:with|of\s+which|including|and)\s+"
     r"(?:about|around|roughly|nearly|over|some|just|only)?\s*"
 )
-# A name after the number that owns it: "the 8% decline for Nvidia", "the 671 billion
-# parameters in DeepSeek's R1 model" (a short noun phrase, then "for" or "in").
+# A name after the number that owns it: "the 8% decline for Nvidia", "the 235 billion
+# parameters in Alibaba's Qwen3 model" (a short noun phrase, then "for" or "in").
 _OWNER_AFTER = re.compile(r"^\s(?:[a-z][a-z-]*\s){0,2}(?:for|in)\s(?:the\s)?$")
-# "... wiped off the value of Nvidia stock": the name of the stock owns the figure.
+# "... erased from the value of Nvidia stock": the name of the stock owns the figure.
 _STOCK_AFTER = re.compile(r"(?:['’]s)?\s(?:stock|shares|share\sprice|market\svalue)\b")
 _STOCK_GAP = re.compile(r"^\s(?:[a-z][a-z-]*\s){0,5}(?:of|in)\s$")
 # "60% of Nvidia's H100": a share of another company's figure names the base, not
@@ -198,7 +198,7 @@ def attribute(
         m = sentence_mentions[k]
         if m.end > start:
             continue
-        # "outperforms rivals like OpenAI's GPT-4 and Meta's Llama 3 ... over 200
+        # "beats rivals like Baidu's Ernie and ByteDance's Doubao ... over 200
         # models": a name on the far side of a comparison owns only a number right
         # after it ("lower than Amazon's 35x").
         if compared[k] and (
@@ -251,9 +251,9 @@ def _owner_after(
 ) -> tuple[Mention, bool] | None:
     """A name after the number that owns it, and whether the evidence is strong.
 
-    "the 8% decline for Nvidia" and "671 billion parameters in DeepSeek's R1 model"
+    "the 8% decline for Nvidia" and "235 billion parameters in Alibaba's Qwen3 model"
     (a short noun phrase, then "for"/"in": weak, it yields to a name before that has
-    no figure of its own); "$600bn wiped off the value of Nvidia stock" (the stock's
+    no figure of its own); "$600bn erased from the value of Nvidia stock" (the stock's
     company: strong).
     """
     for m in mentions:
@@ -295,7 +295,7 @@ def compared_flags(text: str, sentence_start: int, mentions: list[Mention]) -> l
     """For each mention: does it sit on the far side of a comparison?
 
     A name after "than", "vs.", "like", "trailing" is compared; so is a name that
-    continues such a list ("like OpenAI's GPT-4 and Meta's Llama 3").
+    continues such a list ("like Baidu's Ernie and ByteDance's Doubao").
     """
     out: list[bool] = []
     for k, m in enumerate(mentions):

@@ -189,7 +189,7 @@ _GAP_BREAK = re.compile(r"[,;—(]")
 def _split_gap(text: str, a_end: int, b_start: int) -> int:
     """Where the words between two numbers stop describing the first one.
 
-    At the first clause break if there is one ("a 34% surge in Q3 2025, driven by
+    At the first clause break if there is one ("a 34% rise in Q3 2025, on the back of
     triple-digit growth"); else most of the gap goes to the first number, since
     news dates a figure after it ("declined 76% in Q4 2025").
     """
@@ -284,8 +284,8 @@ def _sentence_facts(
         period = None
         owned = (0, 0)
         if dated or level:
-            # A linked pair ("$53 billion (RMB 380 billion) over the next three
-            # years") is one amount: it owns the stretch around both numbers.
+            # A linked pair ("$53 billion (RMB 380 billion) across three years") is
+            # one amount: it owns the stretch around both numbers.
             lo = i - 1 if linked else i
             hi = i + 1 if i + 1 < n and qs[i + 1].second_currency else i
             owned = (gaps[lo - 1] if lo else 0, gaps[hi] if hi + 1 < n else s1 - s0)

@@ -50,6 +50,10 @@ from monitor.yamlsource import (
 )
 
 ChannelType = Literal["email", "slack", "webhook"]
+# not a channel of the channels file: every rule may name it, and an alert routed there is
+# logged (operator matters) and shown in the digest
+LOG_CHANNEL = "log"
+
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _Report = Callable[[str, str], None]  # (key, message): a problem at that key
 

@@ -79,6 +79,18 @@ class RuleBook:
                 return cached
         return read_file(Path(name))
 
+    def set_channels(self, channels: Collection[str]) -> None:
+        """The channel names ``notify:`` may use changed (the channels file was reloaded):
+        the next ``maybe_reload`` checks every rule against them, so a rule routed to a
+        channel that was just added comes into force, and one routed to a removed channel
+        is refused."""
+        names = frozenset(channels)
+        with self._lock:
+            if names != self.channels:
+                self.channels = names
+                self._fingerprint = None
+                self._digests = {}
+
     def maybe_reload(self) -> ReloadOutcome:
         """Reload when a file was added, removed or edited; cheap when nothing changed."""
         with self._lock:

@@ -29,6 +29,7 @@ from sqlmodel import col, select
 from monitor.app import polling
 from monitor.daemon import Daemon
 from monitor.models import Alert, Source
+from monitor.rules.loader import load_rules
 from monitor.rules.reload import RuleBook
 from monitor.settings import Settings
 from monitor.store import sources as sources_store
@@ -140,8 +141,8 @@ def _env(db: str, tmp_path: Path, **more: str) -> dict[str, str]:
         MONITOR_HTTP__JITTER="0",
         MONITOR_SCHEDULE__TICK="0.5",
         HOME=str(tmp_path),
-        **more,
     )
+    env.update(more)
     return env
 
 
@@ -341,6 +342,63 @@ def test_sighup_reloads_the_sources_file(tmp_path: Path) -> None:
     with session_scope(engine) as s:
         assert sources_store.by_name(s, "extra") is not None
     engine.dispose()
+
+
+HUP_CHANNELS = """channels:
+  - name: desk-email
+    type: email
+    to: [analyst@example.com]
+    schedule: "0 8 * * 1-5"
+  - name: china-tech-slack
+    type: slack
+    url_env: HUP_SLACK_URL
+    schedule: "0 8 * * 1-5"
+"""
+
+
+def test_sighup_reloads_rules_and_channels(tmp_path: Path) -> None:
+    """A rule file and a channel added while the daemon runs are in force after SIGHUP;
+    a channels file broken afterwards is refused and the channels in use are kept."""
+    from monitor.demo_server import serve_directory
+
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    channels = tmp_path / "channels.yaml"
+    channels.write_text(HUP_CHANNELS, encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'hup.db'}"
+    seen: list[str] = []
+    with serve_directory(SEEDS) as base:
+        env = _env(
+            db, tmp_path, MONITOR_SOURCES_FILE=str(sources_file(tmp_path, base)),
+            MONITOR_RULES__DIR=str(rules), MONITOR_CHANNELS_FILE=str(channels),
+            HUP_SLACK_URL="https://hooks.slack.test/services/T/B/x",
+            MONITOR_RULES__RELOAD_INTERVAL="3600",  # only the signal reloads
+        )  # fmt: skip
+        with daemon(env, tmp_path) as (proc, log):
+            wait_for(log, "monitor running as", seen)
+            before = len(load_rules(rules, channels=CHANNELS).rules)
+            (rules / "extra.yaml").write_text(
+                "rules:\n  - id: hup-extra\n    when: {new_term: qwen_models}\n"
+                "    notify: [night-email]\n",
+                encoding="utf-8",
+            )
+            with channels.open("a", encoding="utf-8") as f:
+                f.write(
+                    "  - name: night-email\n    type: email\n    to: [night@example.com]\n"
+                    "    schedule: '0 22 * * *'\n"
+                )
+            proc.send_signal(signal.SIGHUP)
+            wait_for(log, "SIGHUP: reloading", seen)
+            # the channels first: the new rule names the new channel
+            wait_for(log, "channels reloaded: 3 channel(s)", seen)
+            wait_for(log, f"rules reloaded: {before + 1} rule(s)", seen)
+            channels.write_text("channels:\n  - name: x\n    type: pager\n", encoding="utf-8")
+            proc.send_signal(signal.SIGHUP)
+            wait_for(log, "keeping the previous channels", seen)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+            rest = log.read()
+    assert "Traceback" not in "".join(seen) + rest
 
 
 # ------------------------------------------------------------------------- leases

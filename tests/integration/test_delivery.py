@@ -40,7 +40,7 @@ Run = Any
 
 CAPEX = (
     "Alibaba said on Tuesday it will invest RMB 380 billion, about $53 billion, in AI and "
-    "cloud infrastructure over the next three years, the largest such plan of any Chinese "
+    "cloud infrastructure over the coming three years, the largest such plan of any Chinese "
     "company so far."
 )
 RAISED = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from monitor.models import Alert
 from monitor.pipeline import Pipeline
 from monitor.rules.loader import load_rules
 from monitor.settings import Settings
@@ -46,7 +47,7 @@ COMMENTARY = (
 )
 RAISE = (
     "Alibaba Lifts Its AI Budget to RMB 410 Billion",
-    "Alibaba raised its three-year AI infrastructure budget to RMB 410 billion from RMB"
+    "Alibaba raised its three-year AI infrastructure plan to RMB 410 billion from RMB"
     " 310.5 billion on Thursday, citing demand from cloud customers.\n\n"
     "The increase of RMB 99.5 billion will go mostly to overseas data centers.",
 )
@@ -97,4 +98,46 @@ def test_commentary_months_later_restates_the_plan_and_a_raise_is_new(tmp_path: 
     (story,) = shown
     assert story.restated == "restated by 1 more article, nothing new"
     assert "new story" not in story.about
+    engine.dispose()
+
+
+RAISE_RULE = """
+rules:
+  - id: plan-change
+    when:
+      change: {entity: alibaba, metric: ai_capex_plan, currency: CNY, by: 2%, first: false}
+    confirm: {stories: 1}
+    trust: {ai: count}
+    severity: high
+    notify: [desk-email]
+"""
+
+
+def test_a_restatement_fires_nothing_and_a_raise_fires_the_change_rule(tmp_path: Path) -> None:
+    """The restatement handling never silences a change: the plan's restatement months
+    later raises no alert, and the raise is the change the rule exists for."""
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    vocabulary = (ROOT / "rules" / "vocabulary.yaml").read_text(encoding="utf-8")
+    (rules_dir / "vocabulary.yaml").write_text(vocabulary, encoding="utf-8")
+    (rules_dir / "plan.yaml").write_text(RAISE_RULE, encoding="utf-8")
+    ruleset = load_rules(rules_dir, channels=CHANNELS)
+    assert not ruleset.problems, ruleset.problems
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    upgrade(engine)
+    now = [JAN]
+    pipe = Pipeline(Settings(), engine, ruleset, clock=lambda: now[0])
+
+    def alerts(key: str, story: tuple[str, str], at: datetime, source: str) -> list[str]:
+        now[0] = at + timedelta(hours=1)
+        report = pipe.ingest([item(key, story, at)], source=source)
+        with session_scope(engine) as s:
+            rows = [s.get(Alert, i) for i in report.alert_ids]
+            return [row.title for row in rows if row is not None]
+
+    assert alerts("plan", PLAN, JAN, "wire") == []  # the first value is the baseline
+    assert alerts("retold", RETOLD, JAN + timedelta(hours=5), "daily") == []
+    assert alerts("commentary", COMMENTARY, JAN + timedelta(days=67), "ainvest") == []
+    (title,) = alerts("raise", RAISE, JAN + timedelta(days=145), "wire")
+    assert "310.5" in title and "410" in title, title
     engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -153,3 +154,89 @@ def test_sent_messages_go_after_their_days_and_dead_letters_stay(engine: Engine)
     with engine.connect() as conn:
         left = sorted(r[0] for r in conn.execute(sa.text("SELECT unique_key FROM delivery")))
     assert left == ["b", "c"]
+
+
+def _aged_database(tmp_path: Path, name: str) -> tuple[str, dict[str, int]]:
+    from monitor.store.db import make_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / name}"
+    engine = make_engine(url)
+    upgrade(engine)
+    _, ids = ingest(engine, tmp_path)
+    age(engine, ids["dead"], 800)  # past article_days: deleted with its facts
+    age(engine, ids["middle"], 200)  # past text_days: its body goes, its facts stay
+    engine.dispose()
+    return url, ids
+
+
+def _env(url: str, tmp_path: Path, **more: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env.update(
+        PYTHONPATH=str(RULES.parent), MONITOR_DATABASE_URL=url, MONITOR_RULES__DIR=str(RULES),
+        HOME=str(tmp_path), **more,
+    )  # fmt: skip
+    return env
+
+
+def test_monitor_db_prune_applies_the_settings_and_says_what_it_did(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url, ids = _aged_database(tmp_path, "cli.db")
+    env = _env(url, tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor", "db", "prune", "--json"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    (report,) = json.loads(out.stdout)
+    # the old article's body goes first, then the article itself
+    assert report["articles_deleted"] == 1 and report["bodies_dropped"] == 2, report
+    engine = sa.create_engine(url)
+    assert count(engine, "SELECT COUNT(*) FROM article WHERE id = :id", id=ids["dead"]) == 0
+    assert count(engine, "SELECT LENGTH(text) FROM article WHERE id = :id", id=ids["middle"]) == 0
+    engine.dispose()
+    again = subprocess.run(
+        [sys.executable, "-m", "monitor", "db", "prune"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0 and again.stdout.startswith("0 article bodies dropped, 0 art")
+
+
+def test_the_daemon_runs_retention_on_its_schedule(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url, ids = _aged_database(tmp_path, "daemon.db")
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources: []\n", encoding="utf-8")
+    env = _env(
+        url, tmp_path, MONITOR_SOURCES_FILE=str(sources), MONITOR_RETENTION__INTERVAL="1",
+        MONITOR_SCHEDULE__TICK="0.5",
+    )  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run"],
+        env=env, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    watchdog = threading.Timer(60, proc.kill)  # a daemon that never prunes fails the test
+    watchdog.start()
+    try:
+        for line in proc.stderr:  # reading is waiting: the daemon says when it pruned
+            seen.append(line)
+            if "retention: 2 article bodies dropped, 1 articles deleted" in line:
+                break
+        else:
+            raise AssertionError("the daemon ended before pruning:\n" + "".join(seen))
+    finally:
+        watchdog.cancel()
+        proc.terminate()
+        rest = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 0, rest
+    assert "Traceback" not in "".join(seen) + rest
+    engine = sa.create_engine(url)
+    assert count(engine, "SELECT COUNT(*) FROM article WHERE id = :id", id=ids["dead"]) == 0
+    engine.dispose()

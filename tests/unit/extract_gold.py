@@ -141,8 +141,8 @@ GOLD: tuple[GoldCase, ...] = (
     _case(
         "peer-spending-and-rd",
         "Alibaba versus the hyperscalers",
-        "Alibaba's outlays look modest next to Microsoft's $100 billion annual R&D budget "
-        "or Amazon's $40 billion in cloud infrastructure spending.",
+        "Alibaba's outlays look small beside Microsoft's $100 billion yearly R&D bill or "
+        "Amazon's $40 billion of spending on cloud infrastructure.",
         ("aws", "ai_capex_plan", 40 * B),
     ),
     _case(
@@ -168,8 +168,8 @@ GOLD: tuple[GoldCase, ...] = (
     _case(
         "bracket-with-alias",
         "Cloud rankings",
-        "Alibaba Cloud's worldwide market share was 4% as of Q3 2025, trailing Microsoft's "
-        "Azure (20%) and Amazon Web Services (AWS, 29%).",
+        "In Q3 2025 Alibaba Cloud's worldwide market share came to 4%, short of Microsoft's "
+        "Azure (20%) and, further ahead, Amazon Web Services (AWS, 29%).",
         ("alibaba", "cloud_market_share", 4),
         ("microsoft", "cloud_market_share", 20),
         ("aws", "cloud_market_share", 29),
@@ -197,15 +197,15 @@ GOLD: tuple[GoldCase, ...] = (
     _case(
         "china-share",
         "Alibaba at home",
-        "Alibaba's 36% share of China's cloud sector, the largest in the country, keeps "
+        "Alibaba's 36% share of China's cloud sector, bigger than any domestic rival's, keeps "
         "rivals such as\nand Tencent at bay.",
         ("alibaba", "cloud_market_share", 36),
     ),
     _case(
         "china-share-peers-list",
-        "Competition Intensifies for AI Share",
-        "ByteDance's Volcano Engine holds 14.8% of China's AI cloud market, Huawei Cloud "
-        "takes 13.1%, and Tencent Cloud captures 7%.",
+        "A crowded field at home",
+        "In China's AI cloud market, ByteDance's Volcano Engine has a 14.8% slice, Huawei "
+        "Cloud takes 13.1%, and Tencent Cloud captures 7%.",
         ("bytedance", "cloud_market_share", 14.8),
         ("huawei", "cloud_market_share", 13.1),
         ("tencent", "cloud_market_share", 7),
@@ -234,9 +234,9 @@ GOLD: tuple[GoldCase, ...] = (
     _case(
         "cloud-growth-and-ai-streak",
         "Alibaba's cloud unit",
-        "The Cloud Intelligence Group, Alibaba's AI and cloud arm, posted a 34% "
-        "year-over-year revenue jump in Q3 2025, powered by triple-digit growth in "
-        "AI-related products for nine consecutive quarters.",
+        "Alibaba's cloud division posted a 34% year-over-year revenue jump in Q3 2025, "
+        "helped by AI-related products that have grown at triple-digit rates in each of "
+        "the past nine quarters.",
         ("alibaba", "cloud_revenue_growth", 34),
         ("alibaba", "ai_revenue_growth", 100),
     ),
@@ -251,8 +251,8 @@ GOLD: tuple[GoldCase, ...] = (
     _case(
         "ai-streak-then-cloud-revenue",
         "Alibaba results",
-        "Alibaba Cloud's AI-related product revenue expanded at a triple-digit rate for six "
-        "consecutive quarters in 2024, feeding a 13% year-over-year revenue increase to "
+        "Through 2024 the AI-related product revenue of Alibaba Cloud grew at a triple-digit "
+        "pace quarter after quarter, lifting the unit's revenue 13% year-over-year to "
         "$4.35 billion.",
         ("alibaba", "ai_revenue_growth", 100),
         ("alibaba", "cloud_revenue_growth", 13),
@@ -290,7 +290,7 @@ GOLD: tuple[GoldCase, ...] = (
     _case(
         "net-income-jump-noun",
         "Alibaba beats again",
-        "The company keeps beating estimates, as a 333% net income jump in Q4 2024 showed.",
+        "The company keeps beating estimates; in Q4 2024 its net income jumped 333%.",
         ("alibaba", "net_income_change", 333),
     ),
     _case(
@@ -311,22 +311,22 @@ GOLD: tuple[GoldCase, ...] = (
     _case(
         "forward-pe-vs-peer",
         "Valuation",
-        "Alibaba trades at a forward P/E of 15x, far below Amazon's 35x.",
+        "On forward earnings Alibaba is priced at a P/E of 15x, far below Amazon's 35x.",
         ("alibaba", "pe_ratio", 15),
         ("aws", "pe_ratio", 35),
     ),
     _case(
         "leading-multiple-stripped",
         "Alibaba's AI Push: Growth or Mirage?",
-        "- At 18x P/E versus Microsoft's 35x, Alibaba's AI-driven valuation stays discounted.",
+        "- At 18x P/E versus Microsoft's 35x, the market still prices Alibaba's AI bet cheaply.",
         ("alibaba", "pe_ratio", 18),
         ("microsoft", "pe_ratio", 35),
     ),
     _case(
         "pe-subject-after",
         "Alibaba's AI Push",
-        "At a price-to-earnings (P/E) ratio of 18x (as of December 2025), the company "
-        "trades at a discount to Microsoft's 35x and Amazon's 40x.",
+        "With its price-to-earnings (P/E) multiple at 18x in December 2025, the company "
+        "stays cheaper than Microsoft's 35x and Amazon's 40x.",
         ("alibaba", "pe_ratio", 18),
         ("microsoft", "pe_ratio", 35),
         ("aws", "pe_ratio", 40),
@@ -339,8 +339,8 @@ GOLD: tuple[GoldCase, ...] = (
     ),
     _case(
         "earnings-multiple-vs",
-        "Valuation Gap Versus US Peers",
-        "Alibaba trades at 23.5x 2025 earnings compared to Amazon at 32.1x.",
+        "Cheaper than its US peers",
+        "Alibaba changes hands at 23.5x 2025 earnings, against 32.1x for Amazon.",
         ("alibaba", "pe_ratio", 23.5),
         ("aws", "pe_ratio", 32.1),
     ),
@@ -354,9 +354,9 @@ GOLD: tuple[GoldCase, ...] = (
     # --- buyback, stock move, price target ---------------------------------------------
     _case(
         "buyback-remaining-vs-repurchased",
-        "Share Buybacks",
-        "Alibaba has $19.1 billion remaining in its buyback authorization through March "
-        "2027, after repurchasing $241 million in Q3 2025.",
+        "Returning cash",
+        "After buying back $241 million of stock in Q3 2025, Alibaba still has $19.1 billion "
+        "left in its buyback authorization, which runs to March 2027.",
         ("alibaba", "buyback_remaining", 19.1 * B),
     ),
     _case(
@@ -383,7 +383,7 @@ GOLD: tuple[GoldCase, ...] = (
     _case(
         "downloads",
         "Alibaba's Qwen app",
-        "The Qwen app was downloaded 10 million times in its first week, Alibaba said.",
+        "Alibaba said the Qwen app passed 10 million downloads within seven days of launch.",
         ("alibaba", "app_downloads", 10_000_000),
     ),
     # --- more forms, written without tuning the extractor on them -----------------------

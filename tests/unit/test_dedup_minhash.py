@@ -23,7 +23,7 @@ from monitor.dedup import (
 
 TEXT = (
     "Alibaba has emerged as a formidable contender in the worldwide scramble for artificial "
-    "intelligence capacity, pledging $53 billion (RMB 380 billion) over the next three years "
+    "intelligence capacity, pledging $53 billion (RMB 380 billion) across the next three years "
     "to expand its AI and cloud infrastructure. The size of the commitment makes one thing "
     "plain: management no longer treats AI as a side bet but as the load-bearing wall of the "
     "entire group. Alibaba Cloud holds 4% of the global cloud market, trailing AWS (30%), "

@@ -41,14 +41,14 @@ def owners(title: str, text: str) -> dict[str, str | None]:
         ),
         (
             "Baidu model",
-            "Baidu's new model has 28 billion parameters, a fraction of the 671 billion "
+            "Baidu trained its model with 28 billion parameters, against the 671 billion "
             "parameters in DeepSeek's V3 model.",
             {"28 billion": "baidu", "671 billion": "deepseek"},
         ),
         (
             "Alibaba model",
-            "The new model is far smaller than DeepSeek's R1, which has 671 billion "
-            "parameters, with 37 billion active at a time.",
+            "The release is much leaner than DeepSeek's R1, which carries 671 billion "
+            "parameters, of which 37 billion work on each token.",
             {"671 billion": "deepseek", "37 billion": "deepseek"},
         ),
         (
