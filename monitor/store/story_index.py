@@ -21,6 +21,10 @@ from monitor.store.plain_sql import PlainSql
 
 MAX_RECENT = 30  # most recent stories of the company compared per article
 MAX_BY_FIGURE = 30  # ... plus those holding one of its figures
+# ... found among the company's most recent stories of the window: a window that holds
+# thousands of one company's stories (a backfill of undated files, all "now") costs what
+# this many do, not what the window holds
+MAX_EVENT_SCAN = 500
 _SPANS_PER_QUERY = 100  # key ranges per statement: far below SQLite's expression depth
 
 
@@ -101,7 +105,8 @@ def event_candidates(
 ) -> list[CandidateRow]:
     """Stories of ``company`` (None: of no company) whose event is told within
     [earliest, latest]: the ``MAX_RECENT`` most recent, and up to ``MAX_BY_FIGURE`` of
-    those holding a figure in one of ``spans`` (unit, currency, low, high)."""
+    those holding a figure in one of ``spans`` (unit, currency, low, high) among its
+    ``MAX_EVENT_SCAN`` most recent."""
     t = sql.types
     lo, hi = t.ts_in(earliest), t.ts_in(latest)
     of, of_params = _of(company)
@@ -111,11 +116,20 @@ def event_candidates(
         f"SELECT {_COLS} FROM story s WHERE {window}{order} LIMIT {MAX_RECENT}",
         [*of_params, lo, hi],
     )
+    if len(rows) < MAX_RECENT:
+        scanned = ""  # the window holds fewer stories than the scan bound
+        scan_params: list[Any] = []
+    else:
+        scanned = (
+            f" AND s.id IN (SELECT s.id FROM story s WHERE {window}{order} LIMIT {MAX_EVENT_SCAN})"
+        )
+        scan_params = [*of_params, lo, hi]
     for start in range(0, len(spans), _SPANS_PER_QUERY):
         keyed, key_params = _with_keys(spans[start : start + _SPANS_PER_QUERY])
         rows += sql.rows(
-            f"SELECT {_COLS} FROM story s WHERE {window} AND {keyed}{order} LIMIT {MAX_BY_FIGURE}",
-            [*of_params, lo, hi, *key_params],
+            f"SELECT {_COLS} FROM story s WHERE {window}{scanned} AND {keyed}{order}"
+            f" LIMIT {MAX_BY_FIGURE}",
+            [*of_params, lo, hi, *scan_params, *key_params],
         )
     return _rows(sql, rows)
 
