@@ -146,6 +146,9 @@ def _env(db: str, tmp_path: Path, **more: str) -> dict[str, str]:
     return env
 
 
+WATCHDOG_S = 180.0  # far more than any test here needs from its daemon
+
+
 @contextmanager
 def daemon(
     env: dict[str, str], cwd: Path, *args: str
@@ -155,9 +158,14 @@ def daemon(
         env=env, cwd=cwd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert proc.stderr is not None
+    # a daemon that never logs what a test waits for would block that read for ever: it
+    # is killed instead, its log ends, and ``wait_for`` fails saying what it waited for
+    watchdog = threading.Timer(WATCHDOG_S, proc.kill)
+    watchdog.start()
     try:
         yield proc, proc.stderr
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
         proc.wait(30)

@@ -55,7 +55,7 @@ def test_money_forms_are_normalised(text: str, surface: str, value: float, curre
 
 
 def test_two_currencies_of_one_amount_are_linked_both_ways() -> None:
-    text = "the company allocated RMB120 billion ($16.5 billion) to AI"
+    text = "the company directed RMB120 billion ($16.5 billion) to AI"
     cny, usd = find_quantities(text)
     assert (cny.value, cny.currency, cny.alt_value, cny.alt_currency) == (
         120e9, "CNY", 16.5e9, "USD",
@@ -144,7 +144,7 @@ def test_a_paragraph_break_left_by_a_stripped_name_does_not_split() -> None:
 def test_periods() -> None:
     text = (
         "Alibaba will invest $53 billion over the next three years. Alibaba's cloud "
-        "revenue grew 34% year-over-year in Q3 2025. Alibaba's FY2025 net income rose "
+        "revenue was up 34% year-over-year in Q3 2025. Alibaba's FY2025 net income rose "
         "62.62% to RMB 130.11 billion. Alibaba shares are up 45% year to date. Alibaba's "
         "AI-related product revenue posted triple-digit growth for nine consecutive quarters."
     )
@@ -186,7 +186,10 @@ def test_global_and_china_shares_are_different_series() -> None:
 
 
 def test_forward_and_trailing_pe_are_different_series() -> None:
-    text = "Alibaba trades at a forward P/E of 15x. On a trailing P/E of 19.2, Alibaba looks cheap."
+    text = (
+        "Alibaba's stock sits at a forward P/E of 15x. "
+        "On a trailing P/E of 19.2, Alibaba looks cheap."
+    )
     fwd, trailing = _one(text, "15x"), _one(text, "19.2")
     assert fwd.metric == trailing.metric == "pe_ratio"
     assert fwd.qualifiers == (("basis", "forward"),)
@@ -194,7 +197,7 @@ def test_forward_and_trailing_pe_are_different_series() -> None:
 
 
 def test_a_fall_is_negative() -> None:
-    fact = _one("Alibaba's free cash flow declined 76% in Q4 2025.", "76%")
+    fact = _one("Free cash flow at Alibaba declined 76% in Q4 2025.", "76%")
     assert (fact.metric, fact.value, fact.period) == ("fcf_change", -76.0, "Q4 2025")
 
 
@@ -250,8 +253,8 @@ def test_unmatched_quantity_is_an_untyped_figure() -> None:
 
 def test_exclude_vetoes_the_nearest_number_only() -> None:
     text = (
-        "Its outlays pale next to Microsoft's $100 billion annual R&D budget or Amazon's "
-        "$40 billion in cloud infrastructure spending."
+        "Its outlays look small beside Microsoft's $100 billion yearly R&D budget, or next to "
+        "Amazon's $40 billion of cloud infrastructure spending."
     )
     assert _one(text, "$100 billion").metric is None
     assert _one(text, "$40 billion").metric == "ai_capex_plan"
@@ -276,7 +279,7 @@ def test_qwen_model_names_are_terms_without_trailing_punctuation() -> None:
 
 
 def test_term_owner_is_the_possessor_even_in_a_comparison() -> None:
-    text = "Qwen3 beats rivals like OpenAI's GPT-4 and Meta's Llama 3 in benchmarks."
+    text = "Qwen3 outscores OpenAI's GPT-4 as well as Meta's Llama 3 on benchmarks."
     result = extract(text, "Alibaba's Qwen3", VOCAB)
     owners = {t.term: t.entity for t in result.terms}
     assert owners == {"Qwen3": "alibaba", "GPT-4": "openai", "Llama 3": "meta"}
@@ -322,7 +325,7 @@ def test_export_control_topic_with_its_entity() -> None:
 
 def test_every_fact_carries_its_evidence() -> None:
     text = (
-        "Alibaba will invest $53 billion (RMB 380 billion) over the next three years. Its "
+        "Alibaba will invest $53 billion (RMB 380 billion) over the coming three years. Its "
         "4% global cloud share trails AWS (30%)."
     )
     result = extract(text, "Alibaba", VOCAB)
