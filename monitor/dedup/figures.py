@@ -63,7 +63,24 @@ def _close(unit: str, a: float, b: float) -> bool:
     tol = REL_TOLERANCE * max(abs(a), abs(b))
     if unit in ("percent", "pp", "growth"):
         tol = max(tol, ABS_TOLERANCE_PCT)
+        if abs(a - b) > tol:
+            return _rounded(a, b)
     return abs(a - b) <= tol
+
+
+def _decimals(v: float) -> int:
+    text = f"{v:.6f}".rstrip("0")
+    return len(text) - text.index(".") - 1
+
+
+def _rounded(a: float, b: float) -> bool:
+    """One percentage is the other as a headline rounds it: "8%" for "8.39%", "16.9%" for
+    "16.86%" (the less precise one is the more precise one rounded to its decimals)."""
+    da, db = _decimals(a), _decimals(b)
+    if da == db:
+        return False
+    coarse, fine, places = (a, b, da) if da < db else (b, a, db)
+    return round(fine, places) == coarse
 
 
 _MONTHS = frozenset(

@@ -7,8 +7,10 @@ rule of ``monitor.dedup.story`` and ``monitor.dedup.restatement``.
 
 from __future__ import annotations
 
+import pytest
+
 from monitor.dedup import restatement, story_members, text_vector
-from monitor.dedup.figures import fact_weight
+from monitor.dedup.figures import Figure, fact_weight
 from monitor.dedup.story import (
     ArticleProfile,
     StoryProfile,
@@ -120,6 +122,27 @@ def test_two_currency_amount_is_one_figure_linked_or_not() -> None:
         ]
     )
     assert len(moved.figures) == 2
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (8.0, 8.39, True),  # a headline's "8%" for the body's "8.39%"
+        (16.9, 16.86, True),
+        (17.0, 16.86, True),
+        (36.0, 35.8, True),  # within the absolute tolerance anyway
+        (8.0, 8.61, False),  # rounds to 9
+        (8.4, 8.0, True),  # "8%" may be "8.4%" rounded
+        (8.6, 8.0, False),  # ... but not "8.6%": that is "9%"
+        (8.1, 8.5, False),  # same precision, 0.4 points apart
+    ],
+)
+def test_a_rounded_percentage_is_the_figure_it_rounds(a: float, b: float, same: bool) -> None:
+    def pct(v: float) -> Figure:
+        return Figure("percent", None, v, f"{v:g}%", 1.0)
+
+    assert pct(a).matches(pct(b)) is same
+    assert pct(b).matches(pct(a)) is same
 
 
 def test_a_rewrite_in_other_words_with_drifted_figures_joins() -> None:
