@@ -89,6 +89,15 @@ def dev(verbose: bool) -> None:
     print(row("news-dev, undated, read as monitor ingest *.txt", undated))
     if verbose:
         print("\n".join(misses(items, undated)))
+    # the same undated texts in other orders: the first article of an event founds its
+    # story, and what joins it is judged against that story
+    published = {it.key: it.published for it in items}
+    by_date = sorted(
+        files, key=lambda it: (published.get(it.key) is None, published.get(it.key) or 0, it.key)
+    )
+    print(row("news-dev, undated, in order of date", ingest(by_date, dated=False)))
+    backwards = sorted(files, key=lambda it: it.key, reverse=True)
+    print(row("news-dev, undated, in reverse file order", ingest(backwards, dated=False)))
     for which, name in ((0, "A"), (1, "B")):
         fold = fold_items(items, which)
         print(row(f"news-dev fold {name} alone, dated", ingest(fold, dated=True)))
