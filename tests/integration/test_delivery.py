@@ -43,10 +43,6 @@ CAPEX = (
     "cloud infrastructure over the coming three years, the largest such plan of any Chinese "
     "company so far."
 )
-RAISED = (
-    "Alibaba lifted its three-year AI and cloud plan to RMB 480 billion, about $66 billion, "
-    "from RMB 380 billion, as demand for its cloud outran the supply of chips."
-)
 
 
 # -------------------------------------------------------------- a Slack-like server
