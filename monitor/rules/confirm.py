@@ -6,12 +6,11 @@ announcement share a story, so they count once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from monitor.rules.amounts import Amount
-from monitor.rules.points import BOUND_WORDS, Point, same
+from monitor.rules.points import BOUND_WORDS, Point, near_any, same
 from monitor.rules.rule_run import Ctx, add_evidence, evidence_of, from_iso, iso
 
 MAX_STORIES = 64  # per series: the most recent stories' reports (confirm.stories <= 50)
@@ -63,7 +62,7 @@ def confirm(
         return None
     support: dict[str, float] = {}
     non_ai = False
-    near = _near(ctx, mid)
+    near = near_any(ctx, mid)
     for key, rep in st["reports"].items():
         backed = rep["backed"]  # empty for every story older than the confirmed value
         if backed and key not in history and near(backed):
@@ -87,7 +86,7 @@ def confirm(
     st["confirmed"] = new
     if confirmed is not None:
         st["superseded"] = [*st.get("superseded", []), confirmed["value"]][-5:]
-    stamp = _stamp(at)
+    stamp = iso(at)
     for rep in st["reports"].values():  # a new epoch: older reports stop counting
         # a story whose newest figure is older backs nothing now (the common case, read
         # from its stamp instead of recounting its figures)
@@ -110,13 +109,14 @@ def _report(
     kept up to date here so that counting support reads it instead of recounting.
     """
     art = point.record.article
-    # every fact of a busy series passes here: the stamps are compared as text (see
-    # ``_stamp``), a tenth of the cost of reading each back as a time
-    hz = _stamp(horizon)
+    # every fact of a busy series passes here: the stamps are compared as text (``iso``
+    # writes them so that text order is time order), a tenth of the cost of reading each
+    # back as a time
+    hz = iso(horizon)
     reports = {key: rep for key, rep in st.get("reports", {}).items() if rep["last"] >= hz}
     rep = reports.pop(art.story_key, None) or {"w": 0.0, "non_ai": False, "items": []}
     items = [i for i in rep["items"] if i[2] >= hz]
-    rep["items"] = [*items, [value, art.id, _stamp(art.sort_at)]][-MAX_ITEMS:]
+    rep["items"] = [*items, [value, art.id, iso(art.sort_at)]][-MAX_ITEMS:]
     rep["w"] = max(float(rep["w"]), w)
     rep["non_ai"] = bool(rep["non_ai"]) or not art.ai_generated
     rep["last"] = max(i[2] for i in rep["items"])
@@ -149,27 +149,3 @@ def _backed(ctx: Ctx, items: list[list[Any]], epoch: datetime | None) -> list[fl
         return []
     top = max(n for _, n in counts)
     return sorted({v for v, n in counts if n == top})
-
-
-def _stamp(at: datetime) -> str:
-    """A report's time as state keeps it: ``iso``'s UTC text, whose text order is time
-    order (fixed-width fields, and a whole second sorts before its fractions because
-    "+" < "."). This module writes every stamp it compares, always through here."""
-    return iso(at)
-
-
-def _near(ctx: Ctx, mid: float) -> Callable[[list[float]], bool]:
-    """``any(same(mid, v, ctx) for v in values)``, with the tolerance read once: counting
-    support tests every recent story's figures for every fact of a series."""
-    within = ctx.rule.spec.confirm.same_within
-    size, relative, m = within.value, within.relative, abs(mid)
-
-    def near(values: list[float]) -> bool:
-        for v in values:
-            # same(): |a - b| <= size_at(max(|a|, |b|)), the same float operations
-            top = m if m >= abs(v) else abs(v)
-            if abs(mid - v) <= (top * size if relative else size):
-                return True
-        return False
-
-    return near

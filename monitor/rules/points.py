@@ -6,7 +6,7 @@ asked, period. Shared by change, threshold and conflict.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from monitor.rules.display import format_value
@@ -106,6 +106,23 @@ def _place(spec: SeriesSpec, rec: FactRecord) -> Point | None:
 def same(a: float, b: float, ctx: Ctx) -> bool:
     tol = ctx.rule.spec.confirm.same_within.size_at(max(abs(a), abs(b)))
     return abs(a - b) <= tol
+
+
+def near_any(ctx: Ctx, mid: float) -> Callable[[list[float]], bool]:
+    """``any(same(mid, v, ctx) for v in values)``, with the tolerance read once: counting
+    support tests every recent story's figures for every fact of a series."""
+    within = ctx.rule.spec.confirm.same_within
+    size, relative, m = within.value, within.relative, abs(mid)
+
+    def near(values: list[float]) -> bool:
+        for v in values:
+            # same(): |a - b| <= size_at(max(|a|, |b|)), the same float operations
+            top = m if m >= abs(v) else abs(v)
+            if abs(mid - v) <= (top * size if relative else size):
+                return True
+        return False
+
+    return near
 
 
 def describe(point: Point, value: float | None = None) -> str:

@@ -36,6 +36,9 @@ def _clone(value: Mapping[str, Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=8192)
 def iso(at: datetime) -> str:
+    """A time as state keeps it: UTC text whose text order is time order (fixed-width
+    fields, and a whole second sorts before its fractions because "+" < "."), so state
+    written through here may be compared as text."""
     return at.astimezone(UTC).isoformat()
 
 

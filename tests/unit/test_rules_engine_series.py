@@ -544,7 +544,7 @@ def test_a_bare_amount_far_from_every_rate_used_is_still_a_conflict() -> None:
 
 
 def test_support_is_forgotten_after_the_window_to_the_microsecond() -> None:
-    """Report times are compared as state text (confirm._stamp): a story exactly
+    """Report times are compared as state text (rule_run.iso): a story exactly
     ``within`` before still counts, one a microsecond older does not."""
     rules = CAPEX.replace("confirm: {stories: 2}", "confirm: {stories: 2, within: 7d}")
     rs = ruleset(rules)
@@ -561,7 +561,7 @@ def test_support_is_forgotten_after_the_window_to_the_microsecond() -> None:
 
 
 def test_state_stamps_sort_as_text_in_time_order() -> None:
-    from monitor.rules.confirm import _stamp
+    from monitor.rules.rule_run import iso
 
     whole = T0.replace(microsecond=0)
     times = [
@@ -572,6 +572,6 @@ def test_state_stamps_sort_as_text_in_time_order() -> None:
         (whole + timedelta(hours=3)).astimezone(timezone(timedelta(hours=8))),
         whole + timedelta(days=400, microseconds=500_000),
     ]
-    stamps = [_stamp(t) for t in times]
+    stamps = [iso(t) for t in times]
     assert sorted(stamps) == stamps
     assert len(set(stamps)) == len(stamps)
