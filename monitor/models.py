@@ -159,10 +159,24 @@ class DedupBandLog(SQLModel, table=True):
     keys: bytes = Field(sa_type=sa.LargeBinary)  # little-endian signed 64-bit band keys
 
 
+# a series (an entity's metric in time order) with every column its chart draws, read
+# from consecutive index pages (migration 0010): the drawn columns are keys in SQLite and
+# INCLUDE columns in PostgreSQL, whose JSON qualifiers have no B-tree ordering
+_SERIES_KEYS = ("entity", "metric", "sort_at", "id")
+_SERIES_DRAWN = (
+    "article_id", "value", "unit", "currency", "source_id", "ai_generated", "surface",
+    "qualifiers",
+)  # fmt: skip
+
+
 class FactRow(SQLModel, table=True):
     __tablename__ = "fact"
     __table_args__ = (
         sa.Index("ix_fact_entity_metric_created_at", "entity", "metric", "created_at"),
+        sa.Index("ix_fact_series", *_SERIES_KEYS, *_SERIES_DRAWN).ddl_if(dialect="sqlite"),
+        sa.Index("ix_fact_series_pg", *_SERIES_KEYS, postgresql_include=list(_SERIES_DRAWN)).ddl_if(
+            dialect="postgresql"
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     article_id: int = Field(foreign_key="article.id", index=True)
@@ -185,6 +199,11 @@ class FactRow(SQLModel, table=True):
     confidence: float
     new_to_story: bool = True
     created_at: datetime | None = _ts(nullable=False, index=True)
+    # the article's place in time, source and writer, copied when the fact is stored
+    # (an article's never change): what a series is read and drawn by
+    sort_at: datetime | None = _ts()
+    source_id: int | None = None
+    ai_generated: bool | None = None
 
 
 class StoryKey(SQLModel, table=True):

@@ -143,6 +143,7 @@ def replay(
     now: datetime,
     warmup: timedelta | None = DEFAULT_WARMUP,
     on_rule: Callable[[str], None] | None = None,
+    on_read: Callable[[int], None] | None = None,
 ) -> list[AlertDraft]:
     """What the rules would raise from ``since`` on, from blank state; writes nothing.
 
@@ -152,6 +153,8 @@ def replay(
     """
     start = since - warmup if since is not None and warmup is not None else since
     batch = gather_input(session, rules, article_ids=None, since=start, now=now)
+    if on_read is not None:
+        on_read(len(batch.facts))
     drafts = evaluate(rules, batch, {}, now, on_rule=on_rule).alerts
     return [d for d in drafts if since is None or d.at is None or d.at >= since]
 
@@ -165,13 +168,14 @@ def backtest(
     until: datetime | None,
     now: datetime,
     warmup: timedelta | None = DEFAULT_WARMUP,
+    on_read: Callable[[int], None] | None = None,
 ) -> list[AlertDraft]:
     """What one rule would have fired in ``[since, until)``: ``replay`` of that rule
     alone, from blank state; writes nothing (the web view's backtest form).
 
     A change, threshold or conflict rule sees only its own metric's facts (the engine
     gives it nothing else), so only those are read; other kinds read the whole replay
-    input."""
+    input. ``on_read`` is told how many facts were read, before they are replayed."""
     rule = rules.rule(rule_id)
     if rule is None:
         return []
@@ -182,8 +186,10 @@ def backtest(
         records = series_rows.series_records(
             session, metric=cond.metric, entity=cond.entity, since=start, until=until
         )
+        if on_read is not None:
+            on_read(len(records))
         drafts = list(evaluate(only, EvalInput(facts=tuple(records)), {}, now).alerts)
         drafts = [d for d in drafts if since is None or d.at is None or d.at >= since]
     else:
-        drafts = replay(session, only, since=since, now=now, warmup=warmup)
+        drafts = replay(session, only, since=since, now=now, warmup=warmup, on_read=on_read)
     return [d for d in drafts if until is None or d.at is None or d.at < until]

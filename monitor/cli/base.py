@@ -93,8 +93,11 @@ class State:
     def engine(self) -> Engine:
         """The database at the newest schema: every command upgrades, idempotently."""
         if self._engine is None:
-            self._engine = self.raw_engine()
-            upgrade_with_progress(self._engine)
+            engine = self._engine = self.raw_engine()
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None:  # its connections close with the command (main() in a test)
+                ctx.find_root().call_on_close(engine.dispose)
+            upgrade_with_progress(engine)
         return self._engine
 
     def raw_engine(self) -> Engine:

@@ -11,7 +11,7 @@ from typing import Any
 
 from monitor.rules.amounts import Amount
 from monitor.rules.points import BOUND_WORDS, Point, near_any, same
-from monitor.rules.rule_run import Ctx, add_evidence, evidence_of, from_iso, iso
+from monitor.rules.rule_run import Ctx, add_evidence, evidence_of, iso
 
 MAX_STORIES = 64  # per series: the most recent stories' reports (confirm.stories <= 50)
 MAX_ITEMS = 12  # per story: its most recent figures, enough for a majority
@@ -43,7 +43,7 @@ def confirm(
     mid = (point.value + point.high) / 2
     spec = ctx.rule.spec.confirm
     confirmed = st.get("confirmed")
-    epoch = from_iso(confirmed["at"]) if confirmed is not None else None
+    epoch = str(confirmed["at"]) if confirmed is not None else None
     mine = _report(ctx, st, point, mid, w, at - spec.within, epoch)
     if confirmed is not None and same(mid, float(confirmed["value"]), ctx):
         stories = confirmed.setdefault("stories", [])
@@ -90,7 +90,7 @@ def confirm(
     for rep in st["reports"].values():  # a new epoch: older reports stop counting
         # a story whose newest figure is older backs nothing now (the common case, read
         # from its stamp instead of recounting its figures)
-        rep["backed"] = [] if rep["last"] < stamp else _backed(ctx, rep["items"], at)
+        rep["backed"] = [] if rep["last"] < stamp else _backed(ctx, rep["items"], stamp)
     return {"old": confirmed, "new": new}
 
 
@@ -101,19 +101,26 @@ def _report(
     value: float,
     w: float,
     horizon: datetime,
-    epoch: datetime | None,
+    epoch: str | None,
 ) -> dict[str, Any]:
     """Record one article's figure under its story; forget stories older than ``horizon``.
 
-    Returns the story's report, whose ``backed`` (the figures it backs since ``epoch``) is
-    kept up to date here so that counting support reads it instead of recounting.
+    Returns the story's report, whose ``backed`` (the figures it backs since ``epoch``, a
+    stamp as ``iso`` writes it) is kept up to date here so that counting support reads it
+    instead of recounting.
     """
     art = point.record.article
     # every fact of a busy series passes here: the stamps are compared as text (``iso``
     # writes them so that text order is time order), a tenth of the cost of reading each
     # back as a time
     hz = iso(horizon)
-    reports = {key: rep for key, rep in st.get("reports", {}).items() if rep["last"] >= hz}
+    reports: dict[str, Any] = st.setdefault("reports", {})
+    # ``oldest`` is at most the oldest story's stamp: the stories are walked only when
+    # one may have fallen out of the window, not for every fact
+    if st.get("oldest", "") < hz:
+        for key in [key for key, rep in reports.items() if rep["last"] < hz]:
+            del reports[key]
+        st["oldest"] = min((rep["last"] for rep in reports.values()), default=hz)
     rep = reports.pop(art.story_key, None) or {"w": 0.0, "non_ai": False, "items": []}
     items = [i for i in rep["items"] if i[2] >= hz]
     rep["items"] = [*items, [value, art.id, iso(art.sort_at)]][-MAX_ITEMS:]
@@ -122,9 +129,9 @@ def _report(
     rep["last"] = max(i[2] for i in rep["items"])
     rep["backed"] = _backed(ctx, rep["items"], epoch)
     reports[art.story_key] = rep  # most recent last; the newest are kept over the cap
-    if len(reports) > MAX_STORIES:
-        reports = dict(list(reports.items())[-MAX_STORIES:])
-    st["reports"] = reports
+    st["oldest"] = min(st["oldest"], rep["last"])
+    while len(reports) > MAX_STORIES:
+        del reports[next(iter(reports))]
     ev = evidence_of(art, point.record.fact.quote, value=value, surface=point.record.fact.surface)
     ev["story"] = art.story_key
     evidence = [
@@ -136,9 +143,10 @@ def _report(
     return rep
 
 
-def _backed(ctx: Ctx, items: list[list[Any]], epoch: datetime | None) -> list[float]:
-    """The figures a story backs: those given by the most of its articles since ``epoch``."""
-    recent = [i for i in items if epoch is None or from_iso(i[2]) >= epoch]
+def _backed(ctx: Ctx, items: list[list[Any]], epoch: str | None) -> list[float]:
+    """The figures a story backs: those given by the most of its articles since ``epoch``
+    (a stamp as ``iso`` writes it)."""
+    recent = [i for i in items if epoch is None or i[2] >= epoch]
     if len(recent) == 1:
         return [float(recent[0][0])]
     counts: list[tuple[float, int]] = []

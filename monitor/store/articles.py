@@ -150,11 +150,14 @@ def insert_extraction(
     insert_extractions(session, [(article_id, extraction, story_id, new_flags)], now=now)
 
 
+# the article's sort_at, source and writer are copied onto each fact (migration 0010)
 _INSERT_FACT = (
     "INSERT INTO fact (article_id, story_id, entity, metric, value, value_high, unit,"
     " currency, period, qualifiers, approx, alt_value, alt_currency, surface, quote,"
-    " span_start, span_end, confidence, new_to_story, created_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " span_start, span_end, confidence, new_to_story, created_at, sort_at, source_id,"
+    " ai_generated) SELECT a.id, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+    " %s, %s, %s, %s, %s, a.sort_at, a.source_id, a.ai_generated FROM article a"
+    " WHERE a.id = %s"
 )
 _INSERT_MENTION = (
     "INSERT INTO mention (article_id, kind, name, value, entity, quote, span_start, span_end)"
@@ -182,7 +185,6 @@ def insert_extractions(
         for f, is_new in zip(extraction.facts, flags, strict=True):
             facts.append(
                 (
-                    article_id,
                     story_id,
                     f.entity,
                     f.metric,
@@ -202,6 +204,7 @@ def insert_extractions(
                     f.confidence,
                     is_new,
                     created,
+                    article_id,
                 )
             )
         for t in extraction.terms:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -73,13 +74,30 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _text_stamps(slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLite's stamps are naive UTC text: read by the C parser with the zone appended,
+    0.2 µs against 2.2 µs through the dialect's regex and a ``replace(tzinfo=UTC)``;
+    anything else (a date alone, a stamp with its own offset) the slow way."""
+
+    def ts_out(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value + "+00:00")
+            except ValueError:
+                pass
+        return slow(value)
+
+    return ts_out
+
+
 @lru_cache(maxsize=8)
 def types(dialect: Dialect) -> Types:
     ts = ARTICLE.c.sort_at.type.dialect_impl(dialect)
     js = ARTICLE.c.join_reason.type.dialect_impl(dialect)
+    ts_out = ts.result_processor(dialect, None) or _same
     return Types(
         ts_in=ts.bind_processor(dialect) or _same,
-        ts_out=ts.result_processor(dialect, None) or _same,
+        ts_out=_text_stamps(ts_out) if dialect.name == "sqlite" else ts_out,
         json_in=js.bind_processor(dialect) or _same,
         json_out=js.result_processor(dialect, None) or _same,
     )

@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from monitor.web import api, metric_page, pages, rules_page
 from monitor.web.security import AUTH_COOKIE, SESSION_AGE, GuardMiddleware, form_checked, safe_next
-from monitor.web.templating import STATIC
+from monitor.web.templating import STATIC, compile_all
 from monitor.web.view import View, page, view_of
 
 
@@ -57,6 +57,7 @@ ROUTES = [
     Route("/facts", pages.facts),
     Route("/rules", rules_page.rules),
     Route("/rules/backtest", rules_page.backtest, methods=["POST"]),
+    Route("/rules/backtest/{job}", rules_page.backtest_result),
     Route("/sources", pages.sources),
     Route("/digests", pages.digests),
     Route("/digests/{digest_id:int}", pages.digest),
@@ -71,6 +72,7 @@ ROUTES = [
 
 
 def create_app(view: View) -> Starlette:
+    compile_all()
     app = Starlette(
         routes=ROUTES,
         middleware=[Middleware(GuardMiddleware, guard=view.guard)],

@@ -1,32 +1,34 @@
 """The rules page: each rule with where it is written, when it last fired, what it keeps
 in state and what is wrong with the files now; and a backtest of one rule over a date
 range (the ``rules test`` engine, ``monitor.app.evaluation.backtest``), which writes
-nothing but is a POST with a CSRF token like every form."""
+nothing but is a POST with a CSRF token like every form. It runs beside the requests
+(``monitor.web.backtests``): the POST answers with the address of its result page."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from monitor.app import evaluation
 from monitor.rules.display import Names, format_value
 from monitor.rules.loader import Rule
 from monitor.rules.schema import SeriesSpec
 from monitor.store import alerts as alert_rows
 from monitor.store import rule_views
 from monitor.store.alerts import AlertView
-from monitor.values import AlertDraft
 from monitor.web import paging
+from monitor.web.backtests import KEEP, replay_rule
 from monitor.web.security import form_checked
 from monitor.web.view import page, view_of
 
 DRAFTS_SHOWN = 200
+WAIT_S = 0.1  # how long the result page waits for a running backtest before it answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,7 @@ def _page(
 
 
 async def backtest(request: Request) -> Response:
+    """Start a backtest (``monitor.web.backtests``) and send the browser to its result."""
     form = await form_checked(request)
     view = view_of(request)
     rule_id = str(form.get("rule", ""))
@@ -114,24 +117,59 @@ async def backtest(request: Request) -> Response:
     if ruleset.rule(rule_id) is None:
         raise HTTPException(400, f"no rule {rule_id!r}")
 
-    def run() -> list[AlertDraft]:
-        with view.reading() as session:  # read-only: a backtest writes nothing
-            return evaluation.backtest(
-                session, ruleset, rule_id, since=since, until=until, now=datetime.now(UTC)
-            )
-
-    drafts = await run_in_threadpool(run)
-    rows, ruleset = await run_in_threadpool(_rows, request)
-    return _page(
-        request,
-        rows,
-        ruleset,
-        backtest={
-            "rule": rule_id,
-            "drafts": drafts[:DRAFTS_SHOWN],
-            "total": len(drafts),
-            "since": since,
-            "until": until,
-        },
+    job = view.backtests.start(
+        rule_id,
+        since=since,
+        until=until,
         form={"rule": rule_id, "since": raw_since, "until": raw_until},
-    )
+        run=replay_rule,
+        args=(
+            view.read.url.render_as_string(hide_password=False),
+            ruleset, rule_id, since, until, view.clock(),
+        ),
+    )  # fmt: skip
+    return RedirectResponse(f"/rules/backtest/{job.id}#backtest", status_code=303)
+
+
+def _poll(request: Request) -> int:
+    # each reload asks for a new address (?poll=N): a refresh to the address the page
+    # has, with its #backtest, would only scroll to it, not load it again
+    raw = request.query_params.get("poll", "0")
+    return min(int(raw), 10**6) if raw.isdigit() else 0
+
+
+async def backtest_result(request: Request) -> Response:
+    """A backtest's result; while it runs, how far it got, and the page reloads itself."""
+    view = view_of(request)
+    job = view.backtests.get(request.path_params["job"])
+    if job is None:
+        raise HTTPException(
+            404, f"no such backtest: the newest {KEEP} are kept while the view runs"
+        )
+    try:  # a short replay is shown at once, without a reload
+        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job.future)), WAIT_S)
+    except TimeoutError:
+        pass
+    except Exception:
+        pass
+    rows, ruleset = await run_in_threadpool(_rows, request)
+    future = job.future
+    shown: dict[str, Any] = {
+        "id": job.id, "poll": _poll(request) + 1,
+        "rule": job.rule, "since": job.since, "until": job.until, "facts": None,
+        "seconds": job.elapsed(), "running": not future.done(),
+        "waiting": not future.running() and not future.done(), "error": None,
+        "drafts": [], "total": 0,
+    }  # fmt: skip
+    if future.cancelled():
+        shown["error"] = "dropped before it ran: too many backtests were started at once"
+    elif future.done() and (exc := future.exception()) is not None:
+        shown["error"] = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    elif future.done():
+        done = future.result()
+        shown.update(
+            facts=done.facts, seconds=done.seconds, drafts=done.drafts[:DRAFTS_SHOWN],
+            total=len(done.drafts),
+        )  # fmt: skip
+    form = {"rule": job.rule, "since": "", "until": "", **job.form}
+    return _page(request, rows, ruleset, backtest=shown, form=form)

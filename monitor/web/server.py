@@ -80,7 +80,10 @@ def serve(address: str, view: View) -> None:
         create_app(view), host=host, port=port, log_level="warning", access_log=False,
         lifespan="off",
     )  # fmt: skip
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        view.backtests.close()
 
 
 def embedded(address: str, view: View, probes: Starlette | None = None) -> EmbeddedServer:

@@ -54,5 +54,12 @@ def _environment() -> jinja2.Environment:
 ENV = _environment()
 
 
+def compile_all() -> None:
+    """Compile every template now (about 0.1 s), so that no visitor's first request to a
+    page waits for it (a metric page's templates took 33 ms)."""
+    for name in ENV.list_templates():
+        ENV.get_template(name)
+
+
 def render(name: str, **context: Any) -> str:
     return ENV.get_template(name).render(**context)

@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse
 from monitor.rules.display import Names
 from monitor.rules.loader import RuleSet
 from monitor.store.db import session_scope
+from monitor.web.backtests import Backtests
 from monitor.web.security import Guard
 from monitor.web.templating import render
 
@@ -45,6 +46,7 @@ class View:
     chart_marks: int = 2000
     stale_factor: float = 4.0
     clock: Callable[[], datetime] = _now
+    backtests: Backtests = field(default_factory=Backtests)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

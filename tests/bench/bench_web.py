@@ -17,7 +17,8 @@ request that warms the caches; the table gives the median and the slowest (the f
 request of the metric page reads the whole series, ~13,000 values, and is its "max";
 later ones read only what the series gained, measured in the row "the series gained one").
 The backtest replays one rule over the year before the range (``rules test``'s engine)
-and is a form's answer, not a page. Target (issue 15, point 5): every page under 300 ms.
+beside the requests: its POST and its result page are timed as pages, and the replay's
+own time is printed below them. Target (issue 15, point 5): every page under 300 ms.
 """
 
 from __future__ import annotations
@@ -91,8 +92,9 @@ def bulk_load(path: str, articles: int, facts: int) -> None:
     conn.execute(
         "INSERT INTO fact (id, article_id, story_id, entity, metric, value, unit, currency,"
         " period, qualifiers, surface, quote, span_start, span_end, confidence, new_to_story,"
-        " created_at) WITH RECURSIVE seq(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM seq"
-        f" WHERE k < {facts}), placed(k, a) AS (SELECT k, ((k - 1) * {articles // facts}) + 1"
+        " created_at, sort_at, source_id, ai_generated) WITH RECURSIVE seq(k) AS (SELECT 1"
+        f" UNION ALL SELECT k + 1 FROM seq WHERE k < {facts}),"
+        f" placed(k, a) AS (SELECT k, ((k - 1) * {articles // facts}) + 1"
         " FROM seq)"
         " SELECT k, a, (a - 1) / 5 + 1,"
         f" CASE WHEN k % 16 = 0 THEN 'alibaba' ELSE CASE k % {len(ENTITIES)} {entity_case} END"
@@ -104,7 +106,8 @@ def bulk_load(path: str, articles: int, facts: int) -> None:
         " 'money', 'USD', CASE k % 4 WHEN 0 THEN 'next 3 years' WHEN 1 THEN 'FY2025'"
         " WHEN 2 THEN 'Q3 2025' ELSE NULL END, '{}', '$' || (k % 97) || ' billion',"
         " 'The company said it would invest the sum over the period, article ' || a || '.',"
-        f" 0, 10, 0.9, k % 2, {STAMP.format(i='a')} FROM placed"
+        f" 0, 10, 0.9, k % 2, {STAMP.format(i='a')}, {STAMP.format(i='a')},"
+        f" a % {SOURCES} + 1, a % 3 = 0 FROM placed"  # the article's, as the store copies them
     )
     rule_ids = ["alibaba-capex-change", "alibaba-capex-conflict", "new-qwen-model",
                 "alibaba-chip-export-controls", "source-stale"]  # fmt: skip
@@ -235,24 +238,66 @@ def main() -> None:
     def grown() -> object:
         writer.execute(
             "INSERT INTO fact (article_id, entity, metric, value, unit, currency, surface, quote,"
-            " span_start, span_end, confidence, new_to_story, created_at) VALUES (?, 'alibaba',"
-            " 'ai_capex_plan', 6e10, 'money', 'USD', '$60 billion', 'q', 0, 1, 1.0, 1,"
-            " '2025-01-01 00:00:00.000000')",
+            " span_start, span_end, confidence, new_to_story, created_at, sort_at, source_id,"
+            " ai_generated) SELECT id, 'alibaba', 'ai_capex_plan', 6e10, 'money', 'USD',"
+            " '$60 billion', 'q', 0, 1, 1.0, 1, '2025-01-01 00:00:00.000000', sort_at,"
+            " source_id, ai_generated FROM article WHERE id = ?",
             (aid,),
         )
         writer.commit()
         return client.get("/series/alibaba/ai_capex_plan")
 
     med, worst, status = measure(grown, runs)
+    missed += worst >= TARGET_MS
     print(f"{'metric chart, the series gained one':<36} {status:>6} {med:>10.1f} {worst:>8.1f}"
           f"  {'met' if worst < TARGET_MS else 'MISSED'}")  # fmt: skip
     writer.execute("DELETE FROM fact WHERE quote = 'q' AND surface = '$60 billion'")
     writer.commit()
     writer.close()
+    # the backtest form: its POST answers at once with the address of the result, and the
+    # result page waits at most 100 ms for the replay before it answers (it reloads
+    # itself until the result is in); the replay's own time is its row below
     form = {"csrf": csrf, "rule": "alibaba-capex-change", "since": "2024-10-01", "until": ""}
-    med, worst, status = measure(lambda: client.post("/rules/backtest", data=form), runs)
+    jobs = []
+
+    def post() -> object:
+        r = client.post("/rules/backtest", data=form)
+        jobs.append(r.headers["location"].split("#")[0])
+        return r
+
+    med, worst, status = measure(post, runs)
+    missed += worst >= TARGET_MS
     print(f"{'POST backtest, one rule, 3 months':<36} {status:>6} {med:>10.1f} {worst:>8.1f}"
           f"  {'met' if worst < TARGET_MS else 'MISSED'}")  # fmt: skip
+    backtests = view.backtests
+
+    def while_running() -> object:
+        r = client.post("/rules/backtest", data=form)  # not timed: measured above
+        t = time.perf_counter()
+        page = client.get(r.headers["location"].split("#")[0])
+        assert "running for" in page.text, "the replay ended before its page was asked for"
+        spent.append(time.perf_counter() - t)
+        return page
+
+    spent: list[float] = []
+    _, _, status = measure(while_running, runs)
+    med, worst = statistics.median(spent[1:]) * 1000, max(spent) * 1000
+    missed += worst >= TARGET_MS
+    print(f"{'backtest result page, while running':<36} {status:>6} {med:>10.1f} {worst:>8.1f}"
+          f"  {'met' if worst < TARGET_MS else 'MISSED'}")  # fmt: skip
+    done = [backtests.get(u.rsplit("/", 1)[1]).future.result() for u in jobs]  # type: ignore[union-attr]
+    waits = iter([*jobs, *jobs])
+    med, worst, status = measure(lambda: client.get(next(waits)), runs)
+    missed += worst >= TARGET_MS
+    print(f"{'backtest result page':<36} {status:>6} {med:>10.1f} {worst:>8.1f}"
+          f"  {'met' if worst < TARGET_MS else 'MISSED'}")  # fmt: skip
+    took = sorted(d.seconds for d in done)
+    print(
+        f"  the replay, in the worker process: {done[0].facts or 0:,} values in a median"
+        f" {statistics.median(took) * 1000:.0f} ms (slowest {took[-1] * 1000:.0f} ms); the"
+        " result page shows it when done and reloads itself until then"
+    )
+    backtests.close()
     print(f"{missed} page(s) over the target" if missed else "every page within the target")
     client.close()
     tmp.cleanup()

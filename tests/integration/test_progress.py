@@ -66,7 +66,14 @@ def test_upgrade_reports_each_migration_applied(tmp_path: Path) -> None:
         conn.commit()
     steps: list[tuple[int, int, str | None]] = []
     assert upgrade(engine, on_step=lambda *s: steps.append(s)) == HEAD
-    assert steps == [(0, 4, "0005"), (1, 4, "0006"), (2, 4, "0007"), (3, 4, "0008"), (4, 4, "0009")]
+    assert steps == [
+        (0, 5, "0005"),
+        (1, 5, "0006"),
+        (2, 5, "0007"),
+        (3, 5, "0008"),
+        (4, 5, "0009"),
+        (5, 5, "0010"),
+    ]
     steps.clear()
     upgrade(engine, on_step=lambda *s: steps.append(s))
     assert steps == []  # at the newest already: nothing to say

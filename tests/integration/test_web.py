@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
+from monitor.web.backtests import Backtest, Backtests, Replayed
 from monitor.web.security import CSP
 from tests.integration.webdb import DEAD_ERROR, Client, client_for, seeded, view_of
 
@@ -248,8 +252,15 @@ def test_backtest_shows_what_the_rule_would_fire_and_writes_nothing(
         data={"csrf": token, "rule": "alibaba-capex-change", "since": "2025-12-01",
               "until": "2026-03-31"},
     )  # fmt: skip
+    assert r.status_code == 303, r.text[:300]
+    result = r.headers["location"]
+    assert result.startswith("/rules/backtest/") and result.endswith("#backtest")
+    job = view_of_client(client).backtests.get(result.split("/")[-1].split("#")[0])  # type: ignore[attr-defined]
+    job.future.result(timeout=120)  # awaited: it runs beside the requests
+    r = client.get(result)
     assert r.status_code == 200, r.text[:300]
     tree = HTMLParser(r.text)
+    assert not tree.css('meta[http-equiv="refresh"]')  # done: the page stays
     shown = [p.text() for p in tree.css("#backtest .draft > p:first-child")]
     ruleset = load_rules(RULES, channels=None)
     with session_scope(make_engine(db)) as session:
@@ -264,6 +275,80 @@ def test_backtest_shows_what_the_rule_would_fire_and_writes_nothing(
     assert all(d.title in text for d, text in zip(expected, shown, strict=True))
     assert tree.css("#backtest blockquote")  # with the evidence
     assert sql(db, "SELECT COUNT(*), (SELECT COUNT(*) FROM rule_state) FROM alert") == before
+
+
+def test_a_running_backtest_says_so_and_reloads_until_done(client: Client) -> None:
+    view = view_of_client(client)
+    view.backtests = Backtests(pool=ThreadPoolExecutor(1))  # type: ignore[attr-defined]
+    go = threading.Event()
+
+    def replay() -> Replayed:
+        assert go.wait(60)
+        return Replayed(12345, 0.5, [])
+
+    first = view.backtests.start(  # type: ignore[attr-defined]
+        "alibaba-capex-change", since=None, until=None, form={}, run=replay, args=()
+    )
+    second = view.backtests.start(  # type: ignore[attr-defined]
+        "alibaba-capex-change", since=None, until=None, form={}, run=replay, args=()
+    )
+    tree = HTMLParser(client.get(f"/rules/backtest/{first.id}").text)
+    assert tree.css_first("#backtest h3").text().startswith("alibaba-capex-change: running for")
+    assert "Replaying the stored history" in tree.css_first("#backtest").text()
+    refresh = tree.css_first('meta[http-equiv="refresh"]').attributes["content"]
+    assert refresh == f"1; url=/rules/backtest/{first.id}?poll=1#backtest"  # a new address
+    tree = HTMLParser(client.get(f"/rules/backtest/{second.id}").text)
+    assert "Waiting for another backtest to finish" in tree.css_first("#backtest").text()
+    go.set()
+    first.future.result(timeout=60)
+    tree = HTMLParser(client.get(f"/rules/backtest/{first.id}").text)
+    assert "0 alerts would have fired" in tree.css_first("#backtest h3").text()
+    assert "12,345 values replayed in 0.5 s" in tree.css_first("#backtest").text()
+    assert not tree.css('meta[http-equiv="refresh"]')
+    second.future.result(timeout=60)
+
+
+def test_a_failed_or_unknown_backtest_is_one_line(client: Client) -> None:
+    view = view_of_client(client)
+    view.backtests = Backtests(pool=ThreadPoolExecutor(1))  # type: ignore[attr-defined]
+
+    def replay() -> Replayed:
+        raise ValueError("the series\nis broken")
+
+    job = view.backtests.start(  # type: ignore[attr-defined]
+        "alibaba-capex-change", since=None, until=None, form={}, run=replay, args=()
+    )
+    with contextlib.suppress(ValueError):
+        job.future.result(timeout=60)
+    tree = HTMLParser(client.get(f"/rules/backtest/{job.id}").text)
+    assert tree.css_first("#backtest p.attention").text() == "ValueError: the series is broken"
+    r = client.get("/rules/backtest/no-such-job")
+    assert r.status_code == 404 and "the newest 16 are kept" in r.text
+
+
+def test_only_the_newest_backtests_are_kept_and_a_waiting_one_is_dropped() -> None:
+    jobs = Backtests(keep=2, pool=ThreadPoolExecutor(1))
+    go = threading.Event()
+
+    def slow() -> Replayed:
+        assert go.wait(60)
+        return Replayed(None, 0.0, [])
+
+    def start() -> Backtest:
+        return jobs.start("r", since=None, until=None, form={}, run=slow, args=())
+
+    first = start()
+    second = start()  # waits for the first
+    third = start()
+    assert jobs.get(first.id) is None  # forgotten, though still running
+    assert not second.future.cancelled()
+    fourth = start()
+    assert jobs.get(second.id) is None and second.future.cancelled()  # never ran
+    assert jobs.get(third.id) is third and jobs.get(fourth.id) is fourth
+    go.set()
+    assert first.future.result(timeout=60).drafts == []
+    assert third.future.result(timeout=60).facts is None and fourth.future.result(timeout=60)
+    jobs.close()
 
 
 def test_every_post_needs_the_csrf_token(client: Client) -> None:
@@ -363,9 +448,10 @@ def test_the_chart_follows_facts_added_and_pruned(db: str, tmp_path: Path) -> No
     sql(
         copy,
         "INSERT INTO fact (article_id, entity, metric, value, unit, currency, surface, quote,"
-        " span_start, span_end, confidence, new_to_story, created_at) VALUES (?, 'alibaba',"
-        " 'ai_capex_plan', 7e10, 'money', 'USD', '$70 billion', 'q', 0, 1, 1.0, 1,"
-        " '2026-03-01')",
+        " span_start, span_end, confidence, new_to_story, created_at, sort_at, source_id,"
+        " ai_generated) SELECT id, 'alibaba', 'ai_capex_plan', 7e10, 'money', 'USD',"
+        " '$70 billion', 'q', 0, 1, 1.0, 1, '2026-03-01', sort_at, source_id, ai_generated"
+        " FROM article WHERE id = ?",
         aid,
     )
     (new,) = sql(copy, "SELECT MAX(id) FROM fact")[0]

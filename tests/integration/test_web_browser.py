@@ -186,6 +186,20 @@ def test_retry_button_queues_the_dead_delivery_again(site: str, db: str, page: A
     assert page.problems == []
 
 
+def test_the_backtest_form_shows_what_the_rule_would_fire(site: str, page: Any) -> None:
+    page.goto(site + "/rules")
+    page.select_option("select[name=rule]", "alibaba-capex-change")
+    page.fill("input[name=since]", "2025-01-01")
+    page.click("form[action='/rules/backtest'] button")
+    page.wait_for_url(f"{site}/rules/backtest/*")
+    # the replay runs in a worker process: the page reloads itself until it is done
+    heading = page.locator("#backtest h3")
+    sync_api.expect(heading).to_contain_text("would have fired", timeout=60_000)
+    assert page.locator("#backtest .draft").count() >= 1
+    assert "replayed in" in page.locator("#backtest").inner_text()
+    assert page.problems == []
+
+
 def test_a_hostile_title_runs_nothing_and_adds_no_element(site: str, db: str, page: Any) -> None:
     sid = add_hostile(db)
     for path in ("/", f"/stories/{sid}", "/facts", "/series/alibaba/ai_capex_plan"):

@@ -171,9 +171,10 @@ def add_hostile(url: str) -> int:
         conn.execute(
             sa.text(
                 "INSERT INTO fact (article_id, story_id, entity, metric, value, unit, currency,"
-                " surface, quote, span_start, span_end, confidence, new_to_story, created_at)"
-                " VALUES (:a, :sid, 'alibaba', 'ai_capex_plan', 1e9, 'money', 'USD',"
-                " '<b>$1 billion</b>', :t, 0, 1, 1.0, 1, :s)"
+                " surface, quote, span_start, span_end, confidence, new_to_story, created_at,"
+                " sort_at, source_id, ai_generated) SELECT :a, :sid, 'alibaba',"
+                " 'ai_capex_plan', 1e9, 'money', 'USD', '<b>$1 billion</b>', :t, 0, 1, 1.0, 1,"
+                " :s, sort_at, source_id, ai_generated FROM article WHERE id = :a"
             ),
             {"a": aid, "sid": sid, "t": HOSTILE_TITLE, "s": stamp},
         )

@@ -159,8 +159,14 @@ def test_the_migrations_build_the_tables_the_models_describe(engine: Engine) -> 
     from alembic.runtime.migration import MigrationContext
     from sqlmodel import SQLModel
 
+    def this_dialect(obj: object, name: str | None, kind: str, *_: object) -> bool:
+        # an index declared for one dialect only (Index.ddl_if) is not made on the other
+        only = getattr(getattr(obj, "_ddl_if", None), "dialect", None)
+        return only is None or only == engine.dialect.name
+
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+        context = MigrationContext.configure(conn, opts={"include_object": this_dialect})
+        assert compare_metadata(context, SQLModel.metadata) == []
 
 
 def test_head_constant_is_the_newest_migration(tmp_path: Path) -> None:
