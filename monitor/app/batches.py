@@ -134,6 +134,7 @@ def store_batch(
                 for (aid, ex), p, f in zip(new, placements, flags, strict=True)
             ],
             now=now,
+            known={aid: articles.origin_of(it, source_id, now) for aid, it in new_items},
         )
     placed = {}
     for (article_id, extraction), p in zip(new, placements, strict=True):

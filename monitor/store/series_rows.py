@@ -3,7 +3,7 @@
 The metric chart draws them and replays the confirmation of the rules that watch them;
 a backtest of one series rule needs nothing else (the engine gives a change, threshold
 or conflict rule only its own metric's facts). One indexed query
-(``ix_fact_entity_metric_created_at``, ``ix_fact_metric``) instead of the whole replay
+(``ix_fact_series``, ``ix_fact_metric``) instead of the whole replay
 input (``rule_rows.gather_input``), which reads every article of the period.
 """
 

@@ -27,7 +27,7 @@ from monitor.web.backtests import KEEP, replay_rule
 from monitor.web.security import form_checked
 from monitor.web.view import page, view_of
 
-DRAFTS_SHOWN = 200
+DRAFTS_SHOWN = 100  # a page of alerts with their evidence; the count says how many more
 WAIT_S = 0.1  # how long the result page waits for a running backtest before it answers
 
 

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from monitor.models import FactRow
 from monitor.store import articles, db
 from monitor.store import sources as sources_store
 from monitor.store.db import current_revision, head_revision, make_engine, session_scope, upgrade
@@ -82,6 +83,12 @@ def round_trip(engine: Engine) -> None:
         ]
         assert rows[0].source == "feed" and rows[0].url == "http://x.test/a"
         assert [m.value for m in articles.list_mentions(s, kind="term")] == ["Qwen3"]
+        # read back from the article (insert_extraction has no origin to pass)
+        copied = s.get(FactRow, rows[0].id)
+        assert copied is not None
+        assert (copied.sort_at, copied.source_id, copied.ai_generated) == (
+            stored.sort_at, src.id, stored.ai_generated,
+        )  # fmt: skip
 
 
 def test_round_trip_sqlite(engine: Engine) -> None:

@@ -12,6 +12,12 @@ fact rows and ten thousand article rows at random (130 ms to 25 ms warm, on a
 SQLite holds the drawn columns as keys; PostgreSQL as ``INCLUDE`` columns (its JSON
 qualifiers have no B-tree ordering). The models declare both, each for its dialect.
 
+With ``created_at`` among its columns the index also answers when an entity or a
+metric was last seen (stale rules), so it replaces ``ix_fact_entity_metric_created_at``;
+``ix_fact_entity`` goes too, ``entity`` leading it. An index costs every stored fact
+B-tree work at a random place (~15 µs each in SQLite): the facts are stored about as
+fast as before.
+
 Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-05
@@ -29,8 +35,8 @@ depends_on = None
 
 KEYS = ["entity", "metric", "sort_at", "id"]
 DRAWN = [
-    "article_id", "value", "unit", "currency", "source_id", "ai_generated", "surface",
-    "qualifiers",
+    "created_at", "article_id", "value", "unit", "currency", "source_id", "ai_generated",
+    "surface", "qualifiers",
 ]  # fmt: skip
 BATCH = 50_000  # fact ids per statement: a large table is filled without one huge write
 
@@ -54,9 +60,13 @@ def upgrade() -> None:
         op.create_index("ix_fact_series_pg", "fact", KEYS, postgresql_include=DRAWN)
     else:
         op.create_index("ix_fact_series", "fact", [*KEYS, *DRAWN])
+    op.drop_index("ix_fact_entity", table_name="fact")
+    op.drop_index("ix_fact_entity_metric_created_at", table_name="fact")
 
 
 def downgrade() -> None:
+    op.create_index("ix_fact_entity", "fact", ["entity"])
+    op.create_index("ix_fact_entity_metric_created_at", "fact", ["entity", "metric", "created_at"])
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index("ix_fact_series_pg", table_name="fact")
     else:
