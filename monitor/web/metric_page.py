@@ -88,6 +88,8 @@ def _chart(
     writing the SVG is most of a metric page's time."""
     with _lock:
         got = _charts.get(key)
+        if got is not None:
+            _charts.move_to_end(key)
     if got is not None:
         return got
     chart = make()

@@ -8,6 +8,7 @@ The log says at startup where the view is and whether it asks for the token.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 
 import uvicorn
@@ -72,16 +73,28 @@ def announce(address: str, view: View) -> None:
         log.info("web view on http://%s:%d/ (loopback only, no token)", shown, port)
 
 
+class _Announcing(uvicorn.Server):
+    """Says where the view is once it listens: the line means it can be reached."""
+
+    def __init__(self, config: uvicorn.Config, say: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._say = say
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._say()
+
+
 def serve(address: str, view: View) -> None:
     """Run until SIGINT or SIGTERM (uvicorn's own signal handling)."""
     host, port = check_address(address, view.guard.token)
-    announce(address, view)
     config = uvicorn.Config(
         create_app(view), host=host, port=port, log_level="warning", access_log=False,
         lifespan="off",
     )  # fmt: skip
     try:
-        uvicorn.Server(config).run()
+        _Announcing(config, lambda: announce(address, view)).run()
     finally:
         view.backtests.close()
 
