@@ -46,7 +46,7 @@ def series_records(
     if until is not None:
         where.append("f.sort_at < %s")
         params.append(ts_in(until))
-    names = dict(sql.rows("SELECT id, name FROM source", []))
+    names = _source_names(sql)
     rows = sql.rows(
         "SELECT f.id, f.entity, f.value, f.unit, f.surface, f.quote, f.span_start,"
         " f.span_end, f.confidence, f.currency, f.period, f.qualifiers, f.approx,"
@@ -103,6 +103,11 @@ class SeriesPoint(NamedTuple):
     surface: str
 
 
+def _source_names(sql: PlainSql) -> dict[int, str]:
+    # sources are few: named from one small query, not joined to thousands of rows
+    return dict(sql.rows("SELECT id, name FROM source", []))
+
+
 def _pairs(quals: Any) -> tuple[tuple[str, str], ...]:
     if quals is None or quals in ("{}", "null") or quals == {}:
         return ()
@@ -117,10 +122,9 @@ def series_points(
     ``after_id``, only the facts stored after that one (what a series gained)."""
     sql = PlainSql(session)
     ts_out = sql.types.ts_out
-    # sources are few: named from one small query, not joined to each of 10,000 rows.
     # Every column comes from the series index (``ix_fact_series``, migration 0010), in
     # time order: consecutive index pages, not a fact row and an article row per value
-    names = dict(sql.rows("SELECT id, name FROM source", []))
+    names = _source_names(sql)
     rows = sql.rows(
         "SELECT id, article_id, sort_at, value, unit, currency, qualifiers, source_id,"
         " ai_generated, surface FROM fact WHERE entity = %s AND metric = %s AND id > %s"

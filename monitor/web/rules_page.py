@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from monitor.notify.textsafe import one_line
 from monitor.rules.display import Names, format_value
 from monitor.rules.loader import Rule
 from monitor.rules.schema import SeriesSpec
@@ -164,7 +165,7 @@ async def backtest_result(request: Request) -> Response:
     if future.cancelled():
         shown["error"] = "dropped before it ran: too many backtests were started at once"
     elif future.done() and (exc := future.exception()) is not None:
-        shown["error"] = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        shown["error"] = one_line(f"{type(exc).__name__}: {exc}", 300)
     elif future.done():
         done = future.result()
         shown.update(
