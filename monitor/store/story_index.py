@@ -26,7 +26,7 @@ MAX_BY_FIGURE = 30  # ... plus those holding one of its figures
 # this many do, not what the window holds (each is probed once per figure of the article:
 # at 500, a fifth of an undated ingest's CPU at 50,000 articles went to this lookup)
 MAX_EVENT_SCAN = 200
-_SPANS_PER_QUERY = 100  # key ranges per statement: far below SQLite's expression depth
+_SPANS_PER_QUERY = 100  # key ranges per statement: below SQLite's 500 terms of a compound SELECT
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +73,15 @@ def _of(company: str | None) -> tuple[str, list[Any]]:
 
 def _with_keys(spans: Sequence[tuple[str, str, float, float]]) -> tuple[str, list[Any]]:
     # Checked per story of the window (by story_id), not looked up by value: a common
-    # figure is held by stories all through the history, the window's are few.
-    cond = " OR ".join(
-        ["(k.unit = %s AND k.currency = %s AND k.value BETWEEN %s AND %s)"] * len(spans)
+    # figure is held by stories all through the history, the window's are few. One probe
+    # of (story_id, unit, currency, value) per range, joined by UNION ALL: as one OR of
+    # the ranges, SQLite read every key of the story and tested each range on it, 2.3x
+    # the time on the queries of an ingest at 40,000 stored articles.
+    probe = (
+        "SELECT 1 FROM story_key k WHERE k.story_id = s.id"
+        " AND k.unit = %s AND k.currency = %s AND k.value BETWEEN %s AND %s"
     )
-    return f"EXISTS (SELECT 1 FROM story_key k WHERE k.story_id = s.id AND ({cond}))", [
-        v for sp in spans for v in sp
-    ]
+    return f"EXISTS ({' UNION ALL '.join([probe] * len(spans))})", [v for sp in spans for v in sp]
 
 
 def _rows(sql: PlainSql, rows: Sequence[Any]) -> list[CandidateRow]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import IngestError
-from monitor.fetch.local import files_under, read_local
+from monitor.fetch.local import SUFFIXES, files_under, read_local
 
 SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 
@@ -80,6 +80,27 @@ def test_directory_reads_supported_files_in_order(tmp_path: Path) -> None:
     ]
     with pytest.raises(IngestError, match="is a folder"):
         read_local(tmp_path)
+
+
+def test_a_tree_is_walked_lazily_in_sorted_path_order(tmp_path: Path) -> None:
+    # names whose per-folder order could differ from the sorted order of whole paths
+    for rel in ["a/z.txt", "a.txt", "a-b/c.TXT", "B/x.html", "b.htm", ".hidden/y.xml",
+                "a/sub/deep.rss", "a/sub.txt", "notes.md", "a/sub/skip.pdf"]:  # fmt: skip
+        path = tmp_path / "root" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("text")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "out.txt").write_text("text")
+    (tmp_path / "root" / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    root = tmp_path / "root"
+    walked = files_under(root)
+    assert iter(walked) is walked  # a generator: nothing is listed ahead of the reader
+    expected = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+    assert list(walked) == expected
+    assert [p.relative_to(root).as_posix() for p in expected] == [
+        ".hidden/y.xml", "B/x.html", "a/sub/deep.rss", "a/sub.txt", "a/z.txt", "a-b/c.TXT",
+        "a.txt", "b.htm",
+    ]  # fmt: skip
 
 
 def test_binary_and_undecodable_files_are_named(tmp_path: Path) -> None:
