@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
-from monitor.models import Article, FactRow, Mention, RuleState, Source, Term
+from monitor.models import Article, FactRow, Mention, RuleState, Source
 from monitor.store.plain_sql import PlainSql, chunks
 from monitor.values import (
     ArticleRef,
@@ -426,55 +425,59 @@ def load_state(session: Session) -> StateRows:
     }
 
 
-def _insert(session: Session, table: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+# State and first sightings are written once a batch, as one executemany each: a
+# statement per row through SQLAlchemy's insert construct cost ~100 µs a row (compile
+# cache lookup, JSON and stamp processors), ~7% of the worst-case pipeline's CPU.
+_SAVE_STATE = (
+    "INSERT INTO rule_state (rule_id, key, state, updated_at) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (rule_id, key) DO UPDATE"
+    " SET state = excluded.state, updated_at = excluded.updated_at"
+)
+_FIRST_SIGHTING = (
+    "INSERT INTO term (family, term, first_article_id, first_seen_at) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (family, term) DO NOTHING"
+)
 
 
 def save_state(
     session: Session, updates: Mapping[tuple[str, str], Mapping[str, Any]], now: datetime
 ) -> None:
-    table = RuleState.__table__  # type: ignore[attr-defined]
-    for (rule_id, key), state in updates.items():
-        stmt = _insert(session, table).values(
-            rule_id=rule_id, key=key, state=dict(state), updated_at=now
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["rule_id", "key"],
-            set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
-        )
-        session.exec(stmt)
+    if not updates:
+        return
+    sql = PlainSql(session)
+    t = sql.types
+    stamp = t.ts_in(now)
+    sql.run_many(
+        _SAVE_STATE,
+        [
+            (rule_id, key, t.json_in(dict(state)), stamp)
+            for (rule_id, key), state in updates.items()
+        ],
+    )
 
 
 # ------------------------------------------------------------------ terms
 
 
-def record_terms(session: Session, batch: EvalInput) -> int:
+def record_terms(session: Session, batch: EvalInput) -> None:
     """First sightings of term-family names into ``term`` (for digests and listings).
 
     Rule state keeps its own first-seen set per rule; this table is the shared record of
     where each name first appeared (the article, dated by its place in time), whichever
-    rules exist. Returns the rows added.
+    rules exist. A name already recorded keeps its first row.
     """
-    table = Term.__table__  # type: ignore[attr-defined]
-    added = 0
     firsts: dict[tuple[str, str], MentionRecord] = {}
     for m in sorted(batch.mentions, key=lambda m: (m.article.sort_at, m.article.id, m.id)):
         if m.kind == "term":
             firsts.setdefault((m.name, m.value), m)
-    for (family, term), m in firsts.items():
-        stmt = (
-            _insert(session, table)
-            .values(
-                family=family,
-                term=term,
-                first_article_id=m.article.id,
-                first_seen_at=m.article.sort_at,
-            )
-            .on_conflict_do_nothing(index_elements=["family", "term"])
-            .returning(table.c.id)
-        )
-        if session.exec(stmt).scalar_one_or_none() is not None:
-            added += 1
-    return added
+    if not firsts:
+        return
+    sql = PlainSql(session)
+    ts_in = sql.types.ts_in
+    sql.run_many(
+        _FIRST_SIGHTING,
+        [
+            (family, term, m.article.id, ts_in(m.article.sort_at))
+            for (family, term), m in firsts.items()
+        ],
+    )

@@ -367,6 +367,31 @@ def test_prune_state_forgets_removed_rules_only(engine: Engine) -> None:
         assert rule_rows.load_state(s) == {("capex", "k"): {"a": 1}}
 
 
+def test_saved_state_replaces_the_key_and_keeps_the_others(engine: Engine) -> None:
+    state_round_trip(engine)
+
+
+@pytest.mark.postgres
+def test_saved_state_replaces_the_key_and_keeps_the_others_postgres(pg_engine: Engine) -> None:
+    state_round_trip(pg_engine)
+
+
+def state_round_trip(engine: Engine) -> None:
+    later = NOW + timedelta(hours=1)
+    with session_scope(engine) as s:
+        rule_rows.save_state(s, {("capex", "a"): {"n": 1}, ("capex", "b"): {"n": 2}}, NOW)
+    with session_scope(engine) as s:
+        rule_rows.save_state(s, {("capex", "a"): {"n": 3, "seen": ["x"]}}, later)
+        rule_rows.save_state(s, {}, later)  # nothing to write writes nothing
+    with session_scope(engine) as s:
+        assert rule_rows.load_state(s) == {
+            ("capex", "a"): {"n": 3, "seen": ["x"]},
+            ("capex", "b"): {"n": 2},
+        }
+        stamps = {r.key: r.updated_at for r in s.exec(select(RuleState)).all()}
+    assert stamps == {"a": later, "b": NOW}
+
+
 @pytest.mark.postgres
 def test_two_workers_evaluating_at_once_lose_no_state_postgres(pg_url: str) -> None:
     """Each worker's batch is one story; together they confirm the value (no lost update)."""
