@@ -145,6 +145,18 @@ def test_profiles_survive_json_exactly() -> None:
     assert story_codec.decode_story(9, "acme", {"v": 1, "f": [], "t": []}) is None
 
 
+def test_decoded_profiles_share_their_names() -> None:
+    # two profiles read from two texts: one copy of each unit and company name in memory
+    st = story_members.joined(story.StoryProfile(9, "acme", 0), random_profile(random.Random(3), 6))
+    text = json.dumps(story_codec.encode_story(st))
+    one, two = (story_codec.decode_story(9, "acme", json.loads(text)) for _ in range(2))
+    assert one is not None and two is not None and one == two
+    for (f, _), (g, _) in zip(one.figures, two.figures, strict=True):
+        assert f.unit is g.unit
+        assert f.entity is g.entity
+        assert f.metric is g.metric
+
+
 def test_lede_is_the_first_words_after_lines_of_chrome() -> None:
     long = " ".join(f"w{i}" for i in range(500))
     assert text_vector.lede(long) == " ".join(f"w{i}" for i in range(text_vector.LEDE_WORDS))
