@@ -256,3 +256,34 @@ def test_shipped_rules_load_without_problems(name: str) -> None:
     assert str(rules_dir / name) in rs.files
     kinds = {r.kind for r in rs.rules if Path(r.file).name == name}
     assert kinds >= {"change", "threshold", "new_term", "topic", "conflict", "spike", "stale"}
+
+
+def test_a_pattern_stalled_by_a_busy_machine_is_not_called_unbounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import regex
+
+    from monitor.rules import patterns
+
+    class Stalled:
+        """A linear pattern whose first probe the machine stalls past the timeout."""
+
+        def __init__(self, compiled: regex.Pattern[str]) -> None:
+            self.compiled, self.budgets = compiled, []
+
+        def search(self, text: str, timeout: float | None = None) -> object:
+            if text:  # the probes, not the empty-string check
+                self.budgets.append(timeout)
+                if len(self.budgets) == 1:
+                    raise TimeoutError
+            return self.compiled.search(text)
+
+    made: list[Stalled] = []
+    real = regex.compile
+    monkeypatch.setattr(
+        patterns.regex, "compile", lambda p: made.append(Stalled(real(p))) or made[-1]
+    )
+    assert patterns.check_pattern(r"\bQwen[0-9]+\b") is None
+    assert made[0].budgets[:2] == [patterns.PROBE_TIMEOUT_S, patterns.PROBE_TIMEOUT_S * 10]
+    # the rest of the probes get the usual budget again
+    assert set(made[0].budgets[2:]) == {patterns.PROBE_TIMEOUT_S}
