@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +35,7 @@ from monitor.settings import Settings
 from monitor.store import sources as sources_store
 from monitor.store.db import make_engine, session_scope, upgrade
 from tests.conftest import CHANNELS, ROOT, RULES, SEEDS
+from tests.integration.hangup import hangs_up
 
 Run = Any
 
@@ -249,12 +250,16 @@ def test_four_commands_start_at_once_on_an_empty_postgresql_database(
 
 
 @contextmanager
-def slow_feed(expect: int = 1) -> Iterator[tuple[str, threading.Event, threading.Event]]:
-    """A feed server that holds every answer until released: polls stay under way.
-    ``arrived`` is set once ``expect`` requests are waiting."""
-    arrived, release = threading.Event(), threading.Event()
+def slow_feed(
+    expect: int = 1, on_hangup: Callable[[str], None] | None = None
+) -> Iterator[tuple[str, threading.Event]]:
+    """A feed server that holds every answer until the client hangs up or the server
+    stops: polls stay under way. ``arrived`` is set once ``expect`` requests are waiting;
+    ``on_hangup`` gets the path of each request whose client hung up while held."""
+    arrived = threading.Event()
     waiting = [0]
     lock = threading.Lock()
+    stop_r, stop_w = socket.socketpair()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -262,13 +267,16 @@ def slow_feed(expect: int = 1) -> Iterator[tuple[str, threading.Event, threading
                 waiting[0] += 1
                 if waiting[0] >= expect:
                     arrived.set()
-            release.wait(60)
+            if hangs_up(self.connection, 60, wake=stop_r):
+                if on_hangup is not None:
+                    on_hangup(self.path)
+                return
             body = (SEEDS / "feeds" / "markets.rss").read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
             with suppress(OSError):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
                 self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
@@ -278,11 +286,13 @@ def slow_feed(expect: int = 1) -> Iterator[tuple[str, threading.Event, threading
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/feed.rss", arrived, release
+        yield f"http://127.0.0.1:{server.server_address[1]}/feed.rss", arrived
     finally:
-        release.set()
+        stop_w.send(b"x")
         server.shutdown()
         server.server_close()
+        stop_r.close()
+        stop_w.close()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
@@ -294,7 +304,7 @@ def test_a_shutdown_during_polls_gives_every_source_back_at_once_without_a_trace
     names = [f"slow{i}" for i in range(6)]
     # two polls reach the server (two connections per host), the others wait their turn
     # inside the client: all six are under way when the signal comes
-    with slow_feed(expect=2) as (url, arrived, _release):
+    with slow_feed(expect=2) as (url, arrived):
         path = tmp_path / "sources.yaml"
         path.write_text(
             "sources:\n"
@@ -454,6 +464,47 @@ def test_leases_are_renewed_and_given_back_with_their_token(engine: Engine) -> N
 @pytest.mark.postgres
 def test_leases_use_the_database_clock_on_postgresql(pg_engine: Engine) -> None:
     _renew_and_give_back(pg_engine)
+
+
+def test_a_poll_cut_short_hangs_up_before_it_gives_its_source_back(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source given back while its cancelled request is still open could be polled by
+    another worker while the origin is still answering this one."""
+    from monitor.fetch.client import Fetcher
+    from monitor.rules.loader import EMPTY
+
+    hung_up = threading.Event()
+    closed_first: list[bool] = []
+    give_back = sources_store.give_back
+
+    def checked_give_back(session: Any, name: str, *, token: int) -> bool:
+        # the origin sees the connection close before the source is anyone's again
+        # (waited for: the close may still be on its way through the loopback)
+        closed_first.append(hung_up.wait(5))
+        return give_back(session, name, token=token)
+
+    monkeypatch.setattr(sources_store, "give_back", checked_give_back)
+    with slow_feed(on_hangup=lambda path: hung_up.set()) as (url, arrived):
+        settings = Settings(database_url=str(engine.url), http={"allow_networks": ["127.0.0.1/32"]})
+        rt = polling.Runtime(settings, engine, EMPTY, worker="w1")
+        with session_scope(engine) as s:
+            s.add(Source(name="feed", url=url, next_poll_at=None))
+
+        async def cut_short() -> None:
+            async with Fetcher(settings.http, parse_workers=0) as fetcher:
+                ((spec, token),) = polling._claim(rt, 10, all_sources=False)
+                poll = asyncio.create_task(polling.poll_source(rt, fetcher, spec, token=token))
+                assert await asyncio.to_thread(arrived.wait, 30), "never polled"
+                poll.cancel()
+                with suppress(asyncio.CancelledError):
+                    await poll
+
+        asyncio.run(cut_short())
+    assert closed_first == [True]
+    with session_scope(engine) as s:
+        row = sources_store.by_name(s, "feed")
+        assert row is not None and row.lease_owner is None and row.poll_count == 0
 
 
 # ----------------------------------------------------------------- observability

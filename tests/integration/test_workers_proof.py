@@ -40,6 +40,7 @@ import sqlalchemy as sa
 
 from monitor.demo_sinks import slack_receiver, smtp_sink
 from tests.conftest import ROOT, RULES
+from tests.integration.hangup import hangs_up
 
 FEEDS = 200
 LEASE = 6.0  # seconds: source and message leases, short so the takeover shows in a test
@@ -129,7 +130,13 @@ def feed_server() -> Iterator[FeedServer]:
             with state.lock:
                 state.requests.append(rec)
                 state.lock.notify_all()
-            time.sleep(DELAY)  # the server's own pace: a feed that takes a moment
+            # the server's own pace: a feed that takes a moment; a worker that hangs up
+            # meanwhile (a poll cut short by its shutdown) has ended its request
+            if hangs_up(self.connection, DELAY):
+                with state.lock:
+                    rec.end = time.monotonic()
+                    state.lock.notify_all()
+                return
             body = feed(rec.feed)
             with suppress(OSError):  # a worker killed while waiting is gone
                 self.send_response(200)
