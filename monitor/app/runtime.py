@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from monitor.app import collector
 from monitor.notify.channels import Channel
 from monitor.rules.loader import RuleSet
 from monitor.settings import Settings
@@ -43,6 +44,10 @@ class Runtime:
     channels: tuple[Channel, ...] = ()  # where digests and alerts go (the channels file)
     _store: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _store_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # the settings, the rules and the modules a flow needs are loaded by now
+        collector.settle()
 
     def store_thread(self) -> ThreadPoolExecutor:
         """Where a poll's database work runs (store, extract, place, evaluate): one poll at

@@ -60,6 +60,7 @@ class Run:
         self.stages = StageTimes()
         self.own: dict[str, float] = {}
         self.statements = 0
+        self.gc = 0.0
 
     def per(self, seconds: float) -> float:
         return seconds / self.n * 1e6  # microseconds per article
@@ -90,7 +91,7 @@ def run_pipeline(
             report = pipe.ingest(todo[i : i + BATCH], source=f"src{i // BATCH % 5}")
             run.stages.add(report.stages)
         run.cpu = time.process_time() - started
-        run.own, run.statements = dict(meter.own), meter.statements
+        run.own, run.statements, run.gc = dict(meter.own), meter.statements, meter.gc
     engine.dispose()
     return run
 
@@ -147,6 +148,10 @@ def profile_table(runs: Sequence[Run]) -> None:
     ):
         print(f"{'  ' + label:<40}" + "".join(f"{r.per(r.own.get(key, 0.0)):>16.0f}" for r in runs))
     print(f"{'  outside the stages own work':<40}" + "".join(f"{r.outside:>15.0%} " for r in runs))
+    print(
+        f"{'garbage collection (within the above)':<40}"
+        + "".join(f"{r.per(r.gc):>16.0f}" for r in runs)
+    )
     print(
         f"{'SQL statements per article':<40}"
         + "".join(f"{r.statements / r.n:>16.1f}" for r in runs)
