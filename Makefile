@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test check bench eval clean
+.PHONY: demo test check bench eval compiled-wheel clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "monitor needs Python 3.11+, found " + sys.version.split()[0])'
@@ -34,5 +34,14 @@ bench: $(STAMP)  ## benchmarks in tests/bench/, each prints a table
 eval: $(STAMP)  ## evaluations on labelled real news in tests/eval/, each prints a table
 	@set -e; for f in tests/eval/eval_*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
+# Optional: the same package with the hot paths of extraction and dedup compiled by mypyc
+# (setup.py lists them; needs a C compiler). Built from a clean build/ so that no compiled
+# module is left there for a later pure build to pick up.
+compiled-wheel: $(STAMP)  ## optional: a wheel whose extraction and dedup mypyc compiled, in dist/
+	rm -rf build
+	MONITOR_MYPYC=1 $(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
+	rm -rf build
+	@ls dist/monitor-*-cp*.whl
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
