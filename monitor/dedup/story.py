@@ -95,6 +95,8 @@ LEDE_CHARS = 400  # figures stated this early in the body are the article's head
 MAX_FIGURES = 60
 MAX_TERMS = 40
 MAX_LEAD = 12
+# ``compare`` rejects below TEXT_FLOOR before it weighs figures: no basis may ask less.
+assert TEXT_FLOOR <= TEXT_WITH <= TEXT_ALONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +343,11 @@ def compare(
     if article.company != story.company:
         return None
     similarity = text_vector.similarity(article.vector, story.centroid)
+    if similarity < TEXT_FLOOR:
+        # Every basis below asks at least this much (TEXT_FLOOR <= TEXT_WITH * k <=
+        # TEXT_ALONE * k, as k >= 1): most of a company's candidate stories end here,
+        # before their figures are weighed.
+        return None
     k = drift(days_apart)
     event, standing, pairs = shared_figures(article, story)
     # a standing figure shows the article is about the company's plan, not that it tells

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.dedup import restatement, story_members, text_vector
+from monitor.dedup import restatement, story, story_members, text_vector
 from monitor.dedup.figures import Figure, fact_weight
 from monitor.dedup.story import (
+    TEXT_FLOOR,
+    TEXT_WITH,
     ArticleProfile,
     StoryProfile,
     company_of,
@@ -183,6 +185,28 @@ def test_weak_evidence_alone_joins_nothing() -> None:
     a = article(weak, title="Investors Watch the Market", text=BOILER)
     b = article(weak, title="Analysts Watch the Stock", text=BOILER)
     assert compare(b, story_of(a)) is None
+
+
+def test_figures_are_weighed_only_where_the_words_meet_the_floor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Most of a company's candidate stories share no words with an article: they are
+    rejected on the words before their figures are weighed. The same figures with a few
+    words in common still join on facts."""
+    st = story_of(article(PLAN, title="Alibaba Plans Data Center Spending", text=PLAN_TEXT))
+    filing = "The filing lists results for shareholders in tables and notes"
+    near = article(PLAN, title="Filing Shows Figures", text=f"{filing} as rivals race.")
+    match = compare(near, st)
+    assert match is not None and match.basis == "facts"
+    assert TEXT_FLOOR <= match.text_similarity < TEXT_WITH
+    apart = article(PLAN, title="Quarterly Filing Shows Figures", text=f"{filing}.")
+    assert text_vector.similarity(apart.vector, st.centroid) < TEXT_FLOOR
+
+    def weighed_figures(*_: object) -> None:
+        raise AssertionError("figures weighed for a story below the text floor")
+
+    monkeypatch.setattr(story, "shared_figures", weighed_figures)
+    assert compare(apart, st) is None
 
 
 def test_boilerplate_words_weigh_little_once_the_corpus_knows_them() -> None:
