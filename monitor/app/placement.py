@@ -14,6 +14,7 @@ ingested. ``now`` stands in for an article without one.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -374,12 +375,34 @@ class _Candidate:
 
 
 def _profiles(
-    sql: PlainSql, rows: Sequence[story_index.CandidateRow], at: datetime, words: _Words
+    sql: PlainSql,
+    rows: Sequence[story_index.CandidateRow],
+    at: datetime,
+    words: _Words,
+    against: story.ArticleProfile | None = None,
 ) -> list[_Candidate]:
+    """The candidates' profiles, decoded or kept. With ``against`` (an article to be
+    compared), a profile not kept is decoded only if its words meet the article's
+    (``story.words_meet``): the others could not match it, and their figures, most of
+    a profile's decoding, are left as stored."""
     decoded: dict[int, story.StoryProfile | None] = {}
     for r in rows:
-        d = r.profile_json
-        decoded[r.story_id] = None if d is None else PROFILES.decode(r.story_id, r.main_entity, d)
+        text = r.profile_json
+        if text is None:
+            decoded[r.story_id] = None
+            continue
+        prof = PROFILES.kept(r.story_id, r.main_entity, text)
+        if prof is None:
+            parsed = json.loads(text)
+            centroid = story_codec.decode_centroid(parsed)
+            if (
+                against is not None
+                and centroid is not None
+                and not story.words_meet(against, centroid)
+            ):
+                continue
+            prof = PROFILES.decode(r.story_id, r.main_entity, text, parsed)
+        decoded[r.story_id] = prof
     missing = [sid for sid, prof in decoded.items() if prof is None]
     if missing:
         decoded.update(build_profiles(sql, missing, words.df, words.docs))
@@ -395,7 +418,8 @@ def _event_candidates(
     sql: PlainSql, article: story.ArticleProfile, at: datetime, window: timedelta, words: _Words
 ) -> list[_Candidate]:
     """The stories of the article's company whose event is told within the window: the
-    most recent ones, and those holding one of its distinctive figures."""
+    most recent ones, and those holding one of its distinctive figures (those whose
+    words cannot meet the article's are left undecoded)."""
     rows = story_index.event_candidates(
         sql,
         company=article.company,
@@ -403,7 +427,7 @@ def _event_candidates(
         earliest=at - window,
         latest=at + window,
     )
-    return _profiles(sql, rows, at, words)
+    return _profiles(sql, rows, at, words, against=article)
 
 
 def _restated(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from typing import Any
 
 from monitor.dedup import story_codec
 from monitor.dedup.story import StoryProfile
@@ -25,18 +26,36 @@ class ProfileCache:
         self._kept: OrderedDict[int, tuple[str | None, int, int, StoryProfile]] = OrderedDict()
         self._lock = threading.Lock()  # batches of several polls may run in threads
 
-    def decode(self, story_id: int, company: str | None, text: str) -> StoryProfile | None:
-        """The profile stored as ``text``; None when it is of an older version."""
-        key = (company, len(text), hash(text))
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+    def kept(self, story_id: int, company: str | None, text: str) -> StoryProfile | None:
+        """The decoded profile kept for ``text``, if any."""
         with self._lock:
             hit = self._kept.get(story_id)
-            if hit is not None and hit[:3] == key:
+            if hit is not None and hit[:3] == (company, len(text), hash(text)):
                 self._kept.move_to_end(story_id)
                 return hit[3]
-        profile = story_codec.decode_story(story_id, company, json.loads(text))
+        return None
+
+    def decode(
+        self,
+        story_id: int,
+        company: str | None,
+        text: str,
+        parsed: dict[str, Any] | None = None,
+    ) -> StoryProfile | None:
+        """The profile stored as ``text`` (``parsed``: its JSON, when the caller read it
+        already); None when it is of an older version."""
+        found = self.kept(story_id, company, text)
+        if found is not None:
+            return found
+        d = json.loads(text) if parsed is None else parsed
+        profile = story_codec.decode_story(story_id, company, d)
         if profile is not None:
             with self._lock:
-                self._kept[story_id] = (*key, profile)
+                self._kept[story_id] = (company, len(text), hash(text), profile)
                 self._kept.move_to_end(story_id)
                 while len(self._kept) > self.size:
                     self._kept.popitem(last=False)

@@ -95,7 +95,8 @@ LEDE_CHARS = 400  # figures stated this early in the body are the article's head
 MAX_FIGURES = 60
 MAX_TERMS = 40
 MAX_LEAD = 12
-# ``compare`` rejects below TEXT_FLOOR before it weighs figures: no basis may ask less.
+# Below TEXT_FLOOR a story is rejected before its figures are weighed (``words_meet``):
+# no basis may ask less.
 assert TEXT_FLOOR <= TEXT_WITH <= TEXT_ALONE
 
 
@@ -336,6 +337,14 @@ def drift(days_apart: float) -> float:
     return 1.0 + DRIFT_PER_DAY * max(0.0, days_apart - CLOSE_DAYS)
 
 
+def words_meet(article: ArticleProfile, centroid: Vector) -> bool:
+    """Whether the article's words reach ``TEXT_FLOOR`` with a story's centroid: every
+    basis of ``compare`` asks at least that much (TEXT_FLOOR <= TEXT_WITH * k <=
+    TEXT_ALONE * k, as k >= 1). Most of a company's candidate stories fail it, and are
+    rejected before their figures are decoded or weighed."""
+    return text_vector.similarity(article.vector, centroid) >= TEXT_FLOOR
+
+
 def compare(
     article: ArticleProfile, story: StoryProfile, days_apart: float = 0.0
 ) -> StoryMatch | None:
@@ -343,10 +352,7 @@ def compare(
     if article.company != story.company:
         return None
     similarity = text_vector.similarity(article.vector, story.centroid)
-    if similarity < TEXT_FLOOR:
-        # Every basis below asks at least this much (TEXT_FLOOR <= TEXT_WITH * k <=
-        # TEXT_ALONE * k, as k >= 1): most of a company's candidate stories end here,
-        # before their figures are weighed.
+    if similarity < TEXT_FLOOR:  # see ``words_meet``
         return None
     k = drift(days_apart)
     event, standing, pairs = shared_figures(article, story)

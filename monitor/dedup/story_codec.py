@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.dedup.story import Figure, StoryProfile
+from monitor.dedup.text_vector import Vector
 
 VERSION = 2
 
@@ -72,8 +73,17 @@ def encode_story(p: StoryProfile) -> dict[str, Any]:
     }
 
 
-def decode_story(story_id: int, company: str | None, d: dict[str, Any]) -> StoryProfile | None:
+def decode_centroid(d: dict[str, Any]) -> Vector | None:
+    """The centroid alone, without the figures (most of a profile's decoding); None for
+    a profile of an older version."""
     if d.get("v") != VERSION:
+        return None
+    return {str(k): float(v) for k, v in d["x"].items()}
+
+
+def decode_story(story_id: int, company: str | None, d: dict[str, Any]) -> StoryProfile | None:
+    centroid = decode_centroid(d)
+    if centroid is None:
         return None
     return StoryProfile(
         story_id=story_id,
@@ -81,7 +91,7 @@ def decode_story(story_id: int, company: str | None, d: dict[str, Any]) -> Story
         members=int(d["n"]),
         figures=tuple((decode_figure(r[:-1]), int(r[-1])) for r in d["f"]),
         terms={str(k): int(v) for k, v in d["t"].items()},
-        centroid={str(k): float(v) for k, v in d["x"].items()},
+        centroid=centroid,
         topics=frozenset(d["p"]),
         lead_terms={str(k): int(v) for k, v in d["lt"].items()},
     )

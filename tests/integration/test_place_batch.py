@@ -11,15 +11,23 @@ import dataclasses
 import random
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from monitor.app.placement import Copy, Placement, find_copies, place_article, place_articles
-from monitor.dedup import minhash
+from monitor.app.profile_cache import PROFILES
+from monitor.dedup import minhash, story, story_codec
 from monitor.models import Source
+from monitor.pipeline import Pipeline
+from monitor.rules.loader import load_rules
+from monitor.settings import Settings
 from monitor.store.band_index import band_rows
 from monitor.store.db import make_engine, session_scope, upgrade
+from tests.bench import news_corpus
+from tests.conftest import CHANNELS, ROOT
 from tests.unit import dedup_eval as ev
 
 WINDOW = timedelta(days=7)
@@ -173,3 +181,42 @@ def test_find_copies_alone_finds_what_placing_finds(tmp_path: Path) -> None:
     assert placed[0].level == "new"
     exact = second[again]
     assert isinstance(exact, Copy) and exact.original == ids[0] and exact.similarity == 1.0
+
+
+def test_profiles_whose_words_cannot_meet_are_left_undecoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A candidate story whose words do not reach the text floor with the article's is
+    not decoded (most of a company's stories): the stories and copies come out the same
+    as when every candidate is decoded and compared, with far fewer profiles decoded."""
+    items = [dataclasses.replace(it, published_at=None) for it in news_corpus.generate(400)]
+    rules = load_rules(ROOT / "rules", channels=CHANNELS)
+    decoded: list[int] = []
+    real_decode = story_codec.decode_story
+
+    def counting(story_id: int, *args: Any) -> Any:
+        decoded.append(story_id)
+        return real_decode(story_id, *args)
+
+    monkeypatch.setattr(story_codec, "decode_story", counting)
+    outcome = {}
+    for mode in ("filtered", "all"):
+        if mode == "all":
+            monkeypatch.setattr(story, "words_meet", lambda *_: True)
+        PROFILES.clear()
+        decoded.clear()
+        engine = make_engine(f"sqlite:///{tmp_path / mode}.db")
+        upgrade(engine)
+        pipe = Pipeline(Settings(), engine, rules)
+        for i in range(0, len(items), 100):
+            pipe.ingest(items[i : i + 100], source="wire")
+        with session_scope(engine) as s:
+            rows = s.execute(
+                sa.text("SELECT id, story_id, duplicate_of, join_reason FROM article ORDER BY id")
+            ).all()
+        engine.dispose()
+        outcome[mode] = ([tuple(r) for r in rows], len(decoded))
+    (filtered, n_filtered), (everything, n_all) = outcome["filtered"], outcome["all"]
+    assert filtered == everything
+    assert len({r[1] for r in filtered}) < len(filtered)  # stories of several articles
+    assert n_filtered < 0.75 * n_all, (n_filtered, n_all)  # 149 of 242 when written
