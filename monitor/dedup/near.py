@@ -62,7 +62,12 @@ def find_near(
     if not candidates:
         return None
     ids = list(candidates)
-    estimates = dict(zip(ids, minhash.similarities(sig, [candidates[c] for c in ids]), strict=True))
+    rough = minhash.similarities(sig, [candidates[c] for c in ids])
+    # below REJECT_BELOW a candidate is no near-duplicate (minhash.verify): most of them,
+    # when many stored articles share the chrome of one outlet
+    estimates = {
+        cid: est for cid, est in zip(ids, rough, strict=True) if est >= minhash.REJECT_BELOW
+    }
     unsure = [
         cid for cid, est in estimates.items() if minhash.REJECT_BELOW <= est < minhash.ACCEPT_ABOVE
     ]

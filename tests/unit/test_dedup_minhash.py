@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from monitor.dedup import (
     content_hash,
     jaccard,
     minhash,
+    near,
     normalise,
     signature,
     similarity,
@@ -183,3 +185,34 @@ def test_similarities_of_many_candidates_equal_one_by_one() -> None:
         assert minhash.similarities(sig, sigs) == [minhash.similarity(sig, o) for o in sigs]
     with pytest.raises(ValueError):
         minhash.similarities(sigs[0], [b"\x01abc"])
+
+
+def test_find_near_verifies_only_candidates_the_estimate_does_not_reject(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Of many band candidates (the chrome of one outlet is shared by all its articles)
+    the ones the estimate rejects are dropped at once: neither verified nor read."""
+    copy = TEXT.replace("formidable", "serious")
+    others = [
+        f"Note {i}: the board met on rates and the weather in town {i}. " * 6 for i in range(40)
+    ]
+    candidates = {i + 1: minhash.signature(t) for i, t in enumerate([*others, copy])}
+    verified: list[float] = []
+    real_verify = minhash.verify
+
+    def counting(estimate: float, exact: Callable[[], float]) -> float | None:
+        verified.append(estimate)
+        return real_verify(estimate, exact)
+
+    monkeypatch.setattr(minhash, "verify", counting)
+    read: list[int] = []
+
+    def texts(ids: Sequence[int]) -> dict[int, str]:
+        read.extend(ids)
+        return {cid: copy for cid in ids}
+
+    found = near.find_near(minhash.signature(TEXT), TEXT, candidates, texts)
+    assert found is not None and found.article_id == len(others) + 1
+    assert found.similarity >= NEAR_DUPLICATE
+    assert verified and all(e >= minhash.REJECT_BELOW for e in verified)
+    assert len(verified) < 5 and set(read) <= {len(others) + 1}
