@@ -59,7 +59,7 @@ def rules_test(path: Path | None, since: datetime | None, as_json: bool) -> None
     """Replay stored history through the rules in PATH (default: the rules directory)
     and print what would fire, with evidence. Stores and sends nothing; exit 1 when a
     rule file has a problem."""
-    from monitor.app import evaluation
+    from monitor.app import collector, evaluation
     from monitor.cli.progress import Progress
     from monitor.rules.loader import load_rules
     from monitor.rules.report import draft_json, format_drafts
@@ -67,6 +67,7 @@ def rules_test(path: Path | None, since: datetime | None, as_json: bool) -> None
 
     st = state()
     ruleset = load_rules(path or st.rules_dir(), channels=st.channel_names())
+    collector.settle()  # a replay of a large history allocates as a pipeline does
     with (
         session_scope(st.engine()) as session,
         Progress("rules test", total=len(ruleset.rules), unit="rules") as progress,

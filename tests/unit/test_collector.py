@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import ROOT
 
@@ -63,3 +64,15 @@ print(gc.get_threshold()[0], gc.get_freeze_count() > 0)
 """
     )
     assert out == "20000 True"
+
+
+def test_a_replay_of_history_settles_the_collector(tmp_path: Path) -> None:
+    out = _run(
+        f"""
+import gc
+from monitor.cli import main
+code = main(["--db", "{tmp_path / "m.db"}", "rules", "test", "--json"])
+print(code, gc.get_threshold()[0], gc.get_freeze_count() > 0)
+"""
+    )
+    assert out.splitlines()[-1] == "0 20000 True"
