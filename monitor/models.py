@@ -102,7 +102,11 @@ class Story(SQLModel, table=True):
 class Article(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("source_id", "entry_key"),
-        sa.Index("ix_article_story_id_sort_at", "story_id", "sort_at"),
+        # a story's articles in time order, and whether all were written by AI (0011)
+        sa.Index("ix_article_story_id_sort_at_ai", "story_id", "sort_at", "ai_generated"),
+        # the window's stories from the index alone: in SQLite story_id lies after the
+        # text in the row, past its overflow pages (0011)
+        sa.Index("ix_article_sort_at_story_id", "sort_at", "story_id"),
         # who told each story, from the index alone (the web view's overview, 0008)
         sa.Index("ix_article_story_id_source_id", "story_id", "source_id", "ai_generated"),
     )
@@ -117,7 +121,7 @@ class Article(SQLModel, table=True):
     published_at: datetime | None = _ts()
     published_raw: str | None = None
     first_seen_at: datetime | None = _ts(nullable=False)
-    sort_at: datetime | None = _ts(nullable=False, index=True)  # published, clamped to seen
+    sort_at: datetime | None = _ts(nullable=False)  # published, clamped to seen
     text: str = ""
     language: str | None = None
     ai_generated: bool = False
@@ -179,10 +183,12 @@ class FactRow(SQLModel, table=True):
         sa.Index("ix_fact_series_pg", *_SERIES_KEYS, postgresql_include=list(_SERIES_DRAWN)).ddl_if(
             dialect="postgresql"
         ),
+        # a story's facts, and the companies they name from the index alone (0011)
+        sa.Index("ix_fact_story_id_entity", "story_id", "entity"),
     )
     id: int | None = Field(default=None, primary_key=True)
     article_id: int = Field(foreign_key="article.id", index=True)
-    story_id: int | None = Field(default=None, index=True)
+    story_id: int | None = None  # leads ix_fact_story_id_entity
     # by entity: the prefix of the series index (migration 0010)
     entity: str | None = None
     metric: str | None = Field(default=None, index=True)
@@ -201,7 +207,7 @@ class FactRow(SQLModel, table=True):
     span_end: int
     confidence: float
     new_to_story: bool = True
-    created_at: datetime | None = _ts(nullable=False, index=True)
+    created_at: datetime | None = _ts(nullable=False)  # read through ix_fact_series
     # the article's place in time, source and writer, copied when the fact is stored
     # (an article's never change): what a series is read and drawn by
     sort_at: datetime | None = _ts()

@@ -11,7 +11,14 @@ from alembic import command
 
 from monitor.cli import main
 from monitor.store import series_rows
-from monitor.store.db import alembic_config, current_revision, make_engine, session_scope, upgrade
+from monitor.store.db import (
+    HEAD,
+    alembic_config,
+    current_revision,
+    make_engine,
+    session_scope,
+    upgrade,
+)
 from tests.conftest import RULES, SEEDS
 
 COPIED = (
@@ -51,7 +58,7 @@ def test_facts_carry_their_articles_time_source_and_writer_and_old_ones_are_fill
         command.downgrade(cfg, "0009")
         conn.commit()
         assert "sort_at" not in {c["name"] for c in sa.inspect(conn).get_columns("fact")}
-    assert upgrade(engine) == current_revision(engine) == "0010"
+    assert upgrade(engine) == current_revision(engine) == HEAD
     assert _copied_right(engine) == stored
     with session_scope(engine) as session:
         (entity, metric, n), *_ = session.execute(

@@ -67,12 +67,13 @@ def test_upgrade_reports_each_migration_applied(tmp_path: Path) -> None:
     steps: list[tuple[int, int, str | None]] = []
     assert upgrade(engine, on_step=lambda *s: steps.append(s)) == HEAD
     assert steps == [
-        (0, 5, "0005"),
-        (1, 5, "0006"),
-        (2, 5, "0007"),
-        (3, 5, "0008"),
-        (4, 5, "0009"),
-        (5, 5, "0010"),
+        (0, 6, "0005"),
+        (1, 6, "0006"),
+        (2, 6, "0007"),
+        (3, 6, "0008"),
+        (4, 6, "0009"),
+        (5, 6, "0010"),
+        (6, 6, "0011"),
     ]
     steps.clear()
     upgrade(engine, on_step=lambda *s: steps.append(s))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from monitor.rules.loader import FileResult, RuleSet, assemble, parse_text
 from monitor.store import alerts as alert_rows
 from monitor.store import rule_rows
 from monitor.store.db import make_engine, session_scope, upgrade
+from monitor.store.plain_sql import PlainSql
 
 T0 = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=3)
@@ -338,6 +339,52 @@ def test_gather_input_builds_stories_and_activity(engine: Engine) -> None:
     assert sum("chip_export_controls" in st.topics for st in batch.stories) == 1
     assert len(batch.batch_story_ids) == 2
     assert {src.name for src in batch.sources} == {"wire", "site", "markets"}
+
+
+def test_the_windows_stories_are_read_from_index_pages(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's count rules read every story of the look-back window and the companies
+    its facts name. In SQLite an article's story_id lies after its text in the row (past
+    the text's overflow pages): the window and the facts' companies come from covering
+    indexes (migration 0011), never from the rows."""
+    _first, second = seed_history(engine)
+    statements: list[tuple[str, tuple[object, ...]]] = []
+    real_rows = PlainSql.rows
+
+    def recording(self: PlainSql, sql: str, params: Sequence[object]) -> list[object]:
+        statements.append((sql.replace("%s", self.mark), tuple(params)))
+        return real_rows(self, sql, params)
+
+    monkeypatch.setattr(PlainSql, "rows", recording)
+    with session_scope(engine) as s:
+        batch = rule_rows.gather_input(
+            s,
+            article_ids=second,
+            since=None,
+            now=NOW,
+            lookback=timedelta(days=30),
+            counted=(frozenset({"alibaba"}), frozenset()),
+        )
+    assert len(batch.stories) == 4
+    window = [(q, p) for q, p in statements if q.startswith("WITH recent")]
+    companies = [(q, p) for q, p in statements if "entity FROM fact WHERE story_id IN" in q]
+    assert window and companies
+    with engine.connect() as conn:
+        for sql, params in [*window, *companies]:
+            plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+            # the steps that read article or fact (aliased a and f in the subqueries)
+            reads = [
+                step
+                for step in plan
+                if step.split()[0] in ("SEARCH", "SCAN")
+                and step.split()[1] in ("article", "fact", "a", "f")
+            ]
+            assert reads and all("COVERING INDEX" in step for step in reads), plan
+            assert any("ix_fact_story_id_entity" in step for step in reads), plan
+        (window_sql, params), *_ = window
+        plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {window_sql}", params)]
+        assert any("COVERING INDEX ix_article_sort_at_story_id" in step for step in plan), plan
 
 
 def test_a_copy_without_a_story_counts_as_its_originals_story(engine: Engine) -> None:
