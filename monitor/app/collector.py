@@ -5,8 +5,11 @@ rows) and frees nearly all of them by reference counting. CPython's default thre
 (700, 10, 10) still collect the young generation every 700 allocations, and every hundred
 of those a full collection walks every object the process holds: its modules, the
 rules with their compiled patterns, the decoded story profiles kept. On the pipeline
-benchmark that was ~300 µs an article of ~3,500; with the young generation at 20,000 and
-start-up's objects frozen, ~50 (``tests/bench/bench_pipeline.py`` prints it).
+benchmark's realistic corpus that was 153-170 µs an article of ~3,400; with the young
+generation at 20,000 and start-up's objects frozen, 14-15 (``tests/bench/bench_pipeline.py``
+prints it). Objects frozen here and later dropped in a reference cycle are never
+collected. Start-up's state mostly lives as long as the process; a rule set replaced by
+a reload is the exception, and whatever cycles it holds stay.
 """
 
 from __future__ import annotations
