@@ -68,9 +68,7 @@ def find_near(
     estimates = {
         cid: est for cid, est in zip(ids, rough, strict=True) if est >= minhash.REJECT_BELOW
     }
-    unsure = [
-        cid for cid, est in estimates.items() if minhash.REJECT_BELOW <= est < minhash.ACCEPT_ABOVE
-    ]
+    unsure = [cid for cid, est in estimates.items() if est < minhash.ACCEPT_ABOVE]
     texts = read_texts(unsure) if unsure else {}
     mine: list[npt.NDArray[np.uint32]] = [] if shingles is None else [shingles]
 
