@@ -6,8 +6,9 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import monitor.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import monitor.models  # registers the tables on SQLModel.metadata
 
+monitor.models.add_postgresql_indexes()
 config = context.config
 target_metadata = SQLModel.metadata
 

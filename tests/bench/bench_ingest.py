@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,28 +28,31 @@ from tests.bench import news_corpus  # noqa: E402
 
 # A small process starts monitor and reports its usage: a child forked from this one
 # (which holds the corpus) would count this process's pages in its peak memory.
+# Its wall time is the child's alone, from fork to exit.
 LAUNCH = """
-import json, os, sys
+import json, os, sys, time
+started = time.perf_counter()
 pid = os.fork()
 if pid == 0:
-    os.execv(sys.executable, [sys.executable, "-m", "monitor", *sys.argv[1:]])
+    os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
 _, status, usage = os.wait4(pid, 0)
 print(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime,
-                  usage.ru_maxrss]))
+                  usage.ru_maxrss, time.perf_counter() - started]))
 """
 
 
-def child(args: list[str], env: dict[str, str]) -> tuple[float, int, float]:
-    """Run ``monitor args``: (CPU seconds, peak resident bytes, wall seconds)."""
-    started = time.perf_counter()
+def child(
+    args: list[str], env: dict[str, str], program: tuple[str, ...] = ("-m", "monitor")
+) -> tuple[float, int, float]:
+    """Run ``monitor args`` (or ``python *program args``): (CPU seconds, peak resident
+    bytes, wall seconds)."""
     done = subprocess.run(
-        [sys.executable, "-c", LAUNCH, *args], env=env, capture_output=True, text=True
+        [sys.executable, "-c", LAUNCH, *program, *args], env=env, capture_output=True, text=True
     )
-    wall = time.perf_counter() - started
-    code, cpu, maxrss = json.loads(done.stdout.strip().splitlines()[-1])
+    code, cpu, maxrss, wall = json.loads(done.stdout.strip().splitlines()[-1])
     if code != 0:
-        raise SystemExit(f"monitor {' '.join(args)} failed: {done.stderr[-400:]}")
-    return float(cpu), int(maxrss) * 1024, wall
+        raise SystemExit(f"{' '.join([*program, *args])} failed: {done.stderr[-400:]}")
+    return float(cpu), int(maxrss) * 1024, float(wall)
 
 
 def main() -> None:
