@@ -197,8 +197,10 @@ def _find_copies(sql: PlainSql, pending: Sequence[_Pending]) -> None:
     for p in todo:
         assert p.sig is not None
         aid, ks = p.article_id, keys[p.article_id]
-        found = near.find_near(p.sig, p.text, index.candidates(aid, ks), index.texts, shingles[aid])
-        index.add(aid, p.sig, ks, p.text)
+        found = near.find_near(
+            p.sig, p.text, index.candidates(aid, ks), index.texts, shingles[aid], index.hashes
+        )
+        index.add(aid, p.sig, ks, p.text, p.content_hash)
         if found is not None:
             similarity = round(found.similarity, 4)
             p.copy_of = Copy(

@@ -19,26 +19,56 @@ import numpy.typing as npt
 
 from monitor.dedup import minhash
 
-# Shingles of recently checked stored texts. An article that many others nearly copy (a
-# wire story and its rewrites) is checked again and again; its text never changes, and the
-# text itself is the key, so no database or id can ever see another's shingles.
+# Shingles of recently checked stored texts, by content hash. An article that many others
+# nearly copy (a wire story and its rewrites) is checked again and again: with its
+# shingles kept, its text is not even read. The key is the hash of the text's normalised
+# words (``monitor.dedup.normalize.content_hash``), from which the shingles are made: one
+# key, one set of shingles, whatever database or article id the text came from.
 _SHINGLES: OrderedDict[str, npt.NDArray[np.uint32]] = OrderedDict()
-_SHINGLES_MAX = 2048  # ~8 KB each (text and shingles): ~16 MB at most
+_SHINGLES_MAX = 2048  # ~2 KB each: ~4 MB at most
 _SHINGLES_LOCK = threading.Lock()  # pollers of several sources may place at once
 
 
-def cached_shingles(text: str) -> npt.NDArray[np.uint32]:
+def _cached(key: str) -> npt.NDArray[np.uint32] | None:
     with _SHINGLES_LOCK:
-        got = _SHINGLES.get(text)
+        got = _SHINGLES.get(key)
         if got is not None:
-            _SHINGLES.move_to_end(text)
-            return got
-    got = minhash.shingles(text)
+            _SHINGLES.move_to_end(key)
+        return got
+
+
+def _remember(key: str, shingles: npt.NDArray[np.uint32]) -> None:
     with _SHINGLES_LOCK:
-        _SHINGLES[text] = got
+        _SHINGLES[key] = shingles
         if len(_SHINGLES) > _SHINGLES_MAX:
             _SHINGLES.popitem(last=False)
-    return got
+
+
+def shingles_of(
+    ids: Sequence[int],
+    keys: Mapping[int, str],
+    read_texts: Callable[[Sequence[int]], Mapping[int, str]],
+) -> dict[int, npt.NDArray[np.uint32]]:
+    """The shingles of candidates: kept ones by content hash (``keys``), the others made
+    from their texts, read in one call (a text that cannot be read has none)."""
+    out: dict[int, npt.NDArray[np.uint32]] = {}
+    missing: list[int] = []
+    for cid in ids:
+        key = keys.get(cid)
+        got = None if key is None else _cached(key)
+        if got is None:
+            missing.append(cid)
+        else:
+            out[cid] = got
+    if missing:
+        texts = read_texts(missing)
+        for cid in missing:
+            text = texts.get(cid)
+            out[cid] = minhash.shingles(text or "")
+            key = keys.get(cid)
+            if text is not None and key is not None:
+                _remember(key, out[cid])
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +85,12 @@ def find_near(
     candidates: Mapping[int, bytes],
     read_texts: Callable[[Sequence[int]], Mapping[int, str]],
     shingles: npt.NDArray[np.uint32] | None = None,
+    keys: Mapping[int, str] | None = None,
 ) -> NearDuplicate | None:
     """The most similar candidate at Jaccard >= ``NEAR_DUPLICATE``, verified; the earlier
     article wins a tie. ``read_texts`` is asked only for the candidates whose estimate is
-    too close to the threshold to trust."""
+    too close to the threshold to trust, and whose shingles are not kept under their
+    content hash in ``keys``."""
     if not candidates:
         return None
     ids = list(candidates)
@@ -69,19 +101,20 @@ def find_near(
         cid: est for cid, est in zip(ids, rough, strict=True) if est >= minhash.REJECT_BELOW
     }
     unsure = [cid for cid, est in estimates.items() if est < minhash.ACCEPT_ABOVE]
-    texts = read_texts(unsure) if unsure else {}
-    mine: list[npt.NDArray[np.uint32]] = [] if shingles is None else [shingles]
-
-    def exact(cid: int) -> float:
-        if not mine:
-            mine.append(minhash.shingles(text))
-        return minhash.jaccard_of(mine[0], cached_shingles(texts.get(cid, "")))
+    exact: dict[int, float] = {}
+    if unsure:
+        mine = minhash.shingles(text) if shingles is None else shingles
+        theirs = shingles_of(unsure, keys or {}, read_texts)
+        exact = dict(
+            zip(unsure, minhash.jaccards_of(mine, [theirs[c] for c in unsure]), strict=True)
+        )
 
     sure: list[NearDuplicate] = []
     for cid, est in estimates.items():
-        sim = minhash.verify(est, partial(exact, cid))
+        # verify() asks for the exact figure of the unsure alone: all of them are in exact
+        sim = minhash.verify(est, partial(exact.__getitem__, cid))
         if sim is not None:
-            sure.append(NearDuplicate(cid, sim, est, exact_checked=cid in texts))
+            sure.append(NearDuplicate(cid, sim, est, exact_checked=cid in exact))
     if not sure:
         return None
     return min(sure, key=lambda n: (-n.similarity, n.article_id))

@@ -61,14 +61,19 @@ class BandIndex:
         self._mine: dict[int, list[int]] = {}
         self._signatures: dict[int, bytes] = {}
         self._texts: dict[int, str] = {}
+        # the content hash names a text's shingles, which the dedup level keeps: a text
+        # checked before is not read again (in SQLite the hash and the signature lie after
+        # the text, so reading one with the other costs nothing more)
+        self.hashes: dict[int, str] = {}
         wanted = sorted({a for ids in self._stored.values() for a in ids})
         for part in chunks(wanted):
-            for cid, sig in sql.rows(
-                "SELECT id, minhash FROM article WHERE minhash IS NOT NULL"
+            for cid, sig, content_hash in sql.rows(
+                "SELECT id, minhash, content_hash FROM article WHERE minhash IS NOT NULL"
                 f" AND id IN ({sql.marks(len(part))})",
                 part,
             ):
                 self._signatures[int(cid)] = bytes(sig)
+                self.hashes[int(cid)] = content_hash
 
     def candidates(self, article_id: int, keys: Sequence[int]) -> dict[int, bytes]:
         """The newest indexed articles sharing a band key, with their signatures."""
@@ -94,13 +99,16 @@ class BandIndex:
             )
         return out
 
-    def add(self, article_id: int, sig: bytes, keys: Sequence[int], text: str) -> None:
+    def add(
+        self, article_id: int, sig: bytes, keys: Sequence[int], text: str, content_hash: str
+    ) -> None:
         """Index an article of the batch: later ones find it at once; written by ``flush``.
 
         Its signature goes to the ``article`` row with the other dedup columns.
         """
         self._signatures[article_id] = sig
         self._texts[article_id] = text
+        self.hashes[article_id] = content_hash
         for k in keys:
             self._mine.setdefault(k, []).append(article_id)
         self._added.append((article_id, keys))

@@ -271,7 +271,7 @@ def test_postgresql_shares_one_index() -> None:
 
             sig = minhash.signature(" ".join(words[:-30]))
             replayed = BandIndex(PlainSql(s), [])
-            replayed.add(second, sig, minhash.band_keys(sig), "")
+            replayed.add(second, sig, minhash.band_keys(sig), "", "")
             replayed.flush()
             bands = s.execute(
                 sa.select(sa.func.count()).where(DedupBand.article_id == second)  # type: ignore[arg-type]

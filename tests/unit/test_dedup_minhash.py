@@ -187,6 +187,29 @@ def test_similarities_of_many_candidates_equal_one_by_one() -> None:
         minhash.similarities(sigs[0], [b"\x01abc"])
 
 
+def test_exact_jaccards_of_many_candidates_equal_one_by_one() -> None:
+    """The batched exact Jaccard is the same float as one call per pair, whatever the
+    sizes (empty texts, one-shingle texts, texts longer or shorter than the article)."""
+    words = TEXT.split()
+    texts = [
+        TEXT,
+        TEXT.replace("formidable", "serious"),
+        " ".join(words[:20]),
+        " ".join(words[5:]) + " " + TEXT,
+        "an unrelated note on rates " * 30,
+        "",
+        "two words",
+        TEXT[: len(TEXT) // 3],
+    ]
+    sh = [minhash.shingles(t) for t in texts]
+    for mine in sh:
+        one_by_one = [minhash.jaccard_of(mine, o) for o in sh]
+        assert minhash.jaccards_of(mine, sh) == one_by_one
+        assert minhash.jaccards_of(mine, sh[::-1]) == one_by_one[::-1]
+    assert 0.0 < minhash.jaccards_of(sh[0], sh)[1] < 1.0 == minhash.jaccards_of(sh[0], sh)[0]
+    assert minhash.jaccards_of(sh[0], []) == []
+
+
 def test_find_near_verifies_only_candidates_the_estimate_does_not_reject(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -216,3 +239,31 @@ def test_find_near_verifies_only_candidates_the_estimate_does_not_reject(
     assert found.similarity >= NEAR_DUPLICATE
     assert verified and all(e >= minhash.REJECT_BELOW for e in verified)
     assert len(verified) < 5 and set(read) <= {len(others) + 1}
+
+
+def test_a_checked_text_is_not_read_again_under_its_content_hash() -> None:
+    """The shingles of a checked candidate are kept by content hash: the next article that
+    checks it reads no text; a text that could not be read is not kept as empty."""
+    copy = TEXT.replace("formidable", "serious").replace("plain", "clear")
+    sig, copy_sig = minhash.signature(TEXT), minhash.signature(copy)
+    assert minhash.REJECT_BELOW <= minhash.similarity(sig, copy_sig) < minhash.ACCEPT_ABOVE
+    read: list[int] = []
+
+    def texts(ids: Sequence[int]) -> dict[int, str]:
+        read.extend(ids)
+        return {cid: copy for cid in ids if cid != 9}
+
+    keys = {7: content_hash(copy), 8: content_hash(copy), 9: "not-readable-" + TEXT[:20]}
+    first = near.find_near(sig, TEXT, {7: copy_sig}, texts, keys=keys)
+    assert read == [7] and first is not None and first.exact_checked
+    # another article id with the same content: its shingles are known
+    second = near.find_near(sig, TEXT, {8: copy_sig}, texts, keys=keys)
+    assert read == [7] and second is not None
+    assert second.similarity == first.similarity == jaccard(TEXT, copy)
+    # a text that cannot be read counts as empty, and is asked for again next time
+    assert near.find_near(sig, TEXT, {9: copy_sig}, texts, keys=keys) is None
+    assert near.find_near(sig, TEXT, {9: copy_sig}, texts, keys=keys) is None
+    assert read == [7, 9, 9]
+    # without keys every unsure candidate is read
+    near.find_near(sig, TEXT, {7: copy_sig}, texts)
+    assert read == [7, 9, 9, 7]
