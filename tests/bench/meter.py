@@ -76,9 +76,17 @@ _PURE = {
         (near, ["find_near"]),
         (
             story,
-            ["profile", "weighed", "matching_stories", "bridges", "stories_agree", "company_of"],
+            [
+                "profile",
+                "weighed",
+                "matching_stories",
+                "bridges",
+                "stories_agree",
+                "company_of",
+                "words_meet",
+            ],
         ),
-        (story_codec, ["encode_story", "decode_story"]),
+        (story_codec, ["encode_story", "decode_story", "decode_centroid"]),
         (
             story_members,
             ["joined", "first_member", "merged", "fact_keys", "figure_spans", "new_flags"],
