@@ -19,11 +19,12 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Engine
 
-from monitor.app.placement import build_profiles
-from monitor.dedup import story_codec
-from monitor.models import Source
+from monitor.app.placement import build_profiles, place_article
+from monitor.dedup import content_hash, story_codec
+from monitor.models import Article, Source
 from monitor.store.db import alembic_config, current_revision, make_engine, session_scope, upgrade
 from monitor.store.plain_sql import PlainSql, types
+from monitor.values import Extraction, Fact
 from tests.unit import dedup_eval as ev
 
 T0 = datetime(2025, 12, 2, 8, 0, tzinfo=UTC)
@@ -197,6 +198,58 @@ def test_postgresql_places_as_sqlite_and_upgrades_from_0001(
     }
 
 
+def money(i: int) -> Fact:
+    v = 1e9 * (1.1**i)  # 10% apart: no two match each other
+    return Fact("acme", None, v, "money", f"${v:,.0f}", "q", (0, 0), 0.9, "USD")
+
+
+def put(s: Any, key: str, title: str, facts: list[Fact], at: datetime) -> Any:
+    """An article of Acme with these figures, stored and placed."""
+    text = f"{title}, as {key} tells it: " + " ".join(f"{key}{k}" for k in range(20))
+    row = Article(
+        source_id=1, entry_key=key, url=f"https://x.test/{key}", title=title, text=text,
+        first_seen_at=at, sort_at=at, content_hash=content_hash(text),
+    )  # fmt: skip
+    s.add(row)
+    s.flush()
+    assert row.id is not None
+    return place_article(s, row.id, Extraction("acme", facts=tuple(facts)), now=at, window=WINDOW)
+
+
+def test_the_figure_lookup_reads_the_scanned_stories_by_id(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the scan bound, the figure lookup reads the scanned stories by id: not every
+    story of the company in the window, each tested against the scanned list (a backfill
+    of undated files puts the whole history in the window)."""
+    from monitor.store import plain_sql, story_index
+
+    monkeypatch.setattr(story_index, "MAX_RECENT", 2)
+    monkeypatch.setattr(story_index, "MAX_EVENT_SCAN", 3)
+    keyed: list[tuple[str, tuple[Any, ...]]] = []
+    rows = plain_sql.PlainSql.rows
+
+    def kept(self: PlainSql, sql: str, params: Any) -> list[Any]:
+        if "story_key" in sql and sql.startswith("SELECT s.id"):
+            keyed.append((sql.replace("%s", self.mark), tuple(params)))
+        return rows(self, sql, params)
+
+    with session_scope(engine) as s:
+        s.add(Source(id=1, name="x", url="https://x.test/"))
+        s.flush()
+        for n in range(6):
+            put(s, f"n{n}", f"Acme item{n} report{n}", [money(10 * n)], T0 + timedelta(hours=n))
+        monkeypatch.setattr(plain_sql.PlainSql, "rows", kept)
+        again = put(s, "again", "Acme item5 report5", [money(50)], T0 + timedelta(hours=7))
+        assert keyed and again.level == "story"
+        sql, params = keyed[-1]
+        plan = [
+            str(r[-1]) for r in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
+        ]
+    outer = [step for step in plan if step.startswith("SEARCH s ")]
+    assert outer[0] == "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)", plan
+
+
 @pytest.mark.parametrize("scan", ["default", "bounded"])
 def test_an_article_with_hundreds_of_figures_finds_its_story(
     engine: Engine, scan: str, monkeypatch: pytest.MonkeyPatch
@@ -209,28 +262,7 @@ def test_an_article_with_hundreds_of_figures_finds_its_story(
 
     if scan == "bounded":
         monkeypatch.setattr(story_index, "MAX_EVENT_SCAN", story_index.MAX_RECENT + 2)
-    from monitor.app.placement import place_article
-    from monitor.dedup import content_hash
-    from monitor.models import Article
     from monitor.store.story_index import MAX_RECENT
-    from monitor.values import Extraction, Fact
-
-    def money(i: int) -> Fact:
-        v = 1e9 * (1.1**i)  # 10% apart: no two match each other
-        return Fact("acme", None, v, "money", f"${v:,.0f}", "q", (0, 0), 0.9, "USD")
-
-    def put(s: Any, key: str, title: str, facts: list[Fact], at: datetime) -> Any:
-        text = f"{title}, as {key} tells it: " + " ".join(f"{key}{k}" for k in range(20))
-        row = Article(
-            source_id=1, entry_key=key, url=f"https://x.test/{key}", title=title, text=text,
-            first_seen_at=at, sort_at=at, content_hash=content_hash(text),
-        )  # fmt: skip
-        s.add(row)
-        s.flush()
-        assert row.id is not None
-        return place_article(
-            s, row.id, Extraction("acme", facts=tuple(facts)), now=at, window=WINDOW
-        )
 
     with session_scope(engine) as s:
         s.add(Source(id=1, name="x", url="https://x.test/"))
