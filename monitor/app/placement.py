@@ -14,7 +14,6 @@ ingested. ``now`` stands in for an article without one.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -395,8 +394,7 @@ def _profiles(
             continue
         prof = PROFILES.kept(r.story_id, r.main_entity, text)
         if prof is None:
-            parsed = json.loads(text)
-            centroid = story_codec.decode_centroid(parsed)
+            centroid, parsed = story_codec.centroid_of(text)
             if (
                 against is not None
                 and centroid is not None
