@@ -80,7 +80,11 @@ def decode_centroid(d: dict[str, Any]) -> Vector | None:
     a profile of an older version."""
     if d.get("v") != VERSION:
         return None
-    return {str(k): float(v) for k, v in d["x"].items()}
+    return _vector(d["x"])
+
+
+def _vector(x: dict[str, Any]) -> Vector:
+    return {str(k): float(v) for k, v in x.items()}
 
 
 # How json.dumps (the store's JSON columns) begins a profile that encode_story made.
@@ -101,7 +105,7 @@ def centroid_of(text: str) -> tuple[Vector | None, dict[str, Any] | None]:
     if text.startswith(_LEADS):
         x, _ = _DECODER.raw_decode(text, len(_LEADS))
         if isinstance(x, dict):
-            return {str(k): float(v) for k, v in x.items()}, None
+            return _vector(x), None
     parsed = json.loads(text)
     return decode_centroid(parsed), parsed
 
