@@ -278,9 +278,14 @@ def _stories(
             ]
             params += names * 3
         if themes:
+            # The story's own mentions, by article: SQLite (no statistics) otherwise reads
+            # every mention of the topic ever through the name index, once per story of
+            # the window: 38 s a batch at 50,000 stored articles with one topic in a
+            # quarter of them, against 0.19 s. Unary + keeps it off that index.
+            name = "+m.name" if sql.dialect.name == "sqlite" else "m.name"
             tests.append(
                 f"EXISTS ({told} a.story_id = r.story_id AND m.kind = 'topic'"
-                f" AND m.name IN ({sql.marks(len(themes))}))"
+                f" AND {name} IN ({sql.marks(len(themes))}))"
             )
             params += themes
         if extra:
