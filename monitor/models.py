@@ -78,7 +78,10 @@ class Story(SQLModel, table=True):
     # candidate stories of one company in the window, newest first (monitor.store.story_index)
     __table_args__ = (
         sa.Index("ix_story_main_entity_last_seen_at", "main_entity", "last_seen_at"),
-        sa.Index("ix_story_main_entity_event_until", "main_entity", "event_until"),
+        # ... and the scan's filters from the index alone, newest first (0012)
+        sa.Index(
+            "ix_story_scan", "main_entity", "event_until", "id", "first_seen_at", "article_count"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -108,40 +108,44 @@ def merged(keep: StoryProfile, other: StoryProfile) -> StoryProfile:
 
 
 def fact_keys(facts: Sequence[Fact]) -> list[FigureKey]:
-    """The keys of each figure that can count as evidence."""
+    """The keys of each figure that can count as evidence: its magnitude (the matcher
+    compares magnitudes, so one range of keys finds a figure of either sign)."""
     out: list[FigureKey] = []
     for f in facts:
         if story.fact_weight(f) <= 0.0:
             continue
-        out.append((f.unit, f.currency or "", float(f.value), False))
+        out.append((f.unit, f.currency or "", abs(float(f.value)), False))
         if f.alt_value is not None:
-            out.append((f.unit, f.alt_currency or "", float(f.alt_value), True))
+            out.append((f.unit, f.alt_currency or "", abs(float(f.alt_value)), True))
     return out
 
 
 def figure_spans(figures: Sequence[story.Figure]) -> list[Span]:
     """The key ranges that hold every amount that may match one of the figures: same unit
-    and currency, value within the matcher's tolerance of either sign (the matcher
-    compares magnitudes)."""
-    out: list[Span] = []
-    seen: set[tuple[str, str, float]] = set()
+    and currency, magnitude within the matcher's tolerance (keys are magnitudes, see
+    :func:`fact_keys`). Ranges of one unit and currency that overlap are joined: each
+    range is one probe of every scanned story."""
+    ranges: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for f in figures:
         pairs = [(f.currency, f.value)]
         if f.alt_value is not None:
             pairs.append((f.alt_currency, f.alt_value))
         for cur, v in pairs:
             a = abs(float(v))
-            if (f.unit, cur or "", a) in seen:
-                continue
-            seen.add((f.unit, cur or "", a))
             reach = a * _REACH
             if f.unit in _PERCENT_UNITS:
                 reach += story.ABS_TOLERANCE_PCT + 1e-6
-            if a > reach:
-                spans = [(a - reach, a + reach), (-a - reach, -a + reach)]
-            else:
-                spans = [(-a - reach, a + reach)]
-            out += [(f.unit, cur or "", lo, hi) for lo, hi in spans]
+            ranges.setdefault((f.unit, cur or ""), []).append((max(a - reach, 0.0), a + reach))
+    out: list[Span] = []
+    for (unit, cur), found in ranges.items():
+        found.sort()
+        lo, hi = found[0]
+        for nlo, nhi in found[1:]:
+            if nlo > hi:
+                out.append((unit, cur, lo, hi))
+                lo = nlo
+            hi = max(hi, nhi)
+        out.append((unit, cur, lo, hi))
     return out
 
 

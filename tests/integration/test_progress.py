@@ -67,13 +67,14 @@ def test_upgrade_reports_each_migration_applied(tmp_path: Path) -> None:
     steps: list[tuple[int, int, str | None]] = []
     assert upgrade(engine, on_step=lambda *s: steps.append(s)) == HEAD
     assert steps == [
-        (0, 6, "0005"),
-        (1, 6, "0006"),
-        (2, 6, "0007"),
-        (3, 6, "0008"),
-        (4, 6, "0009"),
-        (5, 6, "0010"),
-        (6, 6, "0011"),
+        (0, 7, "0005"),
+        (1, 7, "0006"),
+        (2, 7, "0007"),
+        (3, 7, "0008"),
+        (4, 7, "0009"),
+        (5, 7, "0010"),
+        (6, 7, "0011"),
+        (7, 7, "0012"),
     ]
     steps.clear()
     upgrade(engine, on_step=lambda *s: steps.append(s))

@@ -9,6 +9,7 @@ and merges must carry keys and profiles along.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from alembic import command
 from sqlalchemy.engine import Engine
 
 from monitor.app.placement import build_profiles, place_article
-from monitor.dedup import content_hash, story_codec
+from monitor.dedup import content_hash, story, story_codec
 from monitor.models import Article, Source
 from monitor.store.db import alembic_config, current_revision, make_engine, session_scope, upgrade
 from monitor.store.plain_sql import PlainSql, types
@@ -248,6 +249,41 @@ def test_the_figure_lookup_reads_the_scanned_stories_by_id(
         ]
     outer = [step for step in plan if step.startswith("SEARCH s ")]
     assert outer[0] == "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)", plan
+    # the scan and its filters from the index alone (0012): only the stories found are
+    # read, by id
+    assert outer[1:] and all("COVERING INDEX ix_story_scan" in step for step in outer[1:]), plan
+
+
+def test_a_figure_finds_the_story_that_states_it_with_the_other_sign(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys hold magnitudes (0012), as the matcher compares them: a story that stated a
+    figure as negative is found through one range of keys by an article stating it as
+    positive, past the scan bound where only the keyed lookup reaches it."""
+    from monitor.dedup import story_members
+    from monitor.store import story_index
+
+    monkeypatch.setattr(story_index, "MAX_RECENT", 2)
+    drop = Fact("acme", "revenue_growth", -12.5, "percent", "-12.5%", "q", (0, 0), 0.9)
+    with session_scope(engine) as s:
+        s.add(Source(id=1, name="x", url="https://x.test/"))
+        s.flush()
+        told = put(s, "old", "Acme sales", [drop, money(40)], T0)
+        for n in range(3):
+            put(s, f"n{n}", f"Acme item{n} report{n}", [money(10 * n)], T0 + timedelta(hours=n))
+        sql = PlainSql(s)
+        keys = sql.rows("SELECT unit, value FROM story_key WHERE unit = 'percent'", ())
+        assert keys == [("percent", 12.5)]
+        rise = story.profile(
+            "", "", Extraction("acme", facts=(dataclasses.replace(drop, value=12.5),))
+        )
+        spans = story_members.figure_spans(rise.figures)
+        assert len(spans) == 1  # one range, not one per sign
+        found = story_index.event_candidates(
+            sql, company="acme", spans=spans, earliest=T0 - WINDOW, latest=T0 + WINDOW
+        )
+    # the two most recent, then the one holding the figure
+    assert [r.story_id for r in found][2:] == [told.story_id]
 
 
 @pytest.mark.parametrize("scan", ["default", "bounded"])

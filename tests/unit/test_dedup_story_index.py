@@ -10,13 +10,14 @@ signs all come into play.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import random
 
 import numpy as np
 from datasketch import MinHash
 
-from monitor.dedup import minhash, story, story_codec, story_members, text_vector
+from monitor.dedup import figures, minhash, story, story_codec, story_members, text_vector
 from monitor.dedup.figures import FigureIndex
 from monitor.dedup.story import ArticleProfile, Figure, StoryProfile
 from monitor.values import Extraction, Fact, TermHit, TopicHit
@@ -202,3 +203,45 @@ def test_signature_is_datasketch_over_each_shingle() -> None:
             m.update(v)
         low = (np.asarray(m.hashvalues, dtype=np.uint32) & 0xFFFF).astype("<u2")
         assert minhash.signature(text) == bytes([minhash.VERSION]) + low.tobytes()
+
+
+def test_figure_spans_hold_the_key_of_every_figure_within_tolerance() -> None:
+    """Keys are magnitudes: one range per figure amount (joined where ranges of one unit
+    and currency overlap) holds the key of every stated figure within the matcher's
+    tolerance of it, of either sign, and the ranges of one unit and currency are
+    disjoint. (A headline's rounding, "2%" for "2.4%", is not looked up by range.)"""
+    rng = random.Random(12)
+    for _ in range(300):
+        stated_figures: list[Figure] = []
+        for _ in range(rng.randint(1, 6)):
+            unit = rng.choice(["percent", "money"])
+            cur = "USD" if unit == "money" else None
+            value = rng.choice([1, -1]) * (
+                rng.uniform(0, 60) if cur is None else 10 ** rng.uniform(6, 11)
+            )
+            stated_figures.append(Figure(unit, cur, round(value, 1), "", 1.0))
+        spans = story_members.figure_spans(stated_figures)
+        by: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        for unit, cur, lo, hi in spans:
+            by.setdefault((unit, cur), []).append((lo, hi))
+        for ranges in by.values():
+            assert ranges == sorted(ranges)
+            assert all(a[1] < b[0] for a, b in itertools.pairwise(ranges))
+        for f in stated_figures:
+            for _ in range(10):
+                sign = rng.choice([1, -1])
+                near = f.value * (1 + rng.uniform(-0.03, 0.03)) + rng.uniform(-0.35, 0.35)
+                stated = Fact("acme", None, sign * near, f.unit, "", "q", (0, 0), 0.9, f.currency)
+                a, b = abs(f.value), abs(stated.value)
+                tol = figures.REL_TOLERANCE * max(a, b)
+                if f.unit == "percent":
+                    tol = max(tol, figures.ABS_TOLERANCE_PCT)
+                if abs(a - b) > tol:
+                    continue
+                (unit, cur, key, _alt), *_ = story_members.fact_keys([stated])
+                assert key >= 0
+                assert any((u, c) == (unit, cur) and lo <= key <= hi for u, c, lo, hi in spans), (
+                    f,
+                    stated.value,
+                    spans,
+                )
