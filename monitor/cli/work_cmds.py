@@ -253,7 +253,11 @@ def demo(seeds: Path | None) -> None:
 
 # ------------------------------------------------------------------------- ingest
 
-BATCH = 200  # articles stored per transaction: memory stays bounded on any number of files
+# Articles stored per transaction: memory stays bounded on any number of files. Some of
+# a batch's work is per batch, not per article (the rules' read of the window's stories,
+# the band-key lookups, the commit); 500 against 200: 2,000 files on 50,000 stored took
+# 12% less CPU, for 9 MB more resident memory.
+BATCH = 500
 
 
 @dataclass
