@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitor.cli.base import DATE, JSON_OPTION, command, echo, emit_json, state
+from monitor.cli.base import DATE, JSON_OPTION, command, echo, emit_json, run_async, state
 from monitor.cli.root import group, with_defaults_of
 from monitor.errors import ConfigError, MonitorError
 
@@ -140,7 +139,7 @@ def dispatch(dispatcher: Dispatcher) -> list[Outcome]:
         finally:
             await dispatcher.aclose()
 
-    return asyncio.run(go())
+    return run_async(go())
 
 
 def print_outcomes(outcomes: list[Outcome], as_json: bool) -> None:

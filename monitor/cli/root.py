@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import click
@@ -11,10 +10,19 @@ from monitor.cli.base import JSON_OPTION, State, global_options
 
 
 def _version() -> str:
+    # importlib.metadata costs ~25 ms to import: only `--version` pays it
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("monitor")
     except PackageNotFoundError:  # run from a source tree without installing
         return "unknown"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"monitor {_version()}")
+        ctx.exit()
 
 
 # The order `monitor --help` lists the commands in: the work first, then reading, then
@@ -43,7 +51,14 @@ class Group(click.Group):
     "Examples:\n\n\b\n  monitor demo\n  monitor ingest article.txt\n"
     "  monitor stories list --json\n  monitor --db ./monitor.db facts --entity alibaba",
 )
-@click.version_option(_version(), "--version", prog_name="monitor", message="%(prog)s %(version)s")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 @global_options
 @click.option(
     "--json",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import click
 
-from monitor.cli.base import JSON_OPTION, command, echo, emit_json, state
+from monitor.cli.base import JSON_OPTION, command, echo, emit_json, run_async, state
 from monitor.cli.root import group, with_defaults_of
 from monitor.errors import MonitorError
 
@@ -86,7 +85,7 @@ def sources_check(name: str, as_json: bool) -> None:
         async with Fetcher(settings.http) as fetcher:
             return await fetcher.poll(spec, Validators(None, None, None))
 
-    result = asyncio.run(fetch())
+    result = run_async(fetch())
     rows = [
         TrialItem(
             a.title,

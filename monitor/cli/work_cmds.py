@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitor.cli.base import JSON_OPTION, command, echo, emit_json, state
+from monitor.cli.base import JSON_OPTION, command, echo, emit_json, run_async, state
 from monitor.cli.root import root
 from monitor.errors import IngestError, MonitorError, UsageError
 
@@ -75,7 +74,7 @@ def poll(once: bool, as_json: bool) -> None:
     st = state()
     pipe = st.pipeline()
     _sync(pipe, pipe.settings, None)
-    reports = asyncio.run(_poll_once(pipe, pipe.settings))
+    reports = run_async(_poll_once(pipe, pipe.settings))
     if as_json:
         emit_json(_poll_row(r) for r in reports)
     else:
@@ -134,7 +133,7 @@ def run(metrics_address: str | None, web_address: str | None) -> None:
         metrics_address=metrics_address or settings.metrics_address,
         web_address=web_address,
     )
-    asyncio.run(daemon.run())
+    run_async(daemon.run())
 
 
 # --------------------------------------------------------------------------- demo
@@ -213,7 +212,7 @@ def demo(seeds: Path | None) -> None:
         st.channels, st.env = workdir / "channels.yaml", {"MONITOR_DEMO_SLACK_URL": slack_url}
         pipe = st.pipeline(sending=True)
         _sync(pipe, settings, base_url)
-        reports = asyncio.run(_poll_once(pipe, settings))
+        reports = run_async(_poll_once(pipe, settings))
         _print_poll(reports)
         now = pipe.clock()
         for channel in pipe.channels:

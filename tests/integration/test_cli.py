@@ -40,6 +40,28 @@ def test_python_dash_m_entry_point(tmp_path: Path) -> None:
     assert version.returncode == 0 and version.stdout.startswith("monitor ")
 
 
+def test_help_imports_no_library_it_does_not_use(tmp_path: Path) -> None:
+    """`monitor --help` stays a click program: the database, HTTP, numeric and event-loop
+    libraries, and importlib.metadata (only `--version` reads the version), load only in
+    the commands that use them (issue 16: start-up)."""
+    heavy = ("asyncio", "importlib.metadata", "sqlalchemy", "pydantic", "httpx", "numpy")
+    code = (
+        "import sys\nfrom monitor.cli import main\nmain(['--help'])\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Usage: monitor" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_help_lists_the_commands(run: Callable[..., Result], db: str) -> None:
     out = run("--help", db=db)
     assert out.returncode == 0
