@@ -1,6 +1,6 @@
 """Frozen values passed between pipeline stages.
 
-These live apart from ``models.py`` (the tables) so that the pure stages (extract,
+These live apart from ``models/`` (the tables) so that the pure stages (extract,
 dedup, rules.engine, notify.digest) can share them without importing SQLModel or the
 store. Timestamps are timezone-aware UTC.
 """

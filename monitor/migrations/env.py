@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
-from sqlmodel import SQLModel
 
-import monitor.models  # registers the tables on SQLModel.metadata
+import monitor.models
 
+target_metadata = monitor.models.declare_all()  # every table, as autogenerate compares them
 monitor.models.add_postgresql_indexes()
 config = context.config
-target_metadata = SQLModel.metadata
 
 
 def run() -> None:

@@ -169,7 +169,8 @@ def test_the_migrations_build_the_tables_the_models_describe(
     engine: Engine = request.getfixturevalue("engine" if backend == "sqlite" else "pg_engine")
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
-    from sqlmodel import SQLModel
+
+    from monitor.models import declare_all
 
     def this_dialect(obj: object, name: str | None, kind: str, *_: object) -> bool:
         # an index declared for one dialect only (Index.ddl_if) is not made on the other
@@ -178,7 +179,7 @@ def test_the_migrations_build_the_tables_the_models_describe(
 
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"include_object": this_dialect})
-        assert compare_metadata(context, SQLModel.metadata) == []
+        assert compare_metadata(context, declare_all()) == []
 
 
 def test_head_constant_is_the_newest_migration(tmp_path: Path) -> None:
