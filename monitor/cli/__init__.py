@@ -12,31 +12,22 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 
 import click
 
 from monitor.cli import base
-from monitor.cli.root import root
+from monitor.cli.root import MODULES, root
 
 
-def _register() -> None:
-    # each module adds its commands to the groups; they import the heavy parts only
-    # when a command runs, so that `monitor --help` starts fast
-    from monitor.cli import (  # noqa: F401
-        channels_cmds,
-        data_cmds,
-        deliveries_cmds,
-        digest_cmds,
-        ops_cmds,
-        rules_cmds,
-        sources_cmds,
-        web_cmds,
-        work_cmds,
-    )
+def load_all() -> None:
+    """Declare every command (``monitor --help`` does it by listing them); a command that
+    runs loads only its own module (``root.MODULES``)."""
+    for module in sorted(set(MODULES.values())):
+        import_module(f"monitor.cli.{module}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _register()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         # not standalone: errors come back here, and an exit code is returned
