@@ -12,19 +12,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from importlib import import_module
 
 import click
 
 from monitor.cli import base
-from monitor.cli.root import MODULES, root
-
-
-def load_all() -> None:
-    """Declare every command (``monitor --help`` does it by listing them); a command that
-    runs loads only its own module (``root.MODULES``)."""
-    for module in sorted(set(MODULES.values())):
-        import_module(f"monitor.cli.{module}")
+from monitor.cli.root import root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
