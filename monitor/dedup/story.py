@@ -51,6 +51,7 @@ from monitor.dedup.figures import (
     TWIN_GAP,
     Figure,
     FigureIndex,
+    changed,
     fact_weight,
     figures_of,
     union_figures,
@@ -258,9 +259,7 @@ def weighed(article: ArticleProfile, df: Mapping[str, int], docs: int) -> Articl
     weighing nothing."""
     stories = df.get(STORIES, 0)
     figures = tuple(
-        dataclasses.replace(f, weight=0.0)
-        if common_figure(df.get(figure_token(f), 0), stories)
-        else f
+        changed(f, weight=0.0) if common_figure(df.get(figure_token(f), 0), stories) else f
         for f in article.figures
     )
     return dataclasses.replace(
