@@ -293,12 +293,15 @@ def _place(
     similarity: float | None = None
     reason: dict[str, Any] = {"level": "new"}
     story_id: int | None = None
+    company: str | None = None  # the story's
     held: story.StoryProfile | None = None
     article: story.ArticleProfile | None = None
     if p.copy_of is not None:
         duplicate_of, similarity = p.copy_of.original, p.copy_of.similarity
         reason = dict(p.copy_of.reason)
-        story_id = story_rows.story_of(sql, duplicate_of)
+        of_original = story_rows.story_of(sql, duplicate_of)
+        if of_original is not None:
+            story_id, company = of_original
     else:
         assert p.profile is not None
         article = story.weighed(p.profile, words.df, words.docs)
@@ -309,6 +312,7 @@ def _place(
             best = matches[0]
             reason, story_id = best.reason(), best.story_id
             held = next(c.profile for c in found if c.profile.story_id == story_id)
+            company = held.company
             merged = _mergeable(best, matches[1:], {c.profile.story_id: c.profile for c in found})
             if merged:
                 story_id, held = _merge_stories(sql, held, merged, article_id)
@@ -324,10 +328,11 @@ def _place(
         if article is not None:
             profile = story_codec.encode_story(story_members.first_member(0, article))
             words.new_story(article.figures)
+        company = article.company if article is not None else story.company_of(extraction)
         story_id = story_rows.create_story(
             sql,
             title=title,
-            main_entity=article.company if article is not None else story.company_of(extraction),
+            main_entity=company,
             article_id=article_id,
             at=at,
             profile=profile,
@@ -357,7 +362,8 @@ def _place(
         # a copy, published later than its original, tells nothing new of the event
         story_rows.join_story(sql, story_id, at=at, event=joins, profile=profile)
     if level != "restatement":
-        story_index.add_keys(sql, story_id, article_id, story_members.fact_keys(extraction.facts))
+        keys = story_members.fact_keys(extraction.facts)
+        story_index.add_keys(sql, story_id, company, article_id, keys)
     return Placement(
         article_id,
         story_id,

@@ -45,13 +45,19 @@ class StoryKey(TableModel, table=True):
     amount): the same-story level looks up only stories that share a figure."""
 
     __tablename__ = "story_key"
-    # Read per story (does this story hold one of these figures?), never by figure across
-    # all history: the candidate stories come from a company's window (migration 0008).
     __table_args__ = (
+        # per story: does this story hold one of these figures? (a restatement's
+        # candidates, merges moving keys; migration 0008)
         sa.Index("ix_story_key_story_figure", "story_id", "unit", "currency", "value"),
+        # per company and figure: which of the company's stories hold it (the lookup among
+        # a company's recent stories, migration 0013)
+        sa.Index("ix_story_key_company_figure", "company", "unit", "currency", "value", "story_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     story_id: int
+    # the story's company (``story.main_entity``), which a story keeps for good: merged
+    # stories are of one company
+    company: str | None = None
     article_id: int = Field(index=True)
     unit: str
     currency: str = ""  # "" for none, so that equality works in SQL

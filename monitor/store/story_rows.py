@@ -74,9 +74,14 @@ def companies_of(sql: PlainSql, story_ids: Sequence[int]) -> dict[int, str | Non
     return out
 
 
-def story_of(sql: PlainSql, article_id: int) -> int | None:
-    got = sql.rows("SELECT story_id FROM article WHERE id = %s", (article_id,))
-    return int(got[0][0]) if got and got[0][0] is not None else None
+def story_of(sql: PlainSql, article_id: int) -> tuple[int, str | None] | None:
+    """The article's story and that story's company, if it has a story."""
+    got = sql.rows(
+        "SELECT a.story_id, s.main_entity FROM article a JOIN story s ON s.id = a.story_id"
+        " WHERE a.id = %s",
+        (article_id,),
+    )
+    return (int(got[0][0]), got[0][1]) if got else None
 
 
 def profile_of(sql: PlainSql, story_id: int) -> tuple[bool, dict[str, Any] | None]:

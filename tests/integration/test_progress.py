@@ -67,14 +67,15 @@ def test_upgrade_reports_each_migration_applied(tmp_path: Path) -> None:
     steps: list[tuple[int, int, str | None]] = []
     assert upgrade(engine, on_step=lambda *s: steps.append(s)) == HEAD
     assert steps == [
-        (0, 7, "0005"),
-        (1, 7, "0006"),
-        (2, 7, "0007"),
-        (3, 7, "0008"),
-        (4, 7, "0009"),
-        (5, 7, "0010"),
-        (6, 7, "0011"),
-        (7, 7, "0012"),
+        (0, 8, "0005"),
+        (1, 8, "0006"),
+        (2, 8, "0007"),
+        (3, 8, "0008"),
+        (4, 8, "0009"),
+        (5, 8, "0010"),
+        (6, 8, "0011"),
+        (7, 8, "0012"),
+        (8, 8, "0013"),
     ]
     steps.clear()
     upgrade(engine, on_step=lambda *s: steps.append(s))

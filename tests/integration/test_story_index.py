@@ -63,6 +63,19 @@ def stored(engine: Engine) -> dict[int, tuple[Any, Any]]:
         }
 
 
+def keys_not_of_their_company(engine: Engine) -> int:
+    """Figure keys whose company is not their story's (0013: the lookup by company)."""
+    with session_scope(engine) as s:
+        return int(
+            s.execute(
+                sa.text(
+                    "SELECT COUNT(*) FROM story_key k JOIN story s ON s.id = k.story_id"
+                    " WHERE COALESCE(k.company, '') <> COALESCE(s.main_entity, '')"
+                )
+            ).scalar_one()
+        )
+
+
 def built_now(engine: Engine) -> None:
     """Build the profiles placement has not needed yet."""
     missing = [sid for sid, (p, _) in stored(engine).items() if p is None]
@@ -104,6 +117,7 @@ def test_kept_profiles_are_those_the_rows_give(engine: Engine) -> None:
             {"no": False},
         ).scalar_one()
     assert missing == 0
+    assert keys_not_of_their_company(engine) == 0
 
 
 def test_upgrade_from_0001_backfills_and_finds_earlier_stories(tmp_path: Path) -> None:
@@ -131,6 +145,8 @@ def test_upgrade_from_0001_backfills_and_finds_earlier_stories(tmp_path: Path) -
     # the migration runs no live code: figures are indexed, profiles wait for placement
     assert set(stored(old)) == set(before)
     assert all(p is None and m is None for p, m in stored(old).values())
+    # 0013 gave every key its story's company
+    assert keys_not_of_their_company(old) == 0
     # 0008 gave every story the end of its event window, which the candidate reads range
     with session_scope(old) as s:
         unset = s.execute(sa.text("SELECT COUNT(*) FROM story WHERE event_until IS NULL"))
@@ -165,6 +181,7 @@ def test_merge_moves_keys_and_profiles(engine: Engine) -> None:
             sa.text("SELECT profile, members FROM story WHERE id = :i"), {"i": gone}
         ).one()
     assert owners == [keep]
+    assert keys_not_of_their_company(engine) == 0
     assert tuple(emptied) == (None, None)
     assert stored(engine)[keep][0]["n"] == 3  # both founders and the article that bridged
 
@@ -222,7 +239,8 @@ def test_the_figure_lookup_reads_the_scanned_stories_by_id(
 ) -> None:
     """Past the scan bound, the figure lookup reads the scanned stories by id: not every
     story of the company in the window, each tested against the scanned list (a backfill
-    of undated files puts the whole history in the window)."""
+    of undated files puts the whole history in the window); and the company's stories
+    holding a figure come from one index range per figure."""
     from monitor.store import plain_sql, story_index
 
     monkeypatch.setattr(story_index, "MAX_RECENT", 2)
@@ -252,6 +270,13 @@ def test_the_figure_lookup_reads_the_scanned_stories_by_id(
     # the scan and its filters from the index alone (0012): only the stories found are
     # read, by id
     assert outer[1:] and all("COVERING INDEX ix_story_scan" in step for step in outer[1:]), plan
+    # the keys: one range of the company's keys per figure, from the index alone (0013),
+    # not a probe of every scanned story per figure
+    keys = [step for step in plan if step.startswith("SEARCH k ")]
+    assert keys == [
+        "SEARCH k USING COVERING INDEX ix_story_key_company_figure"
+        " (company=? AND unit=? AND currency=? AND value>? AND value<?)"
+    ], plan
 
 
 def test_a_figure_finds_the_story_that_states_it_with_the_other_sign(
