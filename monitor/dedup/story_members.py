@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from monitor.dedup import story, text_vector
-from monitor.dedup.figures import Figure, FigureIndex
+from monitor.dedup.figures import Figure, FigureIndex, changed
 from monitor.dedup.story import ArticleProfile, StoryProfile
 from monitor.values import Fact
 
@@ -25,13 +25,6 @@ _PERCENT_UNITS = frozenset({"percent", "pp", "growth"})
 
 FigureKey = tuple[str, str, float, bool]  # unit, currency or "", value, second currency
 Span = tuple[str, str, float, float]  # unit, currency or "", lowest, highest value
-
-
-def _lead(f: Figure) -> Figure:
-    return Figure(
-        f.unit, f.currency, f.value, f.surface, f.weight, f.alt_currency, f.alt_value,
-        f.entity, f.metric, True, f.standing, f.period,
-    )  # fmt: skip
 
 
 def _count_figures(
@@ -47,7 +40,7 @@ def _count_figures(
         if found:
             j = min(found)
             if f.lead and not figures[j].lead:
-                figures[j] = _lead(figures[j])
+                figures[j] = changed(figures[j], lead=True)
             counts[j] += n
         else:
             index.add(f, len(figures))

@@ -9,7 +9,6 @@ signs all come into play.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import random
@@ -32,7 +31,7 @@ def reference_counts(members: list[ArticleProfile]) -> list[tuple[Figure, int]]:
         for f in m.figures:
             for j, (g, n) in enumerate(held):
                 if f.matches(g):
-                    held[j] = (dataclasses.replace(g, lead=g.lead or f.lead), n + 1)
+                    held[j] = (g._replace(lead=g.lead or f.lead), n + 1)
                     break
             else:
                 held.append((f, 1))
