@@ -45,12 +45,10 @@ class StoryKey(TableModel, table=True):
     amount): the same-story level looks up only stories that share a figure."""
 
     __tablename__ = "story_key"
+    # Which of a company's stories hold a figure: the candidates among its recent stories
+    # and the standing ones an article may restate (migration 0013). A merge moves keys by
+    # their articles, retention deletes them by article.
     __table_args__ = (
-        # per story: does this story hold one of these figures? (a restatement's
-        # candidates, merges moving keys; migration 0008)
-        sa.Index("ix_story_key_story_figure", "story_id", "unit", "currency", "value"),
-        # per company and figure: which of the company's stories hold it (the lookup among
-        # a company's recent stories, migration 0013)
         sa.Index("ix_story_key_company_figure", "company", "unit", "currency", "value", "story_id"),
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -5,8 +5,8 @@ with stories of its own company: the most recent ones whose event is told within
 window, and, among the many a busy company has, those that hold one of its figures.
 ``story_key`` holds one row per figure an article of a story states (and per amount in a
 second currency) as a magnitude, with the story's company, indexed by company and figure
-for that lookup, and by story and figure for the standing stories an article may restate
-months later (issue 13, point 3). The key ranges
+for that lookup and for the standing stories an article may restate months later (issue
+13, point 3). The key ranges
 and what to compare are decided above the store (``monitor.app.placement``,
 ``monitor.dedup.story_members``).
 """
@@ -73,21 +73,6 @@ def _of(company: str | None) -> tuple[str, list[Any]]:
     if company is None:
         return "s.main_entity IS NULL", []
     return "s.main_entity = %s", [company]
-
-
-def _with_keys(
-    spans: Sequence[tuple[str, str, float, float]], story: str = "s.id"
-) -> tuple[str, list[Any]]:
-    # Checked per candidate story (by story_id): the standing lookup tests at most
-    # MAX_STANDING_SCAN stories. One probe of (story_id, unit, currency, value) per
-    # range, joined by UNION ALL: as one OR of the ranges, SQLite read every key of the
-    # story and tested each range on it, 2.3x the time on the queries of an ingest at
-    # 40,000 stored articles.
-    probe = (
-        f"SELECT 1 FROM story_key k WHERE k.story_id = {story}"
-        " AND k.unit = %s AND k.currency = %s AND k.value BETWEEN %s AND %s"
-    )
-    return f"EXISTS ({' UNION ALL '.join([probe] * len(spans))})", [v for sp in spans for v in sp]
 
 
 def _rows(sql: PlainSql, rows: Sequence[Any]) -> list[CandidateRow]:
@@ -180,7 +165,7 @@ def standing_candidates(
     if not spans:
         return []
     t = sql.types
-    keyed, key_params = _with_keys(spans[:_SPANS_PER_QUERY])
+    held, held_params = _holding(company, spans[:_SPANS_PER_QUERY])
     return _rows(
         sql,
         sql.rows(
@@ -189,8 +174,8 @@ def standing_candidates(
             f"SELECT {_COLS} FROM story s WHERE s.id IN (SELECT w.id FROM story w"
             f" WHERE w.main_entity = %s AND w.event_until >= %s AND w.event_until < %s"
             f" ORDER BY w.event_until DESC LIMIT {MAX_STANDING_SCAN})"
-            f" AND s.first_seen_at >= %s AND {_LIVE} AND {keyed}"
+            f" AND s.first_seen_at >= %s AND {_LIVE} AND s.id IN ({held})"
             f" ORDER BY s.first_seen_at DESC, s.id DESC LIMIT {MAX_STANDING}",
-            [company, t.ts_in(earliest), t.ts_in(before), t.ts_in(earliest), *key_params],
+            [company, t.ts_in(earliest), t.ts_in(before), t.ts_in(earliest), *held_params],
         ),
     )

@@ -209,9 +209,15 @@ def fold_stories(
         if (t.json_out(why) or {}).get("level") == "new":
             reason = {"level": "merged", "started": int(sid), "bridged_by": bridge, **evidence}
             sql.run("UPDATE article SET join_reason = %s WHERE id = %s", (t.json_in(reason), aid))
+    # keys by their articles (story_key is indexed by company and figure, not by story),
+    # before the articles move
+    sql.run(
+        "UPDATE story_key SET story_id = %s WHERE article_id IN"
+        f" (SELECT id FROM article WHERE story_id IN ({marks}))",
+        (keep, *gone),
+    )
     sql.run(f"UPDATE article SET story_id = %s WHERE story_id IN ({marks})", (keep, *gone))
     sql.run(f"UPDATE fact SET story_id = %s WHERE story_id IN ({marks})", (keep, *gone))
-    sql.run(f"UPDATE story_key SET story_id = %s WHERE story_id IN ({marks})", (keep, *gone))
     sql.run(
         f"UPDATE story SET profile = NULL, members = NULL, article_count = 0 WHERE id IN ({marks})",
         gone,

@@ -311,6 +311,44 @@ def test_a_figure_finds_the_story_that_states_it_with_the_other_sign(
     assert [r.story_id for r in found][2:] == [told.story_id]
 
 
+def test_standing_stories_holding_a_figure_come_from_the_company_index(engine: Engine) -> None:
+    """The standing stories an article may restate: those of its company holding one of
+    its figures, found through one range of the company's keys per figure (0013)."""
+    from monitor.dedup import story_members
+    from monitor.store import story_index
+
+    with session_scope(engine) as s:
+        s.add(Source(id=1, name="x", url="https://x.test/"))
+        s.flush()
+        plan = put(s, "plan", "Acme plan", [money(40)], T0)
+        put(s, "other", "Acme other", [money(20)], T0 + timedelta(hours=1))
+        sql = PlainSql(s)
+        later = story.profile("", "", Extraction("acme", facts=(money(40),)))
+        spans = story_members.figure_spans(later.figures)
+        asked: list[tuple[str, tuple[Any, ...]]] = []
+        rows = sql.rows
+
+        def kept(query: str, params: Any) -> list[Any]:
+            asked.append((query.replace("%s", sql.mark), tuple(params)))
+            return rows(query, params)
+
+        sql.rows = kept  # type: ignore[method-assign]
+        found = story_index.standing_candidates(
+            sql, company="acme", spans=spans, earliest=T0 - WINDOW, before=T0 + 60 * WINDOW
+        )
+        query, params = asked[-1]
+        steps = [
+            str(r[-1])
+            for r in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", params)
+        ]
+    assert [r.story_id for r in found] == [plan.story_id]
+    keys = [step for step in steps if step.startswith("SEARCH k ")]
+    assert keys == [
+        "SEARCH k USING COVERING INDEX ix_story_key_company_figure"
+        " (company=? AND unit=? AND currency=? AND value>? AND value<?)"
+    ], steps
+
+
 @pytest.mark.parametrize("scan", ["default", "bounded"])
 def test_an_article_with_hundreds_of_figures_finds_its_story(
     engine: Engine, scan: str, monkeypatch: pytest.MonkeyPatch

@@ -6,7 +6,9 @@ keys were probed once per figure range: 200 stories x ~10 ranges of B-tree probe
 statement, ~1.1 ms at 40,000 stored undated articles. A key now carries its story's
 company, and ``ix_story_key_company_figure`` (company, unit, currency, value, story_id)
 gives each range's stories of that company from the index alone; the scanned stories are
-then tested against that set.
+then tested against that set. It replaces ``ix_story_key_story_figure`` (story_id, unit,
+currency, value): the standing stories an article may restate are found the same way, and
+a merge moves keys by their articles.
 
 Revision ID: 0013
 Revises: 0012
@@ -34,9 +36,13 @@ def upgrade() -> None:
         " (SELECT s.main_entity FROM story s WHERE s.id = story_key.story_id)"
     )
     op.create_index("ix_story_key_company_figure", "story_key", _INDEX)
+    op.drop_index("ix_story_key_story_figure", table_name="story_key")
 
 
 def downgrade() -> None:
+    op.create_index(
+        "ix_story_key_story_figure", "story_key", ["story_id", "unit", "currency", "value"]
+    )
     op.drop_index("ix_story_key_company_figure", table_name="story_key")
     with op.batch_alter_table("story_key", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("company")
