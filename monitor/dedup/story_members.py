@@ -117,7 +117,7 @@ def figure_spans(figures: Sequence[story.Figure]) -> list[Span]:
     """The key ranges that hold every amount that may match one of the figures: same unit
     and currency, magnitude within the matcher's tolerance (keys are magnitudes, see
     :func:`fact_keys`). Ranges of one unit and currency that overlap are joined: each
-    range is one probe of every scanned story."""
+    range is one index range read of the company's keys."""
     ranges: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for f in figures:
         pairs = [(f.currency, f.value)]

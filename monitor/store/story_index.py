@@ -24,8 +24,9 @@ MAX_RECENT = 30  # most recent stories of the company compared per article
 MAX_BY_FIGURE = 30  # ... plus those holding one of its figures
 # ... found among the company's most recent stories of the window: a window that holds
 # thousands of one company's stories (a backfill of undated files, all "now") costs what
-# this many do, not what the window holds (each is probed once per figure of the article:
-# at 500, a fifth of an undated ingest's CPU at 50,000 articles went to this lookup)
+# this many do, not what the window holds (each is tested against the company's stories
+# holding the figures; when each was probed once per figure, a bound of 500 spent a
+# fifth of an undated ingest's CPU at 50,000 articles on this lookup)
 MAX_EVENT_SCAN = 200
 _SPANS_PER_QUERY = 100  # key ranges per statement: below SQLite's 500 terms of a compound SELECT
 

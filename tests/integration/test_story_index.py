@@ -70,7 +70,8 @@ def keys_not_of_their_company(engine: Engine) -> int:
             s.execute(
                 sa.text(
                     "SELECT COUNT(*) FROM story_key k JOIN story s ON s.id = k.story_id"
-                    " WHERE COALESCE(k.company, '') <> COALESCE(s.main_entity, '')"
+                    # null-safe, as the lookup tells NULL from '' (k.company IS NULL)
+                    " WHERE k.company IS DISTINCT FROM s.main_entity"
                 )
             ).scalar_one()
         )
