@@ -24,7 +24,7 @@ from monitor.rules.schema import (
     StaleSpec,
     TopicRuleSpec,
 )
-from monitor.store import alerts, rule_rows, series_rows
+from monitor.store import alerts, db, rule_rows, series_rows
 from monitor.values import AlertDraft, EvalInput
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def run_rules(
 ) -> list[int]:
     """Gather, evaluate with stored state, save state and insert alerts: one transaction.
     Returns the ids of the new alerts."""
-    rule_rows.lock_evaluation(session)
+    db.writer_turn(session)  # rule state is read, changed and written back whole
     batch = gather_input(session, rules, article_ids=article_ids, since=None, now=now)
     rule_rows.record_terms(session, batch)
     result = evaluate(rules, batch, rule_rows.load_state(session), now)

@@ -31,7 +31,7 @@ from monitor.dedup import (
     story_members,
     text_vector,
 )
-from monitor.store import articles, story_df, story_index, story_rows
+from monitor.store import articles, db, story_df, story_index, story_rows
 from monitor.store.band_index import BandIndex
 from monitor.store.plain_sql import PlainSql
 from monitor.values import Extraction, Fact
@@ -115,7 +115,10 @@ def place_articles(
     the batch can be a copy of an earlier one. The story's profile and figure keys are
     taken from each article's extraction, which the caller stores with the article.
     Placing an article already placed changes nothing and returns the recorded placement.
+    Workers sharing a PostgreSQL database place one batch at a time (``db.writer_turn``).
     """
+    # every read below must see the placements of other workers' batches
+    db.writer_turn(session)
     sql = PlainSql(session)
     pending = _read(sql, items, now)
     # The copy levels need nothing from the story level, so they run first for the batch.

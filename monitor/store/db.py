@@ -284,6 +284,28 @@ def db_now(session: Session) -> datetime:
     return datetime.now(UTC)
 
 
+# The advisory lock that story placement and rule evaluation hold until their transaction
+# ends: the key the rule evaluation lock had ("mon_rule"), so that during a rolling upgrade
+# a daemon of either version still waits for the other.
+_WRITER_TURN = 0x6D6F6E5F72756C65
+
+
+def writer_turn(session: Session) -> None:
+    """Wait until no other worker places articles or evaluates rules, and hold that turn
+    until this transaction ends.
+
+    Both read shared state and write what they decided from it: the stories an article
+    may join, the rule state. Two workers on PostgreSQL each reading before the other
+    commits would each start a story for the same event, or each write back their own
+    rule state. SQLite already serialises writers (every transaction begins IMMEDIATE).
+    One key for both: a transaction that places and then evaluates takes it once (an
+    advisory lock its session already holds is granted again at once), and no two
+    workers can take them in opposite orders.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_WRITER_TURN)))
+
+
 @contextmanager
 def daemon_lock(engine: Engine) -> Iterator[None]:
     """One daemon per SQLite file: a second ``monitor run`` on the same file is refused

@@ -33,24 +33,12 @@ from monitor.values import (
 
 log = logging.getLogger(__name__)
 
-_LOCK_KEY = 0x6D6F6E5F72756C65  # "mon_rule": the advisory lock for rule evaluation
 _CHUNK = 500  # ids per IN (...) list: SQLite caps bound parameters per statement
 
 StateRows = dict[tuple[str, str], dict[str, Any]]
 
 
 # ------------------------------------------------------------------ input
-
-
-def lock_evaluation(session: Session) -> None:
-    """Serialise rule evaluation across workers until this transaction ends.
-
-    State rows are read, changed and written back whole; two workers evaluating at once
-    on PostgreSQL would each write their own version. SQLite already serialises writers
-    (every transaction begins IMMEDIATE).
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.exec(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
 
 
 @dataclass(frozen=True, slots=True)

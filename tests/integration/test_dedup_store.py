@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -317,3 +319,48 @@ def test_out_of_order_stories_merge_when_an_article_bridges_them(
         assert [st.id for st in list_stories(s, since=None, limit=10)] == [keep]
         facts = s.execute(sa.text("SELECT DISTINCT story_id FROM fact")).scalars().all()
         assert facts == [keep]
+
+
+def test_postgresql_workers_place_one_after_another(pg_url: str) -> None:
+    """Two workers place copies of one article at the same time on one PostgreSQL: the
+    second waits for the first's transaction and finds its article, instead of reading
+    the index before the first commits and starting a second story for the same event."""
+    eng = make_engine(pg_url)
+    upgrade(eng)
+    a1 = {d.key: d for d in ev.seed_docs()}["A1"]
+    words = a1.text.split()
+    first_done = threading.Event()
+    outcome: list[Placement | BaseException] = []
+
+    def second_worker() -> None:
+        try:
+            with session_scope(eng) as s:
+                second = add(s, " ".join(words[:-30]), key="a1-cut", source="other")
+                outcome.append(place_article(s, second, a1.extraction, now=T0, window=WINDOW))
+        except BaseException as exc:  # re-raised by the test's thread
+            outcome.append(exc)
+        finally:
+            first_done.set()
+
+    try:
+        with session_scope(eng) as s:
+            first = add(s, a1.text, key="a1")
+            place_article(s, first, a1.extraction, now=T0, window=WINDOW)
+            worker = threading.Thread(target=second_worker)
+            worker.start()
+            # the first transaction stays open until the second worker waits on it (or,
+            # were placement not serialised, has placed its copy without seeing it)
+            with eng.connect() as watch:
+                waiting = sa.text("SELECT COUNT(*) FROM pg_locks WHERE NOT granted")
+                deadline = time.monotonic() + 30
+                while not first_done.is_set() and not watch.execute(waiting).scalar_one():
+                    assert time.monotonic() < deadline, "the second worker neither waited nor ended"
+                    first_done.wait(0.01)
+        worker.join(30)
+        assert not worker.is_alive()
+        (got,) = outcome
+        if isinstance(got, BaseException):
+            raise got
+        assert got.level == "near-duplicate" and got.duplicate_of == first
+    finally:
+        eng.dispose()
