@@ -144,6 +144,9 @@ _NAME_THEN_DATE = re.compile(
 _CITATION = re.compile(r"\[\d{1,3}\]")
 # "returns.Alibaba's" — a sentence glued to the next when the page lost a line break
 _GLUED = re.compile(r"(?<=[a-z%)\]])\.(?=[A-Z][a-z])")
+# The same dots found from the dot itself: a pattern that opens with a lookbehind is tried
+# at every position of every line (65 against 9 µs an article of the bench corpus)
+_GLUED_DOT = re.compile(r"\.(?=[A-Z][a-z])")
 _TERMINAL = (".", "!", "?", '"', "”", "’", "'", ")", "]", ":", "…")
 # NUL and other C0 controls, lone surrogates, non-characters, and zero-width spaces/BOMs
 _CONTROL = re.compile(
@@ -284,7 +287,9 @@ def clean_blocks(blocks: Iterable[str], *, find_title: bool = True) -> CleanText
                 continue
         if "[" in line:
             line = _CITATION.sub("", line)
-        line = _GLUED.sub(". ", line).strip()
+        if _GLUED_DOT.search(line):
+            line = _GLUED.sub(". ", line)
+        line = line.strip()
         if not line:
             continue
         if paragraphs and _continues(paragraphs[-1][-1], line):
