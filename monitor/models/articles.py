@@ -41,10 +41,9 @@ class Source(TableModel, table=True):
 
 
 class Story(TableModel, table=True):
-    # candidate stories of one company in the window, newest first (monitor.store.story_index)
     __table_args__ = (
-        sa.Index("ix_story_main_entity_last_seen_at", "main_entity", "last_seen_at"),
-        # ... and the scan's filters from the index alone, newest first (0012)
+        # a company's recent stories and the scan's filters from the index alone, newest
+        # first (0012; monitor.store.story_index)
         sa.Index(
             "ix_story_scan", "main_entity", "event_until", "id", "first_seen_at", "article_count"
         ),
@@ -52,7 +51,7 @@ class Story(TableModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = ""
-    main_entity: str | None = Field(default=None, index=True)
+    main_entity: str | None = None  # leads ix_story_scan (0014)
     canonical_article_id: int | None = None
     first_seen_at: datetime | None = ts_field(nullable=False)
     last_seen_at: datetime | None = ts_field(nullable=False, index=True)
@@ -81,7 +80,8 @@ class Article(TableModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    source_id: int = Field(foreign_key="source.id", index=True)
+    # read through the unique (source_id, entry_key) index (0014)
+    source_id: int = Field(foreign_key="source.id")
     entry_key: str  # guid|link|hash: stable across polls of one source
     url: str = Field(unique=True)  # canonical
     guid: str | None = None
@@ -100,7 +100,8 @@ class Article(TableModel, table=True):
     minhash: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     duplicate_of: int | None = Field(default=None, foreign_key="article.id", index=True)
     similarity: float | None = None
-    story_id: int | None = Field(default=None, foreign_key="story.id", index=True)
+    # read through the indexes that lead with it (0014)
+    story_id: int | None = Field(default=None, foreign_key="story.id")
     join_reason: dict[str, Any] | None = json_field()  # why it joined its story
     extracted: bool = False
 

@@ -67,15 +67,16 @@ def test_upgrade_reports_each_migration_applied(tmp_path: Path) -> None:
     steps: list[tuple[int, int, str | None]] = []
     assert upgrade(engine, on_step=lambda *s: steps.append(s)) == HEAD
     assert steps == [
-        (0, 8, "0005"),
-        (1, 8, "0006"),
-        (2, 8, "0007"),
-        (3, 8, "0008"),
-        (4, 8, "0009"),
-        (5, 8, "0010"),
-        (6, 8, "0011"),
-        (7, 8, "0012"),
-        (8, 8, "0013"),
+        (0, 9, "0005"),
+        (1, 9, "0006"),
+        (2, 9, "0007"),
+        (3, 9, "0008"),
+        (4, 9, "0009"),
+        (5, 9, "0010"),
+        (6, 9, "0011"),
+        (7, 9, "0012"),
+        (8, 9, "0013"),
+        (9, 9, "0014"),
     ]
     steps.clear()
     upgrade(engine, on_step=lambda *s: steps.append(s))
