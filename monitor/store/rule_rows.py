@@ -258,8 +258,11 @@ def _stories(
         if names:
             marks = sql.marks(len(names))
             tests += [
-                f"EXISTS (SELECT 1 FROM story s WHERE s.id = r.story_id"
-                f" AND s.main_entity IN ({marks}))",
+                # the companies' stories of all time, read from ix_story_scan alone and
+                # tested as a set: probing each window story's row took 40 ms a batch
+                # for the 15,413 stories of 40,000 undated articles, the set 10 ms
+                # (8 of them the window's own read)
+                f"r.story_id IN (SELECT id FROM story WHERE main_entity IN ({marks}))",
                 f"EXISTS (SELECT 1 FROM fact f WHERE f.story_id = r.story_id"
                 f" AND f.entity IN ({marks}))",
                 f"EXISTS ({told} a.story_id = r.story_id AND m.entity IN ({marks}))",

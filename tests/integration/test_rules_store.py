@@ -375,7 +375,8 @@ def test_the_windows_stories_are_read_from_index_pages(
     """A batch's count rules read every story of the look-back window and the companies
     its facts name. In SQLite an article's story_id lies after its text in the row (past
     the text's overflow pages): the window and the facts' companies come from covering
-    indexes (migration 0011), never from the rows."""
+    indexes (migration 0011), never from the rows. Nor is a story's row (with its
+    profile) read to test its company: the companies' stories are one set."""
     _first, second = seed_history(engine)
     batch, statements = _gathered(
         engine, monkeypatch, second, (frozenset({"alibaba"}), frozenset())
@@ -399,6 +400,12 @@ def test_the_windows_stories_are_read_from_index_pages(
         (window_sql, params), *_ = window
         plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {window_sql}", params)]
         assert any("COVERING INDEX ix_article_sort_at_story_id" in step for step in plan), plan
+        stories = [
+            step
+            for step in plan
+            if step.split()[0] in ("SEARCH", "SCAN") and step.split()[1] in ("story", "s")
+        ]
+        assert stories and all("COVERING INDEX ix_story_scan" in s for s in stories), plan
 
 
 def test_a_counted_topic_is_looked_up_in_each_storys_own_mentions(
