@@ -117,6 +117,8 @@ def place_articles(
     Placing an article already placed changes nothing and returns the recorded placement.
     Workers sharing a PostgreSQL database place one batch at a time (``db.writer_turn``).
     """
+    if not items:
+        return []  # a poll that brought nothing new waits for no other worker
     # every read below must see the placements of other workers' batches
     db.writer_turn(session)
     sql = PlainSql(session)

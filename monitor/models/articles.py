@@ -51,7 +51,7 @@ class Story(TableModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = ""
-    main_entity: str | None = None  # leads ix_story_scan (0014)
+    main_entity: str | None = None  # leads ix_story_scan (0012)
     canonical_article_id: int | None = None
     first_seen_at: datetime | None = ts_field(nullable=False)
     last_seen_at: datetime | None = ts_field(nullable=False, index=True)
@@ -80,8 +80,7 @@ class Article(TableModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    # read through the unique (source_id, entry_key) index (0014)
-    source_id: int = Field(foreign_key="source.id")
+    source_id: int = Field(foreign_key="source.id", index=True)
     entry_key: str  # guid|link|hash: stable across polls of one source
     url: str = Field(unique=True)  # canonical
     guid: str | None = None

@@ -286,7 +286,8 @@ def db_now(session: Session) -> datetime:
 
 # The advisory lock that story placement and rule evaluation hold until their transaction
 # ends: the key the rule evaluation lock had ("mon_rule"), so that during a rolling upgrade
-# a daemon of either version still waits for the other.
+# evaluation still takes turns with daemons of the version before (which place articles
+# without it: placement takes turns once every daemon runs this version).
 _WRITER_TURN = 0x6D6F6E5F72756C65
 
 

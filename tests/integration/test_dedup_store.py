@@ -21,13 +21,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from monitor.app.placement import Placement, mark_new_facts, place_article
+from monitor.app.placement import Placement, mark_new_facts, place_article, place_articles
 from monitor.app.stories import list_stories, story_detail
 from monitor.cli.base import emit_json
 from monitor.dedup import content_hash, minhash
 from monitor.models import Article, DedupBand, Source
 from monitor.store.band_index import band_rows
-from monitor.store.db import make_engine, session_scope, upgrade
+from monitor.store.db import make_engine, session_scope, upgrade, writer_turn
 from monitor.values import Extraction, Fact
 from tests.unit import dedup_eval as ev
 
@@ -321,46 +321,63 @@ def test_out_of_order_stories_merge_when_an_article_bridges_them(
         assert facts == [keep]
 
 
-def test_postgresql_workers_place_one_after_another(pg_url: str) -> None:
+@pytest.mark.postgres
+def test_postgresql_workers_place_one_after_another(pg_engine: Engine) -> None:
     """Two workers place copies of one article at the same time on one PostgreSQL: the
     second waits for the first's transaction and finds its article, instead of reading
     the index before the first commits and starting a second story for the same event."""
-    eng = make_engine(pg_url)
-    upgrade(eng)
     a1 = {d.key: d for d in ev.seed_docs()}["A1"]
     words = a1.text.split()
-    first_done = threading.Event()
+    backend: list[int] = []  # the second worker's connection, once it has one
+    second_done = threading.Event()
     outcome: list[Placement | BaseException] = []
 
     def second_worker() -> None:
         try:
-            with session_scope(eng) as s:
+            with session_scope(pg_engine) as s:
+                backend.append(s.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
                 second = add(s, " ".join(words[:-30]), key="a1-cut", source="other")
                 outcome.append(place_article(s, second, a1.extraction, now=T0, window=WINDOW))
         except BaseException as exc:  # re-raised by the test's thread
             outcome.append(exc)
         finally:
-            first_done.set()
+            second_done.set()
 
+    worker = threading.Thread(target=second_worker)
     try:
-        with session_scope(eng) as s:
+        with session_scope(pg_engine) as s:
             first = add(s, a1.text, key="a1")
             place_article(s, first, a1.extraction, now=T0, window=WINDOW)
-            worker = threading.Thread(target=second_worker)
             worker.start()
-            # the first transaction stays open until the second worker waits on it (or,
-            # were placement not serialised, has placed its copy without seeing it)
-            with eng.connect() as watch:
-                waiting = sa.text("SELECT COUNT(*) FROM pg_locks WHERE NOT granted")
+            # the first transaction stays open until the second worker waits for a lock
+            # (or, were placement not serialised, has placed its copy without seeing it)
+            waiting = sa.text("SELECT COUNT(*) FROM pg_locks WHERE pid = :pid AND NOT granted")
+            with pg_engine.connect() as watch:
                 deadline = time.monotonic() + 30
-                while not first_done.is_set() and not watch.execute(waiting).scalar_one():
+                while not second_done.is_set() and not (
+                    backend and watch.execute(waiting, {"pid": backend[0]}).scalar_one()
+                ):
                     assert time.monotonic() < deadline, "the second worker neither waited nor ended"
-                    first_done.wait(0.01)
-        worker.join(30)
-        assert not worker.is_alive()
-        (got,) = outcome
-        if isinstance(got, BaseException):
-            raise got
-        assert got.level == "near-duplicate" and got.duplicate_of == first
+                    second_done.wait(0.01)
     finally:
-        eng.dispose()
+        if worker.ident is not None:  # started: the first transaction has ended, freeing it
+            worker.join(30)
+    assert not worker.is_alive()
+    (got,) = outcome
+    if isinstance(got, BaseException):
+        raise got
+    assert got.level == "near-duplicate" and got.duplicate_of == first
+
+
+@pytest.mark.postgres
+def test_postgresql_a_poll_with_nothing_new_waits_for_no_worker(pg_engine: Engine) -> None:
+    """A poll that brought no new article places nothing: it does not wait for the
+    writers' turn another worker holds (most polls of a feed bring nothing new)."""
+    with session_scope(pg_engine) as holder:
+        writer_turn(holder)
+        with session_scope(pg_engine) as s:
+            # were the turn asked for, this would fail after a second instead of waiting
+            s.execute(sa.text("SET LOCAL lock_timeout = '1s'"))
+            assert place_articles(s, [], now=T0, window=WINDOW) == []
+            with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                writer_turn(s)  # the check above is not vacuous: the turn is held
