@@ -1,7 +1,7 @@
 """story and article indexes: three that no query needs go
 
 Two are the first column of an index kept, which every query that read them reads the
-same way (a story's articles, a company's stories), a foreign key check included:
+same way (a story's articles, a company's stories; a check of the foreign key story_id):
 
 - ``ix_article_story_id`` (story_id), of ``ix_article_story_id_sort_at_ai`` and
   ``ix_article_story_id_source_id``;
