@@ -11,24 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from monitor.app import digests, evaluation, polling
+from monitor.app import digests, evaluation
 from monitor.app.batches import BatchReport, ItemOutcome, store_batch
 from monitor.app.digests import Recorded
 from monitor.app.runtime import Clock, Runtime, utcnow
-from monitor.fetch.client import Fetcher
-from monitor.fetch.source_file import SourceSpec
 from monitor.notify.channels import Channel
 from monitor.notify.view import DigestView
 from monitor.store import sources as sources_store
 from monitor.store.db import session_scope
 from monitor.values import FetchedArticle
 
+if TYPE_CHECKING:
+    from monitor.fetch.client import Fetcher
+    from monitor.fetch.source_file import SourceSpec
+
 __all__ = ["BatchReport", "Clock", "ItemOutcome", "Pipeline", "utcnow"]
 
 
 class Pipeline(Runtime):
+    # Polling (and the HTTP client under it) is imported where a poll runs: `monitor
+    # ingest` and the listings start without it.
     def sync_sources(self, specs: Sequence[SourceSpec]) -> None:
+        from monitor.app import polling
+
         polling.sync_sources(self, specs)
 
     async def poll_due(
@@ -39,6 +46,8 @@ class Pipeline(Runtime):
         claim_for: float = 0.0,
         on_done: Callable[[BatchReport], None] | None = None,
     ) -> list[BatchReport]:
+        from monitor.app import polling
+
         return await polling.poll_due(
             self, fetcher, all_sources=all_sources, claim_for=claim_for, on_done=on_done
         )
@@ -46,6 +55,8 @@ class Pipeline(Runtime):
     async def poll_source(
         self, fetcher: Fetcher, spec: SourceSpec, *, token: int | None = None
     ) -> BatchReport:
+        from monitor.app import polling
+
         return await polling.poll_source(self, fetcher, spec, token=token)
 
     def ingest(self, items: Sequence[FetchedArticle], *, source: str) -> BatchReport:

@@ -89,6 +89,33 @@ def test_a_listing_loads_only_its_command_and_tables(tmp_path: Path) -> None:
     )
 
 
+def test_ingest_of_files_loads_no_polling_and_no_http_client(tmp_path: Path) -> None:
+    """`monitor ingest` of local files runs the pipeline's stages without the feed
+    polling flow and the HTTP client under it (~0.2 s of its start)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(
+        "Acme plans $53 billion\n\nAcme said on Monday it will spend $53 billion on cloud"
+        " and AI infrastructure over the next three years, its largest plan so far.\n"
+    )
+    code = (
+        f"import sys\nfrom monitor.cli import main\nmain(['ingest', {str(folder / 'a.txt')!r}])\n"
+        "print(sorted(m for m in ('httpx', 'monitor.app.polling', 'monitor.fetch.client')"
+        " if m in sys.modules))"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 new" in done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_every_command_is_loaded_from_the_module_that_declares_it() -> None:
     """``root.MODULES`` names every command and the module that declares it: a command
     missing from it would be unknown to every run but `monitor --help`."""
