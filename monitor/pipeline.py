@@ -32,7 +32,7 @@ __all__ = ["BatchReport", "Clock", "ItemOutcome", "Pipeline", "utcnow"]
 
 class Pipeline(Runtime):
     # Polling (and the HTTP client under it) is imported where a poll runs: `monitor
-    # ingest` and the listings start without it.
+    # ingest` of files starts without it.
     def sync_sources(self, specs: Sequence[SourceSpec]) -> None:
         from monitor.app import polling
 
