@@ -1,8 +1,8 @@
 """Two versions of monitor on one ingest, counted in instructions: is a change faster?
 
-CPU seconds on a shared machine vary by 10-20% from run to run, more than most single
+CPU seconds on a shared machine vary by 10-30% from run to run, more than most single
 changes give. Valgrind's callgrind counts the instructions a process executes instead:
-the same code on the same input gives the same count, whatever else the machine runs.
+the same code on the same input gives about the same count, whatever else the machine runs.
 This script ingests the same files with the working tree (or ``--head``) and with
 ``--base``, each commit checked out in a temporary worktree, under callgrind, the two at
 once:
