@@ -24,6 +24,7 @@ from monitor.store.db import session_scope
 from monitor.values import FetchedArticle
 
 if TYPE_CHECKING:
+    from monitor.app.extract_pool import Extracted
     from monitor.fetch.client import Fetcher
     from monitor.fetch.source_file import SourceSpec
 
@@ -59,14 +60,28 @@ class Pipeline(Runtime):
 
         return await polling.poll_source(self, fetcher, spec, token=token)
 
-    def ingest(self, items: Sequence[FetchedArticle], *, source: str) -> BatchReport:
-        """Local articles through the same stages as a poll; alerts recorded and queued."""
+    def ingest(
+        self,
+        items: Sequence[FetchedArticle],
+        *,
+        source: str,
+        extracted: Extracted | None = None,
+    ) -> BatchReport:
+        """Local articles through the same stages as a poll; alerts recorded and queued.
+        ``extracted``: the items' extraction begun in worker processes (used when made
+        with the current rules' vocabulary and none failed; else they are extracted here).
+        """
+        extractions = None
+        if extracted is not None and extracted.vocab is self.rules.vocabulary:
+            extractions = extracted.result()
         now = self.clock()
         report = BatchReport(source=source)
         with session_scope(self.engine) as session:
             row = sources_store.ensure_source(session, source, f"file://{source}")
             assert row.id is not None
-            store_batch(self, session, self.rules, row.id, items, report, now=now)
+            store_batch(
+                self, session, self.rules, row.id, items, report, now=now, extractions=extractions
+            )
         return report
 
     def evaluate_idle(self) -> int:

@@ -22,7 +22,7 @@ from monitor.app.stage_times import StageTimes
 from monitor.extract import extract
 from monitor.rules.loader import RuleSet
 from monitor.store import articles
-from monitor.values import FetchedArticle
+from monitor.values import Extraction, FetchedArticle
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,12 @@ def store_batch(
     report: BatchReport,
     *,
     now: datetime,
+    extractions: Sequence[Extraction] | None = None,
 ) -> None:
     """Insert, extract and place the batch's new articles, evaluate the rules on them and
     queue the alerts that go out at once; fills ``report``. ``rules`` is the rule set the
-    caller read once for the whole batch.
+    caller read once for the whole batch; ``extractions``, one per item, made with its
+    vocabulary elsewhere (``monitor.app.extract_pool``), are used instead of extracting.
 
     Each stage runs over the whole batch before the next (one band-index lookup, one
     executemany per table), and its CPU time is added to ``report.stages``.
@@ -89,13 +91,16 @@ def store_batch(
         )
         slots: list[ItemOutcome] = []
         new_items: list[tuple[int, FetchedArticle]] = []
+        given: list[Extraction] = []
         conflicts: list[tuple[int, str]] = []
-        for item, article_id in zip(items, ids, strict=True):
+        for i, (item, article_id) in enumerate(zip(items, ids, strict=True)):
             if article_id is None:
                 conflicts.append((len(slots), item.url))
                 slots.append(ItemOutcome("known"))
                 continue
             new_items.append((article_id, item))
+            if extractions is not None:
+                given.append(extractions[i])
             slots.append(ItemOutcome("new", article_id))
         if conflicts:
             # a re-poll (this source has it) or the same canonical url from another source
@@ -108,9 +113,13 @@ def store_batch(
     report.new_ids.extend(aid for aid, _ in new_items)
     with clock.stage("extract"):
         vocab, timeout = rules.vocabulary, rt.settings.rules.regex_timeout
-        new = [
-            (aid, extract(it.text, it.title, vocab, regex_timeout=timeout)) for aid, it in new_items
-        ]
+        if extractions is not None:
+            new = [(aid, ex) for (aid, _), ex in zip(new_items, given, strict=True)]
+        else:
+            new = [
+                (aid, extract(it.text, it.title, vocab, regex_timeout=timeout))
+                for aid, it in new_items
+            ]
     with clock.stage("dedup"):
         # the whole batch at once: one band-index lookup and one write for all of it
         placements = placement.place_articles(

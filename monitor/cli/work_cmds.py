@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from monitor.cli.root import root
 from monitor.errors import IngestError, MonitorError, UsageError
 
 if TYPE_CHECKING:
+    from monitor.app.extract_pool import Extracted
     from monitor.pipeline import BatchReport, Pipeline
     from monitor.settings import Settings
     from monitor.values import FetchedArticle
@@ -295,8 +297,18 @@ def _files(paths: Sequence[Path], recursive: bool) -> Iterator[Path]:
 )
 @click.option("--source", default="file", show_default=True, help="Source name to file them under.")
 @click.option("--recursive", "-r", is_flag=True, help="Ingest the files under each folder.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Processes to use: with 2 or more, extraction runs in jobs - 1 worker processes "
+    "a batch ahead of the rest (a backfill on several cores; the same rows are stored).",
+)
 @JSON_OPTION
-def ingest(paths: tuple[Path, ...], source: str, recursive: bool, as_json: bool) -> None:
+def ingest(paths: tuple[Path, ...], source: str, recursive: bool, jobs: int, as_json: bool) -> None:
     """Store local files as articles through the same stages as a poll: .txt and
     .html/.htm files are one article each; .xml, .rss, .atom and .rdf are feeds. Alerts
     are recorded, nothing is sent.
@@ -317,14 +329,25 @@ def ingest(paths: tuple[Path, ...], source: str, recursive: bool, as_json: bool)
     totals = FileResult("")
     files = failed = alerts = 0
     batch: list[tuple[FetchedArticle, FileResult]] = []
+    pool = None
+    if jobs > 1:
+        from monitor.app.extract_pool import ExtractPool
 
-    def flush() -> None:
+        pool = ExtractPool(
+            pipe.rules.vocabulary,
+            workers=jobs - 1,
+            regex_timeout=pipe.settings.rules.regex_timeout,
+        )
+    # with workers: the batch whose extraction runs while the one before it is stored
+    ahead: tuple[list[tuple[FetchedArticle, FileResult]], Extracted | None] | None = None
+
+    def store(
+        entries: list[tuple[FetchedArticle, FileResult]], extracted: Extracted | None
+    ) -> None:
         nonlocal alerts
-        if not batch:
-            return
-        report = pipe.ingest([a for a, _ in batch], source=source)
+        report = pipe.ingest([a for a, _ in entries], source=source, extracted=extracted)
         alerts += report.alerts
-        for (article, result), item in zip(batch, report.items, strict=True):
+        for (article, result), item in zip(entries, report.items, strict=True):
             for r in (result, totals) if result is not totals else (totals,):
                 r.new += item.status == "new"
                 r.known += item.status == "known"
@@ -335,10 +358,25 @@ def ingest(paths: tuple[Path, ...], source: str, recursive: bool, as_json: bool)
                 r.topics += item.topics
             if item.status == "new" and not (item.figures or item.terms or item.topics):
                 echo(f"note: {result.file}: nothing found in {article.title[:60]!r}", err=True)
+
+    def flush() -> None:
+        nonlocal ahead
+        if not batch:
+            return
+        entries = batch.copy()
         batch.clear()
+        if pool is None:
+            store(entries, None)
+            return
+        started = pool.submit([a for a, _ in entries])
+        if ahead is not None:
+            store(*ahead)
+        ahead = (entries, started)
 
     total = sum(1 for _ in _files(paths, recursive))
-    with Progress("ingest", total=total, unit="files") as progress:
+    with contextlib.ExitStack() as stack, Progress("ingest", total=total, unit="files") as progress:
+        if pool is not None:
+            stack.callback(pool.close)
         for path in _files(paths, recursive):
             files += 1
             result = FileResult(str(path)) if as_json else totals
@@ -360,6 +398,8 @@ def ingest(paths: tuple[Path, ...], source: str, recursive: bool, as_json: bool)
                 flush()
             progress.advance(note=f"{totals.new:,} new, {alerts:,} alert(s)")
         flush()
+        if ahead is not None:
+            store(*ahead)
     if as_json:
         emit_json(results)
     echo(

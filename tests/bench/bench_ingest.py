@@ -5,7 +5,9 @@ The realistic news stream (``tests/bench/news_corpus.py``: 3-4 KB articles, ~60%
 distinct events, ~25% syndicated copies, ~15% rewrites) is written as .txt files, one
 article each, and ingested by ``monitor ingest --recursive`` as a child process into a
 new SQLite file. CPU time is the child's user + system time (``getrusage``), memory its
-peak resident set. Peer in the same run: ``monitor --help`` (start-up alone).
+peak resident set. Peer in the same run: ``monitor --help`` (start-up alone). Then, on a
+machine with more than one core, the same files with ``--jobs`` (up to 4: extraction in
+worker processes a batch ahead): its wall time, and its CPU time with the workers'.
 Targets: >= 1,000 articles per CPU-second; 100,000 files under 300 MB resident
 (``--files 100000``).
 Usage: python tests/bench/bench_ingest.py [--quick] [--files N]
@@ -74,6 +76,13 @@ def main() -> None:
         env["MONITOR_DATABASE_URL"] = f"sqlite:///{tmp}/bench.db"
         help_cpu, help_rss, _ = child(["--help"], env)
         cpu, rss, wall = child(["ingest", "--recursive", str(folder), "--source", "bench"], env)
+        jobs = min(os.cpu_count() or 1, 4)
+        if jobs > 1:  # the same files again, into a new database, extraction in workers
+            env["MONITOR_DATABASE_URL"] = f"sqlite:///{tmp}/jobs.db"
+            cpu_j, rss_j, wall_j = child(
+                ["ingest", "--recursive", str(folder), "--source", "bench", "--jobs", str(jobs)],
+                env,
+            )
     mb = 1024 * 1024
     rate = n / cpu
     print(f"monitor ingest of {n:,} files of 3-4 KB (one article each), one process")
@@ -86,6 +95,13 @@ def main() -> None:
         ("peer: monitor --help, CPU seconds", f"{help_cpu:.2f}", ""),
         ("peer: monitor --help, peak resident memory", f"{help_rss / mb:.0f} MB", ""),
     ]
+    if jobs > 1:
+        rows += [
+            (f"--jobs {jobs}: wall seconds", f"{wall_j:.1f}", ""),
+            (f"--jobs {jobs}: speed-up in wall time", f"{wall / wall_j:.2f}x", ""),
+            (f"--jobs {jobs}: CPU seconds, workers included", f"{cpu_j:.1f}", ""),
+            (f"--jobs {jobs}: peak resident memory, largest process", f"{rss_j / mb:.0f} MB", ""),
+        ]
     for name, value, target in rows:
         print(f"{name:<44}{value:>16}{target:>12}")
     print(
