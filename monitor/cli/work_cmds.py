@@ -304,7 +304,7 @@ def _files(paths: Sequence[Path], recursive: bool) -> Iterator[Path]:
     default=1,
     show_default=True,
     metavar="N",
-    help="Processes to use: with 2 or more, extraction runs in jobs - 1 worker processes "
+    help="Processes to use: with 2 or more, extraction runs in N - 1 worker processes "
     "a batch ahead of the rest (a backfill on several cores; the same rows are stored).",
 )
 @JSON_OPTION
