@@ -4,9 +4,9 @@ Extraction is a pure function of an article's text, its title and the vocabulary
 about two fifths of the pipeline's CPU. ``monitor ingest --jobs N`` runs it in N - 1
 worker processes for the next batch while this process stores, places and evaluates the
 current one, so a backfill uses more than one core. The results are the same objects
-the in-process call gives, so what is stored is the same; a batch whose extraction
-failed in a worker (a worker killed, out of memory) is extracted here instead, and the
-pool is not used again.
+the in-process call gives, so what is stored is the same. A batch whose extraction
+failed in a worker (a worker killed, out of memory) is extracted here instead; once the
+pool is broken, every later batch is too.
 """
 
 from __future__ import annotations
