@@ -100,7 +100,7 @@ def main() -> None:
             (f"--jobs {jobs}: wall seconds", f"{wall_j:.1f}", ""),
             (f"--jobs {jobs}: speed-up in wall time", f"{wall / wall_j:.2f}x", ""),
             (f"--jobs {jobs}: CPU seconds, workers included", f"{cpu_j:.1f}", ""),
-            (f"--jobs {jobs}: peak resident memory, largest process", f"{rss_j / mb:.0f} MB", ""),
+            (f"--jobs {jobs}: peak memory, largest process", f"{rss_j / mb:.0f} MB", ""),
         ]
     for name, value, target in rows:
         print(f"{name:<44}{value:>16}{target:>12}")
