@@ -1,7 +1,8 @@
 """Extraction in worker processes, a batch ahead of the rest of the pipeline.
 
 Extraction is a pure function of an article's text, its title and the vocabulary, and
-about two fifths of the pipeline's CPU. ``monitor ingest --jobs N`` runs it in N - 1
+about two fifths of the pipeline's CPU on a small history (less on a large one, where
+placement and the rules' window grow). ``monitor ingest --jobs N`` runs it in N - 1
 worker processes for the next batch while this process stores, places and evaluates the
 current one, so a backfill uses more than one core. The results are the same objects
 the in-process call gives, so what is stored is the same. A batch whose extraction
