@@ -71,19 +71,24 @@ class ExtractPool:
     def __init__(self, vocab: Vocabulary, *, workers: int, regex_timeout: float) -> None:
         self.vocab = vocab
         self.broken = False
-        # spawn: workers start from a clean process, not a copy of this one with its
-        # threads and open database connections; and they are this process's children,
-        # so their CPU time is counted in its own (forkserver's would be the server's)
-        self._pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start,
-            initargs=(vocab, regex_timeout),
-        )
+        self._pool: ProcessPoolExecutor | None = None
+        try:
+            # spawn: workers start from a clean process, not a copy of this one with its
+            # threads and open database connections; and they are this process's
+            # children, so their CPU time counts in its own (forkserver's: the server's)
+            self._pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start,
+                initargs=(vocab, regex_timeout),
+            )
+        except OSError as exc:  # no semaphores or pipes to be had
+            log.warning("the extraction workers cannot start (%s): extracting here", exc)
+            self.broken = True
 
     def submit(self, items: Sequence[FetchedArticle]) -> Extracted | None:
         """Start extracting ``items``; None once the pool has failed (extract here)."""
-        if self.broken:
+        if self.broken or self._pool is None:
             return None
         pairs = [(it.text, it.title) for it in items]
         try:
@@ -91,12 +96,13 @@ class ExtractPool:
                 self._pool.submit(_extract, pairs[i : i + CHUNK])
                 for i in range(0, len(pairs), CHUNK)
             ]
-        except RuntimeError as exc:  # BrokenProcessPool: a worker died earlier
-            log.warning("the extraction workers stopped (%s): extracting here", exc)
+        except (RuntimeError, OSError) as exc:  # a worker died earlier; none could start
+            log.warning("no extraction worker to send to (%s): extracting here", exc)
             self.broken = True
             return None
         return Extracted(self.vocab, parts)
 
     def close(self) -> None:
         """Drop what is queued; wait for the workers to finish what they began and exit."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
