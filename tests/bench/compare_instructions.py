@@ -96,12 +96,13 @@ def ingest(tree: Path, db: Path, files: Path, *, counted: bool, home: Path) -> i
     return int(found[-1])
 
 
-def fingerprint(db: Path) -> dict[str, str]:
-    """A hash of each kind of row, in an order no query plan decides."""
+def fingerprint(db: Path, queries: dict[str, str] = SAME) -> dict[str, str]:
+    """A hash of each kind of row (``queries``: name -> SELECT), in an order no query
+    plan decides."""
     with sqlite3.connect(db) as conn:
         return {
             name: hashlib.sha1("\n".join(sorted(map(repr, conn.execute(q)))).encode()).hexdigest()
-            for name, q in SAME.items()
+            for name, q in queries.items()
         }
 
 

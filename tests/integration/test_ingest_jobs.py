@@ -3,8 +3,6 @@ stores, and a worker that dies costs nothing but its speed."""
 
 from __future__ import annotations
 
-import hashlib
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.bench import news_corpus
+from tests.bench.compare_instructions import fingerprint
 from tests.conftest import ROOT
 
-# What must be stored alike; alert keys and times hold the clock, so they are left out.
+# What must be stored alike (compare_instructions.SAME, with the facts' quotes); alert
+# keys and times hold the clock, so they are left out.
 ROWS = {
     "articles": "SELECT id, story_id, duplicate_of, similarity, join_reason FROM article",
     "facts": "SELECT id, article_id, story_id, new_to_story, entity, metric, value, quote"
@@ -71,12 +71,7 @@ def ingest(tmp: Path, folder: Path, *args: str, setup: str = "") -> tuple[str, d
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    with sqlite3.connect(db) as conn:
-        rows = {
-            name: hashlib.sha1("\n".join(sorted(map(repr, conn.execute(q)))).encode()).hexdigest()
-            for name, q in ROWS.items()
-        }
-    return done.stderr, rows
+    return done.stderr, fingerprint(db, ROWS)
 
 
 def test_workers_store_what_one_process_stores(tmp_path: Path, folder: Path) -> None:
