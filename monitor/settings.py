@@ -84,8 +84,8 @@ class HttpSettings(BaseModel):
     allow_networks: list[str] = Field(
         default_factory=list,
         description="Addresses or CIDR networks admitted despite the SSRF guard "
-        "(e.g. 127.0.0.1/32 for a local test server). Comma-separated in the environment "
-        "as a JSON list.",
+        "(e.g. 127.0.0.1/32 for a local test server). In the environment, a JSON list: "
+        '\'["127.0.0.1/32", "10.0.0.0/8"]\'.',
     )
 
     @field_validator("allow_networks")
@@ -165,7 +165,11 @@ class DeliverySettings(BaseModel):
         description="Seconds after which a message that still fails is dead-lettered.",
     )
     backoff_base: float = Field(
-        30.0, gt=0, description="Seconds before the first retry; each next one waits twice as long."
+        30.0,
+        gt=0,
+        description="The first retry comes after half to all of this many seconds (half fixed,"
+        " half random); each next one may wait twice as long, up to BACKOFF_CAP. A server's"
+        " Retry-After is waited as given.",
     )
     backoff_cap: float = Field(3600.0, gt=0, description="Longest wait between two tries.")
 
@@ -418,7 +422,9 @@ def load(**overrides: Any) -> Settings:
             try:
                 json.loads(raw)
             except ValueError:
+                items = [part.strip() for part in raw.split(",") if part.strip()]
                 raise ConfigError(
-                    f"setting {var}: expected a JSON list such as '[\"{raw}\"]' (got {raw!r})"
+                    f"setting {var}: expected a JSON list such as '{json.dumps(items)}'"
+                    f" (got {raw!r})"
                 ) from None
         raise ConfigError("settings: a MONITOR_* value that should be JSON is not") from None

@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from monitor.values import FetchedArticle
 
 
+def _shown_url(url: str) -> str:
+    """A database URL as printed: its password, if any, masked."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)  # the engine parsed it already
+
+
 def _sync(pipe: Pipeline, settings: Settings, base_url: str | None) -> None:
     from monitor.fetch.source_file import load_sources
 
@@ -107,9 +114,9 @@ def _poll_row(r: BatchReport) -> dict[str, Any]:
     "--metrics-address serves both). Any address but a loopback one needs MONITOR_WEB__TOKEN.",
 )
 def run(metrics_address: str | None, web_address: str | None) -> None:
-    """The daemon: polls due sources, reloads edited rule, source and channel files,
-    evaluates time-based rules, builds each channel's digest on its schedule and sends
-    the outbox, until SIGTERM or SIGINT (SIGHUP reloads every file at once)."""
+    """The daemon: polls due sources, reloads edited rule and source files, evaluates
+    time-based rules, builds each channel's digest on its schedule and sends the outbox,
+    until SIGTERM or SIGINT (SIGHUP reloads every file at once, the channels file too)."""
     from monitor.daemon import Daemon
     from monitor.errors import RuleFileError
     from monitor.rules.reload import RuleBook
@@ -165,7 +172,8 @@ DEMO_CHANNELS = """channels:
 )
 def demo(seeds: Path | None) -> None:
     """The whole loop, offline: serve the demo corpus on 127.0.0.1, poll it once into a
-    new temporary database, send the digest through the real senders to a local SMTP
+    new temporary database (MONITOR_DATABASE_URL is not used; with --db, that database,
+    whose sources become the demo's), send the digest through the real senders to a local SMTP
     server and a local Slack-like receiver, and print what each received (works from any
     directory)."""
     from monitor.app import digests
@@ -205,7 +213,9 @@ def demo(seeds: Path | None) -> None:
             ),
             "slack": settings.slack.model_copy(update={"min_interval": 0.0}),
         }
-        if not st.db and not settings.database_url:
+        if not st.db:
+            # Not the configured database: the demo's sources file would become its list
+            # of sources (deactivating the operator's) and its articles would mix in.
             update["database_url"] = f"sqlite:///{workdir / 'monitor.db'}"
         if st.rules is None and "dir" not in settings.rules.model_fields_set:
             update["rules"] = settings.rules.model_copy(update={"dir": RULES_DIR})
@@ -238,13 +248,11 @@ def demo(seeds: Path | None) -> None:
     html = digests.write_html(view, workdir)
     elapsed = (datetime.now(UTC) - started).total_seconds()
     echo(f"\nHTML digest: {html}", err=True)
-    echo(
-        f"database: {settings.db_url}  (browse it: monitor --db {settings.db_url} stories)",
-        err=True,
-    )
+    shown = _shown_url(settings.db_url)
+    echo(f"database: {shown}  (browse it: monitor --db {shown} stories)", err=True)
     echo(f"demo finished in {elapsed:.1f} s", err=True)
     echo(
-        f"\nView it in a browser: monitor serve --db {settings.db_url}\n"
+        f"\nView it in a browser: monitor serve --db {shown}\n"
         "  then open http://127.0.0.1:8080/ (Ctrl-C stops it)",
         err=True,
     )
@@ -328,7 +336,8 @@ def ingest(paths: tuple[Path, ...], source: str, recursive: bool, jobs: int, as_
     results: list[FileResult] = []
     totals = FileResult("")
     files = failed = alerts = 0
-    batch: list[tuple[FetchedArticle, FileResult]] = []
+    # each article with its file's row (the totals without --json) and the file's path
+    batch: list[tuple[FetchedArticle, FileResult, str]] = []
     pool = None
     if jobs > 1:
         from monitor.app.extract_pool import ExtractPool
@@ -339,15 +348,15 @@ def ingest(paths: tuple[Path, ...], source: str, recursive: bool, jobs: int, as_
             regex_timeout=pipe.settings.rules.regex_timeout,
         )
     # with workers: the batch whose extraction runs while the one before it is stored
-    ahead: tuple[list[tuple[FetchedArticle, FileResult]], Extracted | None] | None = None
+    ahead: tuple[list[tuple[FetchedArticle, FileResult, str]], Extracted | None] | None = None
 
     def store(
-        entries: list[tuple[FetchedArticle, FileResult]], extracted: Extracted | None
+        entries: list[tuple[FetchedArticle, FileResult, str]], extracted: Extracted | None
     ) -> None:
         nonlocal alerts
-        report = pipe.ingest([a for a, _ in entries], source=source, extracted=extracted)
+        report = pipe.ingest([a for a, _, _ in entries], source=source, extracted=extracted)
         alerts += report.alerts
-        for (article, result), item in zip(entries, report.items, strict=True):
+        for (article, result, name), item in zip(entries, report.items, strict=True):
             for r in (result, totals) if result is not totals else (totals,):
                 r.new += item.status == "new"
                 r.known += item.status == "known"
@@ -357,7 +366,7 @@ def ingest(paths: tuple[Path, ...], source: str, recursive: bool, jobs: int, as_
                 r.terms += item.terms
                 r.topics += item.topics
             if item.status == "new" and not (item.figures or item.terms or item.topics):
-                echo(f"note: {result.file}: nothing found in {article.title[:60]!r}", err=True)
+                echo(f"note: {name}: nothing found in {article.title[:60]!r}", err=True)
 
     def flush() -> None:
         nonlocal ahead
@@ -368,7 +377,7 @@ def ingest(paths: tuple[Path, ...], source: str, recursive: bool, jobs: int, as_
         if pool is None:
             store(entries, None)
             return
-        started = pool.submit([a for a, _ in entries])
+        started = pool.submit([a for a, _, _ in entries])
         if ahead is not None:
             store(*ahead)
         ahead = (entries, started)
@@ -393,7 +402,7 @@ def ingest(paths: tuple[Path, ...], source: str, recursive: bool, jobs: int, as_
                 continue
             result.articles += len(found) if result is not totals else 0
             totals.articles += len(found)
-            batch.extend((a, result) for a in found)
+            batch.extend((a, result, str(path)) for a in found)
             if len(batch) >= BATCH:
                 flush()
             progress.advance(note=f"{totals.new:,} new, {alerts:,} alert(s)")

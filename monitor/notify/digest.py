@@ -125,7 +125,7 @@ def _story(
     if not points and not conflicts:
         if s.new_articles <= 0:
             return None  # nothing to say about it
-        restated = f"restated by {plural(s.new_articles, 'more article')}, nothing new"
+        restated = _nothing_tracked(s)
     shown += alerts
     about = plural(s.sources, "source")
     if s.ai_generated:
@@ -200,6 +200,15 @@ def _conflict(c: Conflict, tz: tzinfo, quoted: set[str]) -> ConflictView:
     return ConflictView(one_line(c.label, 120), tuple(claims))
 
 
+def _nothing_tracked(s: StoryNews) -> str:
+    """What a story with new articles but no figure, name, conflict or alert shows: an
+    older story restated, or a new one in which nothing the vocabulary tracks was found
+    (never "restated": an analyst would take it for old news)."""
+    if s.first_seen:
+        return f"{plural(s.new_articles, 'article')}, no tracked figures or names"
+    return f"restated by {plural(s.new_articles, 'more article')}, nothing new"
+
+
 def _cite(ev: Evidence, tz: tzinfo) -> Cite:
     date = ev.published_at.astimezone(tz).strftime("%Y-%m-%d") if ev.published_at else "undated"
     return Cite(
@@ -237,8 +246,12 @@ def _changed(stories: list[StoryNews], floor: Severity | None) -> str:
         unique.setdefault(_loose(phrase), phrase)
     unique.pop("", None)
     if not unique:
-        restated = sum(s.new_articles for s in stories)
-        return f"restated by {plural(restated, 'more article')}, nothing new"
+        fresh = sum(1 for s in stories if s.first_seen)
+        again = sum(s.new_articles for s in stories if not s.first_seen)
+        parts = [f"{plural(fresh, 'new story', 'new stories')}, nothing tracked"] if fresh else []
+        if again or not fresh:
+            parts.append(f"restated by {plural(again, 'more article')}, nothing new")
+        return "; ".join(parts)
     kept = list(unique.values())
     head = "; ".join(kept[:SUMMARY_PHRASES])
     rest = len(kept) - SUMMARY_PHRASES

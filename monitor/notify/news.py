@@ -80,8 +80,9 @@ class AlertNews:
 class StoryNews:
     """One story and only what is new in it since the last digest.
 
-    A story with new articles but nothing else new is shown as a restatement
-    ("restated by 4 more articles, nothing new") instead of an entry.
+    A story with new articles but nothing else new is shown in one line instead of an
+    entry: "restated by 4 more articles, nothing new" for an older story, "1 article,
+    no tracked figures or names" for a new one.
     """
 
     story_id: int

@@ -64,7 +64,7 @@ class StoryView:
     about: str  # "3 sources (1 AI-generated) · 2 new articles · new story"
     points: tuple[Point, ...] = ()
     conflicts: tuple[ConflictView, ...] = ()
-    restated: str | None = None  # "restated by 4 more articles, nothing new"
+    restated: str | None = None  # "restated by 4 more articles, nothing new" (see StoryNews)
 
 
 @dataclass(frozen=True, slots=True)

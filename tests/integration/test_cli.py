@@ -313,3 +313,35 @@ def test_health_reports_failing_sources(
     assert run("--sources", str(sources), "poll", "--once", db=db).returncode == 1
     sick = run("health", db=db)
     assert sick.returncode == 1 and "ainvest-wire-atom" in sick.stdout
+
+
+def test_demo_leaves_the_configured_database_alone(
+    run: Callable[..., Result], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`monitor demo` polls into a database of its own: with MONITOR_DATABASE_URL set (an
+    operator's real one), the demo's sources file must not become that database's list of
+    sources, nor its articles mix in."""
+    monkeypatch.setenv("MONITOR_HTTP__ALLOW_NETWORKS", '["127.0.0.1/32"]')
+    with serve_directory(ROOT / "seeds") as base_url:
+        sources = _local_sources(tmp_path, base_url)
+        # the operator's own sources: names the demo's sources file does not hold
+        sources.write_text(sources.read_text("utf-8").replace("ainvest-", "desk-"), "utf-8")
+        assert run("--sources", str(sources), "poll", "--once", db=db).returncode == 0
+    before = json.loads(run("sources", "--json", db=db).stdout)
+    stories_before = run("stories", "--json", db=db).stdout
+    assert before and all(s["active"] for s in before)
+
+    demo = run("demo", db=db)
+    assert demo.returncode == 0, demo.stderr
+    assert json.loads(run("sources", "--json", db=db).stdout) == before
+    assert run("stories", "--json", db=db).stdout == stories_before
+    shown = next(ln for ln in demo.stderr.splitlines() if ln.startswith("database: "))
+    assert "monitor-demo-" in shown and str(tmp_path / "cli.db") not in shown
+
+
+def test_the_demo_prints_a_database_url_without_its_password() -> None:
+    from monitor.cli.work_cmds import _shown_url
+
+    shown = _shown_url("postgresql+psycopg://desk:s3cret@db.internal:5432/monitor")
+    assert "s3cret" not in shown and shown.startswith("postgresql+psycopg://desk:***@db.internal")
+    assert _shown_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"

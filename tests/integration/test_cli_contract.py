@@ -160,6 +160,12 @@ def test_old_invocations_keep_working(run: Run, db: str, tmp_path: Path) -> None
     ("variable", "value", "says"),
     [
         ("MONITOR_HTTP__ALLOW_NETWORKS", "10.0.0.1", "expected a JSON list"),
+        # the list it suggests is one that works: one string per network
+        (
+            "MONITOR_HTTP__ALLOW_NETWORKS",
+            "127.0.0.1/32, 10.0.0.0/8",
+            """such as '["127.0.0.1/32", "10.0.0.0/8"]'""",
+        ),
         ("MONITOR_SMTP__RECIPIENTS", "a@b.c", "retired: recipients are given per email"),
         ("MONITOR_HTTP__ALLOW_NETWORKS", '["10.0.0.300/8"]', "not an IP address or CIDR"),
         ("MONITOR_SMTP__PORT", "-1", "greater than or equal to 1"),
@@ -369,6 +375,9 @@ def test_ingest_reports_each_unreadable_file_and_empty_article(
     rows = {Path(r["file"]).name: r for r in json.loads(out.stdout)}
     assert rows["good.txt"]["new"] == 1 and rows["plain.txt"]["new"] == 1
     assert rows["photo.txt"]["error"] and rows["photo.txt"]["new"] == 0
+    # without --json (only the totals are kept) the note names the file all the same
+    other = write(tmp_path, "other.txt", PLAIN + " Rain is due on Monday.")
+    assert f"note: {other}: nothing found" in run("ingest", str(other), db=db).stderr
 
 
 def test_articles_another_source_already_has_are_counted(run: Run, db: str, tmp_path: Path) -> None:

@@ -121,6 +121,25 @@ def test_plurals() -> None:
     )
 
 
+def test_a_new_story_with_nothing_tracked_is_not_called_a_restatement() -> None:
+    """A story first seen since the last digest, whose article gave no figure, name or
+    alert, is new: "restated ... nothing new" would tell the analyst it is old news."""
+    new = replace(tesla_story(), sources=1, new_articles=1, first_seen=True)
+    one = morning(companies=(CompanyNews("Tesla", (new,)),), alerts=())
+    for name, out in all_formats(one).items():
+        assert "restated by" not in out, name
+        assert "1 article, no tracked figures or names" in out, name
+    text = render_text(build_digest(one))
+    assert "  Tesla: 1 new story, nothing tracked\n" in text
+    assert "  1 source · new story\n" in text
+    # beside an older story restated, the top line says both
+    both = morning(companies=(CompanyNews("Tesla", (new, tesla_story())),), alerts=())
+    assert (
+        "  Tesla: 1 new story, nothing tracked; restated by 4 more articles, nothing new\n"
+        in render_text(build_digest(both))
+    )
+
+
 def test_min_severity_keeps_only_urgent_stories_and_alerts() -> None:
     view = build_digest(morning(), min_severity="high")
     assert [c.name for c in view.companies] == ["Alibaba"] and not view.other_alerts
