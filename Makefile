@@ -25,6 +25,7 @@ check: $(STAMP)  ## lint, types, import contracts, then the tests
 	$(BIN)/ruff check monitor tests
 	$(BIN)/ruff format --check monitor tests
 	$(BIN)/mypy --strict monitor
+	$(BIN)/mypy --strict -p tests
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 

@@ -62,7 +62,7 @@ def clone(path: str, times: int) -> int:
     ).fetchone()
     offset = int(top) + 1
     days = _span_days(conn)
-    real = conn.execute("SELECT COUNT(*) FROM article").fetchone()[0]
+    real: int = conn.execute("SELECT COUNT(*) FROM article").fetchone()[0]
     for k in range(1, times + 1):
         for table, ids in _IDS.items():
             cols = _columns(conn, table)

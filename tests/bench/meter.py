@@ -114,7 +114,9 @@ def metered(engine: sa.Engine) -> Iterator[Meter]:
         for module, names in groups:
             for name in names:
                 patch(module, name, category)
-    assert placement.story is story  # the app reaches the dedup functions as module attributes
+    # the app reaches the dedup functions as module attributes (read from its namespace:
+    # placement does not export the name)
+    assert vars(placement)["story"] is story
     for name in ("rows", "run", "run_many"):
         fn = getattr(plain_sql.PlainSql, name)
 

@@ -545,7 +545,7 @@ def _facts_sentences(r: random.Random, e: Event, v: int, shown: dict[str, str]) 
 
 
 def _amounts(r: random.Random, e: Event, rate: float, rounded: bool) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for key in ("plan", "revenue", "profit", "buyback", "deal", "site"):
         if key in e.facts:
             value = e.facts[key]
@@ -643,11 +643,11 @@ def generate(events: int = 1100, seed: int = SEED) -> list[Item]:
             other = later[0]
             items.append(mention_later(r, e, other, other.at + timedelta(hours=2)))
     # keys are unique: a later event's article that recalls a plan takes a key of its own
-    seen: dict[str, int] = {}
+    copies: dict[str, int] = {}  # how many items took each key so far
     out = []
     for it in sorted(items, key=lambda it: (it.published or START, it.key)):
-        k = seen.get(it.key, 0)
-        seen[it.key] = k + 1
+        k = copies.get(it.key, 0)
+        copies[it.key] = k + 1
         out.append(it if k == 0 else Item(f"{it.key}~{k}", it.title, it.text, it.event,
                                           it.company, it.published, it.source))  # fmt: skip
     return out

@@ -67,7 +67,7 @@ class Sink:
         for env in self.received:
             raw = env.content if isinstance(env.content, bytes) else str(env.content).encode()
             out.append(email.message_from_bytes(raw, policy=email.policy.default))
-        return out  # type: ignore[return-value]
+        return out
 
 
 @asynccontextmanager

@@ -191,14 +191,23 @@ def test_a_misspelt_variable_is_named_with_the_closest_setting(
     assert "MONITOR_SLACK_DESK_URL" not in out.stderr
 
 
-def _entry(args: list[str], cwd: Path, **kw: object) -> subprocess.Popen[bytes]:
+def _entry(
+    args: list[str],
+    cwd: Path,
+    *,
+    stdout: int | None = None,
+    stderr: int | None = None,
+    preexec_fn: Callable[[], object] | None = None,
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("MONITOR_DATABASE_URL", None)
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", *args],
         cwd=cwd,
         env=env,
-        **kw,  # type: ignore[call-overload]
+        stdout=stdout,
+        stderr=stderr,
+        preexec_fn=preexec_fn,
     )
 
 

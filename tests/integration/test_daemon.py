@@ -19,6 +19,7 @@ from monitor.fetch.client import Fetcher
 from monitor.models import Alert, Article, Digest, DigestAlert, Heartbeat
 from monitor.notify.channels import Channel, load_channels
 from monitor.notify.memory import MemoryNotifier
+from monitor.notify.message import OutboundMessage
 from monitor.rules.reload import RuleBook
 from monitor.settings import HttpSettings, RulesSettings, Settings
 from monitor.store.db import session_scope
@@ -145,7 +146,11 @@ def test_digest_is_built_once_per_window(tmp_path: Path, engine: Engine, rules_d
     assert sorted(r.channel for r in first) == ["china-tech-slack", "desk-email"]
     assert second == []
     assert count(engine, Digest) == 2
-    sent = [m for d in daemons for n in d.dispatcher._notifiers.values() for m in n.sent]
+    sent: list[OutboundMessage] = []
+    for d in daemons:
+        for n in d.dispatcher._notifiers.values():
+            assert isinstance(n, MemoryNotifier)  # make_daemon gave every channel one
+            sent += n.sent
     assert sorted(m.channel for m in sent if m.kind == "digest") == [
         "china-tech-slack", "desk-email",
     ]  # fmt: skip

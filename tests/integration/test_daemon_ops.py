@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from monitor.app import polling
+from monitor.app.runtime import Runtime
 from monitor.daemon import Daemon
 from monitor.models import Alert, Source
 from monitor.rules.loader import load_rules
@@ -422,10 +423,10 @@ def test_sighup_reloads_rules_and_channels(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------- leases
 
 
-def _claimed(engine: Engine) -> tuple[Source, polling.Runtime]:
+def _claimed(engine: Engine) -> tuple[Source, Runtime]:
     from monitor.rules.loader import EMPTY
 
-    rt = polling.Runtime(Settings(database_url=str(engine.url)), engine, EMPTY, worker="w1")
+    rt = Runtime(Settings(database_url=str(engine.url)), engine, EMPTY, worker="w1")
     with session_scope(engine) as s:
         s.add(Source(name="feed", url="https://feed.test/rss", next_poll_at=None))
     with session_scope(engine) as s:
@@ -487,7 +488,7 @@ def test_a_poll_cut_short_hangs_up_before_it_gives_its_source_back(
     monkeypatch.setattr(sources_store, "give_back", checked_give_back)
     with slow_feed(on_hangup=lambda path: hung_up.set()) as (url, arrived):
         settings = Settings(database_url=str(engine.url), http={"allow_networks": ["127.0.0.1/32"]})
-        rt = polling.Runtime(settings, engine, EMPTY, worker="w1")
+        rt = Runtime(settings, engine, EMPTY, worker="w1")
         with session_scope(engine) as s:
             s.add(Source(name="feed", url=url, next_poll_at=None))
 

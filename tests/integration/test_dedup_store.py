@@ -28,6 +28,7 @@ from monitor.dedup import content_hash, minhash
 from monitor.models import Article, DedupBand, Source
 from monitor.store.band_index import band_rows
 from monitor.store.db import make_engine, session_scope, upgrade, writer_turn
+from monitor.store.story_views import Member, MemberDetail
 from monitor.values import Extraction, Fact
 from tests.unit import dedup_eval as ev
 
@@ -160,6 +161,15 @@ def test_story_window(engine: Engine, seeds: dict[str, ev.Doc]) -> None:
     assert p3.story_id in (p1.story_id, p2.story_id) and not p3.new_story
 
 
+def details(members: list[Member]) -> list[MemberDetail]:
+    """A story detail's members, each of which is a ``MemberDetail``."""
+    out = []
+    for m in members:
+        assert isinstance(m, MemberDetail)
+        out.append(m)
+    return out
+
+
 def ingest_seeds(engine: Engine, seeds: dict[str, ev.Doc], keys: list[str]) -> dict[str, Placement]:
     with session_scope(engine) as s:
         src = Source(name="seeds", url="https://seeds.test/")
@@ -188,12 +198,14 @@ def test_story_canonical_members_and_reasons(
     assert detail.canonical_article_id == wire
     assert detail.first_seen_at == seeds["A1"].published
     assert detail.last_seen_at == seeds["A4"].published
-    joined = {m.title: m.joined for m in detail.members}
-    b = next(m for m in detail.members if m.url.endswith("/B"))
+    members = details(detail.members)
+    joined = {m.title: m.joined for m in members}
+    b = next(m for m in members if m.url.endswith("/B"))
     assert b.duplicate_of == placed["A1"].article_id
     assert b.joined.startswith("exact copy of article")
-    a4 = next(m for m in detail.members if m.url.endswith("/A4"))
+    a4 = next(m for m in members if m.url.endswith("/A4"))
     assert "same story, on" in a4.joined and "figures $52 billion" in a4.joined
+    assert a4.reason is not None
     assert a4.reason["level"] == "story" and a4.reason["shared_facts"]
     assert len(joined) == 5  # B shares A1's title
     # C1 and C2 are other stories; the newest story comes first
@@ -310,9 +322,11 @@ def test_out_of_order_stories_merge_when_an_article_bridges_them(
         assert detail.first_seen_at == seeds["A1"].published
         assert detail.last_seen_at == seeds["A4"].published
         founder = a1 if a1.story_id > a4.story_id else a4  # started the story merged away
-        later = next(m for m in detail.members if m.id == founder.article_id)
+        members = details(detail.members)
+        later = next(m for m in members if m.id == founder.article_id)
+        assert later.reason is not None
         assert later.reason["level"] == "merged" and "merged into this one" in later.joined
-        bridge = next(m for m in detail.members if m.id == a2.article_id)
+        bridge = next(m for m in members if m.id == a2.article_id)
         assert "merged them" in bridge.joined
         emptied = story_detail(s, max(a1.story_id, a4.story_id))
         assert emptied is not None and emptied.article_count == 0 and not emptied.members

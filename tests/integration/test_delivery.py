@@ -195,10 +195,9 @@ def test_ingest_then_digest_send_delivers_one_email_and_one_slack_message(
         again = run("digest", "send", db=db)  # nothing new: nothing more is sent
     assert len(mailbox.messages) == 1 and len(receiver.bodies) == 1
     ((to, msg),) = mailbox.messages
-    assert (
-        to == ["analyst@example.com"]
-        and "RMB 380 billion" in msg.get_body(("plain",)).get_content()
-    )
+    plain = msg.get_body(("plain",))
+    assert plain is not None
+    assert to == ["analyst@example.com"] and "RMB 380 billion" in plain.get_content()
     assert msg.get_body(("html",)) is not None and msg["Message-ID"]
     assert "RMB 380 billion" in receiver.bodies[0].decode()  # in the blocks
     listed = json.loads(run("deliveries", "--json", db=db).stdout)
@@ -247,7 +246,9 @@ def test_an_alert_at_the_channels_immediate_severity_goes_out_at_once(
     # tells the story and its new name)
     assert json.loads(receiver.bodies[1])["text"].endswith("1 story · 0 alerts")
     ((_, email),) = mailbox.messages
-    assert "New Qwen model: Qwen3-Max" in email.get_body(("plain",)).get_content()
+    plain = email.get_body(("plain",))
+    assert plain is not None
+    assert "New Qwen model: Qwen3-Max" in plain.get_content()
 
 
 def test_email_delivered_and_slack_failing_retries_only_slack(
@@ -275,7 +276,8 @@ def test_email_delivered_and_slack_failing_retries_only_slack(
         assert after_429.next_attempt_at is not None
         # Slack asked for 7 s: no try before that, however short the backoff would be
         assert after_429.next_attempt_at >= t0 + timedelta(seconds=1 + 7)
-        pipe.clock = lambda: after_429.next_attempt_at + timedelta(seconds=1)  # type: ignore[operator]
+        t1 = after_429.next_attempt_at
+        pipe.clock = lambda: t1 + timedelta(seconds=1)
         third = asyncio.run(Dispatcher(pipe).drain()).outcomes
         assert [(o.channel, o.status) for o in third] == [("china-tech-slack", "sent")]
     assert len(mailbox.messages) == 1  # the email was never sent again

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from integration.badserver import BadServer, Request, _send
 from monitor.errors import FetchError, ParseError
 from monitor.fetch.client import Fetcher, PollResult, Validators
 from monitor.fetch.source_file import Selectors, SourceSpec
 from monitor.settings import HttpSettings
+from tests.integration.badserver import BadServer, Request, _send
 
 T = TypeVar("T")
 LOOPBACK = ["127.0.0.1/32"]
@@ -119,7 +119,7 @@ def test_compression_bomb_stops_at_the_cap_with_bounded_memory(path: str) -> Non
         return info.value, peak
 
     # the server builds the bomb before the measurement starts
-    from integration.badserver import _compressed_zeros
+    from tests.integration.badserver import _compressed_zeros
 
     _compressed_zeros(64 * 1024 * 1024, "gzip" if path == "/bomb" else "deflate")
     error, peak = with_server(body, http(max_body_bytes=cap))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from integration.badserver import BadServer, Request, _send
 from monitor.fetch.client import Fetcher, PollResult, Validators
 from monitor.fetch.source_file import load_sources
 from monitor.settings import HttpSettings
+from tests.integration.badserver import BadServer, Request, _send
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 CHROME = (

@@ -166,8 +166,9 @@ def test_a_certificate_nobody_vouches_for_fails(mode: str) -> None:
     ctx = server_context(trustme.CA())  # a CA the client does not trust
 
     async def go() -> SendResult:
-        tls = {"starttls": ctx} if mode == "starttls" else {"implicit": ctx}
-        async with smtp_sink(sink, **tls):
+        starttls = ctx if mode == "starttls" else None
+        implicit = ctx if mode == "implicit" else None
+        async with smtp_sink(sink, starttls=starttls, implicit=implicit):
             # the system's trust store, as in production
             return await EmailNotifier(settings(sink.port, tls=mode)).send(message())
 

@@ -3,6 +3,7 @@ database upgrade, as lines on stderr when it is not a terminal."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +21,7 @@ ARTICLE = (
 
 def test_progress_line_counts_rate_and_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
     ticks = iter([100.0, 110.0, 115.0])
-    monkeypatch.setattr(progress.time, "monotonic", lambda: next(ticks))
+    monkeypatch.setattr(time, "monotonic", lambda: next(ticks))  # progress calls time.monotonic()
     p = progress.Progress("ingest", total=40, unit="files")
     p.advance(10, note="10 new")
     assert p.line(115.0) == "ingest: 10/40 files (1/s, 45 s left); 10 new"

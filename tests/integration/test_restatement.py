@@ -17,7 +17,7 @@ from monitor.pipeline import Pipeline
 from monitor.rules.loader import load_rules
 from monitor.settings import Settings
 from monitor.store.db import make_engine, session_scope, upgrade
-from monitor.store.story_views import story_detail
+from monitor.store.story_views import MemberDetail, story_detail
 from monitor.values import FetchedArticle
 from tests.conftest import CHANNELS
 
@@ -86,6 +86,7 @@ def test_commentary_months_later_restates_the_plan_and_a_raise_is_new(tmp_path: 
         detail = story_detail(s, plan)
         assert detail is not None and detail.article_count == 3
         restated = next(m for m in detail.members if m.url.endswith("/commentary"))
+        assert isinstance(restated, MemberDetail)  # story_detail's members are all details
         assert restated.reason is not None and restated.reason["level"] == "restatement"
         assert ["RMB 310.5 billion", "RMB 310.5 billion"] in restated.reason["shared_facts"]
         # nothing the commentary states is new to the story

@@ -69,7 +69,7 @@ def test_the_generated_corpus_is_what_it_claims() -> None:
     assert items == story_corpus.generate()  # deterministic
     assert len({it.event for it in items}) >= 1000
     assert len({it.company for it in items}) >= 16
-    told = {}
+    told: dict[str, set[str]] = {}
     for it in items:
         told.setdefault(it.event, set()).add(it.source)
     assert sum(len(s) > 1 for s in told.values()) >= 200  # events told by several outlets

@@ -10,7 +10,7 @@ and merges must carry keys and profiles along.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -323,17 +323,18 @@ def test_standing_stories_holding_a_figure_come_from_the_company_index(engine: E
         s.flush()
         plan = put(s, "plan", "Acme plan", [money(40)], T0)
         put(s, "other", "Acme other", [money(20)], T0 + timedelta(hours=1))
-        sql = PlainSql(s)
+        asked: list[tuple[str, tuple[Any, ...]]] = []
+
+        class Kept(PlainSql):
+            """Plain SQL that keeps each query it runs, with its parameters."""
+
+            def rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
+                asked.append((sql.replace("%s", self.mark), tuple(params)))
+                return super().rows(sql, params)
+
+        sql = Kept(s)
         later = story.profile("", "", Extraction("acme", facts=(money(40),)))
         spans = story_members.figure_spans(later.figures)
-        asked: list[tuple[str, tuple[Any, ...]]] = []
-        rows = sql.rows
-
-        def kept(query: str, params: Any) -> list[Any]:
-            asked.append((query.replace("%s", sql.mark), tuple(params)))
-            return rows(query, params)
-
-        sql.rows = kept  # type: ignore[method-assign]
         found = story_index.standing_candidates(
             sql, company="acme", spans=spans, earliest=T0 - WINDOW, before=T0 + 60 * WINDOW
         )

@@ -10,11 +10,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
+from selectolax.lexbor import LexborNode
+from starlette.applications import Starlette
 
 from monitor.web.backtests import Backtest, Backtests, Replayed
 from monitor.web.security import CSP
+from monitor.web.view import View
 from tests.integration.webdb import DEAD_ERROR, Client, client_for, seeded, view_of
 
 
@@ -39,6 +43,20 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
     assert found, "the page has no form with a CSRF token"
     return found.group(1)
+
+
+def first_node(tree: HTMLParser | LexborNode, selector: str) -> LexborNode:
+    """The first node ``selector`` finds in ``tree``; the test fails when there is none."""
+    node = tree.css_first(selector)
+    assert node is not None, f"nothing matches {selector!r}"
+    return node
+
+
+def attr(node: LexborNode, name: str) -> str:
+    """The value of the attribute ``name``, which the test needs to be there with a value."""
+    value = node.attributes[name]
+    assert value is not None, f"{name} has no value"
+    return value
 
 
 PAGES = [
@@ -91,8 +109,8 @@ def test_overview_groups_stories_by_company_with_their_sources(db: str, client: 
     tree = HTMLParser(html)
     shown = {}
     for li in tree.css("ul.stories li"):
-        sid = int(li.css_first("a").attributes["href"].rsplit("/", 1)[1])
-        shown[sid] = li.css_first(".muted").text()
+        sid = int(attr(first_node(li, "a"), "href").rsplit("/", 1)[1])
+        shown[sid] = first_node(li, ".muted").text()
     assert len(shown) == 5  # the page size
     for sid, line in shown.items():
         rows = sql(
@@ -111,7 +129,7 @@ def test_overview_groups_stories_by_company_with_their_sources(db: str, client: 
     assert list(shown) == grouped(order[:5])
     (more,) = [a.attributes["href"] for a in tree.css("p.pager a") if "stories" in a.text()]
     second = HTMLParser(client.get(more or "").text)
-    ids = [int(a.attributes["href"].rsplit("/", 1)[1]) for a in second.css("ul.stories li > a")]
+    ids = [int(attr(a, "href").rsplit("/", 1)[1]) for a in second.css("ul.stories li > a")]
     assert ids == grouped(order[5:10])
     # the alerts since the digest (built a day before the ingest): all of them, 5 a page
     alerts = [r[0] for r in sql(db, "SELECT title FROM alert ORDER BY created_at DESC, id DESC")]
@@ -155,11 +173,11 @@ def test_metric_chart_marks_are_the_stored_values(db: str, client: Client) -> No
     tree = HTMLParser(html)
     marks = tree.css("svg.chart g.marks circle")
     got = {
-        int(m.attributes["data-fact"]): (
-            float(m.attributes["data-value"]),
+        int(attr(m, "data-fact")): (
+            float(attr(m, "data-value")),
             m.attributes["data-source"],
             m.attributes["data-ai"] == "true",
-            "ai" in m.attributes["class"].split(),
+            "ai" in attr(m, "class").split(),
         )
         for m in marks
     }
@@ -175,7 +193,7 @@ def test_metric_chart_marks_are_the_stored_values(db: str, client: Client) -> No
     assert tree.css_first("svg.chart polyline.baseline") is not None
     # the other currency is its own line
     cny = HTMLParser(client.get("/series/alibaba/ai_capex_plan?variant=money+CNY").text)
-    values = {float(m.attributes["data-value"]) for m in cny.css("svg.chart g.marks circle")}
+    values = {float(attr(m, "data-value")) for m in cny.css("svg.chart g.marks circle")}
     assert values == {380e9, 480e9}
 
 
@@ -225,7 +243,7 @@ def test_rules_page_shows_where_each_rule_is_and_what_is_wrong(db: str, tmp_path
     c.close()
     problems = [li.text() for li in tree.css("ul.problems li")]
     assert problems and all(p.startswith(str(rules / "broken.yaml") + ":3:") for p in problems)
-    row = tree.css_first("tr#rule-alibaba-capex-change")
+    row = first_node(tree, "tr#rule-alibaba-capex-change")
     assert re.search(r"alibaba\.yaml:\d+", row.css("td")[1].text())
     (title,) = sql(
         db,
@@ -255,7 +273,8 @@ def test_backtest_shows_what_the_rule_would_fire_and_writes_nothing(
     assert r.status_code == 303, r.text[:300]
     result = r.headers["location"]
     assert result.startswith("/rules/backtest/") and result.endswith("#backtest")
-    job = view_of_client(client).backtests.get(result.split("/")[-1].split("#")[0])  # type: ignore[attr-defined]
+    job = view_of_client(client).backtests.get(result.split("/")[-1].split("#")[0])
+    assert job is not None
     job.future.result(timeout=120)  # awaited: it runs beside the requests
     r = client.get(result)
     assert r.status_code == 200, r.text[:300]
@@ -279,49 +298,49 @@ def test_backtest_shows_what_the_rule_would_fire_and_writes_nothing(
 
 def test_a_running_backtest_says_so_and_reloads_until_done(client: Client) -> None:
     view = view_of_client(client)
-    view.backtests = Backtests(pool=ThreadPoolExecutor(1))  # type: ignore[attr-defined]
+    view.backtests = Backtests(pool=ThreadPoolExecutor(1))
     go = threading.Event()
 
     def replay() -> Replayed:
         assert go.wait(60)
         return Replayed(12345, 0.5, [])
 
-    first = view.backtests.start(  # type: ignore[attr-defined]
+    first = view.backtests.start(
         "alibaba-capex-change", since=None, until=None, form={}, run=replay, args=()
     )
-    second = view.backtests.start(  # type: ignore[attr-defined]
+    second = view.backtests.start(
         "alibaba-capex-change", since=None, until=None, form={}, run=replay, args=()
     )
     tree = HTMLParser(client.get(f"/rules/backtest/{first.id}").text)
-    assert tree.css_first("#backtest h3").text().startswith("alibaba-capex-change: running for")
-    assert "Replaying the stored history" in tree.css_first("#backtest").text()
-    refresh = tree.css_first('meta[http-equiv="refresh"]').attributes["content"]
+    assert first_node(tree, "#backtest h3").text().startswith("alibaba-capex-change: running for")
+    assert "Replaying the stored history" in first_node(tree, "#backtest").text()
+    refresh = first_node(tree, 'meta[http-equiv="refresh"]').attributes["content"]
     assert refresh == f"1; url=/rules/backtest/{first.id}?poll=1#backtest"  # a new address
     tree = HTMLParser(client.get(f"/rules/backtest/{second.id}").text)
-    assert "Waiting for another backtest to finish" in tree.css_first("#backtest").text()
+    assert "Waiting for another backtest to finish" in first_node(tree, "#backtest").text()
     go.set()
     first.future.result(timeout=60)
     tree = HTMLParser(client.get(f"/rules/backtest/{first.id}").text)
-    assert "0 alerts would have fired" in tree.css_first("#backtest h3").text()
-    assert "12,345 values replayed in 0.5 s" in tree.css_first("#backtest").text()
+    assert "0 alerts would have fired" in first_node(tree, "#backtest h3").text()
+    assert "12,345 values replayed in 0.5 s" in first_node(tree, "#backtest").text()
     assert not tree.css('meta[http-equiv="refresh"]')
     second.future.result(timeout=60)
 
 
 def test_a_failed_or_unknown_backtest_is_one_line(client: Client) -> None:
     view = view_of_client(client)
-    view.backtests = Backtests(pool=ThreadPoolExecutor(1))  # type: ignore[attr-defined]
+    view.backtests = Backtests(pool=ThreadPoolExecutor(1))
 
     def replay() -> Replayed:
         raise ValueError("the series\nis broken")
 
-    job = view.backtests.start(  # type: ignore[attr-defined]
+    job = view.backtests.start(
         "alibaba-capex-change", since=None, until=None, form={}, run=replay, args=()
     )
     with contextlib.suppress(ValueError):
         job.future.result(timeout=60)
     tree = HTMLParser(client.get(f"/rules/backtest/{job.id}").text)
-    assert tree.css_first("#backtest p.attention").text() == "ValueError: the series is broken"
+    assert first_node(tree, "#backtest p.attention").text() == "ValueError: the series is broken"
     r = client.get("/rules/backtest/no-such-job")
     assert r.status_code == 404 and "the newest 16 are kept" in r.text
 
@@ -370,14 +389,18 @@ def test_every_post_needs_the_csrf_token(client: Client) -> None:
     assert client.post(f"/deliveries/{dead}/retry", data={"csrf": theirs}).status_code == 403
 
 
-def view_of_client(client: Client) -> object:
-    return client.http._transport.app.state.view  # type: ignore[attr-defined]
+def view_of_client(client: Client) -> View:
+    transport = client.http._transport
+    assert isinstance(transport, httpx.ASGITransport) and isinstance(transport.app, Starlette)
+    view = transport.app.state.view
+    assert isinstance(view, View)
+    return view
 
 
 def test_retry_queues_a_dead_delivery_again(db: str, client: Client) -> None:
     (dead,) = sql(db, "SELECT id FROM delivery WHERE status = 'dead'")[0]
     page = HTMLParser(client.get("/deliveries?state=dead").text)
-    form = page.css_first(f"tr#delivery-{dead} form")
+    form = first_node(page, f"tr#delivery-{dead} form")
     assert form.attributes["action"] == f"/deliveries/{dead}/retry"
     r = client.post(form.attributes["action"] or "", data={"csrf": csrf_of(page.html or "")})
     assert r.status_code == 303 and r.headers["location"] == f"/deliveries?retried={dead}"
@@ -455,6 +478,7 @@ def test_the_chart_follows_facts_added_and_pruned(db: str, tmp_path: Path) -> No
         aid,
     )
     (new,) = sql(copy, "SELECT MAX(id) FROM fact")[0]
+    assert isinstance(new, int)
     grown = marks()
     assert grown == {**before, new: 7e10}  # read incrementally: the new fact only
     oldest = min(before)

@@ -41,7 +41,9 @@ def test_a_token_is_asked_for_every_page_and_the_api(db: str) -> None:
     # the login form: a wrong token, then the right one, which sets the session cookie
     login = c.get("/login?next=/facts")
     assert login.status_code == 200
-    csrf = HTMLParser(login.text).css_first("input[name=csrf]").attributes["value"]
+    field = HTMLParser(login.text).css_first("input[name=csrf]")
+    assert field is not None
+    csrf = field.attributes["value"]
     wrong = c.post("/login", data={"csrf": csrf, "token": "nope", "next": "/facts"})
     assert wrong.status_code == 401 and "wrong token" in wrong.text
     right = c.post("/login", data={"csrf": csrf, "token": TOKEN, "next": "//evil.example/"})
@@ -52,7 +54,9 @@ def test_a_token_is_asked_for_every_page_and_the_api(db: str) -> None:
     assert c.get("/facts").status_code == 200
     # logging out ends it
     page = c.get("/")
-    csrf = HTMLParser(page.text).css_first("form.logout input[name=csrf]").attributes["value"]
+    field = HTMLParser(page.text).css_first("form.logout input[name=csrf]")
+    assert field is not None
+    csrf = field.attributes["value"]
     assert c.post("/logout", data={"csrf": csrf}).status_code == 303
     assert c.get("/").status_code == 303
     c.close()

@@ -252,14 +252,14 @@ def test_three_workers_on_postgresql_survive_a_kill_and_a_term(pg_url: str, tmp_
         readers: list[threading.Thread] = []
         for name in ("w1", "w2", "w3"):
             env = {**base_env, "MONITOR_HTTP__USER_AGENT": name}
-            procs[name] = subprocess.Popen(
+            proc = procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "monitor", "run"],
                 env=env, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                 text=True,
             )  # fmt: skip
             logs[name] = []
-            assert procs[name].stderr is not None
-            readers.append(read_log(procs[name].stderr, logs[name]))
+            assert proc.stderr is not None
+            readers.append(read_log(proc.stderr, logs[name]))
         try:
             # w1 dies mid-poll: kill it while the server holds one of its requests
             wait_until(feeds.lock, lambda: feeds.open_by("w1"), 120, "w1 to poll")

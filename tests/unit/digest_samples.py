@@ -16,6 +16,7 @@ from monitor.notify.news import (
     NewName,
     StoryNews,
 )
+from monitor.notify.severity import Severity
 
 NOW = datetime(2026, 2, 25, 0, 0, tzinfo=UTC)
 CAPEX_SENTENCE = (
@@ -171,7 +172,7 @@ def hostile(text: str, link: str = "https://x.test/a") -> DigestNews:
 
 def many_alerts(n: int, companies: int = 20) -> DigestNews:
     """A digest of ``n`` alerts spread over ``companies`` companies, a story per 5 alerts."""
-    severities = ("info", "low", "medium", "high", "critical")
+    severities: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
     by_company: dict[int, list[StoryNews]] = {}
     for story_no in range((n + 4) // 5):
         alerts = []

@@ -46,7 +46,7 @@ def all_formats(news: DigestNews) -> dict[str, str]:
     return {
         "text": render_text(view),
         "html": render_html(view),
-        "slack": "\n".join(slack_texts(render_slack(view))),  # type: ignore[arg-type]
+        "slack": "\n".join(slack_texts(render_slack(view))),
         "json": json.dumps(render_json(view)),
     }
 
@@ -156,7 +156,7 @@ def test_an_empty_digest_says_so() -> None:
     assert view.empty and view.counts == "0 companies · 0 stories · 0 alerts"
     assert "Nothing new since 2026-02-24 00:00 UTC." in render_text(view)
     assert "Nothing new since" in render_html(view)
-    assert any("Nothing new" in t for t in slack_texts(render_slack(view)))  # type: ignore[arg-type]
+    assert any("Nothing new" in t for t in slack_texts(render_slack(view)))
 
 
 HOSTILE = [
@@ -218,7 +218,7 @@ def test_a_500_alert_digest_is_split_at_slack_limits() -> None:
                 assert 0 < len(b["text"]["text"]) <= MAX_SECTION_CHARS
         assert f"part {i}/{len(messages)}" in blocks[0]["elements"][0]["text"]
         assert f"(part {i}/{len(messages)})" in m["text"]
-    joined = "\n".join(slack_texts(messages))  # type: ignore[arg-type]
+    joined = "\n".join(slack_texts(messages))
     for k in (0, 137, 499):
         assert joined.count(f"figure {k}: {k} -&gt; {k * 3} billion yuan") == 1
 

@@ -152,7 +152,7 @@ def test_each_channel_type_gets_its_notifier() -> None:
     from monitor.notify.webhook import WebhookNotifier
     from monitor.settings import Settings
 
-    settings = Settings(smtp={"host": "mail.example.com"})  # type: ignore[arg-type]
+    settings = Settings(smtp={"host": "mail.example.com"})
     url = SecretStr("https://hooks.example.com/x")
     email = Channel(name="m", type="email", to=("a@x.test",))
     assert isinstance(notifier_for(email, settings), EmailNotifier)

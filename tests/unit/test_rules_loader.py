@@ -269,7 +269,8 @@ def test_a_pattern_stalled_by_a_busy_machine_is_not_called_unbounded(
         """A linear pattern whose first probe the machine stalls past the timeout."""
 
         def __init__(self, compiled: regex.Pattern[str]) -> None:
-            self.compiled, self.budgets = compiled, []
+            self.compiled = compiled
+            self.budgets: list[float | None] = []
 
         def search(self, text: str, timeout: float | None = None) -> object:
             if text:  # the probes, not the empty-string check
@@ -280,9 +281,13 @@ def test_a_pattern_stalled_by_a_busy_machine_is_not_called_unbounded(
 
     made: list[Stalled] = []
     real = regex.compile
-    monkeypatch.setattr(
-        patterns.regex, "compile", lambda p: made.append(Stalled(real(p))) or made[-1]
-    )
+
+    def stalled_compile(p: str) -> Stalled:
+        made.append(Stalled(real(p)))
+        return made[-1]
+
+    # the very module object patterns.py calls regex.compile on
+    monkeypatch.setattr(regex, "compile", stalled_compile)
     assert patterns.check_pattern(r"\bQwen[0-9]+\b") is None
     assert made[0].budgets[:2] == [patterns.PROBE_TIMEOUT_S, patterns.PROBE_TIMEOUT_S * 10]
     # the rest of the probes get the usual budget again
