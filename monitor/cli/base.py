@@ -85,6 +85,13 @@ class State:
             self._settings = s.model_copy(update=update)
         return self._settings
 
+    def database_shown(self) -> str | None:
+        """The database in use, as printed (its password masked); None before the
+        settings are read."""
+        if self._settings is None:
+            return None
+        return shown_database(self._settings.db_url)
+
     def use(self, settings: Settings) -> None:
         """Replace the settings (the demo points them at its own database and server)."""
         self._settings, self._engine = settings, None
@@ -241,6 +248,23 @@ def database_url(value: str) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
+DATABASE_NOTE = "database: "  # how an exception carries the database it came from
+
+
+def shown_database(url: str) -> str | None:
+    """A database URL as printed: as given, but with its password masked (None when it
+    does not parse: its own error says so)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    # rendered only to hide a password: rendering quotes a path's ':' ("file%3A...")
+    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
+
+
 def state() -> State:
     return click.get_current_context().ensure_object(State)
 
@@ -335,6 +359,12 @@ def command(group: click.Group, name: str, *, example: str, **kw: Any) -> Callab
             except BrokenPipeError as exc:
                 # before click sees it: click would exit 1 without a word
                 raise OutputClosed from exc
+            except Exception as exc:
+                # a database fault is reported naming the database (cli.faults)
+                shown = st.database_shown()
+                if shown is not None:
+                    exc.add_note(f"{DATABASE_NOTE}{shown}")
+                raise
 
         epilog = f"Example:\n\n\b\n  {example}"
         group.command(name, epilog=epilog, **kw)(global_options(run))

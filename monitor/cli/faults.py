@@ -17,9 +17,9 @@ def describe(exc: BaseException) -> tuple[int, list[str]]:
             type(exc).__name__
         ]
     if isinstance(exc, sa.exc.DBAPIError):
-        return 1, [database_fault(exc.orig if exc.orig is not None else exc)]
+        return 1, [database_fault(exc.orig if exc.orig is not None else exc, _database(exc))]
     if isinstance(exc, sqlite3.Error):
-        return 1, [database_fault(exc)]
+        return 1, [database_fault(exc, _database(exc))]
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -28,18 +28,29 @@ def describe(exc: BaseException) -> tuple[int, list[str]]:
     return 1, []
 
 
-def database_fault(orig: BaseException) -> str:
+def _database(exc: BaseException) -> str | None:
+    """The database the command used, as ``cli.base`` noted it on the exception."""
+    from monitor.cli.base import DATABASE_NOTE
+
+    for note in getattr(exc, "__notes__", ()):
+        if isinstance(note, str) and note.startswith(DATABASE_NOTE):
+            return note.removeprefix(DATABASE_NOTE)
+    return None
+
+
+def database_fault(orig: BaseException, database: str | None = None) -> str:
     text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
     low = text.lower()
+    db = f"the database {database}" if database else "the database"
     if "malformed" in low or "not a database" in low:
         return (
-            f"the database is damaged ({text}); `monitor db upgrade` runs a check,"
+            f"{db} is damaged ({text}); `monitor db upgrade` runs a check,"
             " and a backup or a new database is the way back"
         )
     if "readonly" in low or "read-only" in low:
-        return f"the database is read-only ({text}): check the file's permissions"
+        return f"{db} is read-only ({text}): check the file's permissions"
     if "disk is full" in low or "disk i/o error" in low:
-        return f"the database could not be written ({text}): is the disk full?"
+        return f"{db} could not be written ({text}): is the disk full?"
     if "locked" in low:
-        return f"the database is busy ({text}): another process holds it"
-    return f"database error: {text}"
+        return f"{db} is busy ({text}): another process holds it"
+    return f"{db}: {text}"

@@ -32,7 +32,7 @@ def db_upgrade() -> None:
         shown = "; ".join(problems[:3]) + (
             f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         )
-        raise StoreError(f"the database is damaged: {shown}")
+        raise StoreError(f"the database {engine.url.render_as_string()} is damaged: {shown}")
     revision = upgrade_with_progress(engine)
     echo(f"database at revision {revision} ({engine.url.render_as_string()})")
 

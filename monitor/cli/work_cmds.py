@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitor.cli.base import JSON_OPTION, command, echo, emit_json, run_async, state
+from monitor.cli.base import (
+    JSON_OPTION,
+    command,
+    echo,
+    emit_json,
+    run_async,
+    shown_database,
+    state,
+)
 from monitor.cli.root import root
 from monitor.errors import IngestError, MonitorError, UsageError
 
@@ -21,13 +29,6 @@ if TYPE_CHECKING:
     from monitor.pipeline import BatchReport, Pipeline
     from monitor.settings import Settings
     from monitor.values import FetchedArticle
-
-
-def _shown_url(url: str) -> str:
-    """A database URL as printed: its password, if any, masked."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)  # the engine parsed it already
 
 
 def _sync(pipe: Pipeline, settings: Settings, base_url: str | None) -> None:
@@ -248,7 +249,7 @@ def demo(seeds: Path | None) -> None:
     html = digests.write_html(view, workdir)
     elapsed = (datetime.now(UTC) - started).total_seconds()
     echo(f"\nHTML digest: {html}", err=True)
-    shown = _shown_url(settings.db_url)
+    shown = shown_database(settings.db_url) or settings.db_url  # the engine parsed it
     echo(f"database: {shown}  (browse it: monitor --db {shown} stories)", err=True)
     echo(f"demo finished in {elapsed:.1f} s", err=True)
     echo(

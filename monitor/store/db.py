@@ -59,11 +59,17 @@ def make_engine(
         # through logging (stderr), not SQLAlchemy's own stdout handler: --json stays clean
         logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
     try:
-        backend = sa.engine.make_url(url).get_backend_name()
+        parsed = sa.engine.make_url(url)
+        backend = parsed.get_backend_name()
         if backend not in ("sqlite", "postgresql"):
             raise StoreError(
                 f"bad database URL {url!r}: monitor stores in SQLite (a file path or"
                 " sqlite:///path) or PostgreSQL (postgresql+psycopg://user@host/db)"
+            )
+        if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+            raise StoreError(
+                f"bad database URL {url!r}: an SQLite database in memory keeps nothing past"
+                " the command; name a file (sqlite:///path/monitor.db, or a plain path)"
             )
         return _make_engine(url, busy_timeout_ms, cache_mb, mmap_mb)
     except ImportError as exc:  # a PostgreSQL driver other than the one installed
@@ -188,6 +194,7 @@ def upgrade(engine: Engine, *, on_step: Steps | None = None) -> str | None:
         return HEAD
     from alembic import command
     from alembic.runtime.migration import MigrationContext
+    from alembic.script.revision import ResolutionError
 
     cfg = alembic_config(engine)
     if on_step is not None:
@@ -200,7 +207,17 @@ def upgrade(engine: Engine, *, on_step: Steps | None = None) -> str | None:
                 conn.commit()
             try:
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                try:
+                    command.upgrade(cfg, "head")
+                except ResolutionError as exc:
+                    # A revision this version has no migration for: a newer monitor
+                    # upgraded the schema (several daemons share one PostgreSQL).
+                    at = MigrationContext.configure(conn).get_current_revision()
+                    raise StoreError(
+                        f"database {engine.url.render_as_string(hide_password=True)} is at"
+                        f" schema revision {at}, newer than this monitor knows (its newest"
+                        f" is {HEAD}): upgrade monitor to the version that wrote it"
+                    ) from exc
                 conn.commit()
                 return MigrationContext.configure(conn).get_current_revision()
             finally:
@@ -254,6 +271,8 @@ def integrity_problems(engine: Engine, *, limit: int = 20) -> list[str]:
     try:
         with engine.connect() as conn:
             rows = conn.exec_driver_sql(f"PRAGMA quick_check({int(limit)})").all()
+    except sa.exc.OperationalError:
+        raise  # locked, busy, cannot be opened: not damage (cli.faults says which)
     except sa.exc.DatabaseError as exc:
         return [str(exc.orig).strip() or type(exc.orig).__name__]
     found = [str(r[0]) for r in rows]

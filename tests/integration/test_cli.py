@@ -339,9 +339,10 @@ def test_demo_leaves_the_configured_database_alone(
     assert "monitor-demo-" in shown and str(tmp_path / "cli.db") not in shown
 
 
-def test_the_demo_prints_a_database_url_without_its_password() -> None:
-    from monitor.cli.work_cmds import _shown_url
+def test_a_database_url_is_printed_without_its_password() -> None:
+    from monitor.cli.base import shown_database
 
-    shown = _shown_url("postgresql+psycopg://desk:s3cret@db.internal:5432/monitor")
-    assert "s3cret" not in shown and shown.startswith("postgresql+psycopg://desk:***@db.internal")
-    assert _shown_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    shown = shown_database("postgresql+psycopg://desk:s3cret@db.internal:5432/monitor")
+    assert shown is not None and "s3cret" not in shown and shown.startswith("postgresql+psycopg://desk:***@db.internal")
+    assert shown_database("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    assert shown_database("not a url") is None

@@ -245,7 +245,7 @@ def test_a_damaged_database_is_reported_by_db_upgrade(run: Run, tmp_path: Path) 
         f.seek(4096 * 2)
         f.write(b"\xde\xad\xbe\xef" * 1024 * 8)
     line = one_line_error(run("--db", str(path), "db", "upgrade", db=None))
-    assert "the database is damaged" in line and "malformed" in line
+    assert f"the database sqlite:///{path} is damaged" in line and "malformed" in line
     noise = tmp_path / "noise.db"
     noise.write_bytes(os.urandom(8192))
     assert "not a database" in one_line_error(run("--db", str(noise), "db", "upgrade", db=None))
@@ -254,13 +254,42 @@ def test_a_damaged_database_is_reported_by_db_upgrade(run: Run, tmp_path: Path) 
     assert ok.returncode == 0 and "database at revision" in ok.stdout
 
 
+def test_a_database_a_newer_monitor_upgraded_is_named_with_its_revision(
+    run: Run, tmp_path: Path
+) -> None:
+    """Several daemons share one database: one upgraded to a newer monitor moves the
+    schema past what the others know. Each command says so, on one line."""
+    path = _seeded(tmp_path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099_future'")
+    for args in (["db", "upgrade"], ["stories", "list"], ["health"]):
+        line = one_line_error(run("--db", str(path), *args, db=None))
+        assert "schema revision 0099_future, newer than this monitor knows" in line, args
+        assert "internal error" not in line
+
+
+def test_a_locked_database_is_busy_not_damaged(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _seeded(tmp_path)
+    monkeypatch.setenv("MONITOR_DATABASE__BUSY_TIMEOUT_MS", "100")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing, as far as SQLite can tell
+    try:
+        line = one_line_error(run("--db", str(path), "db", "upgrade", db=None))
+    finally:
+        holder.rollback()
+        holder.close()
+    assert "is busy (database is locked)" in line and "damaged" not in line
+
+
 def test_a_read_only_database_is_one_line_and_loses_nothing(run: Run, tmp_path: Path) -> None:
     path = _seeded(tmp_path)
     before = sqlite3.connect(path).execute("SELECT COUNT(*) FROM article").fetchone()
     read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
     article = write(tmp_path, "new.txt", SHARES)
     line = one_line_error(run("--db", read_only, "ingest", str(article), db=None))
-    assert "read-only" in line
+    assert f"the database {read_only} is read-only" in line  # named: which file to look at
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM article").fetchone() == before
     listed = run("--db", read_only, "stories", "--json", db=None)  # reading still works
     assert listed.returncode == 0 and json.loads(listed.stdout)
@@ -289,7 +318,11 @@ def test_a_full_disk_is_one_line_and_loses_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 1, err
     text = err.decode()
     assert "Traceback" not in text
-    assert text.strip().splitlines()[-1].startswith("monitor: error: the database could not be")
+    assert (
+        text.strip()
+        .splitlines()[-1]
+        .startswith(f"monitor: error: the database sqlite:///{path} could not be written")
+    )
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM article").fetchone() == before
 
 
@@ -339,6 +372,8 @@ def test_database_paths_say_where_they_were_made(run: Run, tmp_path: Path) -> No
     ("url", "said"),
     [
         ("mysql://u@localhost/x", "bad database URL"),
+        ("sqlite://", "an SQLite database in memory keeps nothing"),
+        ("sqlite:///:memory:", "an SQLite database in memory keeps nothing"),
         ("postgresql+pg8000://u@localhost/x", "no driver for the database URL"),
         # nothing listens on port 1 of loopback: the driver's two-line reason on one line
         ("postgresql+psycopg://u@127.0.0.1:1/x", "cannot open database"),
