@@ -64,7 +64,9 @@ class HttpSettings(BaseModel):
         30.0, gt=0, description="Deadline in seconds for a whole request, body included."
     )
     max_body_bytes: int = Field(
-        10 * 1024 * 1024, gt=0, description="Cap on a decompressed response body."
+        10 * 1024 * 1024,
+        gt=0,
+        description="Cap on a decompressed response body, and on one file `monitor ingest` reads.",
     )
     max_redirects: int = Field(5, ge=0, description="Redirects followed per request.")
     concurrency: int = Field(32, ge=1, description="Requests in flight at once, all hosts.")
@@ -428,3 +430,9 @@ def load(**overrides: Any) -> Settings:
                     f" (got {raw!r})"
                 ) from None
         raise ConfigError("settings: a MONITOR_* value that should be JSON is not") from None
+    except UnicodeDecodeError as exc:  # .env is read as UTF-8
+        where = Path(".env").resolve()
+        raise ConfigError(
+            f"{where}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset"
+            f" {exc.start}); save it as UTF-8"
+        ) from None

@@ -146,6 +146,9 @@ class Extraction:
     title_entities: tuple[str, ...] = ()
     # How the text names that company (the first title entity, else the main entity).
     company_names: tuple[str, ...] = ()
+    # Term families whose pattern ran past the regex timeout on this text: skipped here
+    # (the application says so once per family, naming the article).
+    skipped_terms: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------ store -> rules -> store

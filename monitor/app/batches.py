@@ -64,6 +64,29 @@ class BatchReport:
     stages: StageTimes = field(default_factory=StageTimes)  # CPU seconds by stage
 
 
+# Term families already reported as skipped by this process: a pattern that runs past
+# the timeout on one article usually does on many; once tells the operator.
+_SKIPPED_SAID: set[str] = set()
+
+
+def _say_skipped_terms(
+    extracted: Sequence[tuple[int, Extraction]],
+    items: Sequence[tuple[int, FetchedArticle]],
+    timeout: float,
+) -> None:
+    for (_, ex), (_, item) in zip(extracted, items, strict=True):
+        for family in ex.skipped_terms:
+            if family in _SKIPPED_SAID:
+                continue
+            _SKIPPED_SAID.add(family)
+            log.warning(
+                "term family %r of the vocabulary: its pattern ran past the regex timeout"
+                " (%g s, MONITOR_RULES__REGEX_TIMEOUT) on %s and is skipped where it does;"
+                " a pattern that backtracks this much needs rewriting",
+                family, timeout, item.url,
+            )  # fmt: skip
+
+
 def store_batch(
     rt: Runtime,
     session: Session,
@@ -120,6 +143,7 @@ def store_batch(
                 (aid, extract(it.text, it.title, vocab, regex_timeout=timeout))
                 for aid, it in new_items
             ]
+        _say_skipped_terms(new, new_items, timeout)
     with clock.stage("dedup"):
         # the whole batch at once: one band-index lookup and one write for all of it
         placements = placement.place_articles(

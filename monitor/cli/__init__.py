@@ -1,7 +1,8 @@
 """The command line (DESIGN.md section 6): command groups on click.
 
 Listings take ``--json`` and then print exactly one JSON array on stdout; logs go to
-stderr. Exit codes: 0 ok, 1 an error with a one-line cause, 2 bad usage. No command ends
+stderr. Exit codes: 0 ok, 1 an error with a one-line cause, 2 bad usage, 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM). No command ends
 in a traceback: a user mistake or a fault of the environment (a bad setting, a closed
 pipe, a corrupt, read-only or full database) is one line naming the cause; anything else
 is one line too, with the traceback under ``-v``.
@@ -10,8 +11,11 @@ is one line too, with the traceback under ``-v``.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from types import FrameType
 
 import click
 
@@ -19,7 +23,27 @@ from monitor.cli import base
 from monitor.cli.root import root
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a service manager stopping a one-shot command): unwound like
+    Ctrl-C, so that transactions roll back and a poll gives its sources' leases back
+    instead of leaving them held until they expire. The daemon handles it itself."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         # not standalone: errors come back here, and an exit code is returned
@@ -33,7 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except (click.Abort, KeyboardInterrupt):
+    except (click.Abort, KeyboardInterrupt) as exc:
+        # click turns an interrupt into Abort, the interrupt as its cause
+        if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):
+            print("monitor: terminated", file=sys.stderr)
+            return 143  # 128 + SIGTERM, as a shell reports a process it ended
         print("monitor: interrupted", file=sys.stderr)
         return 130
     except (BrokenPipeError, base.OutputClosed):

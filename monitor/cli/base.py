@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, datetime
@@ -131,6 +132,13 @@ class State:
         chosen = self.rules is not None or "dir" in s.rules.model_fields_set
         if chosen or s.rules.dir.exists():
             return s.rules.dir
+        if s.rules.dir.is_symlink():  # ./rules is there, but leads nowhere
+            from monitor.errors import ConfigError
+
+            raise ConfigError(
+                f"{s.rules.dir.absolute()}: a link to {os.readlink(s.rules.dir)}, which does"
+                " not exist (copy the folder it points to, or remove the link)"
+            )
         from monitor.bundled import RULES_DIR
 
         log.warning(

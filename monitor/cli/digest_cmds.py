@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 digest = group(
     "digest",
     "Digests: preview one, send now, list and show the ones built.\n\n"
-    "Without a subcommand, `digest --preview` is `digest preview`.",
+    "Without a subcommand it shows this help; the old form `digest --preview` still works"
+    " as `digest preview`.",
     example="monitor digest send --channel desk-email",
     default="preview",
     default_when="preview",

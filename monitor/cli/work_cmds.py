@@ -302,7 +302,12 @@ def _files(paths: Sequence[Path], recursive: bool) -> Iterator[Path]:
 
 @command(root, "ingest", example="monitor ingest --recursive articles/ --source archive")
 @click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH..."
+    "paths",
+    nargs=-1,
+    required=True,
+    # a file that cannot be read is reported at its turn, the others stored
+    type=click.Path(path_type=Path, readable=False),
+    metavar="PATH...",
 )
 @click.option("--source", default="file", show_default=True, help="Source name to file them under.")
 @click.option("--recursive", "-r", is_flag=True, help="Ingest the files under each folder.")
@@ -322,8 +327,10 @@ def ingest(paths: tuple[Path, ...], source: str, recursive: bool, jobs: int, as_
     .html/.htm files are one article each; .xml, .rss, .atom and .rdf are feeds. Alerts
     are recorded, nothing is sent.
 
-    Each file that cannot be read, and each article in which nothing was found, is
-    reported; exit 1 when a file could not be read (the others are stored).
+    Each file that cannot be read (unreadable, binary, over the size cap, not a regular
+    file), and each article in which nothing was found, is reported; exit 1 when a file
+    could not be read (the others are stored). A PATH that does not exist stops the
+    command before anything is stored.
     """
     from monitor.cli.progress import Progress
     from monitor.fetch.local import read_local
@@ -393,7 +400,7 @@ def ingest(paths: tuple[Path, ...], source: str, recursive: bool, jobs: int, as_
             if as_json:
                 results.append(result)
             try:
-                found = read_local(path)
+                found = read_local(path, max_bytes=pipe.settings.http.max_body_bytes)
             except IngestError as exc:
                 failed += 1
                 if as_json:

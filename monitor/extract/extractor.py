@@ -65,7 +65,8 @@ def extract(text: str, title: str, vocab: Vocabulary, *, regex_timeout: float = 
         title_mentions.extend(organisation_mentions(title_folded, org_names))
     main = main_entity(title_mentions, mentions)
     quantities = find_quantities(text)
-    term_hits = find_terms(text, cv, regex_timeout)
+    skipped: list[str] = []
+    term_hits = find_terms(text, cv, regex_timeout, skipped)
     topic_hits = find_topics(lowered, cv)
     # The sentence of every place that needs one, looked up in text order so that one
     # scan forward serves them all.
@@ -131,6 +132,7 @@ def extract(text: str, title: str, vocab: Vocabulary, *, regex_timeout: float = 
         organisations=tuple(org_names.items()),
         title_entities=tuple(in_title),
         company_names=tuple(lead_names),
+        skipped_terms=tuple(skipped),
     )
 
 

@@ -22,8 +22,11 @@ class RawHit(NamedTuple):
     end: int
 
 
-def find_terms(text: str, cv: CompiledVocabulary, timeout: float) -> list[RawHit]:
-    """Model names (term families) in ``text``, in order, one per place.
+def find_terms(
+    text: str, cv: CompiledVocabulary, timeout: float, skipped: list[str] | None = None
+) -> list[RawHit]:
+    """Model names (term families) in ``text``, in order, one per place; the families whose
+    pattern ran past ``timeout`` are added to ``skipped``.
 
     A pattern with a group named ``term`` names only that part ("its TurboS reasoning
     model" gives "TurboS"). Where two families match overlapping text, the family
@@ -60,7 +63,10 @@ def find_terms(text: str, cv: CompiledVocabulary, timeout: float) -> list[RawHit
                     continue
                 found.append(RawHit(family, term, start, end))
         except TimeoutError:
-            continue  # skip this family for this article; partial results are dropped
+            # skip this family for this article; partial results are dropped
+            if skipped is not None:
+                skipped.append(family)
+            continue
         hits.extend(found)
         taken.extend((h.start, h.end) for h in found)
     hits.sort(key=lambda h: h.start)

@@ -11,6 +11,7 @@ fetched copy of one page give the same text.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +23,9 @@ from monitor.fetch.pages import decode_html, extract_article
 from monitor.values import FetchedArticle
 
 SUFFIXES = (".txt", ".html", ".htm", ".xml", ".rss", ".atom", ".rdf")
-MAX_FILE_BYTES = 50 * 1024 * 1024
+# One file's cap, as a fetched body's (MONITOR_HTTP__MAX_BODY_BYTES, which `monitor ingest`
+# passes): a 45 MB text file took ~1.2 GB to read, clean and extract as one article.
+MAX_FILE_BYTES = 10 * 1024 * 1024
 
 
 def files_under(folder: Path) -> Iterator[Path]:
@@ -45,9 +48,10 @@ def files_under(folder: Path) -> Iterator[Path]:
             continue
 
 
-def read_local(path: Path) -> list[FetchedArticle]:
+def read_local(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[FetchedArticle]:
     """Articles from one file; a file that cannot be read as one is an ``IngestError``
-    naming it (a folder, an unsupported type, a binary or undecodable file)."""
+    naming it (a folder, a pipe or device, an unsupported type, a file over
+    ``max_bytes``, a binary or undecodable file)."""
     if path.is_dir():
         raise IngestError(f"{path}: is a folder")
     suffix = path.suffix.lower()
@@ -57,9 +61,14 @@ def read_local(path: Path) -> list[FetchedArticle]:
             "use .txt, .html, .htm or a feed (.xml, .rss, .atom, .rdf)"
         )
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise IngestError(f"{path}: file is {size} bytes, over the {MAX_FILE_BYTES} limit")
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a named pipe would block the read for ever
+            raise IngestError(f"{path}: not a regular file (a pipe, socket or device)")
+        if st.st_size > max_bytes:
+            raise IngestError(
+                f"{path}: {st.st_size:,} bytes, over the cap of {max_bytes:,} on one file"
+                " (MONITOR_HTTP__MAX_BODY_BYTES)"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"{path}: cannot read: {exc.strerror or exc}") from exc

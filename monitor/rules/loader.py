@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -209,12 +209,13 @@ def assemble(
     """Merge parsed files; leave out every file with a problem, listing its problems."""
     problems: dict[str, list[Problem]] = {r.path: list(r.problems) for r in results}
     good = [r.parsed for r in results if r.parsed is not None]
+    broken = [r.path for r in results if r.parsed is None]
     while True:
         found = _cross_check(good, channels=channels, context=context)
         if not found:
             break
         for path, probs in found.items():
-            problems.setdefault(path, []).extend(probs)
+            problems.setdefault(path, []).extend(_first_undefined(probs, broken))
         good = [f for f in good if f.path not in found]
     vocab = _vocabulary([*context, *good])
     rules = tuple(
@@ -224,6 +225,25 @@ def assemble(
     )
     ordered = [p for r in results for p in problems.get(r.path, [])]
     return RuleSet(vocab, rules, tuple(ordered), tuple(f.path for f in good))
+
+
+def _first_undefined(found: list[Problem], broken: Sequence[str]) -> list[Problem]:
+    """With a file left out for its own problems (a vocabulary with one bad pattern),
+    every name it defines is undefined for the other files: one line per file says so,
+    not one per reference, so that the problem that matters is not buried."""
+    # (a located message reads "rules.0.when.change.entity: undefined entity 'x'")
+    undefined = [
+        p for p in found if p.message.startswith("undefined ") or ": undefined " in p.message
+    ]
+    if not broken or len(undefined) < 2:
+        return found
+    first = undefined[0]
+    said = replace(
+        first,
+        message=f"{first.message} (and {len(undefined) - 1} more undefined names: perhaps"
+        f" defined in {', '.join(broken)}, left out for its problems)",
+    )
+    return [said if p is first else p for p in found if p is first or p not in undefined]
 
 
 def _vocabulary(files: Sequence[ParsedFile]) -> Vocabulary:

@@ -4,6 +4,7 @@ mistake and fault of the environment, and no silent default that loses work."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -357,6 +359,10 @@ def test_without_a_rules_directory_the_shipped_rules_are_used_and_said(
     assert {(f["entity"], f["metric"]) for f in facts if f["kind"] == "fact"} == {
         ("alibaba", "ai_capex_plan")
     }
+    # a ./rules that is a link to nowhere (a copied relative link) is not "no rules/ here"
+    (tmp_path / "rules").symlink_to("../nowhere/rules")
+    line = one_line_error(run("--db", "here.db", "ingest", article, db=None, cwd=tmp_path))
+    assert f"{tmp_path / 'rules'}: a link to ../nowhere/rules, which does not exist" in line
 
 
 def test_database_paths_say_where_they_were_made(run: Run, tmp_path: Path) -> None:
@@ -520,3 +526,108 @@ def test_the_installed_package_runs_the_demo_from_any_directory(tmp_path: Path) 
     assert f"monitor serve --db {db_url}" in out.stderr
     web = site / "monitor" / "web"
     assert (web / "static" / "style.css").is_file() and (web / "templates" / "chart.svg").is_file()
+
+
+def test_ingest_reports_a_pipe_and_an_oversized_file_and_stores_the_rest(
+    run: Run, db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A named pipe given by path would block the read for ever; a file past the cap on
+    one body would take gigabytes as one article. Each is one line naming it."""
+    good = write(tmp_path, "good.txt", CAPEX)
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    big = write(tmp_path, "big.txt", f"Report. {SHARES} " * 200)
+    monkeypatch.setenv("MONITOR_HTTP__MAX_BODY_BYTES", str(big.stat().st_size - 1))
+    out = run("ingest", str(good), str(fifo), str(big), "--json", db=db)
+    assert out.returncode == 1
+    assert f"error: {fifo}: not a regular file" in out.stderr
+    assert f"error: {big}: {big.stat().st_size:,} bytes, over the cap" in out.stderr
+    rows = {Path(r["file"]).name: r for r in json.loads(out.stdout)}
+    assert rows["good.txt"]["new"] == 1 and rows["big.txt"]["new"] == 0
+    assert "2 file(s) could not be read" in out.stderr
+
+
+def test_a_dotenv_file_that_is_not_utf8_is_named(run: Run, db: str, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes("MONITOR_LOG_LEVEL=INFO\n# café\n".encode("latin-1"))
+    line = one_line_error(run("sources", "list", db=db, cwd=tmp_path))
+    assert line == (
+        f"monitor: error: {tmp_path / '.env'}: not UTF-8 text (byte 0xe9 at offset 28);"
+        " save it as UTF-8"
+    )
+
+
+def test_sigterm_to_a_poll_gives_its_leases_back(tmp_path: Path) -> None:
+    """A service manager or `kill` ends `poll --once` mid-fetch: the command unwinds as on
+    Ctrl-C (one line, exit 143) and gives the source back, so that the next poll fetches
+    it instead of skipping it until the lease expires."""
+    arrived, release = threading.Event(), threading.Event()
+
+    class Hanging(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # a feed that does not answer
+            arrived.set()
+            release.wait(60)
+            self.send_response(304)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hanging)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n  - name: slow-wire\n"
+        f"    url: http://127.0.0.1:{server.server_address[1]}/feed.xml\n    kind: rss\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "poll.db"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    env = {k: v for k, v in env.items() if not k.startswith("MONITOR_")}
+    env |= {"MONITOR_HTTP__ALLOW_NETWORKS": '["127.0.0.1/32"]', "MONITOR_HTTP__JITTER": "0"}
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--db", str(db), "--sources", str(sources),
+             "poll", "--once"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert arrived.wait(60), "the poll never reached the feed"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+    text = err.decode()
+    assert proc.returncode == 143, text
+    assert text.strip().splitlines()[-1] == "monitor: terminated" and "Traceback" not in text
+    with sqlite3.connect(db) as conn:
+        owner, until = conn.execute(
+            "SELECT lease_owner, lease_until FROM source WHERE name = 'slow-wire'"
+        ).fetchone()
+    assert owner is None and until is None
+
+
+def test_a_term_pattern_that_runs_past_the_timeout_is_named_once(
+    run: Run, db: str, tmp_path: Path
+) -> None:
+    """A vocabulary pattern that backtracks for ever on long text passes `rules check`
+    (it is only slow): at run time it is skipped where it times out, and the operator is
+    told once which family, instead of the model names it should find going missing
+    without a word (RELIABILITY R3)."""
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules, symlinks=False)
+    vocab = rules / "vocabulary.yaml"
+    slow = "\\w*" * 12 + "X"
+    text = vocab.read_text(encoding="utf-8").replace(
+        "terms:\n", f"terms:\n  slow_models:\n    pattern: '{slow}'\n", 1
+    )
+    vocab.write_text(text, encoding="utf-8")
+    assert run("--rules", str(rules), "rules", "check", db=None).returncode == 0
+    # long words before the pattern's literal: every split of each is tried
+    words = ("a" * 300 + " ") * 3 + "Alibaba Cloud revenue rose, said Xu."
+    files = [write(tmp_path, f"a{i}.txt", f"Report {i}\n\n{words} {i}.") for i in range(3)]
+    out = run("--rules", str(rules), "ingest", *map(str, files), db=db)
+    assert out.returncode == 0, out.stderr
+    said = [ln for ln in out.stderr.splitlines() if "'slow_models'" in ln]
+    assert len(said) == 1 and "ran past the regex timeout" in said[0], out.stderr
+    assert files[0].resolve().as_uri() in said[0]

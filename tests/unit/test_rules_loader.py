@@ -211,6 +211,33 @@ def test_one_bad_file_never_disables_the_others(tmp_path: Path) -> None:
     assert str(tmp_path / "good.yaml") in rs.files
 
 
+def test_a_vocabulary_left_out_is_one_line_per_rule_file_not_one_per_name(
+    tmp_path: Path,
+) -> None:
+    """One bad pattern leaves the vocabulary file out, and with it every name it defines:
+    the rules naming them say so once per file, so the one real problem stays in sight."""
+    bad_vocab = VOCAB.replace("terms:\n", "terms:\n  slow: {pattern: '(a+)+$'}\n", 1)
+    rules = """
+rules:
+  - id: a
+    when: {change: {entity: alibaba, metric: ai_capex_plan, by: 2%}}
+  - id: b
+    when: {new_term: qwen_models}
+"""
+    got = problems_of(tmp_path, rules, vocab=bad_vocab)
+    vocab = str(tmp_path / "vocabulary.yaml")
+    assert len(got) == 2 and got[0].startswith(f"{vocab}:") and "backtrack" in got[0]
+    assert got[1] == (
+        "rules.yaml:4:29: rules.0.when.change.entity: undefined entity 'alibaba' (and 2 more"
+        f" undefined names: perhaps defined in {vocab}, left out for its problems)"
+    )
+    # with the vocabulary sound, a single misspelt name is reported as before
+    assert problems_of(tmp_path, rules.replace("alibaba", "alibabba")) == [
+        "rules.yaml:4:29: rules.0.when.change.entity: undefined entity 'alibabba'; "
+        "did you mean 'alibaba'?"
+    ]
+
+
 def test_one_file_checked_alone_sees_its_directorys_vocabulary(tmp_path: Path) -> None:
     write(tmp_path, "vocabulary.yaml", VOCAB)
     path = write(tmp_path, "t.yaml", "rules:\n  - id: t\n    when: {new_term: qwen_models}\n")
