@@ -338,6 +338,8 @@ class Daemon:
     def _release(self) -> None:
         sources = polling.release_leases(self.pipeline)
         messages = self.dispatcher.release()
+        with session_scope(self.pipeline.engine) as session:
+            workers.forget(session, worker=self.pipeline.worker)
         if sources or messages:
             log.info(
                 "released %d source lease(s) and %d claimed message(s) for other workers",

@@ -27,8 +27,17 @@ def beat(session: Session, *, worker: str, host: str, pid: int, role: str, now: 
     session.add(row)
 
 
+def forget(session: Session, *, worker: str) -> None:
+    """A worker stopping cleanly takes its heartbeat away: `monitor health` then lists
+    the workers running, and those that stopped without a word (crashed, killed)."""
+    row = session.get(Heartbeat, worker)
+    if row is not None:
+        session.delete(row)
+
+
 def workers(session: Session) -> list[WorkerView]:
-    """Every worker that ever beat, the most recently seen first."""
+    """Every worker beating, or that stopped beating without a clean stop, the most
+    recently seen first."""
     return [
         WorkerView(h.worker, h.role, h.started_at, h.seen_at)
         for h in session.exec(select(Heartbeat).order_by(col(Heartbeat.seen_at).desc()))

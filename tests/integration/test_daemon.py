@@ -85,15 +85,19 @@ def test_run_polls_on_start_and_stops_on_request(
 
         async def poll_then_stop() -> None:
             await original()
+            beats.append(count(engine, Heartbeat))  # the worker is listed while it runs
             stop.set()  # the first scheduled poll ran: ask the daemon to stop
 
         daemon.poll_job = poll_then_stop  # type: ignore[method-assign]
         await asyncio.wait_for(daemon.run(stop), timeout=60)
 
+    beats: list[int] = []
     with serve_directory(SEEDS) as base_url:
         asyncio.run(scenario(base_url))
     assert count(engine, Article) == 15
-    assert count(engine, Heartbeat) == 1
+    # ... and not once it stopped cleanly: `monitor health` lists those running, and
+    # those that stopped without a word
+    assert beats == [1] and count(engine, Heartbeat) == 0
 
 
 def test_rule_edit_is_swapped_in_and_a_bad_edit_keeps_the_last_good(
