@@ -84,7 +84,8 @@ with_defaults_of(channels, "list")
 @JSON_OPTION
 def channels_check(path: Path | None, as_json: bool) -> None:
     """Check a channels file (default: the one in effect): every problem as
-    path:line:col: message, including a URL variable that is not set. Exit 1 on any."""
+    path:line:col: message, including a URL variable that is not set, and each rule
+    whose `notify:` names a channel the file lacks. Exit 1 on any."""
     from monitor import settings as settings_mod
     from monitor.errors import FileProblems
     from monitor.notify.channels import load_channels
@@ -109,6 +110,23 @@ def channels_check(path: Path | None, as_json: bool) -> None:
         raise click.exceptions.Exit(1) from None
     if found is None:
         raise ConfigError(f"{path}: no such channels file")
+    # the rules' `notify:` names must be channels of this file, or every command that
+    # loads the rules with it refuses them
+    from monitor.notify.channels import LOG_CHANNEL
+    from monitor.rules.loader import load_rules
+
+    names = frozenset(c.name for c in found) | {LOG_CHANNEL}
+    rules = load_rules(st.rules_dir(), channels=names)
+    unknown = [p for p in rules.problems if "unknown channel" in p.message]
     if as_json:
-        emit_json([])
+        emit_json(
+            {"file": p.path, "line": p.line, "column": p.col, "message": p.message}
+            for p in unknown
+        )
+    else:
+        for p in unknown:
+            echo(str(p))
+    if unknown:
+        echo(f"{len(unknown)} rule notification(s) name a channel {path} lacks", err=True)
+        raise click.exceptions.Exit(1)
     echo(f"{path}: {len(found)} channel(s), all valid", err=True)

@@ -515,3 +515,8 @@ def test_channels_list_check_and_rules_routing(
     checked = run("rules", "check", str(rules), db=None)
     assert checked.returncode == 1
     assert "unknown channel 'desk-emial'" in checked.stdout and "desk-email" in checked.stdout
+    # and a channels file checked against the rules in effect says the same, at the rule
+    lacking = run("--rules", str(rules), "channels", "check", str(good), db=None)
+    assert lacking.returncode == 1
+    assert lacking.stdout.startswith(f"{rules / 'r.yaml'}:") and "'desk-emial'" in lacking.stdout
+    assert f"1 rule notification(s) name a channel {good} lacks" in lacking.stderr
