@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,6 +24,7 @@ import click
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from monitor.errors import Problem
     from monitor.notify.channels import Channel
     from monitor.pipeline import Pipeline
     from monitor.rules.loader import RuleSet
@@ -382,6 +383,18 @@ def command(group: click.Group, name: str, *, example: str, **kw: Any) -> Callab
 
 
 # ----------------------------------------------------------------------- output
+
+
+def print_problems(problems: Sequence[Problem], *, as_json: bool) -> None:
+    """Located problems on stdout: one ``path:line:col: message`` line each, or with
+    ``--json`` one array of objects (file, line, column, message)."""
+    if as_json:
+        from monitor.rules.report import problem_json
+
+        emit_json(problem_json(p) for p in problems)
+    else:
+        for p in problems:
+            echo(str(p))
 
 
 def run_async(work: Coroutine[Any, Any, T]) -> T:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.base import JSON_OPTION, command, echo, emit_json, state
+from monitor.cli.base import JSON_OPTION, command, echo, emit_json, print_problems, state
 from monitor.cli.root import group, with_defaults_of
 from monitor.errors import ConfigError
 
@@ -98,14 +98,7 @@ def channels_check(path: Path | None, as_json: bool) -> None:
     try:
         found = load_channels(path, env) if path.is_file() else None
     except FileProblems as exc:
-        if as_json:
-            emit_json(
-                {"file": p.path, "line": p.line, "column": p.col, "message": p.message}
-                for p in exc.problems
-            )
-        else:
-            for p in exc.problems:
-                echo(str(p))
+        print_problems(exc.problems, as_json=as_json)
         echo(f"{len(exc.problems)} problem(s) in {path}", err=True)
         raise click.exceptions.Exit(1) from None
     if found is None:
@@ -118,14 +111,7 @@ def channels_check(path: Path | None, as_json: bool) -> None:
     names = frozenset(c.name for c in found) | {LOG_CHANNEL}
     rules = load_rules(st.rules_dir(), channels=names)
     unknown = [p for p in rules.problems if "unknown channel" in p.message]
-    if as_json:
-        emit_json(
-            {"file": p.path, "line": p.line, "column": p.col, "message": p.message}
-            for p in unknown
-        )
-    else:
-        for p in unknown:
-            echo(str(p))
+    print_problems(unknown, as_json=as_json)
     if unknown:
         echo(f"{len(unknown)} rule notification(s) name a channel {path} lacks", err=True)
         raise click.exceptions.Exit(1)

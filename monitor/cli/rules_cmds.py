@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.base import DATE, JSON_OPTION, command, echo, emit_json, state
+from monitor.cli.base import DATE, JSON_OPTION, command, echo, emit_json, print_problems, state
 from monitor.cli.root import group
 
 rules = group(
@@ -29,13 +29,7 @@ def rules_check(path: Path | None, as_json: bool) -> None:
     path = path or st.rules_dir()
     names = st.channel_names()
     ruleset = load_rules(path, channels=names)
-    if as_json:
-        from monitor.rules.report import problem_json
-
-        emit_json(problem_json(p) for p in ruleset.problems)
-    else:
-        for problem in ruleset.problems:
-            echo(str(problem))
+    print_problems(ruleset.problems, as_json=as_json)
     if ruleset.problems:
         echo(f"{len(ruleset.problems)} problem(s) in {path}", err=True)
         raise click.exceptions.Exit(1)

@@ -343,6 +343,10 @@ def test_a_database_url_is_printed_without_its_password() -> None:
     from monitor.cli.base import shown_database
 
     shown = shown_database("postgresql+psycopg://desk:s3cret@db.internal:5432/monitor")
-    assert shown is not None and "s3cret" not in shown and shown.startswith("postgresql+psycopg://desk:***@db.internal")
+    assert (
+        shown is not None
+        and "s3cret" not in shown
+        and shown.startswith("postgresql+psycopg://desk:***@db.internal")
+    )
     assert shown_database("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
     assert shown_database("not a url") is None
