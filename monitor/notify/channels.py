@@ -143,7 +143,7 @@ def channels_from_located(
             continue
         found: list[Problem] = []
         channel = _channel(located, kp, raw, env, found, unset_ok)
-        problems += found
+        problems += sorted(found, key=lambda p: (p.line, p.col))
         if channel is None:
             continue
         if channel.name in first_at:
@@ -184,12 +184,22 @@ def _channel(
             )
         )
     problems += unknown_keys(located, kp, {k: v for k, v in raw.items() if k != "url"}, _KEYS)
+    fields = {k: v for k, v in raw.items() if k in _KEYS}
+    bad: set[str] = set()  # keys of the wrong type or value, reported already
     try:
-        f = _Fields.model_validate({k: v for k, v in raw.items() if k in _KEYS})
+        f = _Fields.model_validate(fields)
     except ValidationError as exc:
         errors: list[Mapping[str, Any]] = [{**e, "loc": (*kp, *e["loc"])} for e in exc.errors()]
         problems += pydantic_problems(located, errors)
-        return None
+        # every problem at once: the checks below still run on the keys that are sound
+        # (a bad `immediate:` must not hide a bad timezone), unless name or type is bad
+        bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        if bad & {"name", "type"}:
+            return None
+        try:
+            f = _Fields.model_validate({k: v for k, v in fields.items() if k not in bad})
+        except ValidationError:
+            return None
 
     to: tuple[str, ...] = ()
     if f.type == "email":
@@ -231,8 +241,10 @@ def _channel(
             problem("schedule", str(exc))
         else:
             schedule = Schedule(cron, f.timezone) if zone_ok else None
-    elif f.immediate is None:
+    elif f.immediate is None and "immediate" not in bad:
         problem("schedule", "the channel would never send: give it a schedule, or immediate:")
+    if bad:
+        return None
     return Channel(
         name=f.name,
         type=f.type,

@@ -186,6 +186,23 @@ def test_each_mistake_is_reported(tmp_path: Path, entry: str, message: str) -> N
     assert all(p.startswith(str(tmp_path / "channels.yaml") + ":2:") for p in found), found
 
 
+def test_a_key_of_the_wrong_type_hides_no_other_problem(tmp_path: Path) -> None:
+    """Every problem of a channel at once, in the order of its lines: a bad `immediate:`
+    used to end the channel's checks, hiding its time zone and its unset variable."""
+    found = problems(
+        tmp_path,
+        "channels:\n  - name: s\n    type: slack\n    url_env: NOT_SET_ANYWHERE\n"
+        "    immediate: urgent\n    timezone: Mars/Olympus\n",
+    )
+    assert [p.split(": ", 2)[1] for p in found] == [
+        "channels.0.url_env",
+        "channels.0.immediate",
+        "channels.0.timezone",
+    ]
+    assert ":5:16:" in found[1] and "unknown time zone 'Mars/Olympus'" in found[2]
+    assert not any("would never send" in p for p in found)  # its `immediate:` was said
+
+
 def test_not_a_channels_file(tmp_path: Path) -> None:
     assert "expected a `channels:` list" in problems(tmp_path, "sources: []\n")[0]
     assert "YAML syntax" in problems(tmp_path, "channels: [\n")[0]
