@@ -81,8 +81,15 @@ def load_text(text: str, path: str) -> Located:
             mark = exc.problem_mark or exc.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             raise YamlProblem(Problem(path, line, col, f"YAML syntax: {exc.problem}")) from exc
+        except yaml.reader.ReaderError as exc:  # a character YAML forbids (NUL, ...)
+            at = exc.position
+            line, col = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+            char = exc.character
+            shown = f"#x{char:04x}" if isinstance(char, int) else f"#x{ord(char[:1] or ' '):04x}"
+            why = f"YAML: unacceptable character {shown}: {exc.reason}"
+            raise YamlProblem(Problem(path, line, col, why)) from exc
         except yaml.YAMLError as exc:
-            raise YamlProblem(Problem(path, 1, 1, f"YAML: {exc}")) from exc
+            raise YamlProblem(Problem(path, 1, 1, " ".join(f"YAML: {exc}".split()))) from exc
     located = Located(path=path, data=None)
     if node is None:
         located.data = {}

@@ -62,6 +62,13 @@ rules:
     assert problem == "rules.yaml:5:5: YAML syntax: expected ',' or '}', but got '<scalar>'"
 
 
+def test_a_character_yaml_forbids_is_located_on_one_line(tmp_path: Path) -> None:
+    (problem,) = problems_of(tmp_path, "rules:\n  - id: a\x00b\n")
+    assert problem == (
+        "rules.yaml:2:10: YAML: unacceptable character #x0000: special characters are not allowed"
+    )
+
+
 def test_python_tag_is_rejected_r1(tmp_path: Path) -> None:
     text = """
 rules:
