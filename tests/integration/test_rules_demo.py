@@ -59,7 +59,8 @@ def test_demo_and_seeds_give_the_mission_alerts(tmp_path: Path, seeds_first: boo
     if not SEED_TEXTS:
         pytest.skip("../shared/seeds is not beside the project (the seed articles)")
     db = f"sqlite:///{tmp_path / 'demo.db'}"
-    steps = [("demo", "--seeds", "seeds"), ("ingest", *map(str, SEED_TEXTS))]
+    # the demo polls into the database named with --db (never MONITOR_DATABASE_URL's)
+    steps = [("--db", db, "demo", "--seeds", "seeds"), ("ingest", *map(str, SEED_TEXTS))]
     for step in reversed(steps) if seeds_first else steps:
         monitor(*step, db=db, cwd=tmp_path)
     stored = json.loads(monitor("alerts", "--json", db=db, cwd=tmp_path))
