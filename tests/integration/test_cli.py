@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -247,6 +248,45 @@ def test_rules_test_replays_without_storing(
     assert len(json.loads(run("alerts", "--json", db=db).stdout)) == len(stored)
     text = run("rules", "test", db=db)
     assert "would fire" in text.stdout and "evidence:" in text.stdout
+    # --days N is --since N days ago: every stored article is within 100,000 days
+    assert run("rules", "test", "--json", "--days", "100000", db=db).stdout == replay.stdout
+    assert run("rules", "test", "--days", "3", "--since", "2025-01-01", db=db).returncode == 2
+
+
+def test_rules_test_runs_one_saved_file_and_touches_no_database(
+    run: Callable[..., Result], tmp_path: Path
+) -> None:
+    """RELIABILITY R5: `rules test --data FILE` runs the rules over a saved feed alone and
+    prints the alerts and the digest they would make; the database in use is not opened."""
+    db = tmp_path / "never.db"
+    feed = ROOT / "seeds" / "feeds" / "markets.rss"
+    out = run("rules", "test", "--data", str(feed), db=f"sqlite:///{db}")
+    assert out.returncode == 0, out.stderr
+    assert "alert(s) would fire" in out.stdout and "New Qwen model: Qwen3-Max" in out.stdout
+    digest = out.stdout.split("The digest they would make:", 1)[1]
+    assert "What changed" in digest and "== ALIBABA [HIGH] ==" in digest
+    as_json = json.loads(run("rules", "test", "--data", str(feed), "--json", db=None).stdout)
+    assert {"new-qwen-model", "alibaba-chip-export-controls"} <= {a["rule"] for a in as_json}
+    assert not db.exists()
+    both = run("rules", "test", "--data", str(feed), "--days", "3", db=None)
+    assert both.returncode == 2 and "--data runs the rules over FILE alone" in both.stderr
+
+
+def test_rules_test_schema_only_checks_the_files_and_reads_no_articles(
+    run: Callable[..., Result], tmp_path: Path
+) -> None:
+    db = tmp_path / "never.db"
+    ok = run("rules", "test", "--schema-only", db=f"sqlite:///{db}")
+    assert ok.returncode == 0 and "rule(s), all valid" in ok.stderr
+    broken = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", broken)
+    (broken / "x.yaml").write_text("rules:\n  - id: x\n    when: {new_term: nope}\n", "utf-8")
+    bad = run("--rules", str(broken), "rules", "test", "--schema-only", db=f"sqlite:///{db}")
+    assert bad.returncode == 1
+    assert (
+        bad.stdout.startswith(f"{broken / 'x.yaml'}:3:") and "undefined term family" in bad.stdout
+    )
+    assert not db.exists()
 
 
 def test_mistakes_are_one_line_errors_not_tracebacks(
