@@ -21,7 +21,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 _FIELDS = "minute hour day-of-month month day-of-week"
 _MAX_SKIPS = 64  # repeated-hour firings skipped in a row; a valid schedule needs few
@@ -34,6 +34,10 @@ def check_cron(expr: str) -> str:
         raise ValueError(f'cron expression {expr!r} needs 5 fields ({_FIELDS}), e.g. "0 8 * * 1-5"')
     if not croniter.is_valid(text):
         raise ValueError(f"invalid cron expression {expr!r} (fields: {_FIELDS})")
+    try:  # valid, but a day that never comes ("0 8 31 2 *": February the 31st)
+        croniter(text, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"cron expression {expr!r} never fires: no such day") from None
     return text
 
 

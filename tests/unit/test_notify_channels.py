@@ -122,6 +122,7 @@ def test_unknown_keys_and_time_zones_get_a_suggestion(tmp_path: Path) -> None:
         ("0 8 * * * *", "needs 5 fields"),
         ("61 8 * * *", "invalid cron expression"),
         ("0 8 * * mon-fri-sat", "invalid cron expression"),
+        ("0 8 31 2 *", "never fires"),  # February the 31st
     ],
 )
 def test_bad_cron_expressions_are_located(tmp_path: Path, cron: str, why: str) -> None:
