@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,8 +96,9 @@ def channels_check(path: Path | None, as_json: bool) -> None:
     if path is None:
         raise ConfigError("no channels file to check (MONITOR_CHANNELS_FILE, ./channels.yaml)")
     env = st.env if st.env is not None else settings_mod.environment()
+    refused = _refused_host(st.settings().http.allow_networks)
     try:
-        found = load_channels(path, env) if path.is_file() else None
+        found = load_channels(path, env, address_problem=refused) if path.is_file() else None
     except FileProblems as exc:
         print_problems(exc.problems, as_json=as_json)
         echo(f"{len(exc.problems)} problem(s) in {path}", err=True)
@@ -116,3 +118,32 @@ def channels_check(path: Path | None, as_json: bool) -> None:
         echo(f"{len(unknown)} rule notification(s) name a channel {path} lacks", err=True)
         raise click.exceptions.Exit(1)
     echo(f"{path}: {len(found)} channel(s), all valid", err=True)
+
+
+def _refused_host(allow_networks: list[str]) -> Callable[[str], str | None]:
+    """Why the senders' SSRF guard would refuse a URL's host (a private, loopback or
+    link-local address written as such), or None: such a channel's messages would all be
+    dead-lettered. Names are not resolved here; the guard resolves them at send time."""
+    import httpx
+
+    from monitor.errors import FetchError
+    from monitor.net.guard import AddressPolicy, check_url
+
+    policy = AddressPolicy(allow_networks)
+
+    def why(url: str) -> str | None:
+        try:
+            check_url(url, policy)
+        except FetchError as exc:
+            if exc.kind != "blocked_address":
+                return None
+            host = httpx.URL(url).host or "its host"
+            # said with the host alone: the rest of the URL is a credential
+            return (
+                f"points at {host}, which the senders refuse (not a public address): its"
+                " messages would be dead-lettered; admit it with MONITOR_HTTP__ALLOW_NETWORKS"
+                " if that is meant"
+            )
+        return None
+
+    return why

@@ -110,25 +110,36 @@ class _Fields(BaseModel):
 
 
 _KEYS = tuple(_Fields.model_fields)
+# A URL -> why the sender would refuse its host (without repeating the URL), or None.
+AddressCheck = Callable[[str], str | None]
 
 
 def load_channels(
-    path: Path, env: Mapping[str, str], *, unset_ok: bool = False
+    path: Path,
+    env: Mapping[str, str],
+    *,
+    unset_ok: bool = False,
+    address_problem: AddressCheck | None = None,
 ) -> tuple[Channel, ...]:
     """Read and check a channels file; ``env`` holds the variables ``url_env`` and
     ``secret_env`` name (the caller passes the process environment). Raises
     ``ChannelFileError`` listing every problem. With ``unset_ok`` a variable that is not
     set is no problem (the channel then has no URL): what previews and checks rule files
-    need, which send nothing."""
+    need, which send nothing. ``address_problem`` says why a URL's host would be refused
+    at send time, if it would (`monitor channels check`)."""
     try:
         located = load_file(path)
     except YamlProblem as exc:
         raise ChannelFileError([exc.problem]) from exc
-    return channels_from_located(located, env, unset_ok=unset_ok)
+    return channels_from_located(located, env, unset_ok=unset_ok, address_problem=address_problem)
 
 
 def channels_from_located(
-    located: Located, env: Mapping[str, str], *, unset_ok: bool = False
+    located: Located,
+    env: Mapping[str, str],
+    *,
+    unset_ok: bool = False,
+    address_problem: AddressCheck | None = None,
 ) -> tuple[Channel, ...]:
     data = located.data
     if not isinstance(data, dict) or not isinstance(data.get("channels"), list):
@@ -142,7 +153,7 @@ def channels_from_located(
             problems.append(located.problem(kp, "expected a mapping (name, type, ...)"))
             continue
         found: list[Problem] = []
-        channel = _channel(located, kp, raw, env, found, unset_ok)
+        channel = _channel(located, kp, raw, env, found, unset_ok, address_problem)
         problems += sorted(found, key=lambda p: (p.line, p.col))
         if channel is None:
             continue
@@ -169,6 +180,7 @@ def _channel(
     env: Mapping[str, str],
     problems: list[Problem],
     unset_ok: bool = False,
+    address_problem: AddressCheck | None = None,
 ) -> Channel | None:
     def problem(key: str, message: str) -> None:
         problems.append(located.problem((*kp, key), message))
@@ -225,6 +237,10 @@ def _channel(
                 f"a {f.type} channel needs url_env: the name of the variable holding its URL",
             )
     url = _url_from_env(f, env, problem, unset_ok)
+    if url is not None and address_problem is not None:
+        why = address_problem(url.get_secret_value())
+        if why is not None:
+            problem("url_env", f"{f.url_env} {why}")
     secret = _secret_from_env(f, env, problem, unset_ok)
 
     schedule: Schedule | None = None

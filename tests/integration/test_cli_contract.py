@@ -631,3 +631,28 @@ def test_a_term_pattern_that_runs_past_the_timeout_is_named_once(
     said = [ln for ln in out.stderr.splitlines() if "'slow_models'" in ln]
     assert len(said) == 1 and "ran past the regex timeout" in said[0], out.stderr
     assert files[0].resolve().as_uri() in said[0]
+
+
+def test_channels_check_names_a_url_the_senders_would_refuse(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A webhook URL at a private or metadata address passed the check, then every message
+    to it was dead-lettered as blocked_address. The check names the variable and the host,
+    never the rest of the URL (a credential)."""
+    path = tmp_path / "channels.yaml"
+    path.write_text(
+        "channels:\n  - name: meta\n    type: webhook\n    url_env: META_URL\n"
+        "    immediate: high\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("META_URL", "https://169.254.169.254/hook/T0KEN")
+    out = run("channels", "check", str(path), db=None)
+    assert out.returncode == 1
+    assert out.stdout.startswith(f"{path}:4:14: channels.0.url_env: META_URL points at 169.254")
+    assert "T0KEN" not in out.stdout + out.stderr
+    monkeypatch.setenv("MONITOR_HTTP__ALLOW_NETWORKS", '["169.254.169.254/32"]')
+    rules = tmp_path / "rules"  # rules that notify no channel of the shipped ones
+    rules.mkdir()
+    shutil.copy(ROOT / "rules" / "vocabulary.yaml", rules)
+    admitted = run("--rules", str(rules), "channels", "check", str(path), db=None)
+    assert admitted.returncode == 0, admitted.stdout  # meant, and said so
