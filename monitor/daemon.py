@@ -43,7 +43,7 @@ from monitor.scheduler import Counters, build_scheduler
 from monitor.settings import Settings
 from monitor.store import workers
 from monitor.store.alerts import raise_operator_alert
-from monitor.store.db import daemon_lock, session_scope
+from monitor.store.db import daemon_lock, session_scope, shown_url
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ class Daemon:
             log.info(
                 "monitor running as %s (database %s)",
                 self.pipeline.worker,
-                self.pipeline.engine.url.render_as_string(),
+                shown_url(self.pipeline.engine.url),
             )
             scheduler.start()
             try:

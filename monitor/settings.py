@@ -424,7 +424,8 @@ def load(**overrides: Any) -> Settings:
             try:
                 json.loads(raw)
             except ValueError:
-                items = [part.strip() for part in raw.split(",") if part.strip()]
+                parts = (p.strip().strip("[]").strip().strip("'\"") for p in raw.split(","))
+                items = [part for part in parts if part]
                 raise ConfigError(
                     f"setting {var}: expected a JSON list such as '{json.dumps(items)}'"
                     f" (got {raw!r})"

@@ -64,21 +64,25 @@ class BatchReport:
     stages: StageTimes = field(default_factory=StageTimes)  # CPU seconds by stage
 
 
-# Term families already reported as skipped by this process: a pattern that runs past
-# the timeout on one article usually does on many; once tells the operator.
-_SKIPPED_SAID: set[str] = set()
+# Term families already reported as skipped by this process, with the pattern they had:
+# a pattern that runs past the timeout on one article usually does on many, and once
+# tells the operator (a family edited since, and still slow, is told again).
+_SKIPPED_SAID: set[tuple[str, str]] = set()
 
 
 def _say_skipped_terms(
     extracted: Sequence[tuple[int, Extraction]],
     items: Sequence[tuple[int, FetchedArticle]],
+    rules: RuleSet,
     timeout: float,
 ) -> None:
+    patterns = {t.id: t.pattern for t in rules.vocabulary.terms}
     for (_, ex), (_, item) in zip(extracted, items, strict=True):
         for family in ex.skipped_terms:
-            if family in _SKIPPED_SAID:
+            key = (family, patterns.get(family, ""))
+            if key in _SKIPPED_SAID:
                 continue
-            _SKIPPED_SAID.add(family)
+            _SKIPPED_SAID.add(key)
             log.warning(
                 "term family %r of the vocabulary: its pattern ran past the regex timeout"
                 " (%g s, MONITOR_RULES__REGEX_TIMEOUT) on %s and is skipped where it does;"
@@ -143,7 +147,8 @@ def store_batch(
                 (aid, extract(it.text, it.title, vocab, regex_timeout=timeout))
                 for aid, it in new_items
             ]
-        _say_skipped_terms(new, new_items, timeout)
+        if any(ex.skipped_terms for _, ex in new):
+            _say_skipped_terms(new, new_items, rules, timeout)
     with clock.stage("dedup"):
         # the whole batch at once: one band-index lookup and one write for all of it
         placements = placement.place_articles(

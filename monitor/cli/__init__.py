@@ -2,7 +2,8 @@
 
 Listings take ``--json`` and then print exactly one JSON array on stdout; logs go to
 stderr. Exit codes: 0 ok, 1 an error with a one-line cause, 2 bad usage, 130 interrupted
-(Ctrl-C), 143 terminated (SIGTERM). No command ends
+(Ctrl-C); on SIGTERM the command unwinds as on Ctrl-C, says "terminated" and ends by
+the signal (a shell shows 143). No command ends
 in a traceback: a user mistake or a fault of the environment (a bad setting, a closed
 pipe, a corrupt, read-only or full database) is one line naming the cause; anything else
 is one line too, with the traceback under ``-v``.
@@ -22,6 +23,8 @@ import click
 from monitor.cli import base
 from monitor.cli.root import root
 
+TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process the signal ended
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM (``kill``, a service manager stopping a one-shot command): unwound like
@@ -34,13 +37,26 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    on_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
+    # Not where SIGTERM cannot be caught (a thread) or was meant to be ignored (nohup-like
+    # parents set SIG_IGN, as Python itself honours for SIGINT).
+    handle = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
+    )
+    previous = signal.signal(signal.SIGTERM, _terminate) if handle else None
     try:
-        return _main(argv)
+        code = _main(argv)
     finally:
-        if on_main_thread:
+        if handle:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+    if code == TERMINATED and argv is None:
+        # The program itself (not main() called with arguments, as tests do): end by the
+        # signal, now that everything is unwound, so that a service manager sees a stop
+        # by SIGTERM (a clean one for systemd), not an exit status of failure.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.kill(os.getpid(), signal.SIGTERM)
+    return code
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -61,7 +77,7 @@ def _main(argv: Sequence[str] | None) -> int:
         # click turns an interrupt into Abort, the interrupt as its cause
         if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):
             print("monitor: terminated", file=sys.stderr)
-            return 143  # 128 + SIGTERM, as a shell reports a process it ended
+            return TERMINATED
         print("monitor: interrupted", file=sys.stderr)
         return 130
     except (BrokenPipeError, base.OutputClosed):

@@ -263,15 +263,14 @@ DATABASE_NOTE = "database: "  # how an exception carries the database it came fr
 def shown_database(url: str) -> str | None:
     """A database URL as printed: as given, but with its password masked (None when it
     does not parse: its own error says so)."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    from monitor.store.db import shown_url
+
     try:
-        parsed = make_url(url)
-    except ArgumentError:
+        return shown_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         return None
-    # rendered only to hide a password: rendering quotes a path's ':' ("file%3A...")
-    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
 
 
 def state() -> State:
@@ -369,10 +368,12 @@ def command(group: click.Group, name: str, *, example: str, **kw: Any) -> Callab
                 # before click sees it: click would exit 1 without a word
                 raise OutputClosed from exc
             except Exception as exc:
-                # a database fault is reported naming the database (cli.faults)
-                shown = st.database_shown()
-                if shown is not None:
-                    exc.add_note(f"{DATABASE_NOTE}{shown}")
+                # a database fault is reported naming the database (cli.faults); click's
+                # own exits and errors carry no note
+                if not isinstance(exc, click.exceptions.Exit | click.ClickException):
+                    shown = st.database_shown()
+                    if shown is not None:
+                        exc.add_note(f"{DATABASE_NOTE}{shown}")
                 raise
 
         epilog = f"Example:\n\n\b\n  {example}"

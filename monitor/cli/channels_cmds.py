@@ -85,7 +85,8 @@ with_defaults_of(channels, "list")
 @JSON_OPTION
 def channels_check(path: Path | None, as_json: bool) -> None:
     """Check a channels file (default: the one in effect): every problem as
-    path:line:col: message, including a URL variable that is not set, and each rule
+    path:line:col: message, including a URL variable that is not set or holds a URL the
+    senders would refuse (a private or loopback address, user:password@), and each rule
     whose `notify:` names a channel the file lacks. Exit 1 on any."""
     from monitor import settings as settings_mod
     from monitor.errors import FileProblems
@@ -124,8 +125,6 @@ def _refused_host(allow_networks: list[str]) -> Callable[[str], str | None]:
     """Why the senders' SSRF guard would refuse a URL's host (a private, loopback or
     link-local address written as such), or None: such a channel's messages would all be
     dead-lettered. Names are not resolved here; the guard resolves them at send time."""
-    import httpx
-
     from monitor.errors import FetchError
     from monitor.net.guard import AddressPolicy, check_url
 
@@ -137,13 +136,37 @@ def _refused_host(allow_networks: list[str]) -> Callable[[str], str | None]:
         except FetchError as exc:
             if exc.kind != "blocked_address":
                 return None
-            host = httpx.URL(url).host or "its host"
-            # said with the host alone: the rest of the URL is a credential
-            return (
-                f"points at {host}, which the senders refuse (not a public address): its"
-                " messages would be dead-lettered; admit it with MONITOR_HTTP__ALLOW_NETWORKS"
-                " if that is meant"
-            )
+            # said with the host or the guard's reason alone: the URL is a credential
+            host = _host(url)
+            if host is not None and (_is_ip(host) or host == "localhost"):
+                return (
+                    f"points at {host}, which the senders refuse (not a public address): its"
+                    " messages would be dead-lettered; admit it with"
+                    " MONITOR_HTTP__ALLOW_NETWORKS if that is meant"
+                )
+            reason = str(exc).removeprefix(f"{exc.kind}: ").removesuffix(f" ({exc.url})")
+            if reason.startswith("invalid URL"):
+                reason = "not a valid URL"
+            return f"holds a URL the senders refuse ({reason}): its messages would be dead-lettered"
         return None
 
     return why
+
+
+def _host(url: str) -> str | None:
+    import httpx
+
+    try:
+        return httpx.URL(url).host or None
+    except (httpx.InvalidURL, ValueError):
+        return None
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True

@@ -24,7 +24,7 @@ def db_upgrade() -> None:
     """
     from monitor.cli.base import upgrade_with_progress
     from monitor.errors import StoreError
-    from monitor.store.db import integrity_problems
+    from monitor.store.db import integrity_problems, shown_url
 
     engine = state().raw_engine()
     problems = integrity_problems(engine)
@@ -32,9 +32,9 @@ def db_upgrade() -> None:
         shown = "; ".join(problems[:3]) + (
             f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         )
-        raise StoreError(f"the database {engine.url.render_as_string()} is damaged: {shown}")
+        raise StoreError(f"the database {shown_url(engine.url)} is damaged: {shown}")
     revision = upgrade_with_progress(engine)
-    echo(f"database at revision {revision} ({engine.url.render_as_string()})")
+    echo(f"database at revision {revision} ({shown_url(engine.url)})")
 
 
 @command(db, "prune", example="monitor db prune --json")
@@ -64,6 +64,7 @@ def health(as_json: bool) -> None:
     Exit 0 when the database is at the newest schema and no source is failing, else 1.
     """
     from monitor.app import health as app_health
+    from monitor.store.db import shown_url
 
     st = state()
     engine = st.engine()
@@ -73,7 +74,7 @@ def health(as_json: bool) -> None:
     if as_json:
         emit_json([report])
     else:
-        echo(f"database: {engine.url.render_as_string()} at revision {report.revision}")
+        echo(f"database: {shown_url(engine.url)} at revision {report.revision}")
         echo(
             f"sources: {report.sources} active, failing: "
             f"{', '.join(report.failing_sources) or 'none'}, stale: "

@@ -29,6 +29,11 @@ rules = group(
 def rules_check(path: Path | None, as_json: bool) -> None:
     """Validate the rule files in PATH (a directory or one file; default: the rules
     directory). Every problem is printed as path:line:col: message; exit 1 on any."""
+    _check(path, as_json=as_json)
+
+
+def _check(path: Path | None, *, as_json: bool) -> None:
+    """`rules check`, and `rules test --schema-only`."""
     from monitor.rules.loader import load_rules
 
     st = state()
@@ -56,18 +61,18 @@ def rules_check(path: Path | None, as_json: bool) -> None:
 )
 @click.option(
     "--days",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=36500),
     metavar="N",
-    help="Show what would have fired on the stored articles of the last N days (--since "
-    "N days ago).",
+    help="Show what would have fired on the stored articles published in the last N days "
+    "(--since N days ago).",
 )
 @click.option(
     "--data",
     type=click.Path(path_type=Path, dir_okay=False),
     metavar="FILE",
     help="Run the rules over the articles of FILE alone (a saved feed, .html or .txt) in "
-    "a temporary database, and print the digest they would make too; the database in use "
-    "is not read.",
+    "a temporary database, and print the digest they would make too (not with --json, "
+    "which prints the alerts alone); the database in use is not read.",
 )
 @click.option(
     "--schema-only",
@@ -89,22 +94,20 @@ def rules_test(
     from monitor.rules.loader import load_rules
     from monitor.rules.report import draft_json, format_drafts
 
+    if schema_only and (data is not None or days is not None or since is not None):
+        raise UsageError("--schema-only reads no articles: --data, --days and --since do not apply")
     if days is not None and since is not None:
         raise UsageError("--days and --since both say where to start: give one")
     if data is not None and (days is not None or since is not None):
         raise UsageError(
             "--data runs the rules over FILE alone: --days and --since are for stored history"
         )
+    if schema_only:
+        _check(path, as_json=as_json)
+        return
     st = state()
     path = path or st.rules_dir()
     ruleset = load_rules(path, channels=st.channel_names())
-    if schema_only:
-        print_problems(ruleset.problems, as_json=as_json)
-        if ruleset.problems:
-            echo(f"{len(ruleset.problems)} problem(s) in {path}", err=True)
-            raise click.exceptions.Exit(1)
-        echo(f"{path}: {len(ruleset.rules)} rule(s), all valid", err=True)
-        return
     if days is not None:
         since = datetime.now(UTC) - timedelta(days=days)
     digest = None
@@ -161,11 +164,13 @@ def _trial(ruleset: RuleSet, data: Path) -> tuple[list[AlertDraft], str]:
     articles = read_local(data, max_bytes=settings.http.max_body_bytes)
     with tempfile.TemporaryDirectory(prefix="monitor-rules-test-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'trial.db'}"
+        trial = settings.model_copy(update={"database_url": url})
+        st.use(trial)  # a fault names this database, not the one in use
         engine = make_engine(url)
         try:
             upgrade(engine)
             pipe = Pipeline(
-                settings.model_copy(update={"database_url": url}),
+                trial,
                 engine,
                 ruleset,
                 channels=st.load_channels(unset_ok=True),

@@ -215,7 +215,7 @@ def _channel(
 
     to: tuple[str, ...] = ()
     if f.type == "email":
-        if not f.to:
+        if not f.to and "to" not in bad:
             problem("to", "an email channel needs `to:` with at least one address")
         for j, address in enumerate(f.to or ()):
             if (err := _address_problem(address)) is not None:
@@ -231,7 +231,7 @@ def _channel(
             problem(
                 "secret_env", "Slack incoming webhooks are not signed; secret_env is for webhooks"
             )
-        if not f.url_env:
+        if not f.url_env and "url_env" not in bad:
             problem(
                 "url_env",
                 f"a {f.type} channel needs url_env: the name of the variable holding its URL",
@@ -257,7 +257,7 @@ def _channel(
             problem("schedule", str(exc))
         else:
             schedule = Schedule(cron, f.timezone) if zone_ok else None
-    elif f.immediate is None and "immediate" not in bad:
+    elif f.immediate is None and not bad & {"immediate", "schedule"}:
         problem("schedule", "the channel would never send: give it a schedule, or immediate:")
     if bad:
         return None

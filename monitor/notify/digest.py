@@ -121,16 +121,19 @@ def _story(
     points = _points(items, tz)
     quoted = {_key(p.quote) for p in points if p.quote}
     conflicts = tuple(_conflict(c, tz, quoted) for c in s.conflicts if len(c.claims) > 1)
-    restated = None
+    restated = nothing = None
     if not points and not conflicts:
         if s.new_articles <= 0:
             return None  # nothing to say about it
-        restated = _nothing_tracked(s)
+        if s.first_seen:  # new: never "restated", an analyst would take it for old news
+            nothing = f"{plural(s.new_articles, 'article')}, no tracked figures or names"
+        else:
+            restated = f"restated by {plural(s.new_articles, 'more article')}, nothing new"
     shown += alerts
     about = plural(s.sources, "source")
     if s.ai_generated:
         about += f" ({s.ai_generated} AI-generated)"
-    if s.new_articles and not restated:
+    if s.new_articles and not (restated or nothing):
         about += f" · {plural(s.new_articles, 'new article')}"
     if s.first_seen:
         about += " · new story"
@@ -142,6 +145,7 @@ def _story(
         points=points,
         conflicts=conflicts,
         restated=restated,
+        nothing_tracked=nothing,
     )
 
 
@@ -198,15 +202,6 @@ def _conflict(c: Conflict, tz: tzinfo, quoted: set[str]) -> ConflictView:
                 quoted.add(_key(quote))
         claims.append(ClaimView(one_line(claim.value, 80), quote, _cite(claim.evidence, tz)))
     return ConflictView(one_line(c.label, 120), tuple(claims))
-
-
-def _nothing_tracked(s: StoryNews) -> str:
-    """What a story with new articles but no figure, name, conflict or alert shows: an
-    older story restated, or a new one in which nothing the vocabulary tracks was found
-    (never "restated": an analyst would take it for old news)."""
-    if s.first_seen:
-        return f"{plural(s.new_articles, 'article')}, no tracked figures or names"
-    return f"restated by {plural(s.new_articles, 'more article')}, nothing new"
 
 
 def _cite(ev: Evidence, tz: tzinfo) -> Cite:

@@ -7,6 +7,7 @@ Schema (version 1; fields are added, never renamed, within a version)::
      "companies": [{"name": str, "severity": str | null, "changed": str,
                     "stories": [{"title": str, "url": str | null, "severity": str | null,
                                  "about": str, "restated": str | null,
+                                 "nothing_tracked": str | null,
                                  "points": [POINT], "conflicts": [CONFLICT]}]}],
      "other_alerts": [POINT]}
     POINT    = {"lines": [{"text": str, "severity": str | null}], "quote": str | null,
@@ -52,7 +53,8 @@ def _story(s: StoryView) -> dict[str, Any]:
         "url": s.link,
         "severity": s.severity,
         "about": s.about,
-        "restated": s.restated,
+        "restated": s.restated,  # an older story restated, nothing else new
+        "nothing_tracked": s.nothing_tracked,  # a new story, nothing tracked found in it
         "points": [_point(p) for p in s.points],
         "conflicts": [
             {

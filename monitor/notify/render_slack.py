@@ -68,8 +68,8 @@ def _heading(view: DigestView) -> str:
 def _story(s: StoryView) -> list[str]:
     title = f"*{slack_link(s.link, s.title)}*"
     lines = [f"{title} {_badge(s.severity)}".rstrip(), f"_{esc(s.about)}_"]
-    if s.restated:
-        lines.append(esc(s.restated))
+    if s.quiet:
+        lines.append(esc(s.quiet))
     for p in s.points:
         lines += _point(p)
     for c in s.conflicts:

@@ -46,8 +46,8 @@ def _story(s: StoryView) -> list[str]:
     out = [head, f"{INDENT}{s.about}"]
     if s.link:
         out.append(f"{INDENT}<{s.link}>")
-    if s.restated:
-        out.append(f"{INDENT}{s.restated}")
+    if s.quiet:
+        out.append(f"{INDENT}{s.quiet}")
     for p in s.points:
         out += _point(p, INDENT)
     for c in s.conflicts:

@@ -64,7 +64,16 @@ class StoryView:
     about: str  # "3 sources (1 AI-generated) · 2 new articles · new story"
     points: tuple[Point, ...] = ()
     conflicts: tuple[ConflictView, ...] = ()
-    restated: str | None = None  # "restated by 4 more articles, nothing new" (see StoryNews)
+    # One line instead of an entry, for a story with new articles and nothing else new
+    # (see StoryNews): an older story restated ("restated by 4 more articles, nothing
+    # new"), or a new story in which nothing tracked was found.
+    restated: str | None = None
+    nothing_tracked: str | None = None
+
+    @property
+    def quiet(self) -> str | None:
+        """The one line shown instead of an entry, if any."""
+        return self.restated or self.nothing_tracked
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ files load (ElastAlert2 stops at the first bad file: elastalert2#1336).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -209,13 +210,15 @@ def assemble(
     """Merge parsed files; leave out every file with a problem, listing its problems."""
     problems: dict[str, list[Problem]] = {r.path: list(r.problems) for r in results}
     good = [r.parsed for r in results if r.parsed is not None]
-    broken = [r.path for r in results if r.parsed is None]
+    unread = [r.path for r in results if r.parsed is None]
+    dropped: list[ParsedFile] = []  # left out by the cross-checks, round by round
     while True:
         found = _cross_check(good, channels=channels, context=context)
         if not found:
             break
         for path, probs in found.items():
-            problems.setdefault(path, []).extend(_first_undefined(probs, broken))
+            problems.setdefault(path, []).extend(_first_undefined(probs, unread, dropped))
+        dropped += [f for f in good if f.path in found]
         good = [f for f in good if f.path not in found]
     vocab = _vocabulary([*context, *good])
     rules = tuple(
@@ -227,23 +230,39 @@ def assemble(
     return RuleSet(vocab, rules, tuple(ordered), tuple(f.path for f in good))
 
 
-def _first_undefined(found: list[Problem], broken: Sequence[str]) -> list[Problem]:
+_UNDEFINED = re.compile(r"undefined (entity|metric|term family|topic) '([^']*)'")
+_SECTION_OF = {"entity": "entities", "metric": "metrics", "term family": "terms", "topic": "topics"}
+
+
+def _first_undefined(
+    found: list[Problem], unread: Sequence[str], dropped: Sequence[ParsedFile]
+) -> list[Problem]:
     """With a file left out for its own problems (a vocabulary with one bad pattern),
     every name it defines is undefined for the other files: one line per file says so,
-    not one per reference, so that the problem that matters is not buried."""
-    # (a located message reads "rules.0.when.change.entity: undefined entity 'x'")
-    undefined = [
-        p for p in found if p.message.startswith("undefined ") or ": undefined " in p.message
-    ]
-    if not broken or len(undefined) < 2:
+    naming the file that defines them (or, when that is a file that could not be read,
+    the files that might), not one line per reference, so that the problem that matters
+    is not buried."""
+    undefined = [(p, m) for p in found if (m := _UNDEFINED.search(p.message)) is not None]
+    if len(undefined) < 2:
         return found
-    first = undefined[0]
+    first, match = undefined[0]
+    section = _SECTION_OF[match.group(1)]
+    owners = [f.path for f in dropped if match.group(2) in getattr(f.spec, section)]
+    if owners:
+        where = f"defined in {', '.join(owners)}"
+    elif unread:
+        where = f"perhaps defined in {', '.join(unread)}"
+    else:
+        return found  # misspelt names, each its own problem
+    more = len(undefined) - 1
+    whose = "its" if len(owners or unread) == 1 else "their"
     said = replace(
         first,
-        message=f"{first.message} (and {len(undefined) - 1} more undefined names: perhaps"
-        f" defined in {', '.join(broken)}, left out for its problems)",
+        message=f"{first.message} (and {more} more undefined name{'s' if more > 1 else ''}:"
+        f" {where}, left out for {whose} problems)",
     )
-    return [said if p is first else p for p in found if p is first or p not in undefined]
+    rest = {id(p) for p, _ in undefined[1:]}
+    return [said if p is first else p for p in found if id(p) not in rest]
 
 
 def _vocabulary(files: Sequence[ParsedFile]) -> Vocabulary:

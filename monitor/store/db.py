@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -42,6 +43,33 @@ HEAD = "0014"
 WAL_AUTOCHECKPOINT = 10_000
 
 
+# Query keys of a database URL that carry a secret (libpq's and psycopg's).
+_SECRET_KEYS = frozenset({"password", "sslpassword"})
+
+
+def _said(url: str) -> str:
+    """A URL as given, for a message about it: its password masked, even when the URL
+    does not parse (the user needs to see what they wrote, not the secret in it)."""
+    try:
+        return shown_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
+
+
+def shown_url(url: sa.engine.URL | str) -> str:
+    """A database URL as printed in messages: its password masked, in the authority or
+    in the query (``?password=``); an SQLite path as written (rendering quotes ':')."""
+    parsed = sa.engine.make_url(url)
+    secret = parsed.password is not None or bool(_SECRET_KEYS & set(parsed.query))
+    if not secret and isinstance(url, str):
+        return url
+    if not secret and parsed.get_backend_name() == "sqlite":
+        query = "&".join(f"{k}={v}" for k, v in parsed.query.items())
+        return f"{parsed.drivername}:///{parsed.database or ''}" + (f"?{query}" if query else "")
+    masked = parsed.update_query_dict({k: "***" for k in _SECRET_KEYS & set(parsed.query)})
+    return masked.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+
+
 def make_engine(
     url: str,
     *,
@@ -63,21 +91,21 @@ def make_engine(
         backend = parsed.get_backend_name()
         if backend not in ("sqlite", "postgresql"):
             raise StoreError(
-                f"bad database URL {url!r}: monitor stores in SQLite (a file path or"
+                f"bad database URL {_said(url)!r}: monitor stores in SQLite (a file path or"
                 " sqlite:///path) or PostgreSQL (postgresql+psycopg://user@host/db)"
             )
         if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
             raise StoreError(
-                f"bad database URL {url!r}: an SQLite database in memory keeps nothing past"
+                f"bad database URL {_said(url)!r}: an SQLite database in memory keeps nothing past"
                 " the command; name a file (sqlite:///path/monitor.db, or a plain path)"
             )
         return _make_engine(url, busy_timeout_ms, cache_mb, mmap_mb)
     except ImportError as exc:  # a PostgreSQL driver other than the one installed
-        raise StoreError(f"no driver for the database URL {url!r}: {exc}") from exc
-    except sa.exc.ArgumentError as exc:
-        raise StoreError(f"bad database URL {url!r}: {exc}") from exc
+        raise StoreError(f"no driver for the database URL {_said(url)!r}: {exc}") from exc
+    except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
+        raise StoreError(f"bad database URL {_said(url)!r}: {exc}") from exc
     except OSError as exc:
-        raise StoreError(f"cannot create the database folder for {url!r}: {exc}") from exc
+        raise StoreError(f"cannot create the database folder for {_said(url)!r}: {exc}") from exc
 
 
 def _make_engine(url: str, busy_timeout_ms: int, cache_mb: int, mmap_mb: int) -> Engine:
@@ -130,8 +158,8 @@ def make_read_engine(url: str, *, busy_timeout_ms: int = 5000, cache_mb: int = 3
     if not url.startswith("sqlite"):
         try:
             engine = sa.create_engine(url, pool_pre_ping=True)
-        except sa.exc.ArgumentError as exc:
-            raise StoreError(f"bad database URL {url!r}: {exc}") from exc
+        except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
+            raise StoreError(f"bad database URL {_said(url)!r}: {exc}") from exc
 
         @sa.event.listens_for(engine, "connect")
         def _read_only(dbapi_conn: Any, _record: Any) -> None:
@@ -147,8 +175,8 @@ def make_read_engine(url: str, *, busy_timeout_ms: int = 5000, cache_mb: int = 3
             connect_args={"isolation_level": None, "check_same_thread": False},
             pool_use_lifo=True,
         )
-    except sa.exc.ArgumentError as exc:
-        raise StoreError(f"bad database URL {url!r}: {exc}") from exc
+    except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
+        raise StoreError(f"bad database URL {_said(url)!r}: {exc}") from exc
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -214,9 +242,10 @@ def upgrade(engine: Engine, *, on_step: Steps | None = None) -> str | None:
                     # upgraded the schema (several daemons share one PostgreSQL).
                     at = MigrationContext.configure(conn).get_current_revision()
                     raise StoreError(
-                        f"database {engine.url.render_as_string(hide_password=True)} is at"
-                        f" schema revision {at}, newer than this monitor knows (its newest"
-                        f" is {HEAD}): upgrade monitor to the version that wrote it"
+                        f"database {shown_url(engine.url)} is at"
+                        f" schema revision {at}, which this monitor does not know (its"
+                        f" newest is {HEAD}): a newer monitor's? Upgrade monitor to the"
+                        " version that wrote it"
                     ) from exc
                 conn.commit()
                 return MigrationContext.configure(conn).get_current_revision()
@@ -226,7 +255,7 @@ def upgrade(engine: Engine, *, on_step: Steps | None = None) -> str | None:
                     conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_UPGRADE_LOCK})")
                     conn.commit()
     except sa.exc.DBAPIError as exc:  # unreachable server, not a database file, ...
-        shown = engine.url.render_as_string(hide_password=True)
+        shown = shown_url(engine.url)
         why = " ".join(str(exc.orig).split())  # the driver's reason, on one line
         raise StoreError(f"cannot open database {shown}: {why}") from exc
 

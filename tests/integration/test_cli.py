@@ -248,8 +248,8 @@ def test_rules_test_replays_without_storing(
     assert len(json.loads(run("alerts", "--json", db=db).stdout)) == len(stored)
     text = run("rules", "test", db=db)
     assert "would fire" in text.stdout and "evidence:" in text.stdout
-    # --days N is --since N days ago: every stored article is within 100,000 days
-    assert run("rules", "test", "--json", "--days", "100000", db=db).stdout == replay.stdout
+    # --days N is --since N days ago: every stored article is within 100 years
+    assert run("rules", "test", "--json", "--days", "36500", db=db).stdout == replay.stdout
     assert run("rules", "test", "--days", "3", "--since", "2025-01-01", db=db).returncode == 2
 
 
@@ -268,6 +268,8 @@ def test_rules_test_runs_one_saved_file_and_touches_no_database(
     as_json = json.loads(run("rules", "test", "--data", str(feed), "--json", db=None).stdout)
     assert {"new-qwen-model", "alibaba-chip-export-controls"} <= {a["rule"] for a in as_json}
     assert not db.exists()
+    with_data = run("rules", "test", "--schema-only", "--data", str(feed), db=None)
+    assert with_data.returncode == 2 and "--schema-only reads no articles" in with_data.stderr
     both = run("rules", "test", "--data", str(feed), "--days", "3", db=None)
     assert both.returncode == 2 and "--data runs the rules over FILE alone" in both.stderr
 
@@ -277,7 +279,7 @@ def test_rules_test_schema_only_checks_the_files_and_reads_no_articles(
 ) -> None:
     db = tmp_path / "never.db"
     ok = run("rules", "test", "--schema-only", db=f"sqlite:///{db}")
-    assert ok.returncode == 0 and "rule(s), all valid" in ok.stderr
+    assert ok.returncode == 0 and "file(s), all valid" in ok.stderr  # as `rules check` says
     broken = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", broken)
     (broken / "x.yaml").write_text("rules:\n  - id: x\n    when: {new_term: nope}\n", "utf-8")

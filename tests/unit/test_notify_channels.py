@@ -204,6 +204,23 @@ def test_a_key_of_the_wrong_type_hides_no_other_problem(tmp_path: Path) -> None:
     assert not any("would never send" in p for p in found)  # its `immediate:` was said
 
 
+@pytest.mark.parametrize(
+    ("entry", "key"),
+    [
+        ("{name: e, type: email, to: desk@example.com, immediate: high}", "to"),
+        ("{name: s, type: slack, url_env: lower_case, immediate: high}", "url_env"),
+        ("{name: e, type: email, to: [a@example.com], schedule: [0, 8]}", "schedule"),
+    ],
+)
+def test_a_key_of_the_wrong_type_is_one_problem_not_two(
+    tmp_path: Path, entry: str, key: str
+) -> None:
+    """The key is reported for its type; its absence from the checks after is no second
+    problem ("needs `to:`", "would never send")."""
+    found = problems(tmp_path, f"channels:\n  - {entry}\n")
+    assert len(found) == 1 and f"channels.0.{key}:" in found[0], found
+
+
 def test_not_a_channels_file(tmp_path: Path) -> None:
     assert "expected a `channels:` list" in problems(tmp_path, "sources: []\n")[0]
     assert "YAML syntax" in problems(tmp_path, "channels: [\n")[0]

@@ -129,6 +129,10 @@ def test_a_new_story_with_nothing_tracked_is_not_called_a_restatement() -> None:
     for name, out in all_formats(one).items():
         assert "restated by" not in out, name
         assert "1 article, no tracked figures or names" in out, name
+    # a webhook receiver reads `restated` as old news: null here, the line in its own field
+    (story,) = render_json(build_digest(one))["companies"][0]["stories"]
+    assert story["restated"] is None
+    assert story["nothing_tracked"] == "1 article, no tracked figures or names"
     text = render_text(build_digest(one))
     assert "  Tesla: 1 new story, nothing tracked\n" in text
     assert "  1 source · new story\n" in text

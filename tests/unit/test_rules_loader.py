@@ -245,6 +245,31 @@ rules:
     ]
 
 
+def test_names_of_a_file_left_out_by_the_cross_checks_are_said_to_be_there(
+    tmp_path: Path,
+) -> None:
+    """The vocabulary parses but is left out for a rule of its own (an unknown channel);
+    an unrelated file does not parse. The names the other rules miss are the
+    vocabulary's: the line says so, and does not send the reader to the unrelated file."""
+    vocab = write(
+        tmp_path,
+        "vocabulary.yaml",
+        VOCAB + "rules:\n  - id: v\n    when: {new_term: qwen_models}\n    notify: [pager]\n",
+    )
+    write(tmp_path, "broken.yaml", "rules: [\n")
+    rules = write(
+        tmp_path,
+        "rules.yaml",
+        "rules:\n  - id: a\n    when: {change: {entity: alibaba, metric: ai_capex_plan, by: 2%}}\n",
+    )
+    got = [str(p) for p in load_rules(tmp_path, channels=CHANNELS).problems]
+    (line,) = [p for p in got if p.startswith(str(rules))]
+    assert line.endswith(
+        f"undefined entity 'alibaba' (and 1 more undefined name: defined in {vocab},"
+        " left out for its problems)"
+    )
+
+
 def test_one_file_checked_alone_sees_its_directorys_vocabulary(tmp_path: Path) -> None:
     write(tmp_path, "vocabulary.yaml", VOCAB)
     path = write(tmp_path, "t.yaml", "rules:\n  - id: t\n    when: {new_term: qwen_models}\n")
