@@ -22,11 +22,13 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitor.app import metrics, polling, retention
@@ -75,6 +77,8 @@ class Daemon:
         self._channel_loader = channel_loader
         self._sources_stamp: tuple[int, int] | None = None
         self._running: set[asyncio.Task[Any]] = set()
+        # when the database stopped answering (monotonic seconds), while it does not
+        self._database_lost: float | None = None
         self.fetcher: Fetcher | None = None
         self._report_rule_problems(rulebook.last_outcome.problems)
 
@@ -230,10 +234,36 @@ class Daemon:
                 await job()
             except asyncio.CancelledError:
                 log.info("job %s cut short by the shutdown", getattr(job, "__name__", "?"))
+            except sa.exc.OperationalError as exc:
+                self._database_unavailable(exc)
+            else:
+                self._database_answers()
             finally:
                 self._running.discard(task)
 
         return run
+
+    def _database_unavailable(self, exc: sa.exc.OperationalError) -> None:
+        """A job that failed because the database did not answer (a server restarted,
+        the network cut): one line when the outage begins, not a traceback per job and
+        tick; the jobs go on trying at their pace and the daemon keeps running."""
+        self.counters.failed += 1
+        if self._database_lost is not None:
+            log.debug("database still unavailable: %s", _first_line(exc))
+            return
+        self._database_lost = time.monotonic()
+        log.error(
+            "database unavailable (%s): the jobs go on trying; /readyz answers 503 until"
+            " it is back",
+            _first_line(exc),
+        )
+
+    def _database_answers(self) -> None:
+        if self._database_lost is not None:
+            log.warning(
+                "database available again after %.0f s", time.monotonic() - self._database_lost
+            )
+            self._database_lost = None
 
     def reload_all(self) -> None:
         """SIGHUP: sources, rules and channels, now."""
@@ -346,3 +376,10 @@ class Daemon:
                 sources,
                 messages,
             )
+
+
+def _first_line(exc: BaseException) -> str:
+    """A driver error's reason on one line, without SQLAlchemy's statement and link."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    return " ".join(text.splitlines()[0].split()) if text else type(orig).__name__

@@ -109,6 +109,7 @@ class DeliveryError(MonitorError):
         retry_after: float | None = None,
     ) -> None:
         self.kind = kind
+        self.reason = message  # without the kind, which the outbox row gives apart
         self.permanent = permanent
         self.retry_after = retry_after
         super().__init__(f"{kind}: {message}")

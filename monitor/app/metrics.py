@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -72,8 +73,15 @@ class OutboxGauges(Collector):
         self.engine = engine
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        with session_scope(self.engine) as session:
-            counts = deliveries.counts(session)
+        try:
+            with session_scope(self.engine) as session:
+                counts = deliveries.counts(session)
+        except sa.exc.DBAPIError:
+            # the database is down: the scrape still gives the process's own metrics
+            # (a 500 lost them all), and says so; the outbox is left out until it is back
+            yield _database_up(0)
+            return
+        yield _database_up(1)
         states = GaugeMetricFamily(
             "monitor_outbox_messages", "Messages in the outbox, by state.", labels=["state"]
         )
@@ -85,3 +93,11 @@ class OutboxGauges(Collector):
             "Messages that could not be delivered and wait for `monitor deliveries retry`.",
             value=counts.get("dead", 0),
         )
+
+
+def _database_up(up: int) -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "monitor_database_up",
+        "1 when the database answered this scrape, 0 when it did not.",
+        value=up,
+    )

@@ -137,6 +137,11 @@ def dispatch(dispatcher: Dispatcher) -> list[Outcome]:
     async def go() -> list[Outcome]:
         try:
             return (await dispatcher.drain()).outcomes
+        except BaseException:
+            # interrupted (Ctrl-C, SIGTERM): the messages it claimed are given back at
+            # once, as the daemon's are at shutdown, not held until their lease expires
+            dispatcher.release()
+            raise
         finally:
             await dispatcher.aclose()
 

@@ -127,4 +127,4 @@ def result_for(
 def result_from_error(message: OutboundMessage, exc: DeliveryError) -> SendResult:
     """A ``DeliveryError`` as the result of every recipient of ``message``."""
     status: Status = "permanent" if exc.permanent else "retry"
-    return result_for(message, status, kind=exc.kind, error=str(exc), retry_after=exc.retry_after)
+    return result_for(message, status, kind=exc.kind, error=exc.reason, retry_after=exc.retry_after)

@@ -54,7 +54,7 @@ def stories(request: Request) -> Response:
 
 
 def story(request: Request) -> Response:
-    story_id = int(request.path_params["story_id"])
+    story_id = paging.path_id(request, "story_id", "story")
     with view_of(request).reading() as session:
         detail = app_stories.story_detail(session, story_id)
     if detail is None:
@@ -103,7 +103,7 @@ def digests(request: Request) -> Response:
 
 
 def digest(request: Request) -> Response:
-    digest_id = int(request.path_params["digest_id"])
+    digest_id = paging.path_id(request, "digest_id", "digest")
     with view_of(request).reading() as session:
         row = digest_rows.get_digest(session, digest_id)
         sent = delivery_rows.list_deliveries(session, kind="digest", ref_id=digest_id)

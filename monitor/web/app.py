@@ -3,6 +3,10 @@ every request, and errors as pages (or JSON under ``/api/``)."""
 
 from __future__ import annotations
 
+import logging
+import time
+
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -50,6 +54,25 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+log = logging.getLogger(__name__)
+_SAID_EVERY = 60.0  # seconds between two log lines of one database outage
+_said_at = [float("-inf")]
+
+
+async def database_down(request: Request, exc: Exception) -> Response:
+    """The database did not answer (a restart, the network): 503 with the reason, and one
+    log line a minute, instead of a 500 and a traceback per request."""
+    now = time.monotonic()
+    if now - _said_at[0] >= _SAID_EVERY:
+        _said_at[0] = now
+        orig = getattr(exc, "orig", None) or exc
+        reason = " ".join(str(orig).strip().splitlines()[:1]) or type(orig).__name__
+        log.error("web view: database unavailable (%s)", reason)
+    return await http_error(
+        request, HTTPException(503, "the database is not answering: try again in a moment")
+    )
+
+
 ROUTES = [
     Route("/", pages.overview),
     Route("/stories/{story_id:int}", pages.story),
@@ -76,7 +99,7 @@ def create_app(view: View) -> Starlette:
     app = Starlette(
         routes=ROUTES,
         middleware=[Middleware(GuardMiddleware, guard=view.guard)],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, sa.exc.OperationalError: database_down},
     )
     app.state.view = view
     return app

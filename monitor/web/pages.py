@@ -94,7 +94,7 @@ class Moment:
 
 def story(request: Request) -> Response:
     view = view_of(request)
-    story_id = int(request.path_params["story_id"])
+    story_id = paging.path_id(request, "story_id", "story")
     with view.reading() as session:
         detail = app_stories.story_detail(session, story_id)
         if detail is None:
@@ -219,7 +219,7 @@ def digests(request: Request) -> Response:
 
 def digest(request: Request) -> Response:
     view = view_of(request)
-    digest_id = int(request.path_params["digest_id"])
+    digest_id = paging.path_id(request, "digest_id", "digest")
     with view.reading() as session:
         row = digest_rows.get_digest(session, digest_id)
         if row is None:
@@ -265,7 +265,7 @@ async def retry(request: Request) -> Response:
     own write transaction (the only write of the view)."""
     await form_checked(request)
     view = view_of(request)
-    delivery_id = int(request.path_params["delivery_id"])
+    delivery_id = paging.path_id(request, "delivery_id", "delivery")
 
     def queue() -> delivery_rows.DeliveryView | None:
         with session_scope(view.write) as session:

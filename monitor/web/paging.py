@@ -14,10 +14,32 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+# Row ids are INTEGER columns: PostgreSQL's hold 2**31 - 1 at most, and a larger number
+# in a URL names no row (it was a 500 from the driver's range check).
+MAX_ID = 2**31 - 1
+# Dates a page can use: a day before the first, or after the last, has no UTC time.
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
 
 def text(request: Request, name: str) -> str | None:
     got = request.query_params.get(name, "").strip()
+    if "\x00" in got:  # no column holds one (PostgreSQL refuses it in a query)
+        raise HTTPException(400, f"{name}: a NUL character is no part of any value")
     return got or None
+
+
+def _whole(raw: str) -> bool:
+    """Digits 0-9 only: ``isdigit`` also takes "²" and other digits ``int`` refuses."""
+    return raw.isascii() and raw.isdigit()
+
+
+def path_id(request: Request, name: str, what: str) -> int:
+    """A row id from the path; a number too large to be one names no row (404)."""
+    rid = int(request.path_params[name])
+    if rid > MAX_ID:
+        raise HTTPException(404, f"no {what} {rid}")
+    return rid
 
 
 def date(request: Request, name: str) -> datetime | None:
@@ -31,14 +53,21 @@ def parse_date(raw: str, name: str) -> datetime:
         at = datetime.fromisoformat(raw)
     except ValueError:
         raise HTTPException(400, f"{name}: {raw!r} is not a date (YYYY-MM-DD)") from None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    try:
+        utc = at.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 at +14:00 is before the first representable time
+        utc = None
+    if utc is None or not _EARLIEST <= utc <= _LATEST:
+        raise HTTPException(400, f"{name}: {raw!r} is out of range (years 1 to 9999)")
+    return at
 
 
 def number(request: Request, name: str, default: int, *, low: int = 1, high: int = 10**9) -> int:
     raw = text(request, name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not _whole(raw) or not low <= int(raw) <= high:
         raise HTTPException(400, f"{name}: expected a whole number from {low} to {high}")
     return int(raw)
 
@@ -53,7 +82,7 @@ def cursor(request: Request, name: str = "before") -> tuple[datetime, int] | Non
     if raw is None:
         return None
     at, sep, rid = raw.rpartition("~")
-    if not sep or not rid.isdigit():
+    if not sep or not _whole(rid) or int(rid) > MAX_ID:
         raise HTTPException(400, f"{name}: not a page cursor")
     return parse_date(at, name), int(rid)
 
@@ -66,7 +95,7 @@ def id_cursor(request: Request, name: str = "before") -> int | None:
     raw = text(request, name)
     if raw is None:
         return None
-    if not raw.isdigit():
+    if not _whole(raw) or int(raw) > MAX_ID:
         raise HTTPException(400, f"{name}: not a page cursor")
     return int(raw)
 

@@ -17,6 +17,7 @@ import sys
 import threading
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -565,56 +566,96 @@ def test_a_dotenv_file_that_is_not_utf8_is_named(run: Run, db: str, tmp_path: Pa
     )
 
 
-def test_sigterm_to_a_poll_gives_its_leases_back(tmp_path: Path) -> None:
-    """A service manager or `kill` ends `poll --once` mid-fetch: the command unwinds as on
-    Ctrl-C (one line, then the signal's own end) and gives the source back, so that the
-    next poll fetches it instead of skipping it until the lease expires."""
+@contextmanager
+def _answering_late() -> Iterator[tuple[int, threading.Event]]:
+    """A local HTTP server that takes a request and does not answer it while the test
+    runs: (its port, set when a request arrived)."""
     arrived, release = threading.Event(), threading.Event()
 
     class Hanging(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # a feed that does not answer
+        def _hang(self) -> None:
             arrived.set()
             release.wait(60)
-            self.send_response(304)
+            self.send_response(500)
             self.end_headers()
+
+        do_GET = do_POST = _hang
 
         def log_message(self, *args: object) -> None:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hanging)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    sources = tmp_path / "sources.yaml"
-    sources.write_text(
-        "sources:\n  - name: slow-wire\n"
-        f"    url: http://127.0.0.1:{server.server_address[1]}/feed.xml\n    kind: rss\n",
-        encoding="utf-8",
-    )
-    db = tmp_path / "poll.db"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
-    env = {k: v for k, v in env.items() if not k.startswith("MONITOR_")}
-    env |= {"MONITOR_HTTP__ALLOW_NETWORKS": '["127.0.0.1/32"]', "MONITOR_HTTP__JITTER": "0"}
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "--db", str(db), "--sources", str(sources),
-             "poll", "--once"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        assert arrived.wait(60), "the poll never reached the feed"
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        yield server.server_address[1], arrived
     finally:
         release.set()
         server.shutdown()
         server.server_close()
+
+
+def _terminated(args: list[str], tmp_path: Path, arrived: threading.Event, **env: str) -> str:
+    """``monitor args`` in a subprocess, sent SIGTERM once the server has its request;
+    its stderr, after checking that it ended by the signal without a traceback."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    full |= {"PYTHONPATH": str(ROOT), "HOME": str(tmp_path), **env}
+    full |= {"MONITOR_HTTP__ALLOW_NETWORKS": '["127.0.0.1/32"]', "MONITOR_HTTP__JITTER": "0"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=tmp_path, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert arrived.wait(60), "the request never reached the server"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
     text = err.decode()
     # it ends by the signal once unwound (a shell shows 143): a service manager sees a stop
     assert proc.returncode == -signal.SIGTERM, text
     assert text.strip().splitlines()[-1] == "monitor: terminated" and "Traceback" not in text
+    return text
+
+
+def test_sigterm_to_a_poll_gives_its_leases_back(tmp_path: Path) -> None:
+    """A service manager or `kill` ends `poll --once` mid-fetch: the command unwinds as on
+    Ctrl-C (one line, then the signal's own end) and gives the source back, so that the
+    next poll fetches it instead of skipping it until the lease expires."""
+    sources, db = tmp_path / "sources.yaml", tmp_path / "poll.db"
+    with _answering_late() as (port, arrived):
+        sources.write_text(
+            "sources:\n  - name: slow-wire\n"
+            f"    url: http://127.0.0.1:{port}/feed.xml\n    kind: rss\n",
+            encoding="utf-8",
+        )
+        _terminated(
+            ["--db", str(db), "--sources", str(sources), "poll", "--once"], tmp_path, arrived
+        )
     with sqlite3.connect(db) as conn:
         owner, until = conn.execute(
             "SELECT lease_owner, lease_until FROM source WHERE name = 'slow-wire'"
         ).fetchone()
     assert owner is None and until is None
+
+
+def test_sigterm_to_a_dispatch_gives_its_messages_back(tmp_path: Path) -> None:
+    """SIGTERM while a webhook hangs: the message the command claimed is given back at
+    once (the next dispatch sends it), not held until its lease expires."""
+    channels = tmp_path / "channels.yaml"
+    channels.write_text(
+        "channels:\n  - name: hook\n    type: webhook\n    url_env: HOOK_URL\n"
+        "    schedule: '0 8 * * *'\n    send_empty: true\n",
+        encoding="utf-8",
+    )
+    rules = tmp_path / "rules"  # rules that notify no channel of the shipped ones
+    rules.mkdir()
+    shutil.copy(ROOT / "rules" / "vocabulary.yaml", rules)
+    db = tmp_path / "out.db"
+    with _answering_late() as (port, arrived):
+        args = ["--db", str(db), "--rules", str(rules), "--channels", str(channels)]
+        _terminated(
+            [*args, "digest", "send"], tmp_path, arrived, HOOK_URL=f"http://127.0.0.1:{port}/in"
+        )
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT status, lease_owner, lease_until FROM delivery").fetchall()
+    assert rows and all(owner is None and until is None for _, owner, until in rows), rows
 
 
 def test_a_term_pattern_that_runs_past_the_timeout_is_named_once(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
@@ -186,3 +187,39 @@ def test_time_based_rules_fire_on_silence_without_new_articles(
     assert count(engine, Alert, stale) == 3  # each of the three sources went quiet
     asyncio.run(daemon.evaluate_job())
     assert count(engine, Alert, stale) == 3  # and it is said once, not at every tick
+
+
+def test_a_database_outage_is_one_line_then_one_when_it_is_back(
+    tmp_path: Path, engine: Engine, rules_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A PostgreSQL restart made every job of every tick log a traceback (thousands of
+    lines a minute). Now: one line when the database stops answering, one when it is
+    back, the jobs going on meanwhile, and no traceback."""
+    daemon = make_daemon(tmp_path, engine, rules_dir, "http://127.0.0.1:9/")
+    answers = iter([False, False, False, True])
+
+    async def job() -> None:
+        if not next(answers):
+            raise sa.exc.OperationalError(
+                "SELECT 1", {}, Exception("connection refused\n\tIs the server running?")
+            )
+
+    tracked = daemon._tracked(job)
+
+    async def ticks() -> None:
+        for _ in range(4):
+            await tracked()
+
+    with caplog.at_level("DEBUG", logger="monitor"):
+        asyncio.run(ticks())
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "monitor.daemon"]
+    errors = [m for level, m in said if level == "ERROR"]
+    assert errors == [
+        "database unavailable (connection refused): the jobs go on trying; /readyz answers"
+        " 503 until it is back"
+    ]
+    assert [m for level, m in said if level == "WARNING"][-1].startswith(
+        "database available again after"
+    )
+    assert not any(r.exc_info for r in caplog.records)
+    assert daemon.counters.failed == 3

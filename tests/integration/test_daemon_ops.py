@@ -576,6 +576,27 @@ def test_readiness_fails_on_a_database_behind_the_code(tmp_path: Path) -> None:
     engine.dispose()
 
 
+def test_metrics_are_scraped_while_the_database_is_down() -> None:
+    """A scrape during a database outage gave 500, and Prometheus lost every metric of
+    the process for as long as it lasted; now the process's own metrics come, with
+    monitor_database_up 0, and the outbox gauges are left out."""
+    from monitor.probes import Liveness, app
+
+    down = sa.create_engine("postgresql+psycopg://u@127.0.0.1:1/x")  # nothing listens there
+
+    async def scrape() -> tuple[int, str, int]:
+        transport = httpx.ASGITransport(app=app(down, Liveness(10)))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            metrics = await c.get("/metrics")
+            return metrics.status_code, metrics.text, (await c.get("/readyz")).status_code
+
+    status, text, ready = asyncio.run(scrape())
+    assert status == 200 and ready == 503
+    assert "monitor_database_up 0.0" in text and "monitor_polls_total" in text
+    assert "monitor_outbox_messages" not in text
+    down.dispose()
+
+
 def test_deployment_files_use_the_probes() -> None:
     k8s = (ROOT / "deploy" / "k8s" / "monitor.yaml").read_text(encoding="utf-8")
     assert "livenessProbe" in k8s and "/healthz" in k8s

@@ -140,3 +140,65 @@ def test_read_engine_on_postgresql_refuses_writes(pg_engine: sa.Engine, pg_url: 
         with pytest.raises(sa.exc.InternalError, match="read-only transaction"):
             conn.exec_driver_sql("DELETE FROM alert")
     read.dispose()
+
+
+ODD = [
+    "/stories/" + "9" * 30,
+    "/stories/2147483648",  # past PostgreSQL's INTEGER: the driver's range error was a 500
+    "/digests/" + "9" * 30,
+    "/api/stories/9223372036854775808",
+    "/api/digests/" + "9" * 30,
+    "/?before=2026-01-01T00:00:00~" + "9" * 30,
+    "/digests?before=" + "9" * 30,
+    "/deliveries?before=2147483648",
+    "/api/stories?limit=%C2%B2",  # "²": isdigit() says yes, int() says no
+    "/api/facts?limit=²",
+    "/deliveries?before=²",
+    "/facts?since=0001-01-01T00:00:00%2B14:00",  # before the first representable UTC time
+    "/facts?until=9999-12-31T23:59:59-14:00",
+    "/api/stories?since=0001-01-01T00:00:00%2B14:00",
+    "/?before=0001-01-01T00:00:00%2B14:00~1",
+    "/facts?entity=%00",  # PostgreSQL refuses a NUL in any value: a 500 there
+    "/digests?channel=%00",
+    "/api/facts?entity=%00",
+]
+
+
+@pytest.mark.parametrize("url", ODD)
+def test_odd_numbers_dates_and_characters_are_the_clients_mistake(db: str, url: str) -> None:
+    c = client_for(view_of(db))
+    r = c.get(url)
+    c.close()
+    assert r.status_code in (400, 404), (url, r.status_code, r.text[:300])
+    if url.startswith("/api/"):
+        assert r.json()["error"]
+
+
+def test_a_backtest_to_the_last_day_is_refused_not_an_error(db: str) -> None:
+    c = client_for(view_of(db))
+    form = HTMLParser(c.get("/rules").text).css_first("form.filters input[name=csrf]")
+    assert form is not None
+    r = c.post(
+        "/rules/backtest",
+        data={"csrf": form.attributes["value"], "rule": "new-qwen-model",
+              "since": "0001-01-01", "until": "9999-12-31"},
+    )  # fmt: skip
+    c.close()
+    assert r.status_code == 400 and "out of range" in r.text
+
+
+def test_a_database_that_does_not_answer_is_503_not_a_traceback(
+    db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    view = view_of(db)
+    down = sa.create_engine("postgresql+psycopg://u@127.0.0.1:1/x")  # nothing listens there
+    view.read = view.write = down
+    c = client_for(view)
+    with caplog.at_level("ERROR"):
+        pages = [c.get("/"), c.get("/facts"), c.get("/api/stories")]
+    c.close()
+    down.dispose()
+    assert [p.status_code for p in pages] == [503, 503, 503]
+    assert "not answering" in pages[0].text and "not answering" in pages[2].json()["error"]
+    said = [r for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert len(said) <= 1 and not any(r.exc_info for r in caplog.records)

@@ -10,11 +10,12 @@ from datetime import timedelta
 import pytest
 from pydantic import SecretStr
 
+from monitor.errors import DeliveryError
 from monitor.net.redact import redact_url, scrub
 from monitor.notify.channels import Channel
 from monitor.notify.compose import compose
 from monitor.notify.digest import build_digest
-from monitor.notify.message import OutboundMessage, RecipientResult, SendResult
+from monitor.notify.message import OutboundMessage, RecipientResult, SendResult, result_from_error
 from monitor.notify.news import DigestNews
 from monitor.notify.notifier import backoff, retry_delay
 from monitor.notify.textsafe import one_line, safe_link, slack_escape, slack_link
@@ -51,6 +52,14 @@ def test_a_result_aggregates_its_recipients() -> None:
     both = SendResult("m", (ok, later, never))
     assert both.retry_after == 30 and both.recipients("permanent") == ("c",)
     assert both.error == "b: smtp_451: busy; c: smtp_550: no such user"
+
+
+def test_a_delivery_error_names_its_kind_once() -> None:
+    """The outbox row read "hook: connect_refused: connect_refused: 127.0.0.1: ..."."""
+    failed = result_from_error(
+        replace(MSG, recipients=()), DeliveryError("connect_refused", "127.0.0.1: refused")
+    )
+    assert failed.error == f"{MSG.channel}: connect_refused: 127.0.0.1: refused"
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
