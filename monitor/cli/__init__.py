@@ -2,11 +2,11 @@
 
 Listings take ``--json`` and then print exactly one JSON array on stdout; logs go to
 stderr. Exit codes: 0 ok, 1 an error with a one-line cause, 2 bad usage, 130 interrupted
-(Ctrl-C); on SIGTERM the command unwinds as on Ctrl-C, says "terminated" and ends by
-the signal (a shell shows 143). No command ends
-in a traceback: a user mistake or a fault of the environment (a bad setting, a closed
-pipe, a corrupt, read-only or full database) is one line naming the cause; anything else
-is one line too, with the traceback under ``-v``.
+(Ctrl-C); on SIGTERM the command unwinds as on Ctrl-C, says "terminated" and ends by the
+signal (a shell shows 143). No command ends in a traceback: a user mistake or a fault of
+the environment (a bad setting, a closed pipe, a corrupt, read-only or full database) is
+one line naming the cause; anything else is one line too, with the traceback under
+``-v``.
 """
 
 from __future__ import annotations
