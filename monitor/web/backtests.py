@@ -126,8 +126,18 @@ class Backtests:
             return self._jobs.get(job_id)
 
     def close(self) -> None:
-        """Drop what has not started; a replay under way ends on its own (it only reads)."""
+        """Drop what has not started and stop the worker: a replay under way only reads,
+        and left running it outlived the server (a stopped `monitor serve` left its
+        worker behind, its parent gone)."""
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        if pool is None:
+            return
+        # the executor offers no way to stop a running call (before Python 3.14's
+        # terminate_workers): its processes are ended directly
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(5)

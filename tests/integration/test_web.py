@@ -6,9 +6,11 @@ import contextlib
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -368,6 +370,19 @@ def test_only_the_newest_backtests_are_kept_and_a_waiting_one_is_dropped() -> No
     assert first.future.result(timeout=60).drafts == []
     assert third.future.result(timeout=60).facts is None and fourth.future.result(timeout=60)
     jobs.close()
+
+
+def test_closing_the_backtests_stops_a_replay_under_way() -> None:
+    """`monitor serve` stopped while a backtest ran left its worker process running, its
+    parent gone; closing now ends it."""
+    jobs = Backtests()  # the real worker process
+    forever = cast(Callable[..., Replayed], time.sleep)  # picklable, and runs long enough
+    job = jobs.start("r", since=None, until=None, form={}, run=forever, args=(600,))
+    processes = list(getattr(jobs._pool, "_processes", {}).values())
+    assert processes and all(p.is_alive() for p in processes)
+    jobs.close()
+    assert not any(p.is_alive() for p in processes)
+    assert job.future.done()
 
 
 def test_every_post_needs_the_csrf_token(client: Client) -> None:
