@@ -47,6 +47,8 @@ from monitor.store import workers
 from monitor.store.alerts import raise_operator_alert
 from monitor.store.db import daemon_lock, session_scope, shown_url
 
+RETENTION_RETRY = 3600.0  # seconds: how soon a retention run that failed is tried again
+
 log = logging.getLogger(__name__)
 
 ChannelLoader = Callable[[], tuple[Channel, ...]]
@@ -79,6 +81,7 @@ class Daemon:
         self._running: set[asyncio.Task[Any]] = set()
         # when the database stopped answering (monotonic seconds), while it does not
         self._database_lost: float | None = None
+        self._pruned_at: float | None = None  # the last retention run that succeeded
         self.fetcher: Fetcher | None = None
         self._report_rule_problems(rulebook.last_outcome.problems)
 
@@ -218,8 +221,15 @@ class Daemon:
         await self.dispatcher.drain()
 
     async def retention_job(self) -> None:
+        """Prune once per MONITOR_RETENTION__INTERVAL. The job is looked at more often
+        (RETENTION_RETRY): a run that failed (the database was down) is tried again
+        within the hour, not a whole interval later."""
+        every = self.settings.retention.interval
+        if self._pruned_at is not None and time.monotonic() - self._pruned_at < every:
+            return
         # one worker's run is enough, but two at once only find less to delete
         await asyncio.to_thread(retention.prune, self.pipeline)
+        self._pruned_at = time.monotonic()
 
     def _tracked(self, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
         """A job whose task the shutdown can wait for, and that ends quietly when it is
@@ -308,7 +318,7 @@ class Daemon:
                 retention=self._tracked(self.retention_job),
                 reload_interval=self.settings.rules.reload_interval,
                 dispatch_interval=self.settings.delivery.interval,
-                retention_interval=self.settings.retention.interval,
+                retention_interval=min(self.settings.retention.interval, RETENTION_RETRY),
                 counters=self.counters,
             )
             log.info(

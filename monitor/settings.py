@@ -203,7 +203,8 @@ class RetentionSettings(BaseModel):
         86400.0,
         gt=0,
         description="Seconds between the daemon's retention runs; the first runs a minute "
-        "after start (or one interval, if shorter).",
+        "after start (or one interval, if shorter), and a run that failed is tried again "
+        "within the hour.",
     )
 
 

@@ -223,3 +223,31 @@ def test_a_database_outage_is_one_line_then_one_when_it_is_back(
     )
     assert not any(r.exc_info for r in caplog.records)
     assert daemon.counters.failed == 3
+
+
+def test_a_retention_run_that_failed_is_tried_again_within_the_hour(
+    tmp_path: Path, engine: Engine, rules_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retention job ran once a day: a run that met a database outage waited a whole
+    day. It is looked at every hour now, and prunes once per interval."""
+    from monitor import daemon as daemon_mod
+
+    d = make_daemon(tmp_path, engine, rules_dir, "http://127.0.0.1:9/")
+    outcomes = iter(["down", "ok", "ok"])
+    ran: list[str] = []
+
+    def prune(_: object) -> None:
+        outcome = next(outcomes)
+        ran.append(outcome)
+        if outcome == "down":
+            raise sa.exc.OperationalError("DELETE", {}, Exception("connection refused"))
+
+    from monitor.app import retention
+
+    monkeypatch.setattr(retention, "prune", prune)  # the module the daemon calls it from
+    with pytest.raises(sa.exc.OperationalError):
+        asyncio.run(d.retention_job())  # the outage: nothing counted as done
+    asyncio.run(d.retention_job())  # the next look (within the hour) prunes
+    asyncio.run(d.retention_job())  # and the one after waits for the interval
+    assert ran == ["down", "ok"]
+    assert daemon_mod.RETENTION_RETRY <= 3600 < d.settings.retention.interval
