@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from datetime import timedelta
+
+import sqlalchemy as sa
 
 from monitor.app import metrics
 from monitor.app.batches import BatchReport, store_batch
@@ -101,6 +103,7 @@ async def poll_due(
     tick: the next tick goes on); the polls under way are awaited. ``on_done`` hears of
     each poll as it ends (the command line's progress).
     """
+    _give_back_owed(rt)
     if all_sources:
         claims = _claim(rt, None, all_sources=True)
 
@@ -168,19 +171,53 @@ async def poll_source(
             with session_scope(rt.engine) as session:
                 sources_store.give_back(session, spec.name, token=token)
         raise
+    except sa.exc.OperationalError:
+        # The database stopped answering (a restart): no source's fault, and nothing can
+        # be recorded now. The daemon says so once; the source is given back as soon as
+        # the database answers.
+        _owe(rt, spec.name, token)
+        raise
     except MonitorError as exc:
-        _record_failure(rt, spec, exc, report, token)
+        with _owing(rt, spec.name, token):
+            _record_failure(rt, spec, exc, report, token)
     except Exception as exc:
-        # a bug or a database fault must not take the other sources down with it, nor
-        # leave this one retried at every lease expiry with nothing recorded
+        # a bug must not take the other sources down with it, nor leave this one retried
+        # at every lease expiry with nothing recorded
         log.exception("source %s: unexpected error", spec.name)
         wrapped = MonitorError(f"internal error: {type(exc).__name__}: {exc}")
-        _record_failure(rt, spec, wrapped, report, token, kind="internal")
+        with _owing(rt, spec.name, token):
+            _record_failure(rt, spec, wrapped, report, token, kind="internal")
     finally:
         if renewal is not None:
             renewal.cancel()
     _observe(report, time.perf_counter() - started)
     return report
+
+
+def _owe(rt: Runtime, name: str, token: int | None) -> None:
+    if token is not None:
+        rt.owed_back[name] = token
+
+
+@contextlib.contextmanager
+def _owing(rt: Runtime, name: str, token: int | None) -> Iterator[None]:
+    """Recording a poll's failure needs the database: if it is gone, the source is owed
+    back instead of held until its lease expires."""
+    try:
+        yield
+    except sa.exc.OperationalError:
+        _owe(rt, name, token)
+        raise
+
+
+def _give_back_owed(rt: Runtime) -> None:
+    """Give back the sources an outage left leased to this worker (before claiming
+    anew, so that they are due again at once); raises while the database is still away."""
+    for name, token in list(rt.owed_back.items()):
+        with session_scope(rt.engine) as session:
+            sources_store.give_back(session, name, token=token)
+        del rt.owed_back[name]
+        log.info("source %s given back after the database came back", name)
 
 
 def _before_fetch(rt: Runtime, spec: SourceSpec) -> tuple[Validators, frozenset[str]]:

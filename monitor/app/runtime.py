@@ -43,6 +43,10 @@ class Runtime:
     rng: random.Random = field(default_factory=random.Random)
     channels: tuple[Channel, ...] = ()  # where digests and alerts go (the channels file)
     _store: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    # Sources whose poll the database's going away cut short, by name with their lease
+    # token: given back as soon as it answers again (``polling``), not held until the
+    # lease expires.
+    owed_back: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     _store_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:

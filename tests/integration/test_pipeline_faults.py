@@ -171,3 +171,36 @@ def test_a_poll_stores_off_the_event_loop(engine: Engine, monkeypatch: Any) -> N
     (report,) = asyncio.run(scenario())
     assert released_in_time == [True]
     assert report.new == 1 and report.error is None
+
+
+def test_a_poll_the_database_cut_short_gives_its_source_back_when_it_answers(
+    engine: Engine, monkeypatch: Any
+) -> None:
+    """A PostgreSQL restart under a poll left its source leased to this worker for the
+    rest of the lease (~4 minutes), skipped by every tick meanwhile. Now the source is
+    owed back, and given back by the first poll after the database answers again."""
+    import sqlalchemy as sa
+
+    from monitor.app import polling
+
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    pipe.sync_sources(specs()[1:])  # "good"
+    real = polling._store_poll
+
+    def restarted(*args: Any) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("terminating connection"))
+
+    monkeypatch.setattr(polling, "_store_poll", restarted)
+    with contextlib.suppress(sa.exc.OperationalError):
+        asyncio.run(pipe.poll_due(Flaky()))  # type: ignore[arg-type]
+    with session_scope(engine) as s:
+        row = sources_store.by_name(s, "good")
+        assert row is not None and row.lease_owner == pipe.worker  # held: nothing could be written
+    assert set(pipe.owed_back) == {"good"}
+    monkeypatch.setattr(polling, "_store_poll", real)  # the database answers again
+    reports = asyncio.run(pipe.poll_due(Flaky()))  # type: ignore[arg-type]
+    assert [r.source for r in reports] == ["good"] and reports[0].new == 1  # polled at once
+    assert pipe.owed_back == {}
+    with session_scope(engine) as s:
+        row = sources_store.by_name(s, "good")
+        assert row is not None and row.lease_owner is None and row.error_count == 0
