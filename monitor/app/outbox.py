@@ -92,6 +92,11 @@ class Dispatcher:
     # ------------------------------------------------------------------ one round
 
     def claim(self, *, limit: int | None = None, ids: Sequence[int] | None = None) -> list[Claimed]:
+        if not self.rt.channels and not self._notifiers:
+            # No channels file here: this worker cannot send anything, and claiming would
+            # only spend the messages' tries (one of several daemons started without it)
+            # until they are dead-lettered; a worker that has the channels sends them.
+            return []
         d = self.rt.settings.delivery
         with session_scope(self.rt.engine) as session:
             return deliveries.claim_due(

@@ -520,3 +520,29 @@ def test_channels_list_check_and_rules_routing(
     assert lacking.returncode == 1
     assert lacking.stdout.startswith(f"{rules / 'r.yaml'}:") and "'desk-emial'" in lacking.stdout
     assert f"1 rule notification(s) name a channel {good} lacks" in lacking.stderr
+
+
+def test_a_worker_without_channels_leaves_the_outbox_to_those_that_have_them(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """One of several daemons started without a channels file claimed every message,
+    failed it as "not configured" and spent its tries until it was dead-lettered, while
+    a worker with the channels could have sent it. It claims nothing now."""
+    with smtp_sink() as (port, _):
+        pipe = pipeline(engine, tmp_path, port, "http://127.0.0.1:9/slack")
+        now = pipe.clock()
+        with session_scope(engine) as s:
+            deliveries.enqueue(
+                s,
+                [deliveries.NewDelivery(
+                    "k1", "digest", None, "desk-email", "analyst@example.com", 1, 1,
+                    "<m1@monitor>", {"subject": "s", "text": "t", "html": "<p>t</p>"},
+                )],
+                now=now,
+            )  # fmt: skip
+        bare = Pipeline(pipe.settings, engine, pipe.rules)  # no channels file
+        assert Dispatcher(bare).claim() == []
+        (row,) = rows(engine)
+        assert row.attempts == 0 and row.lease_owner is None and row.status == "pending"
+        claimed = Dispatcher(pipe).claim()  # a worker with the channels file takes it
+        assert [c.channel for c in claimed] == ["desk-email"]
