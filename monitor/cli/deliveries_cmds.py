@@ -9,7 +9,7 @@ import click
 from monitor.cli.base import JSON_OPTION, command, echo, emit_json, state
 from monitor.cli.digest_cmds import dispatch, print_outcomes
 from monitor.cli.root import group, with_defaults_of
-from monitor.errors import MonitorError
+from monitor.errors import ConfigError, MonitorError
 
 deliveries = group(
     "deliveries",
@@ -76,7 +76,14 @@ def deliveries_dispatch(as_json: bool) -> None:
     """Send every message that is due now and exit; exit 1 when one failed."""
     from monitor.app.outbox import Dispatcher
 
-    outcomes = dispatch(Dispatcher(state().pipeline(sending=True)))
+    pipe = state().pipeline(sending=True)
+    if not pipe.channels:
+        # without one no message can be sent, and none is claimed (Dispatcher.claim)
+        raise ConfigError(
+            "no channels file: nothing can be sent (set MONITOR_CHANNELS_FILE or pass"
+            " --channels FILE; see `monitor channels`)"
+        )
+    outcomes = dispatch(Dispatcher(pipe))
     print_outcomes(outcomes, as_json)
     if any(o.status != "sent" for o in outcomes):
         raise click.exceptions.Exit(1)

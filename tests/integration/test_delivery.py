@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +35,7 @@ from monitor.settings import Settings
 from monitor.store import deliveries
 from monitor.store.db import session_scope
 from tests.conftest import ROOT, RULES
+from tests.integration.conftest import Result
 
 Run = Any
 
@@ -546,3 +547,13 @@ def test_a_worker_without_channels_leaves_the_outbox_to_those_that_have_them(
         assert row.attempts == 0 and row.lease_owner is None and row.status == "pending"
         claimed = Dispatcher(pipe).claim()  # a worker with the channels file takes it
         assert [c.channel for c in claimed] == ["desk-email"]
+
+
+def test_dispatch_without_a_channels_file_says_so(
+    run: Callable[..., Result], tmp_path: Path
+) -> None:
+    out = run("--db", str(tmp_path / "x.db"), "deliveries", "dispatch", db=None, cwd=tmp_path)
+    assert out.returncode == 1
+    assert out.stderr.strip().endswith("monitor: error: no channels file: nothing can be sent"
+                                       " (set MONITOR_CHANNELS_FILE or pass --channels FILE;"
+                                       " see `monitor channels`)")  # fmt: skip
