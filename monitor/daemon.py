@@ -247,7 +247,7 @@ class Daemon:
             except sa.exc.OperationalError as exc:
                 self._database_unavailable(exc)
             else:
-                self._database_answers()
+                await self._database_answers()
             finally:
                 self._running.discard(task)
 
@@ -268,12 +268,17 @@ class Daemon:
             _first_line(exc),
         )
 
-    def _database_answers(self) -> None:
-        if self._database_lost is not None:
-            log.warning(
-                "database available again after %.0f s", time.monotonic() - self._database_lost
-            )
-            self._database_lost = None
+    async def _database_answers(self) -> None:
+        """After a job that ended well: the end of an outage, if one was on. Some jobs
+        need no database (a reload of unchanged files), so it is asked, off the loop."""
+        if self._database_lost is None:
+            return
+        try:
+            await asyncio.to_thread(_ping, self.pipeline.engine)
+        except sa.exc.DBAPIError:
+            return
+        log.warning("database available again after %.0f s", time.monotonic() - self._database_lost)
+        self._database_lost = None
 
     def reload_all(self) -> None:
         """SIGHUP: sources, rules and channels, now."""
@@ -393,3 +398,8 @@ def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip()
     return " ".join(text.splitlines()[0].split()) if text else type(orig).__name__
+
+
+def _ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
