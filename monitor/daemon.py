@@ -45,7 +45,7 @@ from monitor.scheduler import Counters, build_scheduler
 from monitor.settings import Settings
 from monitor.store import workers
 from monitor.store.alerts import raise_operator_alert
-from monitor.store.db import daemon_lock, session_scope, shown_url
+from monitor.store.db import daemon_lock, driver_reason, session_scope, shown_url
 
 RETENTION_RETRY = 3600.0  # seconds: how soon a retention run that failed is tried again
 
@@ -259,13 +259,13 @@ class Daemon:
         tick; the jobs go on trying at their pace and the daemon keeps running."""
         self.counters.failed += 1
         if self._database_lost is not None:
-            log.debug("database still unavailable: %s", _first_line(exc))
+            log.debug("database still unavailable: %s", driver_reason(exc))
             return
         self._database_lost = time.monotonic()
         log.error(
             "database unavailable (%s): the jobs go on trying; /readyz answers 503 until"
             " it is back",
-            _first_line(exc),
+            driver_reason(exc),
         )
 
     async def _database_answers(self) -> None:
@@ -391,13 +391,6 @@ class Daemon:
                 sources,
                 messages,
             )
-
-
-def _first_line(exc: BaseException) -> str:
-    """A driver error's reason on one line, without SQLAlchemy's statement and link."""
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip()
-    return " ".join(text.splitlines()[0].split()) if text else type(orig).__name__
 
 
 def _ping(engine: Engine) -> None:

@@ -126,7 +126,7 @@ def _refused_host(allow_networks: list[str]) -> Callable[[str], str | None]:
     link-local address written as such), or None: such a channel's messages would all be
     dead-lettered. Names are not resolved here; the guard resolves them at send time."""
     from monitor.errors import FetchError
-    from monitor.net.guard import AddressPolicy, check_url
+    from monitor.net.guard import AddressPolicy, check_url, names_an_address
 
     policy = AddressPolicy(allow_networks)
 
@@ -138,7 +138,7 @@ def _refused_host(allow_networks: list[str]) -> Callable[[str], str | None]:
                 return None
             # said with the host or the guard's reason alone: the URL is a credential
             host = _host(url)
-            if host is not None and (_is_ip(host) or host == "localhost"):
+            if host is not None and names_an_address(host):
                 return (
                     f"points at {host}, which the senders refuse (not a public address): its"
                     " messages would be dead-lettered; admit it with"
@@ -160,13 +160,3 @@ def _host(url: str) -> str | None:
         return httpx.URL(url).host or None
     except (httpx.InvalidURL, ValueError):
         return None
-
-
-def _is_ip(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return False
-    return True

@@ -128,6 +128,13 @@ def check_url(url: str, policy: AddressPolicy) -> httpx.URL:
     return parsed
 
 
+def names_an_address(host: str) -> bool:
+    """Whether ``host`` is an IP address (in any form a resolver reads as one) or
+    localhost: a host the address policy refuses or admits as such, whatever the rest of
+    the URL (``monitor channels check`` says so in those words)."""
+    return _literal_ip(host) is not None or _is_localhost(host)
+
+
 def _is_localhost(host: str) -> bool:
     name = host.rstrip(".").lower()
     return name in ("localhost", "localhost.localdomain") or name.endswith(".localhost")

@@ -47,6 +47,14 @@ WAL_AUTOCHECKPOINT = 10_000
 _SECRET_KEYS = frozenset({"password", "sslpassword"})
 
 
+def driver_reason(exc: BaseException) -> str:
+    """A database error's reason on one line: the driver's first line, without
+    SQLAlchemy's statement, parameters and link (log lines of an outage)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    return " ".join(text.splitlines()[0].split()) if text else type(orig).__name__
+
+
 def _said(url: str) -> str:
     """A URL as given, for a message about it: its password masked, even when the URL
     does not parse (the user needs to see what they wrote, not the secret in it)."""

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from monitor.store.db import driver_reason
 from monitor.web import api, metric_page, pages, rules_page
 from monitor.web.security import AUTH_COOKIE, SESSION_AGE, GuardMiddleware, form_checked, safe_next
 from monitor.web.templating import STATIC, compile_all
@@ -65,9 +66,7 @@ async def database_down(request: Request, exc: Exception) -> Response:
     now = time.monotonic()
     if now - _said_at[0] >= _SAID_EVERY:
         _said_at[0] = now
-        orig = getattr(exc, "orig", None) or exc
-        reason = " ".join(str(orig).strip().splitlines()[:1]) or type(orig).__name__
-        log.error("web view: database unavailable (%s)", reason)
+        log.error("web view: database unavailable (%s)", driver_reason(exc))
     return await http_error(
         request, HTTPException(503, "the database is not answering: try again in a moment")
     )
