@@ -381,10 +381,24 @@ class Daemon:
             await asyncio.wait(late)
 
     def _release(self) -> None:
-        sources = polling.release_leases(self.pipeline)
-        messages = self.dispatcher.release()
-        with session_scope(self.pipeline.engine) as session:
-            workers.forget(session, worker=self.pipeline.worker)
+        try:
+            sources = polling.release_leases(self.pipeline)
+            messages = self.dispatcher.release()
+            with session_scope(self.pipeline.engine) as session:
+                workers.forget(session, worker=self.pipeline.worker)
+        except sa.exc.DBAPIError as exc:
+            # stopped during an outage: the stop is still clean (exit 0, the servers shut
+            # down); what this worker holds comes free when its leases expire
+            s = self.settings
+            log.warning(
+                "stopping without giving back this worker's leases: database unavailable"
+                " (%s); other workers take its sources within %.0f s and its claimed"
+                " messages within %.0f s",
+                driver_reason(exc),
+                s.schedule.lease,
+                s.delivery.lease,
+            )
+            return
         if sources or messages:
             log.info(
                 "released %d source lease(s) and %d claimed message(s) for other workers",

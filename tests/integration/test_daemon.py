@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -239,6 +240,49 @@ def test_a_database_outage_is_one_line_then_one_when_it_is_back(
     assert len(back) == 1 and back[0].startswith("database available again after")
     assert not any(r.exc_info for r in caplog.records)
     assert daemon.counters.failed == 2
+
+
+def test_a_stop_during_a_database_outage_is_clean_and_says_what_stays_held(
+    tmp_path: Path, engine: Engine, rules_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGTERM while the database did not answer: giving back the leases failed and the
+    whole command ended as an error (exit 1), the servers not shut down. Now the stop is
+    clean and one line says what stays held, and for how long."""
+    down = [False]
+
+    @sa.event.listens_for(engine, "do_connect")
+    def refuse(*_: object) -> None:
+        if down[0]:
+            raise sqlite3.OperationalError("unable to open database file")
+
+    async def scenario(base_url: str) -> None:
+        daemon = make_daemon(tmp_path, engine, rules_dir, base_url)
+        stop = asyncio.Event()
+        original = daemon.poll_job
+
+        async def poll_then_lose_the_database() -> None:
+            await original()
+            down[0] = True
+            engine.dispose()  # no connection left open: each new one is refused
+            stop.set()
+
+        daemon.poll_job = poll_then_lose_the_database  # type: ignore[method-assign]
+        await asyncio.wait_for(daemon.run(stop), timeout=60)
+
+    try:
+        with serve_directory(SEEDS) as base_url, caplog.at_level("INFO", logger="monitor"):
+            asyncio.run(scenario(base_url))
+    finally:
+        sa.event.remove(engine, "do_connect", refuse)
+    said = [r.getMessage() for r in caplog.records if r.name == "monitor.daemon"]
+    held = [m for m in said if m.startswith("stopping without giving back")]
+    assert held == [
+        "stopping without giving back this worker's leases: database unavailable (unable to"
+        " open database file); other workers take its sources within 240 s and its claimed"
+        " messages within 120 s"
+    ], said
+    assert said[-1].startswith("monitor stopped at")
+    assert not any(r.exc_info for r in caplog.records)
 
 
 def test_a_retention_run_that_failed_is_tried_again_within_the_hour(
