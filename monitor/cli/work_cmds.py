@@ -250,10 +250,12 @@ def demo(seeds: Path | None) -> None:
     elapsed = (datetime.now(UTC) - started).total_seconds()
     echo(f"\nHTML digest: {html}", err=True)
     shown = shown_database(settings.db_url) or settings.db_url  # the engine parsed it
-    echo(f"database: {shown}  (browse it: monitor --db {shown} stories)", err=True)
+    # with a password masked the URL shown would not open: the hint names the option
+    db = shown if shown == settings.db_url else "URL (your --db)"
+    echo(f"database: {shown}  (browse it: monitor --db {db} stories)", err=True)
     echo(f"demo finished in {elapsed:.1f} s", err=True)
     echo(
-        f"\nView it in a browser: monitor serve --db {shown}\n"
+        f"\nView it in a browser: monitor serve --db {db}\n"
         "  then open http://127.0.0.1:8080/ (Ctrl-C stops it)",
         err=True,
     )

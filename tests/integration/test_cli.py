@@ -381,6 +381,20 @@ def test_demo_leaves_the_configured_database_alone(
     assert "monitor-demo-" in shown and str(tmp_path / "cli.db") not in shown
 
 
+def test_the_demo_on_a_database_with_a_password_hints_at_the_option_not_a_mask(
+    run: Callable[..., Result], pg_url: str
+) -> None:
+    """`demo --db URL` with a password: the hints to browse it printed the masked URL,
+    which does not open. They name the option instead; the password is never printed."""
+    url = pg_url.replace("://postgres@", "://postgres:s3cret@", 1)
+    assert "s3cret" in url  # trust authentication takes any password
+    demo = run("--db", url, "demo", db=None)
+    assert demo.returncode == 0, demo.stderr
+    assert "s3cret" not in demo.stderr + demo.stdout
+    assert "browse it: monitor --db URL (your --db) stories" in demo.stderr
+    assert "monitor serve --db URL (your --db)" in demo.stderr
+
+
 def test_a_database_url_is_printed_without_its_password() -> None:
     from monitor.cli.base import shown_database
 
