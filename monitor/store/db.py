@@ -152,7 +152,19 @@ def _make_engine(url: str, busy_timeout_ms: int, cache_mb: int, mmap_mb: int) ->
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=_postgres_args(url))
+
+
+# Seconds to wait for PostgreSQL to accept a connection (libpq's connect_timeout), unless
+# the URL names its own: a server whose packets are dropped would otherwise hold a job, or
+# the daemon's stop, for the system's TCP timeout (about two minutes), past a service
+# manager's grace period.
+CONNECT_TIMEOUT = 10
+
+
+def _postgres_args(url: str) -> dict[str, Any]:
+    named = "connect_timeout" in sa.engine.make_url(url).query
+    return {} if named else {"connect_timeout": CONNECT_TIMEOUT}
 
 
 def make_read_engine(url: str, *, busy_timeout_ms: int = 5000, cache_mb: int = 32) -> Engine:
@@ -165,7 +177,7 @@ def make_read_engine(url: str, *, busy_timeout_ms: int = 5000, cache_mb: int = 3
     """
     if not url.startswith("sqlite"):
         try:
-            engine = sa.create_engine(url, pool_pre_ping=True)
+            engine = sa.create_engine(url, pool_pre_ping=True, connect_args=_postgres_args(url))
         except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
             raise StoreError(f"bad database URL {_said(url)!r}: {exc}") from exc
 

@@ -650,3 +650,47 @@ def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
     )
     problems = [ln for ln in out.stderr.splitlines() if "monitor.service" in ln]
     assert not problems, out.stderr
+
+
+def test_a_postgresql_server_that_never_answers_is_given_up_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that takes the connection and never answers (a host whose packets are
+    dropped behaves alike until the system's TCP timeout): connecting waited for ever,
+    and a daemon stopped then outlived its service manager's grace. Both engines give up
+    after CONNECT_TIMEOUT, unless the URL names its own."""
+    from monitor.store import db
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    taken: list[socket.socket] = []
+
+    def take() -> None:
+        with suppress(OSError):
+            while True:
+                taken.append(listener.accept()[0])
+
+    threading.Thread(target=take, daemon=True).start()
+    monkeypatch.setattr(db, "CONNECT_TIMEOUT", 1)
+    outcome: list[str] = []
+
+    def connect(url: str, make: Callable[[str], Engine]) -> None:
+        try:
+            with make(url).connect():
+                outcome.append("connected")
+        except sa.exc.OperationalError as exc:
+            outcome.append(str(exc.orig))
+
+    url = f"postgresql+psycopg://monitor@127.0.0.1:{port}/monitor"
+    try:
+        for case, make in ((url, db.make_engine), (url, db.make_read_engine)):
+            worker = threading.Thread(target=connect, args=(case, make), daemon=True)
+            worker.start()
+            worker.join(30)
+            assert not worker.is_alive(), "still connecting after 30 s"
+        assert outcome == ["connection timeout expired"] * 2
+        assert db._postgres_args(f"{url}?connect_timeout=3") == {}  # the URL's own is kept
+    finally:
+        listener.close()
+        for conn in taken:
+            conn.close()
