@@ -9,8 +9,9 @@ and channels at once.
 SIGTERM or SIGINT stops it cleanly: no job starts any more, the polls and sends under way
 get ``MONITOR_SCHEDULE__SHUTDOWN_GRACE`` seconds to finish and are then cancelled (a poll
 cut short while fetching stores nothing, one storing ends its transaction, and each gives
-its source back), and every source lease and claimed
-message this worker still holds is released, so another worker takes them at once.
+its source back), and every source lease and claimed message this worker still holds
+is released, so another worker takes them at once. Stopped while the database does not
+answer, the stop is still clean: one log line says what stays held until its lease ends.
 """
 
 from __future__ import annotations
@@ -381,30 +382,45 @@ class Daemon:
             await asyncio.wait(late)
 
     def _release(self) -> None:
-        try:
-            sources = polling.release_leases(self.pipeline)
-            messages = self.dispatcher.release()
-            with session_scope(self.pipeline.engine) as session:
-                workers.forget(session, worker=self.pipeline.worker)
-        except sa.exc.DBAPIError as exc:
-            # stopped during an outage: the stop is still clean (exit 0, the servers shut
-            # down); what this worker holds comes free when its leases expire
-            s = self.settings
-            log.warning(
-                "stopping without giving back this worker's leases: database unavailable"
-                " (%s); other workers take its sources within %.0f s and its claimed"
-                " messages within %.0f s",
-                driver_reason(exc),
-                s.schedule.lease,
-                s.delivery.lease,
-            )
-            return
+        """Give back this worker's source leases and claimed messages, and remove its
+        heartbeat. Stopped during an outage, the stop is still clean (exit 0, the servers
+        shut down): one line says what stays held and until when, and the steps after the
+        first failure are not tried (each would wait for the database again)."""
+        s = self.settings
+        steps: tuple[tuple[Callable[[], int], str], ...] = (
+            (
+                lambda: polling.release_leases(self.pipeline),
+                f"its sources (other workers poll them within {s.schedule.lease:.0f} s)",
+            ),
+            (
+                self.dispatcher.release,
+                f"its claimed messages (sent by another dispatch within {s.delivery.lease:.0f} s)",
+            ),
+            (self._forget, "its heartbeat (`monitor health` lists it as stopped without a word)"),
+        )
+        released: list[int] = []
+        for i, (step, _) in enumerate(steps):
+            try:
+                released.append(step())
+            except sa.exc.DBAPIError as exc:
+                log.warning(
+                    "stopping during a database outage (%s); not given back: %s",
+                    driver_reason(exc),
+                    "; ".join(what for _, what in steps[i:]),
+                )
+                break
+        sources, messages = [*released, 0, 0][:2]
         if sources or messages:
             log.info(
                 "released %d source lease(s) and %d claimed message(s) for other workers",
                 sources,
                 messages,
             )
+
+    def _forget(self) -> int:
+        with session_scope(self.pipeline.engine) as session:
+            workers.forget(session, worker=self.pipeline.worker)
+        return 0
 
 
 def _ping(engine: Engine) -> None:

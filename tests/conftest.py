@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,25 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
     upgrade(eng)
     yield eng
     eng.dispose()
+
+
+@contextmanager
+def database_outage(engine: Engine) -> Iterator[Callable[[], None]]:
+    """An SQLite engine whose database can be made to stop answering, as a PostgreSQL
+    restart does: the function given drops the open connections and every new one is
+    refused (``OperationalError``) until the block ends."""
+    down = [False]
+
+    def refuse(*_: object) -> None:
+        if down[0]:
+            raise sqlite3.OperationalError("unable to open database file")
+
+    def lose() -> None:
+        down[0] = True
+        engine.dispose()
+
+    sa.event.listen(engine, "do_connect", refuse)
+    try:
+        yield lose
+    finally:
+        sa.event.remove(engine, "do_connect", refuse)

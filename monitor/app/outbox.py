@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from monitor.app import metrics
 from monitor.app.digests import message_from
 from monitor.app.runtime import Runtime
@@ -36,7 +38,7 @@ from monitor.notify.senders import notifier_for
 from monitor.store import alerts as alerts_store
 from monitor.store import deliveries
 from monitor.store.alerts import raise_operator_alert
-from monitor.store.db import session_scope
+from monitor.store.db import driver_reason, session_scope
 from monitor.store.deliveries import Claimed
 
 log = logging.getLogger(__name__)
@@ -233,6 +235,22 @@ class Dispatcher:
         """Give back what this dispatcher holds (a clean shutdown)."""
         with session_scope(self.rt.engine) as session:
             return deliveries.release(session, worker=self.rt.worker)
+
+    def release_at_stop(self) -> int | None:
+        """``release`` for a command that is stopping (interrupted, terminated): when the
+        database does not answer, one line says when the messages come free and the stop
+        goes on (its own error is the one to report). None when nothing could be given
+        back."""
+        try:
+            return self.release()
+        except sa.exc.DBAPIError as exc:
+            log.warning(
+                "claimed messages not given back: database unavailable (%s); another"
+                " dispatch sends them when their lease ends, within %.0f s",
+                driver_reason(exc),
+                self.rt.settings.delivery.lease,
+            )
+            return None
 
 
 def _plain(o: RecipientResult) -> dict[str, Any]:

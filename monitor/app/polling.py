@@ -28,7 +28,7 @@ from monitor.fetch.source_file import SourceSpec
 from monitor.models import Source
 from monitor.store import articles
 from monitor.store import sources as sources_store
-from monitor.store.db import session_scope
+from monitor.store.db import driver_reason, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +168,20 @@ async def poll_source(
             with contextlib.suppress(Exception):
                 await asyncio.wrap_future(store)
         if token is not None:
-            with session_scope(rt.engine) as session:
-                sources_store.give_back(session, spec.name, token=token)
+            try:
+                with session_scope(rt.engine) as session:
+                    sources_store.give_back(session, spec.name, token=token)
+            except sa.exc.DBAPIError as exc:
+                # the stop goes on: the next poll of this process gives it back, or the
+                # lease ends
+                _owe(rt, spec.name, token)
+                log.warning(
+                    "source %s not given back: database unavailable (%s); other workers"
+                    " poll it when its lease ends, within %.0f s",
+                    spec.name,
+                    driver_reason(exc),
+                    lease_seconds(rt),
+                )
         raise
     except sa.exc.OperationalError:
         # The database stopped answering (a restart): no source's fault, and nothing can

@@ -140,7 +140,7 @@ def dispatch(dispatcher: Dispatcher) -> list[Outcome]:
         except BaseException:
             # interrupted (Ctrl-C, SIGTERM): the messages it claimed are given back at
             # once, as the daemon's are at shutdown, not held until their lease expires
-            dispatcher.release()
+            dispatcher.release_at_stop()
             raise
         finally:
             await dispatcher.aclose()

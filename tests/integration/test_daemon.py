@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from monitor.notify.message import OutboundMessage
 from monitor.rules.reload import RuleBook
 from monitor.settings import HttpSettings, RulesSettings, Settings
 from monitor.store.db import session_scope
-from tests.conftest import CHANNELS, RULES, SEEDS
+from tests.conftest import CHANNELS, RULES, SEEDS, database_outage
 
 
 @pytest.fixture
@@ -248,41 +248,61 @@ def test_a_stop_during_a_database_outage_is_clean_and_says_what_stays_held(
     """SIGTERM while the database did not answer: giving back the leases failed and the
     whole command ended as an error (exit 1), the servers not shut down. Now the stop is
     clean and one line says what stays held, and for how long."""
-    down = [False]
 
-    @sa.event.listens_for(engine, "do_connect")
-    def refuse(*_: object) -> None:
-        if down[0]:
-            raise sqlite3.OperationalError("unable to open database file")
-
-    async def scenario(base_url: str) -> None:
+    async def scenario(base_url: str, lose: Callable[[], None]) -> None:
         daemon = make_daemon(tmp_path, engine, rules_dir, base_url)
         stop = asyncio.Event()
         original = daemon.poll_job
 
         async def poll_then_lose_the_database() -> None:
             await original()
-            down[0] = True
-            engine.dispose()  # no connection left open: each new one is refused
+            lose()
             stop.set()
 
         daemon.poll_job = poll_then_lose_the_database  # type: ignore[method-assign]
         await asyncio.wait_for(daemon.run(stop), timeout=60)
 
-    try:
-        with serve_directory(SEEDS) as base_url, caplog.at_level("INFO", logger="monitor"):
-            asyncio.run(scenario(base_url))
-    finally:
-        sa.event.remove(engine, "do_connect", refuse)
+    with (
+        database_outage(engine) as lose,
+        serve_directory(SEEDS) as base_url,
+        caplog.at_level("INFO", logger="monitor"),
+    ):
+        asyncio.run(scenario(base_url, lose))
     said = [r.getMessage() for r in caplog.records if r.name == "monitor.daemon"]
-    held = [m for m in said if m.startswith("stopping without giving back")]
+    held = [m for m in said if m.startswith("stopping during a database outage")]
     assert held == [
-        "stopping without giving back this worker's leases: database unavailable (unable to"
-        " open database file); other workers take its sources within 240 s and its claimed"
-        " messages within 120 s"
+        "stopping during a database outage (unable to open database file); not given back:"
+        " its sources (other workers poll them within 240 s); its claimed messages (sent by"
+        " another dispatch within 120 s); its heartbeat (`monitor health` lists it as"
+        " stopped without a word)"
     ], said
     assert said[-1].startswith("monitor stopped at")
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_stop_that_lost_the_database_midway_names_only_what_stays_held(
+    tmp_path: Path,
+    engine: Engine,
+    rules_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sources were given back, then the database went: the line names the messages
+    and the heartbeat only."""
+    daemon = make_daemon(tmp_path, engine, rules_dir, "http://127.0.0.1:9/")
+
+    def down() -> int:
+        raise sa.exc.OperationalError("UPDATE", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(daemon.dispatcher, "release", down)  # after the sources' turn
+    with caplog.at_level("INFO", logger="monitor"):
+        daemon._release()
+    said = [r.getMessage() for r in caplog.records if r.name == "monitor.daemon"]
+    assert said == [
+        "stopping during a database outage (connection refused); not given back: its claimed"
+        " messages (sent by another dispatch within 120 s); its heartbeat (`monitor health`"
+        " lists it as stopped without a word)"
+    ]
 
 
 def test_a_retention_run_that_failed_is_tried_again_within_the_hour(

@@ -29,12 +29,13 @@ from monitor.demo_sinks import smtp_sink
 from monitor.models import Alert, Delivery, Digest
 from monitor.notify.channels import load_channels
 from monitor.notify.memory import MemoryNotifier
+from monitor.notify.message import OutboundMessage, SendResult
 from monitor.pipeline import Pipeline
 from monitor.rules.loader import load_rules
 from monitor.settings import Settings
 from monitor.store import deliveries
 from monitor.store.db import session_scope
-from tests.conftest import ROOT, RULES
+from tests.conftest import ROOT, RULES, database_outage
 from tests.integration.conftest import Result
 
 Run = Any
@@ -348,6 +349,39 @@ def test_a_crash_before_sending_delivers_once_after_the_lease(
         outcomes = asyncio.run(Dispatcher(pipe).drain()).outcomes
     assert sorted(o.status for o in outcomes) == ["sent", "sent"]
     assert len(mailbox.messages) == 1 and len(receiver.bodies) == 1
+
+
+def test_an_interrupted_dispatch_while_the_database_is_away_ends_as_interrupted(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C mid-send while the database did not answer: giving the claimed messages
+    back raised, and the command ended as a database error (exit 1, or a traceback from
+    asyncio's shutdown on SIGTERM) instead of as interrupted. Now it is the interrupt, and
+    one line says when the messages come free; they are not lost."""
+    from monitor.cli.digest_cmds import dispatch
+
+    with database_outage(engine) as lose:
+
+        class Interrupted(MemoryNotifier):
+            async def send(self, message: OutboundMessage) -> SendResult:
+                lose()
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: asyncio.run cancels the command
+                await asyncio.sleep(60)
+                raise AssertionError("not interrupted")
+
+        pipe = pipeline(engine, tmp_path, 9, "http://127.0.0.1:9/hook")
+        ingest(pipe, tmp_path, CAPEX)
+        send_digests(pipe)
+        notifiers = {c.name: Interrupted() for c in pipe.channels}
+        with caplog.at_level("WARNING", logger="monitor"), pytest.raises(KeyboardInterrupt):
+            dispatch(Dispatcher(pipe, notifiers=notifiers))
+    said = [r.getMessage() for r in caplog.records if r.name == "monitor.app.outbox"]
+    assert said == [
+        "claimed messages not given back: database unavailable (unable to open database"
+        " file); another dispatch sends them when their lease ends, within 60 s"
+    ]
+    held = rows(engine)
+    assert len(held) == 2 and all(r.status == "pending" and r.lease_owner for r in held)
 
 
 def test_a_crash_between_sending_and_marking_sends_at_most_once_more(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +21,7 @@ from monitor.settings import Settings
 from monitor.store import sources as sources_store
 from monitor.store.db import session_scope
 from monitor.values import FetchedArticle
-from tests.conftest import CHANNELS, RULES
+from tests.conftest import CHANNELS, RULES, database_outage
 
 TEXT = (
     "Alibaba Group said it will invest $53 billion over the next three years in AI and "
@@ -204,3 +206,37 @@ def test_a_poll_the_database_cut_short_gives_its_source_back_when_it_answers(
     with session_scope(engine) as s:
         row = sources_store.by_name(s, "good")
         assert row is not None and row.lease_owner is None and row.error_count == 0
+
+
+def test_an_interrupted_poll_while_the_database_is_away_ends_as_interrupted(
+    engine: Engine, caplog: Any
+) -> None:
+    """Ctrl-C mid-fetch while the database did not answer: giving the source back raised
+    in place of the interrupt, and `poll --once` ended as a database error. Now it ends as
+    interrupted, one line says when the source comes free, and the same process gives it
+    back at its next poll once the database answers."""
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    pipe.sync_sources(specs()[1:])  # "good"
+    with database_outage(engine) as lose:
+
+        class Interrupted(Flaky):
+            async def poll(
+                self, source: SourceSpec, validators: Validators, **_: Any
+            ) -> PollResult:
+                lose()
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: asyncio.run cancels the poll
+                await asyncio.sleep(60)
+                raise AssertionError("not interrupted")
+
+        with caplog.at_level("WARNING", logger="monitor"), contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(pipe.poll_due(Interrupted()))  # type: ignore[arg-type]
+            raise AssertionError("the poll ended without the interrupt")
+    said = [r.getMessage() for r in caplog.records if r.name == "monitor.app.polling"]
+    assert said == [
+        "source good not given back: database unavailable (unable to open database file);"
+        " other workers poll it when its lease ends, within 240 s"
+    ]
+    assert set(pipe.owed_back) == {"good"}
+    reports = asyncio.run(pipe.poll_due(Flaky()))  # type: ignore[arg-type]
+    assert [r.source for r in reports] == ["good"] and reports[0].new == 1
+    assert pipe.owed_back == {}
