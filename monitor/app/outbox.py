@@ -32,9 +32,10 @@ from monitor.app import metrics
 from monitor.app.digests import message_from
 from monitor.app.runtime import Runtime
 from monitor.errors import ConfigError
-from monitor.notify.message import RecipientResult, SendResult
+from monitor.notify.message import RecipientResult, SendResult, result_for
 from monitor.notify.notifier import Notifier, retry_delay
 from monitor.notify.senders import notifier_for
+from monitor.notify.textsafe import one_line
 from monitor.store import alerts as alerts_store
 from monitor.store import deliveries
 from monitor.store.alerts import raise_operator_alert
@@ -130,7 +131,7 @@ class Dispatcher:
                 if notifier is None:
                     out.append((c, None))
                 elif self.rt.clock() < deadline:
-                    out.append((c, await notifier.send(message_from(c.payload))))
+                    out.append((c, await _send_one(notifier, c)))
             return out
 
         groups = await asyncio.gather(*(one_channel(g) for g in by_channel.values()))
@@ -251,6 +252,20 @@ class Dispatcher:
                 self.rt.settings.delivery.lease,
             )
             return None
+
+
+async def _send_one(notifier: Notifier, claimed: Claimed) -> SendResult:
+    """One message through its sender. A bug in a sender (an exception it does not turn
+    into a result) must not abort the batch: the messages sent before it would not be
+    marked and would go out again at every lease expiry. It is this message's failure,
+    retried and in the end dead-lettered like any other."""
+    message = message_from(claimed.payload)
+    try:
+        return await notifier.send(message)
+    except Exception as exc:
+        log.exception("delivery %d to %s: unexpected error", claimed.id, claimed.channel)
+        error = one_line(f"internal error: {type(exc).__name__}: {exc}", 300)
+        return result_for(message, "retry", kind="internal", error=error)
 
 
 def _plain(o: RecipientResult) -> dict[str, Any]:

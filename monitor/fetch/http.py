@@ -155,6 +155,12 @@ class SafeGetter:
                 await response.aclose()
         except FetchError:
             raise
+        except httpx.InvalidURL as exc:
+            # httpx builds the next request of a redirect even when not following it: a
+            # Location such as javascript: or data: fails there (not an HTTPError)
+            raise FetchError(
+                "blocked_scheme", f"a redirect to a URL that is not http(s): {exc}"[:300], url=url
+            ) from exc
         except httpx.HTTPError as exc:
             raise classify(exc, url) from exc
         except ssl.SSLError as exc:

@@ -98,6 +98,15 @@ class Poster:
             raise DeliveryError(
                 "timeout", f"{shown}: no answer within {self._timeout:g}s"
             ) from None
+        except httpx.InvalidURL:
+            # httpx builds the next request of a redirect answer even when not following
+            # it: a Location such as javascript: fails there. Not retried: the receiver
+            # answers so on every try
+            raise DeliveryError(
+                "bad_redirect",
+                f"{shown}: answered with a redirect to a URL that is not http(s)",
+                permanent=True,
+            ) from None
         except httpx.HTTPError as exc:
             raise DeliveryError(_kind(exc), f"{shown}: {_clean(exc, secret)}") from None
         except (ssl.SSLError, OSError) as exc:

@@ -286,6 +286,57 @@ def test_email_delivered_and_slack_failing_retries_only_slack(
     assert len(receiver.bodies) == 3 and len(set(receiver.bodies)) == 1
 
 
+def test_a_redirect_to_javascript_is_dead_lettered_and_the_email_goes_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A webhook answering 302 to `javascript:` made httpx raise while building the next
+    request (not an HTTP error): the exception aborted the whole batch, nothing was
+    marked, and the email that had gone out was sent again at every lease expiry. Now the
+    Slack message is dead-lettered with the reason and the email goes once (N10)."""
+    script = [(302, b"", {"Location": "javascript:alert(1)"})]
+    with smtp_sink() as (port, mailbox), slack(Slack(script=list(script))) as receiver:
+        pipe = pipeline(engine, tmp_path, port, receiver.url)
+        ingest(pipe, tmp_path, CAPEX)
+        send_digests(pipe)
+        first = asyncio.run(Dispatcher(pipe).drain()).outcomes
+        assert sorted((o.channel, o.status) for o in first) == [
+            ("china-tech-slack", "dead"), ("desk-email", "sent"),
+        ]  # fmt: skip
+        dead = next(r for r in rows(engine) if r.channel == "china-tech-slack")
+        assert dead.last_error_kind == "bad_redirect" and "not http(s)" in (dead.last_error or "")
+        assert receiver.url not in (dead.last_error or "")  # the webhook URL is a secret
+        lease = pipe.settings.delivery.lease
+        pipe.clock = lambda: datetime.now(UTC) + timedelta(seconds=lease + 1)
+        assert asyncio.run(Dispatcher(pipe).drain()).outcomes == []
+    assert len(mailbox.messages) == 1
+
+
+def test_a_bug_in_one_sender_fails_its_message_and_the_rest_are_marked(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exception a sender does not turn into a result is that message's failure,
+    retried like any other, not the batch's: the messages sent beside it are marked."""
+
+    class Broken(MemoryNotifier):
+        async def send(self, message: OutboundMessage) -> SendResult:
+            raise RuntimeError("sender bug")
+
+    pipe = pipeline(engine, tmp_path, 9, "http://127.0.0.1:9/hook")
+    ingest(pipe, tmp_path, CAPEX)
+    send_digests(pipe)
+    email = MemoryNotifier()
+    notifiers = {"desk-email": email, "china-tech-slack": Broken()}
+    with caplog.at_level("ERROR", logger="monitor"):
+        outcomes = asyncio.run(Dispatcher(pipe, notifiers=notifiers).drain()).outcomes
+    assert sorted((o.channel, o.status) for o in outcomes) == [
+        ("china-tech-slack", "retrying"), ("desk-email", "sent"),
+    ]  # fmt: skip
+    broken = next(r for r in rows(engine) if r.channel == "china-tech-slack")
+    assert broken.last_error_kind == "internal" and "sender bug" in (broken.last_error or "")
+    assert len(email.sent) == 1
+    assert any("unexpected error" in r.getMessage() for r in caplog.records)
+
+
 def test_a_permanent_failure_is_dead_lettered_with_slacks_reason_and_retried_by_hand(
     engine: Engine, tmp_path: Path, run: Run
 ) -> None:
