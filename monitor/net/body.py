@@ -13,13 +13,16 @@ import httpx
 
 from monitor.errors import FetchError
 
+STEP = 64 * 1024  # the most one decompress call produces
+
 
 async def read_capped(response: httpx.Response, cap: int, url: str) -> bytes:
     """The decompressed body, refusing more than ``cap`` bytes while it streams.
 
     The raw stream is decompressed here (httpx would inflate without limit): each
     ``decompress`` call is bounded by ``max_length`` so a gzip bomb stops at the cap
-    having produced at most cap + one chunk (RELIABILITY.md F1, F2).
+    having produced at most cap + one byte, in pieces of at most ``STEP`` (RELIABILITY.md
+    F1, F2).
     """
     declared = response.headers.get("content-length")
     if declared and declared.strip().isdigit() and int(declared) > cap:
@@ -80,8 +83,11 @@ class _Inflater:
         out: list[bytes] = []
         produced = 0
         pending = data
-        while pending:
-            limit = max(room - produced, 0) + 1  # one byte past the room proves overflow
+        while True:
+            # one byte past the room proves overflow; and at most STEP a call: zlib builds
+            # a call's output in blocks and then joins them, so one call producing the
+            # whole cap would hold it twice
+            limit = min(max(room - produced, 0) + 1, STEP)
             try:
                 piece = self._obj.decompress(pending, limit)
             except zlib.error as exc:
@@ -96,13 +102,14 @@ class _Inflater:
                 return out
             if self._obj.unconsumed_tail:
                 pending = self._obj.unconsumed_tail
+            elif len(piece) == limit and not self._obj.eof:
+                pending = b""  # the input is in, its output not all out yet
             elif self._obj.eof and self._obj.unused_data:
                 # concatenated gzip members (RFC 1952 2.2) decode as one body
                 pending = self._obj.unused_data
                 self._obj = self._new()
             else:
-                pending = b""
-        return out
+                return out
 
     def flush(self, room: int) -> bytes:
         if self._encoding is None:
