@@ -44,7 +44,13 @@ def guarded_client(
             write=http.read_timeout,
             pool=http.total_timeout,
         ),
-        headers={"User-Agent": http.user_agent, **(headers or {})},
+        # only what read_capped decodes: httpx would also offer br or zstd whenever their
+        # packages happen to be installed, and such a body would then be refused
+        headers={
+            "User-Agent": http.user_agent,
+            "Accept-Encoding": "gzip, deflate",
+            **(headers or {}),
+        },
         follow_redirects=False,
         trust_env=False,  # no proxies or netrc from the environment (nothing reads it)
     )

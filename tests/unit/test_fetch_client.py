@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import os
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +20,7 @@ from monitor.errors import FetchError, ParseError
 from monitor.fetch.client import Fetcher, PollResult, Validators
 from monitor.fetch.source_file import Selectors, SourceSpec
 from monitor.settings import HttpSettings
+from tests.conftest import ROOT
 
 PUBLIC = "93.184.216.34"
 FEED_URL = "http://feeds.example.com/markets.rss"
@@ -406,3 +411,23 @@ def test_read_capped_refuses_a_truncated_gzip_stream() -> None:
     with pytest.raises(FetchError) as info:
         asyncio.run(read(whole[: len(whole) // 2]))
     assert info.value.kind == "bad_encoding"
+
+
+def test_only_the_encodings_read_capped_decodes_are_offered(tmp_path: Path) -> None:
+    """httpx offers br (or zstd) as soon as a brotli (or zstandard) package can be
+    imported, and read_capped refuses such bodies as bad_encoding: with one installed by
+    some other dependency, every feed served compressed so would fail. Asked of a fresh
+    interpreter in which a `brotli` module can be imported."""
+    (tmp_path / "brotli.py").write_text("def decompress(data): return data\n", encoding="utf-8")
+    script = (
+        "from monitor.net.client import guarded_client\n"
+        "from monitor.settings import HttpSettings\n"
+        "import httpx._decoders as d\n"
+        "print('br' in d.SUPPORTED_DECODERS)\n"
+        "print(guarded_client(HttpSettings()).headers['accept-encoding'])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[:2] == ["True", "gzip, deflate"], out
