@@ -10,6 +10,7 @@ rather than from in-memory timers (C3).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -52,7 +53,9 @@ def build_scheduler(
         job_defaults={
             "coalesce": True,
             "max_instances": 1,
-            "misfire_grace_time": int(schedule.misfire_grace),
+            # APScheduler takes whole seconds: rounded up, a late job is never refused
+            # before the grace set (int() made 0.5 a 0, which it rejects)
+            "misfire_grace_time": math.ceil(schedule.misfire_grace),
         },
     )
     now = datetime.now(UTC)

@@ -217,7 +217,10 @@ class ScheduleSettings(BaseModel):
         900.0, gt=0, description="Seconds between evaluations of time-based (stale) rules."
     )
     misfire_grace: float = Field(
-        300.0, gt=0, description="Seconds a late job may still run (then it is coalesced)."
+        300.0,
+        gt=0,
+        description="Seconds a late job may still run (then it is coalesced); whole seconds,"
+        " rounded up.",
     )
     story_window_days: float = Field(
         7.0, gt=0, description="Days within which a rewrite joins an existing story."

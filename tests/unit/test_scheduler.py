@@ -1,0 +1,34 @@
+"""The daemon's job table (monitor.scheduler)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from monitor.scheduler import Counters, build_scheduler
+from monitor.settings import ScheduleSettings
+
+
+async def _job() -> None:
+    pass
+
+
+def test_a_fractional_misfire_grace_is_rounded_up_not_refused() -> None:
+    """MONITOR_SCHEDULE__MISFIRE_GRACE=0.5 passed validation, then int() made it 0 and
+    `monitor run` ended in "internal error: TypeError" from APScheduler."""
+    scheduler = build_scheduler(
+        ScheduleSettings(misfire_grace=0.5),
+        poll=_job, reload=_job, digest=_job, dispatch=_job, evaluate=_job, retention=_job,
+        reload_interval=5.0, dispatch_interval=5.0, retention_interval=3600.0,
+        counters=Counters(),
+    )  # fmt: skip
+
+    async def added() -> dict[str, object]:
+        scheduler.start(paused=True)  # the job defaults are applied when it starts
+        try:
+            return {job.id: job.misfire_grace_time for job in scheduler.get_jobs()}
+        finally:
+            scheduler.shutdown(wait=False)
+
+    graces = asyncio.run(added())
+    assert set(graces) == {"poll", "reload", "digest", "dispatch", "retention", "evaluate"}
+    assert set(graces.values()) == {1}
