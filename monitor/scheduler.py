@@ -83,7 +83,11 @@ def build_scheduler(
         job_id = getattr(event, "job_id", "?")
         if code == EVENT_JOB_MISSED:
             counters.missed += 1
-            log.warning("job %s missed its run time (coalesced into the next run)", job_id)
+            log.warning(
+                "job %s ran late by more than MONITOR_SCHEDULE__MISFIRE_GRACE: this run is"
+                " dropped and the job runs at its next time",
+                job_id,
+            )
         elif code == EVENT_JOB_MAX_INSTANCES:
             counters.skipped += 1
             # a poll job busy for longer than a tick is the normal state of a busy daemon
