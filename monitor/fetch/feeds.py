@@ -243,6 +243,15 @@ def _read(parsed: Any, url: str, body: bytes) -> ParsedFeed:
             counts[key] = 1
             article = _with_guid(article, key, url)
         articles.append(article)
+    unread = [a.published_raw for a in articles if a.published_raw and a.published_at is None]
+    if unread:
+        # kept as given (the store sorts them by when first seen); said, so that a feed
+        # whose every date is unreadable does not just look undated (RELIABILITY S4)
+        first = unread[0] if len(unread[0]) <= 60 else unread[0][:59] + "…"
+        warnings.append(
+            f"{len(unread)} item(s) with a date that could not be read (the first: {first!r});"
+            " kept as given, sorted by when first seen"
+        )
     return ParsedFeed(
         articles=tuple(articles),
         warnings=tuple(warnings),

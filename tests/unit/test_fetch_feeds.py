@@ -105,11 +105,17 @@ def test_dates_missing_unparseable_and_future() -> None:
         + item("b", "http://x.example/b", date="the day after tomorrow")
         + item("c", "http://x.example/c", date="Fri, 01 Jan 2100 00:00:00 GMT")
     )
-    a, b, c = parse_feed(body, {}, URL).articles
-    assert a.published_at is None and a.published_raw is None
-    assert b.published_at is None and b.published_raw == "the day after tomorrow"
-    # kept as given: the store clamps the sort key to first-seen
-    assert c.published_at == datetime(2100, 1, 1, tzinfo=UTC)
+    for fast in (True, False):  # the plain-RSS path and feedparser's say the same
+        parsed = parse_feed(body, {}, URL, fast=fast)
+        a, b, c = parsed.articles
+        assert a.published_at is None and a.published_raw is None
+        assert b.published_at is None and b.published_raw == "the day after tomorrow"
+        # kept as given: the store clamps the sort key to first-seen
+        assert c.published_at == datetime(2100, 1, 1, tzinfo=UTC)
+        assert parsed.warnings == (
+            "1 item(s) with a date that could not be read (the first: 'the day after"
+            " tomorrow'); kept as given, sorted by when first seen",
+        )
 
 
 def test_non_http_links_are_dropped_and_relative_ones_resolved() -> None:
