@@ -43,7 +43,8 @@ from monitor.rules.display import Names
 from monitor.store import deliveries, digest_reads, digests
 from monitor.store.db import session_scope
 from monitor.store.deliveries import NewDelivery
-from monitor.store.digest_reads import FactRead, Said, StoryRead, WindowRead
+from monitor.store.digest_reads import AlertRead, FactRead, Said, StoryRead, WindowRead
+from monitor.values import AlertDraft
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +278,32 @@ def preview(
         if since is None and channel is not None:
             since = digests.last_window_end(session, channel.name)
         return _view(rt, session, channel, since=since, until=now, title=_title(channel))
+
+
+def would_be(
+    session: Session,
+    drafts: Sequence[AlertDraft],
+    *,
+    names: Names,
+    since: datetime,
+    until: datetime,
+) -> DigestView:
+    """The digest of ``[since, until)`` with ``drafts`` as its alerts instead of the stored
+    ones: what the rules a replay ran would have sent (`rules test --days`). The stories,
+    facts and names are the stored ones of the window; nothing is written."""
+    shown = [_as_read(-i, d) for i, d in enumerate(drafts, start=1)]
+    read = digest_reads.window(session, channel=None, since=since, until=until, alerts=shown)
+    news = news_of(read, names=names, title="monitor digest (rules test)", generated_at=until,
+                   since=since)  # fmt: skip
+    return build_digest(news, tz=UTC, min_severity=None)
+
+
+def _as_read(alert_id: int, d: AlertDraft) -> AlertRead:
+    """A draft as a stored alert reads (its id made up: negative, never a row's)."""
+    return AlertRead(
+        alert_id, d.rule_id, d.severity, d.title, d.story_id, d.at, d.channels, d.immediate,
+        dict(d.payload),
+    )  # fmt: skip
 
 
 def _title(channel: Channel | None) -> str:

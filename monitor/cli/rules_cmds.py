@@ -64,7 +64,7 @@ def _check(path: Path | None, *, as_json: bool) -> None:
     type=click.IntRange(min=1, max=36500),
     metavar="N",
     help="Show what would have fired on the stored articles published in the last N days "
-    "(--since N days ago).",
+    "(--since N days ago), and the digest of those days it would make.",
 )
 @click.option(
     "--data",
@@ -114,7 +114,7 @@ def rules_test(
     if data is not None:
         drafts, digest = _trial(ruleset, data)
     else:
-        drafts = _replay(ruleset, since)
+        drafts, digest = _replay(ruleset, since, digest=not as_json)
     for problem in ruleset.problems:
         echo(str(problem), err=True)
     if as_json:
@@ -127,14 +127,21 @@ def rules_test(
         raise click.exceptions.Exit(1)
 
 
-def _replay(ruleset: RuleSet, since: datetime | None) -> list[AlertDraft]:
-    """What the rules would raise over the stored history from ``since`` on."""
-    from monitor.app import collector, evaluation
+def _replay(
+    ruleset: RuleSet, since: datetime | None, *, digest: bool
+) -> tuple[list[AlertDraft], str | None]:
+    """What the rules would raise over the stored history from ``since`` on, and, with
+    ``since`` and ``digest``, the digest of that period they would make (the whole
+    history's would list every story ever stored)."""
+    from monitor.app import collector, digests, evaluation
     from monitor.cli.progress import Progress
+    from monitor.notify.render_text import render_text
+    from monitor.rules.display import Names
     from monitor.store.db import session_scope
 
     st = state()
     collector.settle()  # a replay of a large history allocates as a pipeline does
+    now = datetime.now(UTC)
     with (
         session_scope(st.engine()) as session,
         Progress("rules test", total=len(ruleset.rules), unit="rules") as progress,
@@ -144,7 +151,12 @@ def _replay(ruleset: RuleSet, since: datetime | None) -> list[AlertDraft]:
         def done(rule_id: str) -> None:
             progress.advance(note=rule_id)
 
-        return evaluation.replay(session, ruleset, since=since, now=datetime.now(UTC), on_rule=done)
+        drafts = evaluation.replay(session, ruleset, since=since, now=now, on_rule=done)
+        if since is None or not digest:
+            return drafts, None
+        names = Names(ruleset.vocabulary)
+        view = digests.would_be(session, drafts, names=names, since=since, until=now)
+        return drafts, render_text(view)
 
 
 def _trial(ruleset: RuleSet, data: Path) -> tuple[list[AlertDraft], str]:

@@ -121,11 +121,14 @@ def window(
     since: datetime | None,
     until: datetime,
     alert_ids: Sequence[int] | None = None,
+    alerts: Sequence[AlertRead] | None = None,
 ) -> WindowRead:
     """What is new for ``channel`` in ``[since, until)`` (None: for any channel, the
     alerts that fired in the window); with ``alert_ids``, exactly those alerts (an
-    immediate message) and their stories instead."""
-    alerts = _alerts(session, channel=channel, since=since, until=until, ids=alert_ids)
+    immediate message) and their stories instead. ``alerts``, given, are the window's
+    alerts instead of the stored ones (alerts a replay would raise: `rules test`)."""
+    if alerts is None:
+        alerts = _alerts(session, channel=channel, since=since, until=until, ids=alert_ids)
     if alert_ids is None:
         new = sa.select(ARTICLE.c.story_id).where(
             ARTICLE.c.first_seen_at < until, ARTICLE.c.story_id.is_not(None)
@@ -138,10 +141,10 @@ def window(
     story_ids |= {a.story_id for a in alerts if a.story_id is not None}
     stories = _stories(session, sorted(story_ids), since=since, until=until)
     if alert_ids is not None:  # an alert sent at once: its story names it, nothing more
-        return WindowRead(stories, [], [], alerts)
+        return WindowRead(stories, [], [], list(alerts))
     facts = _facts(session, [s.id for s in stories], since=since, until=until)
     names = _names(session, [s.id for s in stories], since=since, until=until)
-    return WindowRead(stories, facts, names, alerts)
+    return WindowRead(stories, facts, names, list(alerts))
 
 
 def _alerts(

@@ -250,6 +250,23 @@ def test_rules_test_replays_without_storing(
     assert "would fire" in text.stdout and "evidence:" in text.stdout
     # --days N is --since N days ago: every stored article is within 100 years
     assert run("rules", "test", "--json", "--days", "36500", db=db).stdout == replay.stdout
+    # ... and without --json it prints the digest of those days with the replay's alerts
+    # (RELIABILITY R5), those of the rules given, not those stored
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    for extra in rules.glob("*.yaml"):
+        if extra.name != "vocabulary.yaml":
+            extra.unlink()
+    (rules / "only.yaml").write_text(
+        "rules:\n  - id: only-qwen\n    when: {new_term: qwen_models}\n    severity: high\n",
+        encoding="utf-8",
+    )
+    days = run("--rules", str(rules), "rules", "test", "--days", "36500", db=db)
+    assert days.returncode == 0, days.stderr
+    digest = days.stdout.split("The digest they would make:", 1)[1]
+    assert "== ALIBABA [HIGH] ==" in digest and "Qwen3-Max" in digest
+    assert "alibaba-capex-change" not in digest and "RMB 380 billion" in digest  # a fact
+    assert "The digest they would make:" not in run("rules", "test", db=db).stdout  # all history
     assert run("rules", "test", "--days", "3", "--since", "2025-01-01", db=db).returncode == 2
 
 
