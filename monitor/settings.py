@@ -285,7 +285,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default_factory=default_data_dir,
-        description="Where monitor keeps its SQLite database when no database URL is set.",
+        description="Where monitor keeps its SQLite database when no database URL is set, "
+        "and in triage/ the start of the last 50 feed bodies the feed parser crashed on.",
     )
     sources_file: Path = Field(Path("sources.yaml"), description="The sources to poll (YAML).")
     channels_file: Path = Field(

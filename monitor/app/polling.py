@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -297,7 +299,12 @@ def _record_failure(
     kind = kind or (exc.kind if isinstance(exc, FetchError) else type(exc).__name__)
     retry_after = exc.retry_after if isinstance(exc, FetchError) else None
     report.error, report.error_kind = str(exc), kind
-    log.warning("source %s: %s", spec.name, exc)
+    payload = getattr(exc, "payload", None)
+    saved = _save_for_triage(rt, spec.name, payload) if isinstance(payload, bytes) else None
+    if saved is not None:
+        log.warning("source %s: %s (the body's start is saved in %s)", spec.name, exc, saved)
+    else:
+        log.warning("source %s: %s", spec.name, exc)
     with session_scope(rt.engine) as session:
         row = sources_store.by_name(session, spec.name, lock=True)
         if row is None or not sources_store.holds_lease(row, token):
@@ -313,6 +320,28 @@ def _record_failure(
             session, row, kind=kind, message=str(exc), next_delay_s=delay,
             now=rt.lease_now(session),
         )  # fmt: skip
+
+
+TRIAGE_KEPT = 50  # bodies a parser crashed on, kept in DATA_DIR/triage (the newest)
+
+
+def _save_for_triage(rt: Runtime, source: str, payload: bytes) -> Path | None:
+    """The start of a body the feed parser crashed on, for whoever fixes the parser
+    (RELIABILITY P2): one file per crash, the newest TRIAGE_KEPT kept. None when it
+    cannot be written (the poll's failure is recorded all the same)."""
+    folder = rt.settings.data_dir / "triage"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', source)[:80]}-{stamp}.xml"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(payload)
+        by_age = sorted(folder.glob("*.xml"), key=lambda f: (f.stat().st_mtime_ns, f.name))
+        for old in by_age[:-TRIAGE_KEPT]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.debug("source %s: the crashing body was not saved: %s", source, exc)
+        return None
+    return path
 
 
 def _store_poll(

@@ -240,3 +240,33 @@ def test_an_interrupted_poll_while_the_database_is_away_ends_as_interrupted(
     reports = asyncio.run(pipe.poll_due(Flaky()))  # type: ignore[arg-type]
     assert [r.source for r in reports] == ["good"] and reports[0].new == 1
     assert pipe.owed_back == {}
+
+
+def test_a_body_the_feed_parser_crashed_on_is_saved_for_triage(
+    engine: Engine, tmp_path: Any, caplog: Any, monkeypatch: Any
+) -> None:
+    """RELIABILITY P2: the start of the body is kept where the operator can find it, named
+    in the log line; the other sources poll as before; the folder keeps the newest only."""
+    from monitor.app import polling
+    from monitor.fetch.feeds import ParserCrash
+
+    class Crashing(Flaky):
+        async def poll(self, source: SourceSpec, validators: Validators, **_: Any) -> PollResult:
+            if source.name == "bad":
+                raise ParserCrash("feed parser failed: boom", url="https://bad.test/feed",
+                                  payload=b"<rss>\\\\&#x110000;" + b"x" * 70000)  # fmt: skip
+            return await super().poll(source, validators)
+
+    monkeypatch.setattr(polling, "TRIAGE_KEPT", 2)
+    pipe = Pipeline(Settings(data_dir=tmp_path), engine, load_rules(RULES, channels=CHANNELS))
+    pipe.sync_sources(specs())
+    with caplog.at_level("WARNING", logger="monitor"):
+        for _ in range(3):
+            reports = asyncio.run(pipe.poll_due(Crashing(), all_sources=True))  # type: ignore[arg-type]
+    by_name = {r.source: r for r in reports}
+    assert by_name["bad"].error_kind == "parser_crash" and by_name["good"].error is None
+    saved = sorted((tmp_path / "triage").glob("bad-*.xml"))
+    assert len(saved) == 2  # the newest two of three
+    assert saved[-1].read_bytes() == (b"<rss>\\\\&#x110000;" + b"x" * 70000)[:65536]
+    said = [r.getMessage() for r in caplog.records if "saved in" in r.getMessage()]
+    assert len(said) == 3 and said[-1].endswith(f"saved in {saved[-1]})")
