@@ -39,7 +39,7 @@ from monitor.errors import FileProblems, MonitorError, SourceFileError
 from monitor.fetch.client import Fetcher
 from monitor.fetch.source_file import load_sources
 from monitor.notify.channels import LOG_CHANNEL, Channel
-from monitor.pipeline import Clock, Pipeline, utcnow
+from monitor.pipeline import BatchReport, Clock, Pipeline, utcnow
 from monitor.probes import EmbeddedServer, Liveness, app, server
 from monitor.rules.reload import RuleBook
 from monitor.scheduler import Counters, build_scheduler
@@ -51,6 +51,8 @@ from monitor.store.db import daemon_lock, driver_reason, session_scope, shown_ur
 RETENTION_RETRY = 3600.0  # seconds: how soon a retention run that failed is tried again
 
 log = logging.getLogger(__name__)
+
+WARNED_KEPT = 10_000  # poll warnings remembered as already logged
 
 ChannelLoader = Callable[[], tuple[Channel, ...]]
 
@@ -83,6 +85,7 @@ class Daemon:
         # when the database stopped answering (monotonic seconds), while it does not
         self._database_lost: float | None = None
         self._pruned_at: float | None = None  # the last retention run that succeeded
+        self._warned: set[tuple[str, str]] = set()  # (source, warning) already logged
         self.fetcher: Fetcher | None = None
         self._report_rule_problems(rulebook.last_outcome.problems)
 
@@ -191,6 +194,19 @@ class Daemon:
                 log.warning("poll %s: %s", r.source, r.error)
             elif r.new:
                 log.info("poll %s: %d new, %d alert(s)", r.source, r.new, r.alerts)
+            self._log_warnings(r)
+
+    def _log_warnings(self, report: BatchReport) -> None:
+        """A poll's warnings (a malformed feed kept in part, dates that cannot be read,
+        changing GUIDs), each logged once per source while the daemon runs: a feed says
+        the same at every poll."""
+        for warning in report.warnings:
+            key = (report.source, warning)
+            if key not in self._warned:
+                if len(self._warned) >= WARNED_KEPT:
+                    self._warned.clear()  # bounded: after that, some are said again
+                self._warned.add(key)
+                log.warning("poll %s: %s", report.source, warning)
 
     async def evaluate_job(self) -> None:
         fired = self.pipeline.evaluate_idle()

@@ -39,6 +39,11 @@ def insert_article(
     return insert_articles(session, source_id, [(item, content_hash)], now=now)[0]
 
 
+def entry_key(item: FetchedArticle) -> str:
+    """The key an item is stored under in its source (its GUID, as stored)."""
+    return safe(item.guid)[:2000]
+
+
 def insert_articles(
     session: Session,
     source_id: int,
@@ -61,7 +66,7 @@ def insert_articles(
             _INSERT_ARTICLE,
             (
                 source_id,
-                safe(item.guid)[:2000],
+                entry_key(item),
                 safe(item.url),
                 safe_opt(item.guid),
                 safe(item.title)[:1000],

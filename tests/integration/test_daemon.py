@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
+from monitor.app.batches import BatchReport
 from monitor.app.digests import Recorded
 from monitor.app.outbox import Dispatcher
 from monitor.daemon import Daemon
@@ -100,6 +101,22 @@ def test_run_polls_on_start_and_stops_on_request(
     # ... and not once it stopped cleanly: `monitor health` lists those running, and
     # those that stopped without a word
     assert beats == [1] and count(engine, Heartbeat) == 0
+
+
+def test_a_polls_warnings_are_logged_once_per_source(
+    tmp_path: Path, engine: Engine, rules_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A feed's warnings (dates that cannot be read, changing GUIDs, a malformed feed
+    kept in part) reached `poll --once` and never the daemon's log. Now each is logged,
+    once per source, not at every poll."""
+    daemon = make_daemon(tmp_path, engine, rules_dir, "http://127.0.0.1:9/")
+    with caplog.at_level("WARNING", logger="monitor.daemon"):
+        for _ in range(3):
+            daemon._log_warnings(BatchReport(source="wire", warnings=("dates unread",)))
+        daemon._log_warnings(BatchReport(source="site", warnings=("dates unread", "partial")))
+    assert [r.getMessage() for r in caplog.records] == [
+        "poll wire: dates unread", "poll site: dates unread", "poll site: partial",
+    ]  # fmt: skip
 
 
 def test_rule_edit_is_swapped_in_and_a_bad_edit_keeps_the_last_good(

@@ -270,3 +270,35 @@ def test_a_body_the_feed_parser_crashed_on_is_saved_for_triage(
     assert saved[-1].read_bytes() == (b"<rss>\\\\&#x110000;" + b"x" * 70000)[:65536]
     said = [r.getMessage() for r in caplog.records if "saved in" in r.getMessage()]
     assert len(said) == 3 and said[-1].endswith(f"saved in {saved[-1]})")
+
+
+def test_a_feed_whose_guids_change_at_every_fetch_is_said_and_stores_nothing_twice(
+    engine: Engine,
+) -> None:
+    """RELIABILITY S3: the same links under new GUIDs at every fetch. Matched by link,
+    nothing is stored twice, and the poll says why its items are not new."""
+    fetches = [0]
+
+    class Churning(Flaky):
+        async def poll(self, source: SourceSpec, validators: Validators, **_: Any) -> PollResult:
+            fetches[0] += 1
+            items = tuple(
+                FetchedArticle(
+                    url=f"https://x.test/{n}",
+                    guid=f"urn:{fetches[0]}:{n}",
+                    title=f"Item {n}",
+                    text=f"{TEXT} Note {n}.",
+                )
+                for n in range(10)
+            )
+            return PollResult(False, items, Validators(None, None, None), None, (), False)
+
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    pipe.sync_sources(specs()[1:])
+    churning: Any = Churning()
+    first, second = (asyncio.run(pipe.poll_due(churning, all_sources=True))[0] for _ in range(2))
+    assert first.new == 10 and first.warnings == ()
+    assert second.new == 0 and second.warnings == (
+        "10 of 10 items came with a new GUID for a link already stored: this feed's GUIDs"
+        " change between fetches, so its items are matched by link (none is stored twice)",
+    )
