@@ -74,11 +74,12 @@ class HttpSettings(BaseModel):
     jitter: float = Field(
         0.25, ge=0, description="Up to this many seconds of random delay per host request."
     )
-    parse_workers: int = Field(
-        0,
+    parse_workers: int | None = Field(
+        None,
         ge=0,
-        description="Processes that parse fetched bodies with a time and memory limit "
-        "(0: parse in a thread, no per-parse limit).",
+        description="Processes that parse fetched bodies, each parse with a time and memory "
+        "limit and a crash kept to its process. Unset: one in `monitor run`, a thread in "
+        "one-shot commands (no process to start); 0: always a thread, no per-parse limit.",
     )
     parse_timeout: float = Field(
         20.0, gt=0, description="Seconds one parse may take in a parse worker process."

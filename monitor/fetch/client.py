@@ -92,7 +92,7 @@ class Fetcher:
         """
         self._http = http
         self._parsers = ParsePool(
-            http.parse_workers if parse_workers is None else parse_workers,
+            (http.parse_workers or 0) if parse_workers is None else parse_workers,
             timeout_s=http.parse_timeout if parse_timeout is None else parse_timeout,
         )
         policy = AddressPolicy(http.allow_networks)

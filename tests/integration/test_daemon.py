@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from monitor.notify.memory import MemoryNotifier
 from monitor.notify.message import OutboundMessage
 from monitor.rules.reload import RuleBook
 from monitor.settings import HttpSettings, RulesSettings, Settings
-from monitor.store.db import session_scope
+from monitor.store.db import make_engine, session_scope, upgrade
 from tests.conftest import CHANNELS, RULES, SEEDS, database_outage
 
 
@@ -101,6 +102,42 @@ def test_run_polls_on_start_and_stops_on_request(
     # ... and not once it stopped cleanly: `monitor health` lists those running, and
     # those that stopped without a word
     assert beats == [1] and count(engine, Heartbeat) == 0
+
+
+def test_the_daemon_parses_in_a_process_of_its_own_unless_told_otherwise(
+    tmp_path: Path, engine: Engine, rules_dir: Path
+) -> None:
+    """`monitor run` parses in one worker process by default (each parse bounded in time
+    and memory, a crash kept to its process: RELIABILITY P8); MONITOR_HTTP__PARSE_WORKERS=0
+    keeps parsing in a thread. One-shot commands start no process."""
+
+    async def children_after_a_poll(base_url: str, db: Engine, workers: int | None) -> int:
+        daemon = make_daemon(tmp_path, db, rules_dir, base_url)
+        daemon.settings = daemon.settings.model_copy(
+            update={"http": daemon.settings.http.model_copy(update={"parse_workers": workers})}
+        )
+        stop = asyncio.Event()
+        original, seen = daemon.poll_job, []
+
+        async def poll_then_stop() -> None:
+            await original()
+            seen.append(len(multiprocessing.active_children()))
+            stop.set()
+
+        daemon.poll_job = poll_then_stop  # type: ignore[method-assign]
+        await asyncio.wait_for(daemon.run(stop), timeout=60)
+        return seen[0]
+
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")  # its polls parse too
+    upgrade(other)
+    before = len(multiprocessing.active_children())
+    with serve_directory(SEEDS) as base_url:
+        by_default = asyncio.run(children_after_a_poll(base_url, engine, None))
+        in_a_thread = asyncio.run(children_after_a_poll(base_url, other, 0))
+    assert (by_default - before, in_a_thread - before) == (1, 0)
+    assert len(multiprocessing.active_children()) == before  # the pool ended with the daemon
+    assert count(engine, Article) == count(other, Article) == 15
+    other.dispose()
 
 
 def test_a_polls_warnings_are_logged_once_per_source(
