@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from monitor.cli.base import JSON_OPTION, command, echo, emit_json, run_async, state
 from monitor.cli.root import group, with_defaults_of
 from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from monitor.fetch.client import Fetcher, PollResult
+    from monitor.fetch.source_file import SourceSpec
 
 sources = group(
     "sources",
@@ -65,13 +70,42 @@ class TrialItem:
     summary_only: bool
 
 
+async def _sample_page(fetcher: Fetcher, spec: SourceSpec, result: PollResult) -> list[str]:
+    """The article-page selectors that match nothing on the first article page fetched
+    (RELIABILITY R4): a selector copied wrong, or a layout that changed, would otherwise
+    go unseen while the parts fall back to the page's metadata."""
+    from monitor.fetch.feeds import has_own_page
+    from monitor.fetch.pages import unmatched_selectors
+
+    sel = spec.selectors
+    if sel is None or not (sel.title or sel.author or sel.date or sel.body):
+        return []
+    # the address the page was fetched at: an HTML listing's item keeps it as its guid
+    # (its url is the page's canonical link, which may name another host)
+    fetched_at = [a.guid if a.guid.startswith(("http://", "https://")) else a.url
+                  for a in result.articles]  # fmt: skip
+    page = next((url for url in fetched_at if has_own_page(url)), None)
+    if page is None:
+        return []
+    try:
+        fetched = await fetcher.get(page)
+    except MonitorError as exc:
+        return [f"the sample page {page} could not be fetched to check the selectors: {exc}"]
+    return [
+        f"selector {part} {css!r} matched nothing on the sample page {page}"
+        + ("" if part == "body" else f": the {part} comes from the page's metadata, if any")
+        for part, css in unmatched_selectors(fetched.body, fetched.headers, sel)
+    ]
+
+
 @command(sources, "check", example="monitor sources check ainvest-wire-atom --json")
 @click.argument("name")
 @JSON_OPTION
 def sources_check(name: str, as_json: bool) -> None:
     """Fetch the source NAME of the sources file once and show what would be stored,
-    storing nothing."""
-    from monitor.fetch.client import Fetcher, PollResult, Validators
+    storing nothing; warn of each article-page selector that matches nothing on the first
+    article page."""
+    from monitor.fetch.client import Fetcher, Validators
     from monitor.fetch.source_file import load_sources
 
     settings = state().settings()
@@ -81,11 +115,12 @@ def sources_check(name: str, as_json: bool) -> None:
         known = ", ".join(sorted(specs)) or "none"
         raise MonitorError(f"no source {name!r} in {settings.sources_file} (known: {known})")
 
-    async def fetch() -> PollResult:
+    async def fetch() -> tuple[PollResult, list[str]]:
         async with Fetcher(settings.http) as fetcher:
-            return await fetcher.poll(spec, Validators(None, None, None))
+            result = await fetcher.poll(spec, Validators(None, None, None))
+            return result, await _sample_page(fetcher, spec, result)
 
-    result = run_async(fetch())
+    result, sample_warnings = run_async(fetch())
     rows = [
         TrialItem(
             a.title,
@@ -101,7 +136,7 @@ def sources_check(name: str, as_json: bool) -> None:
         )
         for a in result.articles
     ]
-    for w in result.warnings:
+    for w in [*result.warnings, *sample_warnings]:
         echo(f"warning: {w}", err=True)
     if result.partial:
         echo(f"warning: {spec.name}: the feed or some pages were cut short (partial)", err=True)

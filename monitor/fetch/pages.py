@@ -274,6 +274,21 @@ def extract_article(
     )
 
 
+def unmatched_selectors(
+    body: bytes, headers: Mapping[str, str], selectors: Selectors
+) -> list[tuple[str, str]]:
+    """The article-page selectors (title, author, date, body) that match nothing on this
+    page, as (part, selector): what `sources check` warns of on a sample page
+    (RELIABILITY R4). Each part then comes from the page's metadata, or is missing; a
+    body selector that matches nothing fails the page."""
+    tree = parse_html(body, headers)
+    parts = (
+        ("title", selectors.title), ("author", selectors.author), ("date", selectors.date),
+        ("body", selectors.body),
+    )  # fmt: skip
+    return [(part, css) for part, css in parts if css and tree.css_first(css) is None]
+
+
 def _body_node(tree: LexborHTMLParser, selector: str | None, page_url: str) -> LexborNode:
     if selector:
         node = tree.css_first(selector)

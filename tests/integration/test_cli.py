@@ -232,6 +232,30 @@ def test_poll_sources_check_and_list(
     assert unknown.returncode == 1 and "no source 'nope'" in unknown.stderr
 
 
+def test_sources_check_warns_of_a_selector_that_matches_nothing_on_a_sample_page(
+    run: Callable[..., Result], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RELIABILITY R4: an article-page selector copied wrong (or a layout that changed)
+    passed the check silently, the part falling back to the page's metadata. The check
+    fetches the first article page and names each selector that matches nothing there."""
+    monkeypatch.setenv("MONITOR_HTTP__ALLOW_NETWORKS", '["127.0.0.1/32"]')
+    monkeypatch.setenv("MONITOR_HTTP__JITTER", "0")
+    with serve_directory(ROOT / "seeds") as base_url:
+        path = _local_sources(tmp_path, base_url)
+        good = run("--sources", str(path), "sources", "check", "ainvest-site", db=db)
+        assert good.returncode == 0, good.stderr
+        assert "matched nothing" not in good.stderr  # the shipped selectors all match
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace('author: ".byline .author"', 'author: ".by-line"'), "utf-8")
+        bad = run("--sources", str(path), "sources", "check", "ainvest-site", db=db)
+    assert bad.returncode == 0, bad.stderr
+    said = [ln for ln in bad.stderr.splitlines() if "matched nothing" in ln]
+    assert len(said) == 1 and said[0].startswith(
+        "warning: selector author '.by-line' matched nothing on the sample page http://"
+    )
+    assert said[0].endswith(": the author comes from the page's metadata, if any")
+
+
 def test_rules_test_replays_without_storing(
     run: Callable[..., Result], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
