@@ -14,6 +14,7 @@ import httpx
 from monitor.errors import FetchError
 
 STEP = 64 * 1024  # the most one decompress call produces
+HEAD_BYTES = 64  # deflate input kept, before any output, to retry it as raw deflate
 
 
 async def read_capped(response: httpx.Response, cap: int, url: str) -> bytes:
@@ -69,6 +70,9 @@ class _Inflater:
         self._encoding = encoding
         self._url = url
         self._raw_deflate = False
+        # deflate input fed before any output, replayed if it turns out to be raw deflate
+        # (zlib may take a first chunk of a byte or two without complaint)
+        self._head: bytes | None = b"" if encoding == "deflate" else None
         self._obj = self._new()
 
     def _new(self) -> zlib._Decompress:
@@ -91,23 +95,34 @@ class _Inflater:
             try:
                 piece = self._obj.decompress(pending, limit)
             except zlib.error as exc:
-                if self._encoding == "deflate" and not self._raw_deflate and not produced:
+                if self._head is not None and not self._raw_deflate:
                     self._raw_deflate = True
                     self._obj = self._new()
+                    pending, self._head = self._head + pending, None
                     continue
                 raise self._corrupt(exc) from exc
+            if self._head is not None:
+                # kept only until the stream proves itself, and never more than a header
+                fits = len(self._head) + len(pending) <= HEAD_BYTES
+                proven = bool(piece) or self._obj.eof
+                self._head = self._head + pending if fits and not proven else None
             out.append(piece)
             produced += len(piece)
             if produced > room:
                 return out
-            if self._obj.unconsumed_tail:
-                pending = self._obj.unconsumed_tail
-            elif len(piece) == limit and not self._obj.eof:
-                pending = b""  # the input is in, its output not all out yet
-            elif self._obj.eof and self._obj.unused_data:
-                # concatenated gzip members (RFC 1952 2.2) decode as one body
-                pending = self._obj.unused_data
+            if self._obj.eof:
+                # first: after a call cut short by max_length, CPython leaves the input
+                # past a member's end in unconsumed_tail as well as in unused_data, and
+                # feeding that tail again to the finished member never ends
+                rest = self._obj.unused_data
+                if not rest.strip(b"\r\n\t \x00"):
+                    return out  # the end, or padding some servers send after it
+                pending = rest  # concatenated gzip members (RFC 1952 2.2): one body
                 self._obj = self._new()
+            elif self._obj.unconsumed_tail:
+                pending = self._obj.unconsumed_tail
+            elif len(piece) == limit:
+                pending = b""  # the input is in, its output not all out yet
             else:
                 return out
 

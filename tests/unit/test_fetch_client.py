@@ -8,6 +8,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -411,6 +412,75 @@ def test_read_capped_refuses_a_truncated_gzip_stream() -> None:
     with pytest.raises(FetchError) as info:
         asyncio.run(read(whole[: len(whole) // 2]))
     assert info.value.kind == "bad_encoding"
+
+
+class _Chunked(httpx.AsyncByteStream):
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        for piece in self.pieces:
+            yield piece
+
+
+def _read_in(pieces: list[bytes], encoding: str, cap: int) -> bytes:
+    from monitor.net.body import read_capped
+
+    async def read() -> bytes:
+        headers = {"Content-Encoding": encoding}
+        response = httpx.Response(200, headers=headers, stream=_Chunked(pieces))
+        return await read_capped(response, cap, FEED_URL)
+
+    return asyncio.run(read())
+
+
+_MEMBERS = """
+import asyncio, gzip, sys
+import httpx
+from monitor.errors import FetchError
+from monitor.net.body import read_capped
+
+class Chunked(httpx.AsyncByteStream):
+    def __init__(self, data): self.data = data
+    async def __aiter__(self): yield self.data
+
+def read(data, cap):
+    response = httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=Chunked(data))
+    try:
+        return asyncio.run(read_capped(response, cap, "http://x.test/")) == EXPECTED[data]
+    except FetchError as exc:
+        return exc.kind
+
+first, second = bytes(70_000), b"<rss/>"
+body = gzip.compress(first) + gzip.compress(second)
+padded = gzip.compress(first) + b"\\r\\n"
+EXPECTED = {body: first + second, padded: first}
+print(read(body, 1 << 20), read(padded, 1 << 20), read(body, len(first)))
+"""
+
+
+def test_concatenated_gzip_members_after_a_long_one_decode_as_one_body() -> None:
+    """A member whose output filled a decompress call (over 64 KiB) followed by another:
+    the input past its end was fed again to the finished member for ever, freezing the
+    event loop (no await in the loop, so no deadline could fire) while its memory grew.
+    Trailing padding after the last member is ignored. In a process of its own, ended
+    after 30 s: a loop for ever must fail the test, not hang the suite."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", _MEMBERS], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert out.stdout.split() == ["True", "True", "too_large"], out.stderr
+
+
+def test_raw_deflate_is_read_even_when_its_first_piece_is_one_byte() -> None:
+    """A server sending raw deflate for "deflate": zlib took a first piece of one byte
+    without complaint and failed on the next, and the retry as raw deflate lost that
+    byte (bad_encoding)."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    raw = packer.compress(RSS) + packer.flush()
+    assert _read_in([raw[:1], raw[1:]], "deflate", 1 << 20) == RSS
+    assert _read_in([raw], "deflate", 1 << 20) == RSS
+    assert _read_in([zlib.compress(RSS)], "deflate", 1 << 20) == RSS  # zlib-wrapped
 
 
 def test_only_the_encodings_read_capped_decodes_are_offered(tmp_path: Path) -> None:
