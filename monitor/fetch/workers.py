@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import signal
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -33,37 +35,67 @@ class ParsePool:
     """Runs pure parse functions off the event loop; use ``async with`` or ``aclose()``."""
 
     def __init__(
-        self, processes: int = 0, *, timeout_s: float = 20.0, memory_mb: int = 1024
+        self,
+        processes: int = 0,
+        *,
+        timeout_s: float = 20.0,
+        memory_mb: int = 1024,
+        backstop_s: float = 5.0,
     ) -> None:
+        """``backstop_s``: how long past ``timeout_s`` a worker that does not answer (stuck
+        in C code, where its own timer cannot fire) is given before it is killed."""
         self.processes = processes
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
+        self.backstop_s = backstop_s
         self._executor: ProcessPoolExecutor | None = None
+        # one parse per worker at a time: the time limit then counts a parse's own run,
+        # not its wait behind others (a queued parse was timed out, and an innocent
+        # worker killed)
+        self._slots = asyncio.Semaphore(max(processes, 1))
 
     async def run(self, fn: Callable[..., T], *args: Any, url: str | None = None) -> T:
         """``fn(*args)``; its ``FetchError`` is re-raised here with kind, url and message."""
         if self.processes <= 0:
             return await asyncio.to_thread(fn, *args)
-        executor = self._pool()
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(executor, _invoke, fn, args, self.timeout_s)
-        try:
-            # the worker's own timer fires first; this backstop catches a worker stuck in C
-            async with asyncio.timeout(self.timeout_s + 5.0):
-                kind, value = await future
-        except TimeoutError as exc:
-            self._discard(executor, kill=True)
-            raise ParseError(
-                "parse_timeout", f"parsing took over {self.timeout_s:g}s", url=url
-            ) from exc
-        except BrokenProcessPool as exc:
-            self._discard(executor, kill=False)
-            raise ParseError(
-                "native_crash", "the parser process died (killed or crashed)", url=url
-            ) from exc
+        async with self._slots:
+            executor, future = self._submit(fn, args, url)
+            try:
+                # the worker's own timer fires first; this backstop catches one stuck in C
+                async with asyncio.timeout(self.timeout_s + self.backstop_s):
+                    kind, value = await future
+            except TimeoutError as exc:
+                self._discard(executor, kill=True)
+                raise ParseError(
+                    "parse_timeout", f"parsing took over {self.timeout_s:g}s", url=url
+                ) from exc
+            except BrokenProcessPool as exc:
+                self._discard(executor, kill=False)
+                raise ParseError(
+                    "native_crash", "the parser process died (killed or crashed)", url=url
+                ) from exc
         if kind == "ok":
             return value  # type: ignore[no-any-return]
         raise _rebuild(value, url)
+
+    def _submit(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], url: str | None
+    ) -> tuple[ProcessPoolExecutor, asyncio.Future[_Outcome]]:
+        """The parse handed to a worker. A pool whose worker died while idle (the OOM
+        killer, an operator's kill) refuses every task: it is replaced, once, instead of
+        failing every later parse until a restart."""
+        loop = asyncio.get_running_loop()
+        for attempt in (1, 2):
+            executor = self._pool()
+            try:
+                return executor, loop.run_in_executor(executor, _invoke, fn, args, self.timeout_s)
+            except (BrokenProcessPool, RuntimeError) as exc:  # RuntimeError: shut down
+                self._discard(executor, kill=False)
+                if attempt == 2:
+                    raise ParseError(
+                        "native_crash", "no parser process could be started", url=url
+                    ) from exc
+        raise AssertionError("unreachable")
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -71,7 +103,7 @@ class ParsePool:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_limit_memory,
+                initializer=_start_worker,
                 initargs=(self.memory_mb,),
             )
         return self._executor
@@ -80,26 +112,56 @@ class ParsePool:
         if self._executor is executor:
             self._executor = None
         if kill:
-            # ProcessPoolExecutor cannot cancel a running task; its workers are killed so a
-            # parser stuck in C code does not keep burning a core. ``_processes`` is the
-            # only handle on them (CPython 3.11).
-            for process in list(getattr(executor, "_processes", {}).values()):
-                process.kill()
+            _kill_workers(executor)
         executor.shutdown(wait=False, cancel_futures=True)
 
     async def aclose(self) -> None:
-        if self._executor is not None:
-            executor, self._executor = self._executor, None
-            await asyncio.to_thread(executor.shutdown, True, cancel_futures=True)
+        """Stop the workers: a parse under way gets its time limit to end, then its worker
+        is killed (one stuck in C code would otherwise hold the stop for ever)."""
+        if self._executor is None:
+            return
+        executor, self._executor = self._executor, None
+        stopping = asyncio.ensure_future(
+            asyncio.to_thread(executor.shutdown, True, cancel_futures=True)
+        )
+        try:
+            async with asyncio.timeout(self.timeout_s + self.backstop_s):
+                await asyncio.shield(stopping)
+        except TimeoutError:
+            _kill_workers(executor)
+            await stopping
 
 
-def _limit_memory(memory_mb: int) -> None:
+def _kill_workers(executor: ProcessPoolExecutor) -> None:
+    # ProcessPoolExecutor cannot cancel a running task; its workers are killed so a parser
+    # stuck in C code does not keep burning a core. ``_processes`` is the only handle on
+    # them (CPython 3.11); it is None once the pool has shut down.
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.kill()
+
+
+def _start_worker(memory_mb: int) -> None:
+    """In each worker: a memory limit, and deaf to SIGINT and SIGTERM. Ctrl-C reaches the
+    terminal's whole process group and a service manager may signal every process of
+    the service: the parent decides when its workers end (a worker killed under a parse
+    made that source's poll a native_crash). A worker whose parent is gone (killed
+    outright) ends itself: nothing else would, its queue never reporting an end."""
     import resource
+    import threading
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_end_with_parent, args=(os.getppid(),), daemon=True).start()
     limit = memory_mb * 1024 * 1024
     # a hard limit already lower than ours stays in force
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _end_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 class _Deadline(Exception):

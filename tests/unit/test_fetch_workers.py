@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +103,155 @@ def test_thread_mode_runs_inline_errors() -> None:
         assert (await pool.run(parse_feed, RSS, {}, "http://x.example/f")).articles
 
     asyncio.run(go())
+
+
+def _worker_pids(pool: ParsePool) -> list[int]:
+    executor = pool._executor
+    assert executor is not None
+    return [p.pid for p in (getattr(executor, "_processes", None) or {}).values() if p.pid]
+
+
+def test_a_worker_that_died_while_idle_is_replaced_at_the_next_parse() -> None:
+    """A worker killed between parses (the OOM killer, an operator's kill) broke the pool
+    for good: every later parse of every source failed until a restart."""
+
+    async def go() -> list[str]:
+        pool = ParsePool(1, timeout_s=5.0)
+        try:
+            assert await pool.run(spin, 0.0) == "done"
+            executor = pool._executor
+            for pid in _worker_pids(pool):
+                os.kill(pid, signal.SIGKILL)
+            # the pool learns of it on its own thread: until then a task would still be
+            # queued (and fail inside the run); the defect was a pool that knew
+            for _ in range(500):
+                if getattr(executor, "_broken", False):
+                    break
+                await asyncio.sleep(0.01)
+            assert getattr(executor, "_broken", False)
+            outcomes = []
+            for _ in range(3):
+                try:
+                    outcomes.append(await pool.run(spin, 0.0))
+                except ParseError as exc:
+                    outcomes.append(exc.kind)
+            return outcomes
+        finally:
+            await pool.aclose()
+
+    # at most the parse that found the pool broken is lost, not every later one
+    assert asyncio.run(go())[-2:] == ["done", "done"]
+
+
+def test_parses_waiting_for_the_worker_are_not_timed_out_for_their_wait() -> None:
+    """The time limit counted a parse's wait behind others: with one worker, parses
+    queued behind slow but legal ones timed out, and the worker running an innocent
+    parse was killed."""
+
+    async def go() -> list[str]:
+        pool = ParsePool(1, timeout_s=0.5, backstop_s=0.5)
+        try:
+            results = await asyncio.gather(
+                *(pool.run(spin, 0.3) for _ in range(6)), return_exceptions=True
+            )
+            return [r if isinstance(r, str) else type(r).__name__ for r in results]
+        finally:
+            await pool.aclose()
+
+    assert asyncio.run(go()) == ["done"] * 6
+
+
+def stuck_in_c() -> int:
+    # one C loop of minutes that never checks for signals: the worker's own timer cannot
+    # stop it (the regex engine, by contrast, does check)
+    return sum(range(10**11))
+
+
+_STUCK = """
+import asyncio, sys, time
+from monitor.fetch.workers import ParsePool
+from tests.unit.test_fetch_workers import stuck_in_c
+
+async def go():
+    pool = ParsePool(1, timeout_s=0.5, backstop_s=0.5)
+    await pool.run(time.monotonic)  # the worker is up
+    stuck = asyncio.ensure_future(pool.run(stuck_in_c))
+    await asyncio.sleep(0.2)  # no event says the worker took it: a moment for the pipe
+    stuck.cancel()  # the stop cancels the polls under way
+    try:
+        await stuck
+    except asyncio.CancelledError:
+        pass
+    started = time.monotonic()
+    await pool.aclose()
+    print(round(time.monotonic() - started, 1))
+
+asyncio.run(go())
+"""
+
+
+def test_closing_does_not_wait_for_ever_for_a_parse_stuck_in_c() -> None:
+    """aclose waited for every worker to finish: a parse stuck in C code, whose poll the
+    stop had cancelled (so no backstop would kill it), held the daemon's stop for ever.
+    It waits the time limit and the backstop, then kills. In a process of its own, ended
+    after 60 s: a stop that hangs must fail the test, not the suite."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    out = subprocess.run(
+        [sys.executable, "-c", _STUCK], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout) < 5.0
+
+
+def interrupted_then(seconds: float) -> str:
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C reaches the whole process group
+    os.kill(os.getpid(), signal.SIGTERM)  # as a service manager may signal every process
+    return spin(seconds)
+
+
+def test_ctrl_c_and_sigterm_to_a_worker_do_not_end_its_parse() -> None:
+    """Ctrl-C in the terminal (the whole process group) killed the worker under a parse
+    and the poll was recorded as a native crash; the parent decides when workers end."""
+
+    async def go() -> str:
+        pool = ParsePool(1, timeout_s=5.0)
+        try:
+            return await pool.run(interrupted_then, 0.1)
+        finally:
+            await pool.aclose()
+
+    assert asyncio.run(go()) == "done"
+
+
+_ORPHAN = """
+import asyncio, os, time
+from monitor.fetch.workers import ParsePool
+
+async def go():
+    pool = ParsePool(1)
+    await pool.run(time.monotonic)
+    print(*[p.pid for p in pool._executor._processes.values()], flush=True)
+    os.kill(os.getpid(), 9)  # the parent killed outright: no shutdown reaches the pool
+
+asyncio.run(go())
+"""
+
+
+def test_a_worker_ends_when_its_parent_is_killed() -> None:
+    """Deaf to SIGTERM (above), a worker whose daemon was killed outright would stay for
+    ever: its queue never reports an end. It watches its parent and ends with it."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    out = subprocess.run(
+        [sys.executable, "-c", _ORPHAN], env=env, capture_output=True, text=True, timeout=60
+    )
+    (pid,) = map(int, out.stdout.split())
+    deadline = time.monotonic() + 10
+    alive = True
+    while alive and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)  # not our child: nothing to await, so its end is looked for
+        except ProcessLookupError:
+            alive = False
+        else:
+            time.sleep(0.1)
+    assert not alive
