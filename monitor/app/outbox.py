@@ -32,6 +32,7 @@ from monitor.app import metrics
 from monitor.app.digests import message_from
 from monitor.app.runtime import Runtime
 from monitor.errors import ConfigError
+from monitor.net.redact import scrub_hidden
 from monitor.notify.message import RecipientResult, SendResult, result_for
 from monitor.notify.notifier import Notifier, retry_delay
 from monitor.notify.senders import notifier_for
@@ -259,13 +260,26 @@ async def _send_one(notifier: Notifier, claimed: Claimed) -> SendResult:
     into a result) must not abort the batch: the messages sent before it would not be
     marked and would go out again at every lease expiry. It is this message's failure,
     retried and in the end dead-lettered like any other."""
-    message = message_from(claimed.payload)
+    try:
+        message = message_from(claimed.payload)
+    except Exception as exc:  # a row no sender can read: trying again would not help
+        error = _unexpected(claimed, exc)
+        who = claimed.recipient or claimed.channel
+        failed = RecipientResult(who, "permanent", "bad_payload", error)
+        return SendResult(f"delivery-{claimed.id}", (failed,))
     try:
         return await notifier.send(message)
     except Exception as exc:
-        log.exception("delivery %d to %s: unexpected error", claimed.id, claimed.channel)
-        error = one_line(f"internal error: {type(exc).__name__}: {exc}", 300)
-        return result_for(message, "retry", kind="internal", error=error)
+        return result_for(message, "retry", kind="internal", error=_unexpected(claimed, exc))
+
+
+def _unexpected(claimed: Claimed, exc: Exception) -> str:
+    """An exception no sender turned into a result, as the message's error: one line,
+    without the webhook URLs in use (the traceback goes to the debug log alone)."""
+    error = scrub_hidden(one_line(f"internal error: {type(exc).__name__}: {exc}", 300))
+    log.error("delivery %d to %s: %s", claimed.id, claimed.channel, error)
+    log.debug("delivery %d: the traceback", claimed.id, exc_info=exc)
+    return error
 
 
 def _plain(o: RecipientResult) -> dict[str, Any]:

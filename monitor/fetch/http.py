@@ -161,6 +161,10 @@ class SafeGetter:
             raise FetchError(
                 "blocked_scheme", f"a redirect to a URL that is not http(s): {exc}"[:300], url=url
             ) from exc
+        except UnicodeError as exc:  # ... and a host name IDNA cannot decode, there too
+            raise FetchError(
+                "blocked_address", f"a redirect to an invalid host name: {exc}"[:300], url=url
+            ) from exc
         except httpx.HTTPError as exc:
             raise classify(exc, url) from exc
         except ssl.SSLError as exc:

@@ -116,7 +116,10 @@ def check_url(url: str, policy: AddressPolicy) -> httpx.URL:
     if parsed.userinfo:
         # credentials in a feed URL are how "http://good@evil/" tricks start; feeds never need them
         raise FetchError("blocked_address", "userinfo in URL", url=url)
-    host = parsed.host
+    try:
+        host = parsed.host  # decoded from IDNA here: "xn--a" is no name (a UnicodeError)
+    except UnicodeError as exc:
+        raise FetchError("blocked_address", f"invalid host name: {exc}", url=url) from exc
     if not host:
         raise FetchError("blocked_address", "URL has no host", url=url)
     literal = _literal_ip(host)

@@ -55,6 +55,13 @@ class _RedactFilter(logging.Filter):
         return True
 
 
+def scrub_hidden(text: str) -> str:
+    """``text`` without any URL given to :func:`hide_in_logs` (the webhook URLs in use)."""
+    with _LOCK:
+        hidden = tuple(_HIDDEN)
+    return scrub(text, hidden)
+
+
 def hide_in_logs(url: str) -> None:
     """Keep ``url`` out of httpx's log records from now on (idempotent)."""
     with _LOCK:

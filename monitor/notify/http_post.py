@@ -98,13 +98,14 @@ class Poster:
             raise DeliveryError(
                 "timeout", f"{shown}: no answer within {self._timeout:g}s"
             ) from None
-        except httpx.InvalidURL:
+        except (httpx.InvalidURL, UnicodeError):
             # httpx builds the next request of a redirect answer even when not following
-            # it: a Location such as javascript: fails there. Not retried: the receiver
-            # answers so on every try
+            # it: a Location such as javascript:, or a host name IDNA cannot decode, fails
+            # there. Not retried: the receiver answers so on every try
             raise DeliveryError(
                 "bad_redirect",
-                f"{shown}: answered with a redirect to a URL that is not http(s)",
+                f"{shown}: answered with a redirect to a URL that is not http(s) or has an"
+                " invalid host name",
                 permanent=True,
             ) from None
         except httpx.HTTPError as exc:

@@ -158,6 +158,7 @@ class BadServer:
             "/to-javascript": _redirect("javascript:alert(1)"),
             "/to-javascript-shouted": _redirect(" JAVASCRIPT:alert(1)"),
             "/to-data": _redirect("data:text/xml,<rss/>"),
+            "/to-bad-idna": _redirect("http://xn--a/feed.xml"),
             "/to-backslash": _redirect("http://127.0.0.1:1\\@example.com/"),
             "/304": _status(304, b""),
             "/429": _status(429, b"slow down", {"Retry-After": "120"}),

@@ -27,6 +27,7 @@ from sqlmodel import col, select
 from monitor.app.outbox import Dispatcher
 from monitor.demo_sinks import smtp_sink
 from monitor.models import Alert, Delivery, Digest
+from monitor.net.redact import hide_in_logs
 from monitor.notify.channels import load_channels
 from monitor.notify.memory import MemoryNotifier
 from monitor.notify.message import OutboundMessage, SendResult
@@ -286,14 +287,16 @@ def test_email_delivered_and_slack_failing_retries_only_slack(
     assert len(receiver.bodies) == 3 and len(set(receiver.bodies)) == 1
 
 
+@pytest.mark.parametrize("location", ["javascript:alert(1)", "http://xn--a/hook"])
 def test_a_redirect_to_javascript_is_dead_lettered_and_the_email_goes_once(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, location: str
 ) -> None:
-    """A webhook answering 302 to `javascript:` made httpx raise while building the next
-    request (not an HTTP error): the exception aborted the whole batch, nothing was
-    marked, and the email that had gone out was sent again at every lease expiry. Now the
-    Slack message is dead-lettered with the reason and the email goes once (N10)."""
-    script = [(302, b"", {"Location": "javascript:alert(1)"})]
+    """A webhook answering 302 to `javascript:` (or to a host name IDNA cannot decode)
+    made httpx raise while building the next request (not an HTTP error): the exception
+    aborted the whole batch, nothing was marked, and the email that had gone out was sent
+    again at every lease expiry. Now the Slack message is dead-lettered with the reason
+    and the email goes once (N10)."""
+    script = [(302, b"", {"Location": location})]
     with smtp_sink() as (port, mailbox), slack(Slack(script=list(script))) as receiver:
         pipe = pipeline(engine, tmp_path, port, receiver.url)
         ingest(pipe, tmp_path, CAPEX)
@@ -317,9 +320,12 @@ def test_a_bug_in_one_sender_fails_its_message_and_the_rest_are_marked(
     """An exception a sender does not turn into a result is that message's failure,
     retried like any other, not the batch's: the messages sent beside it are marked."""
 
+    secret = "https://hooks.example.test/services/T0/B0/s3cr3t"
+    hide_in_logs(secret)  # as the Slack sender does with its URL
+
     class Broken(MemoryNotifier):
         async def send(self, message: OutboundMessage) -> SendResult:
-            raise RuntimeError("sender bug")
+            raise RuntimeError(f"sender bug posting to {secret}")
 
     pipe = pipeline(engine, tmp_path, 9, "http://127.0.0.1:9/hook")
     ingest(pipe, tmp_path, CAPEX)
@@ -333,8 +339,36 @@ def test_a_bug_in_one_sender_fails_its_message_and_the_rest_are_marked(
     ]  # fmt: skip
     broken = next(r for r in rows(engine) if r.channel == "china-tech-slack")
     assert broken.last_error_kind == "internal" and "sender bug" in (broken.last_error or "")
+    assert "s3cr3t" not in (broken.last_error or "")  # the webhook URL is a secret
     assert len(email.sent) == 1
-    assert any("unexpected error" in r.getMessage() for r in caplog.records)
+    said = [r.getMessage() for r in caplog.records]
+    assert any("internal error: RuntimeError: sender bug" in m for m in said)
+    assert not any("s3cr3t" in m for m in said)
+
+
+def test_a_message_no_sender_can_read_is_dead_lettered_and_the_rest_are_sent(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A queued row whose payload does not decode (written by another version, edited by
+    hand) aborted the whole batch before any send; now it is that message's permanent
+    failure."""
+    pipe = pipeline(engine, tmp_path, 9, "http://127.0.0.1:9/hook")
+    ingest(pipe, tmp_path, CAPEX)
+    send_digests(pipe)
+    slack_row = next(r for r in rows(engine) if r.channel == "china-tech-slack")
+    with session_scope(engine) as s:
+        row = s.get(Delivery, slack_row.id)
+        assert row is not None
+        row.payload = {"unexpected": True}
+        s.add(row)
+    email = MemoryNotifier()
+    notifiers = {"desk-email": email, "china-tech-slack": MemoryNotifier()}
+    outcomes = asyncio.run(Dispatcher(pipe, notifiers=notifiers).drain()).outcomes
+    assert sorted((o.channel, o.status) for o in outcomes) == [
+        ("china-tech-slack", "dead"), ("desk-email", "sent"),
+    ]  # fmt: skip
+    dead = next(r for r in rows(engine) if r.channel == "china-tech-slack")
+    assert dead.last_error_kind == "bad_payload" and len(email.sent) == 1
 
 
 def test_a_permanent_failure_is_dead_lettered_with_slacks_reason_and_retried_by_hand(

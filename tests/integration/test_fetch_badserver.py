@@ -183,6 +183,7 @@ def test_redirect_loop() -> None:
         ("/to-javascript", "blocked_scheme"),
         ("/to-javascript-shouted", "blocked_scheme"),
         ("/to-data", "blocked_scheme"),
+        ("/to-bad-idna", "blocked_address"),  # a host name IDNA cannot decode: UnicodeError
         ("/to-backslash", "blocked_address"),
     ],
 )

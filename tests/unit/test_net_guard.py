@@ -80,6 +80,14 @@ def test_userinfo_is_refused() -> None:
     assert info.value.kind == "blocked_address"
 
 
+def test_a_host_name_idna_cannot_decode_is_refused() -> None:
+    """httpx decodes "xn--" labels when the host is read: an invalid one raised a bare
+    UnicodeError out of the guard (an internal error for the source)."""
+    with pytest.raises(FetchError) as info:
+        check_url("http://xn--a/feed", STRICT)
+    assert info.value.kind == "blocked_address" and "invalid host name" in str(info.value)
+
+
 def test_public_addresses_and_names_pass() -> None:
     assert check_url("https://93.184.216.34/feed", STRICT).host == "93.184.216.34"
     assert check_url("https://news.example.com/rss?x=1", STRICT).host == "news.example.com"
