@@ -91,6 +91,9 @@ def _say_skipped_terms(
             )  # fmt: skip
 
 
+CHURN_MIN = 3  # items with a new GUID for a stored link before a feed is said to churn
+
+
 def _say_changing_guids(
     session: Session,
     source_id: int,
@@ -101,14 +104,22 @@ def _say_changing_guids(
 ) -> None:
     """A feed whose GUIDs change at every fetch (RELIABILITY S3): its items are already
     matched by link (an article's url is unique), so nothing is stored twice, and the
-    operator is told, once more than 5% of a poll's items come back so."""
-    ours = [items[i] for i, url in conflicts if owners.get(url, source_id) == source_id]
-    if len(ours) * 20 <= len(items):
+    operator is told, once more than 5% of a poll's items, and at least CHURN_MIN, come
+    back so (one item republished under a new GUID is no pattern). A link stored by this
+    same batch under another GUID (listed twice) does not count."""
+    refused = {i for i, _ in conflicts}
+    stored_now = {it.url for i, it in enumerate(items) if i not in refused}
+    ours = [
+        items[i]
+        for i, url in conflicts
+        if owners.get(url, source_id) == source_id and items[i].url not in stored_now
+    ]
+    if len(ours) < CHURN_MIN or len(ours) * 20 <= len(items):
         return
     keys = [articles.entry_key(it) for it in ours]
     known = articles.known_keys(session, source_id, keys)
     changed = sum(1 for key in keys if key not in known)
-    if changed * 20 > len(items):
+    if changed >= CHURN_MIN and changed * 20 > len(items):
         report.warnings += (
             f"{changed} of {len(items)} items came with a new GUID for a link already"
             " stored: this feed's GUIDs change between fetches, so its items are matched by"

@@ -302,3 +302,35 @@ def test_a_feed_whose_guids_change_at_every_fetch_is_said_and_stores_nothing_twi
         "10 of 10 items came with a new GUID for a link already stored: this feed's GUIDs"
         " change between fetches, so its items are matched by link (none is stored twice)",
     )
+
+
+def test_one_item_republished_or_one_link_listed_twice_is_no_churn(engine: Engine) -> None:
+    """The warning above is for a feed whose GUIDs change, not for one item republished
+    under a new GUID, nor for one link listed twice in a feed under two GUIDs."""
+    polls = [0]
+
+    class Republishing(Flaky):
+        async def poll(self, source: SourceSpec, validators: Validators, **_: Any) -> PollResult:
+            polls[0] += 1
+            items = [
+                FetchedArticle(
+                    url=f"https://x.test/{n}", guid=f"g{n}", title=f"Item {n}", text=f"{TEXT} {n}."
+                )
+                for n in range(10)
+            ]
+            if polls[0] == 2:  # item 0 again, under a new GUID
+                items[0] = FetchedArticle(
+                    url="https://x.test/0", guid="g0-updated", title="Item 0", text=f"{TEXT} 0."
+                )
+            # one link twice, under two GUIDs, in the same poll
+            items.append(
+                FetchedArticle(url="https://x.test/9", guid="g9-dup", title="Item 9", text=TEXT)
+            )
+            return PollResult(False, tuple(items), Validators(None, None, None), None, (), False)
+
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    pipe.sync_sources(specs()[1:])
+    fetcher: Any = Republishing()
+    first, second = (asyncio.run(pipe.poll_due(fetcher, all_sources=True))[0] for _ in range(2))
+    assert (first.new, first.warnings) == (10, ())
+    assert (second.new, second.warnings) == (0, ())
