@@ -80,15 +80,18 @@ async def _sample_page(fetcher: Fetcher, spec: SourceSpec, result: PollResult) -
     sel = spec.selectors
     if sel is None or not (sel.title or sel.author or sel.date or sel.body):
         return []
-    # the address the page was fetched at: an HTML listing's item keeps it as its guid
-    # (its url is the page's canonical link, which may name another host)
-    fetched_at = [a.guid if a.guid.startswith(("http://", "https://")) else a.url
-                  for a in result.articles]  # fmt: skip
+    # the address the page was fetched at: a feed's item page (fetch_full) at its link;
+    # an HTML listing's item keeps it as its guid (its url is the page's canonical link,
+    # which may name another host)
+    fetched_at = [
+        a.url if spec.fetch_full or not a.guid.startswith(("http://", "https://")) else a.guid
+        for a in result.articles
+    ]
     page = next((url for url in fetched_at if has_own_page(url)), None)
     if page is None:
         return []
     try:
-        fetched = await fetcher.get(page)
+        fetched = await fetcher.get_page(page)  # an error page would match nothing
     except MonitorError as exc:
         return [f"the sample page {page} could not be fetched to check the selectors: {exc}"]
     return [

@@ -282,8 +282,7 @@ class Fetcher:
         self, url: str, selectors: Selectors | None, *, guid: str | None = None
     ) -> FetchedArticle:
         """Fetch and extract one article page (HTML listings and ``fetch_full``)."""
-        response = await self._getter.get(url, {"Accept": ACCEPT_PAGE})
-        _raise_for_status(response)
+        response = await self.get_page(url)
         if not response.body.strip():
             raise ParseError("empty_body", "the server sent an empty page", url=response.url)
         return await self._parsers.run(
@@ -294,6 +293,13 @@ class Fetcher:
             selectors,
             url=response.url,
         )
+
+    async def get_page(self, url: str) -> Fetched:
+        """One page as an article page is fetched: asked for as HTML, an error status
+        raised as a ``FetchError``."""
+        response = await self._getter.get(url, {"Accept": ACCEPT_PAGE})
+        _raise_for_status(response)
+        return response
 
     async def get(self, url: str, headers: Mapping[str, str] | None = None) -> Fetched:
         """A guarded GET for other callers (``monitor sources check``): body capped."""

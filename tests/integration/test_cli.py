@@ -256,6 +256,54 @@ def test_sources_check_warns_of_a_selector_that_matches_nothing_on_a_sample_page
     assert said[0].endswith(": the author comes from the page's metadata, if any")
 
 
+def test_sources_check_does_not_read_an_error_page_as_the_sample(
+    run: Callable[..., Result], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample page was read whatever its status: a 503 page "matched nothing" for
+    every selector. An error status is said as such."""
+    import http.server
+    import threading
+
+    site = ROOT / "seeds" / "site"
+    served: dict[str, int] = {}
+
+    class OnceThenBusy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            served[self.path] = served.get(self.path, 0) + 1
+            busy = "/articles/" in self.path and served[self.path] > 1
+            body = b"<html><body>busy</body></html>" if busy else (
+                site / self.path.lstrip("/")).read_bytes()  # fmt: skip
+            self.send_response(503 if busy else 200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OnceThenBusy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MONITOR_HTTP__ALLOW_NETWORKS", '["127.0.0.1/32"]')
+    monkeypatch.setenv("MONITOR_HTTP__JITTER", "0")
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "sources:\n  - name: site\n"
+        f"    url: http://127.0.0.1:{server.server_address[1]}/index.html\n"
+        "    kind: html\n    selectors:\n      items: 'article.teaser h2 a'\n"
+        "      title: 'h1.headline'\n      author: '.byline .author'\n",
+        encoding="utf-8",
+    )
+    try:
+        out = run("--sources", str(path), "sources", "check", "site", db=db)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out.returncode == 0, out.stderr
+    assert "matched nothing" not in out.stderr
+    assert "could not be fetched to check the selectors: http_status" in out.stderr
+
+
 def test_rules_test_replays_without_storing(
     run: Callable[..., Result], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
