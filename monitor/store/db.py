@@ -156,14 +156,17 @@ def _make_engine(url: str, busy_timeout_ms: int, cache_mb: int, mmap_mb: int) ->
 
 
 # Seconds to wait for PostgreSQL to accept a connection (libpq's connect_timeout), unless
-# the URL names its own: a server whose packets are dropped would otherwise hold a job, or
-# the daemon's stop, for the system's TCP timeout (about two minutes), past a service
-# manager's grace period.
+# the URL or PGCONNECT_TIMEOUT names its own: a server whose packets are dropped would
+# otherwise hold a job, or the daemon's stop, for the system's TCP timeout (about two
+# minutes), past a service manager's grace period.
 CONNECT_TIMEOUT = 10
 
 
 def _postgres_args(url: str) -> dict[str, Any]:
-    named = "connect_timeout" in sa.engine.make_url(url).query
+    # the operator's own, in the URL or libpq's environment variable, is kept
+    named = "connect_timeout" in sa.engine.make_url(url).query or os.environ.get(
+        "PGCONNECT_TIMEOUT"
+    )
     return {} if named else {"connect_timeout": CONNECT_TIMEOUT}
 
 

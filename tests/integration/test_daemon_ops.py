@@ -690,6 +690,8 @@ def test_a_postgresql_server_that_never_answers_is_given_up_on(
             assert not worker.is_alive(), "still connecting after 30 s"
         assert outcome == ["connection timeout expired"] * 2
         assert db._postgres_args(f"{url}?connect_timeout=3") == {}  # the URL's own is kept
+        monkeypatch.setenv("PGCONNECT_TIMEOUT", "3")  # ... and libpq's variable
+        assert db._postgres_args(url) == {}
     finally:
         listener.close()
         for conn in taken:
