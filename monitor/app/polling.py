@@ -335,13 +335,21 @@ def _save_for_triage(rt: Runtime, source: str, payload: bytes) -> Path | None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path.write_bytes(payload)
-        by_age = sorted(folder.glob("*.xml"), key=lambda f: (f.stat().st_mtime_ns, f.name))
-        for old in by_age[:-TRIAGE_KEPT]:
-            old.unlink(missing_ok=True)
     except OSError as exc:
         log.debug("source %s: the crashing body was not saved: %s", source, exc)
         return None
+    with contextlib.suppress(OSError):  # another daemon may prune the folder meanwhile
+        by_age = sorted(folder.glob("*.xml"), key=_age)
+        for old in by_age[:-TRIAGE_KEPT]:
+            old.unlink(missing_ok=True)
     return path
+
+
+def _age(path: Path) -> tuple[int, str]:
+    try:
+        return path.stat().st_mtime_ns, path.name
+    except OSError:  # pruned by another daemon since the listing: the oldest of all
+        return 0, path.name
 
 
 def _store_poll(
