@@ -290,9 +290,12 @@ def would_be(
 ) -> DigestView:
     """The digest of ``[since, until)`` with ``drafts`` as its alerts instead of the stored
     ones: what the rules a replay ran would have sent (`rules test --days`). The stories,
-    facts and names are the stored ones of the window; nothing is written."""
+    facts and names are the stored ones of the window, placed in it by their news date as
+    the replay places its alerts; nothing is written."""
     shown = [_as_read(-i, d) for i, d in enumerate(drafts, start=1)]
-    read = digest_reads.window(session, channel=None, since=since, until=until, alerts=shown)
+    read = digest_reads.window(
+        session, channel=None, since=since, until=until, alerts=shown, news_time=True
+    )
     news = news_of(read, names=names, title="monitor digest (rules test)", generated_at=until,
                    since=since)  # fmt: skip
     return build_digest(news, tz=UTC, min_severity=None)

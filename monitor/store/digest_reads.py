@@ -122,28 +122,31 @@ def window(
     until: datetime,
     alert_ids: Sequence[int] | None = None,
     alerts: Sequence[AlertRead] | None = None,
+    news_time: bool = False,
 ) -> WindowRead:
     """What is new for ``channel`` in ``[since, until)`` (None: for any channel, the
     alerts that fired in the window); with ``alert_ids``, exactly those alerts (an
     immediate message) and their stories instead. ``alerts``, given, are the window's
-    alerts instead of the stored ones (alerts a replay would raise: `rules test`)."""
+    alerts instead of the stored ones (alerts a replay would raise: `rules test`).
+    ``news_time`` places an article in the window by its date (``sort_at``), as a replay
+    places its alerts, instead of by when it was first seen: after a backfill, the last
+    30 days of news are not every story the backfill brought."""
+    at = ARTICLE.c.sort_at if news_time else ARTICLE.c.first_seen_at
     if alerts is None:
         alerts = _alerts(session, channel=channel, since=since, until=until, ids=alert_ids)
     if alert_ids is None:
-        new = sa.select(ARTICLE.c.story_id).where(
-            ARTICLE.c.first_seen_at < until, ARTICLE.c.story_id.is_not(None)
-        )
+        new = sa.select(ARTICLE.c.story_id).where(at < until, ARTICLE.c.story_id.is_not(None))
         if since is not None:
-            new = new.where(ARTICLE.c.first_seen_at >= since)
+            new = new.where(at >= since)
         story_ids = {int(s) for (s,) in session.execute(new.distinct())}
     else:
         story_ids = set()
     story_ids |= {a.story_id for a in alerts if a.story_id is not None}
-    stories = _stories(session, sorted(story_ids), since=since, until=until)
+    stories = _stories(session, sorted(story_ids), since=since, until=until, at=at)
     if alert_ids is not None:  # an alert sent at once: its story names it, nothing more
         return WindowRead(stories, [], [], list(alerts))
-    facts = _facts(session, [s.id for s in stories], since=since, until=until)
-    names = _names(session, [s.id for s in stories], since=since, until=until)
+    facts = _facts(session, [s.id for s in stories], since=since, until=until, at=at)
+    names = _names(session, [s.id for s in stories], since=since, until=until, at=at)
     return WindowRead(stories, facts, names, list(alerts))
 
 
@@ -180,7 +183,12 @@ def _alerts(
 
 
 def _stories(
-    session: Session, ids: Sequence[int], *, since: datetime | None, until: datetime
+    session: Session,
+    ids: Sequence[int],
+    *,
+    since: datetime | None,
+    until: datetime,
+    at: sa.ColumnElement[Any],
 ) -> list[StoryRead]:
     out: list[StoryRead] = []
     for part in _chunks(ids):
@@ -194,10 +202,11 @@ def _stories(
                 ARTICLE.c.first_seen_at,
                 ARTICLE.c.sort_at,
                 ARTICLE.c.ai_generated,
+                at.label("window_at"),
                 SOURCE.c.name.label("source"),
             )
             .join(SOURCE, SOURCE.c.id == ARTICLE.c.source_id)
-            .where(ARTICLE.c.story_id.in_(list(part)), ARTICLE.c.first_seen_at < until)
+            .where(ARTICLE.c.story_id.in_(list(part)), at < until)
         ):
             members[int(r.story_id)].append(r)
         for s in session.execute(sa.select(STORY).where(STORY.c.id.in_(list(part)))):
@@ -218,14 +227,19 @@ def _stories(
                     updated_at=max(m.sort_at for m in got),
                     sources=len(by_source),
                     ai_only_sources=sum(by_source.values()),
-                    new_articles=sum(1 for m in got if since is None or m.first_seen_at >= since),
+                    new_articles=sum(1 for m in got if since is None or m.window_at >= since),
                 )
             )
     return out
 
 
 def _facts(
-    session: Session, story_ids: Sequence[int], *, since: datetime | None, until: datetime
+    session: Session,
+    story_ids: Sequence[int],
+    *,
+    since: datetime | None,
+    until: datetime,
+    at: sa.ColumnElement[Any],
 ) -> list[FactRead]:
     out = []
     for part in _chunks(story_ids):
@@ -235,7 +249,7 @@ def _facts(
                 ARTICLE.c.url,
                 ARTICLE.c.sort_at,
                 ARTICLE.c.ai_generated,
-                ARTICLE.c.first_seen_at,
+                at.label("window_at"),
                 SOURCE.c.name.label("source"),
             )
             .join(ARTICLE, ARTICLE.c.id == FACT.c.article_id)
@@ -243,7 +257,7 @@ def _facts(
             .where(
                 FACT.c.story_id.in_(list(part)),
                 FACT.c.metric.is_not(None),
-                ARTICLE.c.first_seen_at < until,
+                at < until,
             )
             .order_by(FACT.c.id)
         )
@@ -264,7 +278,7 @@ def _facts(
                     surface=r.surface,
                     quote=r.quote,
                     new_to_story=bool(r.new_to_story),
-                    in_window=since is None or r.first_seen_at >= since,
+                    in_window=since is None or r.window_at >= since,
                     said=_said(r),
                 )
             )
@@ -272,7 +286,12 @@ def _facts(
 
 
 def _names(
-    session: Session, story_ids: Sequence[int], *, since: datetime | None, until: datetime
+    session: Session,
+    story_ids: Sequence[int],
+    *,
+    since: datetime | None,
+    until: datetime,
+    at: sa.ColumnElement[Any],
 ) -> list[NameRead]:
     """Names (model releases) whose first sighting is an article of these stories that
     arrived in the window."""
@@ -300,11 +319,11 @@ def _names(
             )
             .join(ARTICLE, ARTICLE.c.id == TERM.c.first_article_id)
             .join(SOURCE, SOURCE.c.id == ARTICLE.c.source_id)
-            .where(ARTICLE.c.story_id.in_(list(part)), ARTICLE.c.first_seen_at < until)
+            .where(ARTICLE.c.story_id.in_(list(part)), at < until)
             .order_by(TERM.c.id)
         )
         if since is not None:
-            q = q.where(ARTICLE.c.first_seen_at >= since)
+            q = q.where(at >= since)
         for r in session.execute(q):
             out.append(NameRead(r.story_id, r.family, r.term, r.quote or "", _said(r)))
     return out

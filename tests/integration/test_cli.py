@@ -338,6 +338,10 @@ def test_rules_test_replays_without_storing(
     digest = days.stdout.split("The digest they would make:", 1)[1]
     assert "== ALIBABA [HIGH] ==" in digest and "Qwen3-Max" in digest
     assert "alibaba-capex-change" not in digest and "RMB 380 billion" in digest  # a fact
+    # the digest's stories are those of the days' news, as the replay's alerts are: the
+    # seeds, dated months ago and polled just now, are not news of the last 30 days
+    recent = run("--rules", str(rules), "rules", "test", "--days", "30", db=db)
+    assert "0 stories" in recent.stdout and "Qwen3-Max" not in recent.stdout, recent.stdout
     assert "The digest they would make:" not in run("rules", "test", db=db).stdout  # all history
     assert run("rules", "test", "--days", "3", "--since", "2025-01-01", db=db).returncode == 2
 
