@@ -15,6 +15,8 @@ from monitor.errors import FetchError
 
 STEP = 64 * 1024  # the most one decompress call produces
 HEAD_BYTES = 64  # deflate input kept, before any output, to retry it as raw deflate
+PADDING = b"\r\n\t \x00"  # what some servers send after a compressed body
+PADDING_MAX = 64 * 1024  # padding accepted after it: more is not padding but a stream
 
 
 async def read_capped(response: httpx.Response, cap: int, url: str) -> bytes:
@@ -74,6 +76,8 @@ class _Inflater:
         # (zlib may take a first chunk of a byte or two without complaint)
         self._head: bytes | None = b"" if encoding == "deflate" else None
         self._obj = self._new()
+        # bytes of padding after the last member's end; None while inside a member
+        self._padding: int | None = None
 
     def _new(self) -> zlib._Decompress:
         if self._encoding in ("gzip", "x-gzip"):
@@ -86,7 +90,9 @@ class _Inflater:
             return [data]
         out: list[bytes] = []
         produced = 0
-        pending = data
+        pending = data if self._padding is None else self._after_end(data)
+        if not pending:
+            return out
         while True:
             # one byte past the room proves overflow; and at most STEP a call: zlib builds
             # a call's output in blocks and then joins them, so one call producing the
@@ -114,17 +120,34 @@ class _Inflater:
                 # first: after a call cut short by max_length, CPython leaves the input
                 # past a member's end in unconsumed_tail as well as in unused_data, and
                 # feeding that tail again to the finished member never ends
-                rest = self._obj.unused_data
-                if not rest.strip(b"\r\n\t \x00"):
+                self._padding = 0
+                pending = self._after_end(self._obj.unused_data)
+                if not pending:
                     return out  # the end, or padding some servers send after it
-                pending = rest  # concatenated gzip members (RFC 1952 2.2): one body
-                self._obj = self._new()
             elif self._obj.unconsumed_tail:
                 pending = self._obj.unconsumed_tail
             elif len(piece) == limit:
                 pending = b""  # the input is in, its output not all out yet
             else:
                 return out
+
+    def _after_end(self, data: bytes) -> bytes:
+        """What follows a member's end: padding is counted (never fed to the finished
+        member, which would keep it all) and refused past ``PADDING_MAX``; anything else
+        starts the next member (concatenated gzip members, RFC 1952 2.2: one body)."""
+        assert self._padding is not None
+        rest = data.lstrip(PADDING)
+        self._padding += len(data) - len(rest)
+        if self._padding > PADDING_MAX:
+            raise FetchError(
+                "bad_encoding",
+                f"more than {PADDING_MAX} bytes of padding after the compressed body",
+                url=self._url,
+            )
+        if rest:
+            self._padding = None
+            self._obj = self._new()
+        return rest
 
     def flush(self, room: int) -> bytes:
         if self._encoding is None:

@@ -472,6 +472,23 @@ def test_concatenated_gzip_members_after_a_long_one_decode_as_one_body() -> None
     assert out.stdout.split() == ["True", "True", "too_large"], out.stderr
 
 
+def test_padding_after_a_gzip_body_is_bounded() -> None:
+    """Padding after the last member was fed to the finished member, which kept all of it
+    (and was copied whole at every chunk): a server could stream zeros after a valid body
+    for ever, unbounded in memory and uncounted by the cap."""
+    from monitor.net.body import PADDING_MAX
+
+    body = gzip.compress(RSS)
+    assert _read_in([body, *[b"\0" * 1000] * 10], "gzip", 1 << 20) == RSS
+    assert _read_in([body, b"\r\n", gzip.compress(b"<x/>")], "gzip", 1 << 20) == RSS + b"<x/>"
+    zeros = b"\0" * 16384
+    with pytest.raises(FetchError) as info:
+        _read_in([body, *[zeros] * (PADDING_MAX // len(zeros) + 1)], "gzip", 1 << 30)
+    assert info.value.kind == "bad_encoding" and "padding" in str(info.value)
+    with pytest.raises(FetchError):  # not padding, not a member: corrupt, as before
+        _read_in([body, b"garbage"], "gzip", 1 << 20)
+
+
 def test_raw_deflate_is_read_even_when_its_first_piece_is_one_byte() -> None:
     """A server sending raw deflate for "deflate": zlib took a first piece of one byte
     without complaint and failed on the next, and the retry as raw deflate lost that
