@@ -20,14 +20,25 @@ _INSTALLED: list[logging.Filter] = []
 
 
 def redact_url(url: str) -> str:
-    """``https://hooks.slack.com/…``: the scheme and host, never the path or query."""
+    """``https://hooks.slack.com/…``: the scheme and host, never the path or query.
+    Never raises: it runs inside error handling and log filters, where a URL with a port
+    out of range (``.port`` raises) must not turn one failure into many."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "<url>"
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme or 'http'}://{host}{port}/\u2026"
+
+
+def _path(url: str) -> str:
+    """The path of ``url``, also of one urlsplit refuses (an IPv6 host never closed)."""
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        _, slash, rest = url.split("//", 1)[-1].partition("/")
+        return slash + rest.split("?", 1)[0].split("#", 1)[0]
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -36,7 +47,7 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         if not secret:
             continue
         text = text.replace(secret, redact_url(secret))
-        path = urlsplit(secret).path
+        path = _path(secret)
         if len(path) > 1:
             text = text.replace(path, "/\u2026")
     return text
@@ -49,7 +60,7 @@ class _RedactFilter(logging.Filter):
         if not hidden:
             return True
         message = record.getMessage()
-        if any(urlsplit(h).path in message for h in hidden):
+        if any(_path(h) in message for h in hidden):
             record.msg = scrub(message, hidden)
             record.args = ()
         return True

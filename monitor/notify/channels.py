@@ -34,6 +34,7 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -297,6 +298,14 @@ def _url_from_env(
     if scheme not in wanted or "//" not in value:
         # say what is wrong without repeating the value: it is a credential
         problem("url_env", f"{f.url_env} does not hold an {'/'.join(wanted)} URL")
+        return None
+    try:
+        parts = urlsplit(value)
+        valid = bool(parts.hostname) and parts.port != 0  # .port raises out of 0-65535
+    except ValueError:
+        valid = False
+    if not valid:
+        problem("url_env", f"{f.url_env} does not hold a valid URL (its host or port)")
         return None
     return SecretStr(value)
 

@@ -162,6 +162,19 @@ def test_a_variable_holding_no_url_is_reported_without_its_value(tmp_path: Path)
 
 
 @pytest.mark.parametrize(
+    "url", ["https://hooks.example.test:99999/TOKEN", "https://[::1/TOKEN", "https:///TOKEN"]
+)
+def test_a_url_whose_host_or_port_is_invalid_is_reported(tmp_path: Path, url: str) -> None:
+    found = problems(
+        tmp_path,
+        "channels:\n  - {name: s, type: slack, url_env: U, immediate: high}\n",
+        env={"U": url},
+    )
+    assert any("U does not hold a valid URL (its host or port)" in p for p in found), found
+    assert all("TOKEN" not in p for p in found)
+
+
+@pytest.mark.parametrize(
     ("entry", "message"),
     [
         ("{name: e, type: email, immediate: high}", "needs `to:`"),

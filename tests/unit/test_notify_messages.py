@@ -153,6 +153,14 @@ def test_redaction_keeps_the_host_only() -> None:
     assert "XyZsecret" not in cleaned and "hooks.slack.com" in cleaned
 
 
+def test_redaction_of_a_url_urlsplit_refuses_never_raises() -> None:
+    """It runs in error handlers and log filters: raising there turns one failure into
+    many (a port out of range raises from ``.port``, an unclosed IPv6 host from urlsplit)."""
+    for bad in ("https://hooks.example.test:99999/T0/s3cr3t", "https://[::1/T0/s3cr3t"):
+        assert redact_url(bad) == "<url>"
+        assert "s3cr3t" not in scrub(f"failed at {bad}; path /T0/s3cr3t", [bad])
+
+
 def test_each_channel_type_gets_its_notifier() -> None:
     from monitor.errors import ConfigError
     from monitor.notify.email import EmailNotifier
