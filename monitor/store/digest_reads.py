@@ -49,7 +49,7 @@ class StoryRead:
     title: str  # the canonical article's
     url: str | None
     main_entity: str | None
-    started_at: datetime | None  # when its first article was first seen
+    started_at: datetime | None  # when its first article was first seen (its date, by news time)
     updated_at: datetime | None  # its newest article's date
     sources: int  # distinct sources that told it
     ai_only_sources: int  # ... of which told it only in AI-written articles
@@ -199,7 +199,6 @@ def _stories(
                 ARTICLE.c.id,
                 ARTICLE.c.url,
                 ARTICLE.c.title,
-                ARTICLE.c.first_seen_at,
                 ARTICLE.c.sort_at,
                 ARTICLE.c.ai_generated,
                 at.label("window_at"),
@@ -223,7 +222,7 @@ def _stories(
                     title=canonical.title or s.title,
                     url=canonical.url,
                     main_entity=s.main_entity,
-                    started_at=min(m.first_seen_at for m in got),
+                    started_at=min(m.window_at for m in got),
                     updated_at=max(m.sort_at for m in got),
                     sources=len(by_source),
                     ai_only_sources=sum(by_source.values()),
