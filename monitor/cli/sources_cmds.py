@@ -74,22 +74,12 @@ async def _sample_page(fetcher: Fetcher, spec: SourceSpec, result: PollResult) -
     """The article-page selectors that match nothing on the first article page fetched
     (RELIABILITY R4): a selector copied wrong, or a layout that changed, would otherwise
     go unseen while the parts fall back to the page's metadata."""
-    from monitor.fetch.feeds import has_own_page
     from monitor.fetch.pages import unmatched_selectors
 
     sel = spec.selectors
-    if sel is None or not (sel.title or sel.author or sel.date or sel.body):
+    if sel is None or not (sel.title or sel.author or sel.date or sel.body) or not result.pages:
         return []
-    # the address the page was fetched at: a feed's item page (fetch_full) at its link;
-    # an HTML listing's item keeps it as its guid (its url is the page's canonical link,
-    # which may name another host)
-    fetched_at = [
-        a.url if spec.fetch_full or not a.guid.startswith(("http://", "https://")) else a.guid
-        for a in result.articles
-    ]
-    page = next((url for url in fetched_at if has_own_page(url)), None)
-    if page is None:
-        return []
+    page = result.pages[0]  # where the poll fetched it, not its canonical link
     try:
         fetched = await fetcher.get_page(page)  # an error page would match nothing
     except MonitorError as exc:

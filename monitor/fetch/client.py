@@ -66,6 +66,9 @@ class PollResult:
     min_interval_s: float | None = None  # Cache-Control max-age or feed <ttl>
     warnings: tuple[str, ...] = ()
     partial: bool = False
+    # the article pages fetched (an HTML listing's, a fetch_full feed's), at the address
+    # each was fetched at: an article's url is its page's canonical link, maybe elsewhere
+    pages: tuple[str, ...] = ()
 
 
 class Fetcher:
@@ -194,11 +197,12 @@ class Fetcher:
         articles = parsed.articles
         warnings = list(parsed.warnings)
         partial = parsed.partial
+        pages: tuple[str, ...] = ()
         if source.fetch_full:
-            articles, more_warnings = await self._fill_full(articles, source.selectors, seen)
+            articles, more_warnings, pages = await self._fill_full(articles, source.selectors, seen)
             warnings += more_warnings
             partial = partial or bool(more_warnings)
-        return PollResult(False, articles, fresh, min_interval, tuple(warnings), partial)
+        return PollResult(False, articles, fresh, min_interval, tuple(warnings), partial, pages)
 
     async def _poll_listing(
         self,
@@ -239,8 +243,11 @@ class Fetcher:
         # with pages missing, the old validators are kept so the unchanged listing is read
         # again next time and the failed pages are retried (the stored ones are in `seen`)
         kept = previous if warnings else fresh
+        pages = tuple(
+            i.url for i, r in zip(wanted, results, strict=True) if isinstance(r, FetchedArticle)
+        )
         return PollResult(
-            False, tuple(articles), kept, min_interval, tuple(warnings), bool(warnings)
+            False, tuple(articles), kept, min_interval, tuple(warnings), bool(warnings), pages
         )
 
     async def _fill_full(
@@ -248,7 +255,9 @@ class Fetcher:
         articles: tuple[FetchedArticle, ...],
         selectors: Selectors | None,
         seen: Collection[str],
-    ) -> tuple[tuple[FetchedArticle, ...], list[str]]:
+    ) -> tuple[tuple[FetchedArticle, ...], list[str], tuple[str, ...]]:
+        """The feed's items with their pages' text, the warnings of pages not fetched,
+        and the addresses of those fetched."""
         todo = [a for a in articles if has_own_page(a.url) and a.guid not in seen]
         pages = await asyncio.gather(
             *(self.fetch_article(a.url, selectors, guid=a.guid) for a in todo),
@@ -274,7 +283,8 @@ class Fetcher:
                 warnings.append(f"{article.url}: full page not fetched, kept the summary: {page}")
             elif isinstance(page, BaseException):
                 raise page
-        return tuple(full.get(a.guid, a) for a in articles), warnings
+        fetched = tuple(a.url for a in todo if a.guid in full)
+        return tuple(full.get(a.guid, a) for a in articles), warnings, fetched
 
     # ---------------------------------------------------------------------- pages
 

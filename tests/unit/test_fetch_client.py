@@ -254,11 +254,11 @@ def test_unknown_content_encoding_is_refused() -> None:
     assert info.value.kind == "bad_encoding"
 
 
-def page_router(listing: bytes | None = None) -> respx.MockRouter:
+def page_router(listing: bytes | None = None, page: bytes = PAGE) -> respx.MockRouter:
     router = respx.MockRouter(assert_all_called=False)
     for n in (1, 2, 3):
         router.get(f"http://feeds.example.com/a/{n}").mock(
-            return_value=httpx.Response(200, content=PAGE.replace(b"{n}", str(n).encode()))
+            return_value=httpx.Response(200, content=page.replace(b"{n}", str(n).encode()))
         )
     if listing is not None:
         router.get("http://feeds.example.com/news").mock(
@@ -288,6 +288,31 @@ def test_html_listing_fetches_only_unseen_articles() -> None:
     assert result.articles[0].text == "The full article 1 says Alibaba will spend $53 billion."
     assert result.articles[0].title == "Full 1"
     assert not router.routes[1].called  # /a/2 was seen
+
+
+def test_pages_fetched_are_said_at_the_address_they_were_fetched_at() -> None:
+    """An article's url is its page's canonical link, which may name another site:
+    `sources check` fetched its sample page there, and checked another site's layout."""
+    page = PAGE.replace(
+        b"<head>", b'<head><link rel="canonical" href="https://elsewhere.test/{n}">'
+    )
+    listing = SourceSpec(
+        name="site",
+        url="http://feeds.example.com/news",
+        kind="html",
+        selectors=Selectors(items="a.h", body="article"),
+        fetch_full=True,
+    )
+    feed = feed_source(fetch_full=True)
+    router = page_router(LISTING, page)
+    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=RSS))
+    for source, fetched in ((listing, ("1", "3")), (feed, ("1",))):
+        result = run_poll(router, source, seen={"g2", "http://feeds.example.com/a/2"})
+        assert result.pages == tuple(f"http://feeds.example.com/a/{n}" for n in fetched)
+        assert {a.url for a in result.articles if not a.summary_only} == {
+            f"https://elsewhere.test/{n}" for n in fetched
+        }
+    assert run_poll(router, feed_source()).pages == ()  # no page fetched
 
 
 def test_listing_with_no_items_is_layout_changed() -> None:
