@@ -338,9 +338,13 @@ def _save_for_triage(rt: Runtime, source: str, payload: bytes) -> Path | None:
     except OSError as exc:
         log.debug("source %s: the crashing body was not saved: %s", source, exc)
         return None
-    with contextlib.suppress(OSError):  # another daemon may prune the folder meanwhile
-        by_age = sorted(folder.glob("*.xml"), key=_age)
-        for old in by_age[:-TRIAGE_KEPT]:
+    try:
+        by_age = sorted((p for p in folder.glob("*.xml") if p.is_file()), key=_age)
+    except OSError:  # a folder that cannot be listed now: pruned at the next crash
+        return path
+    for old in by_age[:-TRIAGE_KEPT]:
+        # one file that cannot go (another daemon's prune, permissions) stops no other
+        with contextlib.suppress(OSError):
             old.unlink(missing_ok=True)
     return path
 

@@ -258,6 +258,9 @@ def test_a_body_the_feed_parser_crashed_on_is_saved_for_triage(
             return await super().poll(source, validators)
 
     monkeypatch.setattr(polling, "TRIAGE_KEPT", 2)
+    # the oldest entry cannot be removed (a folder): it stopped every later prune
+    (tmp_path / "triage" / "aaa-old.xml").mkdir(parents=True)
+    os.utime(tmp_path / "triage" / "aaa-old.xml", (0, 0))
     pipe = Pipeline(Settings(data_dir=tmp_path), engine, load_rules(RULES, channels=CHANNELS))
     pipe.sync_sources(specs())
     with caplog.at_level("WARNING", logger="monitor"):
