@@ -6,7 +6,8 @@ processes add what a thread cannot (RELIABILITY.md P3, P8):
 
 * parsing on every core;
 * a per-parse time limit, enforced inside the worker by a timer signal and, as a
-  backstop, by the parent killing a worker that does not answer;
+  backstop, by the parent killing a worker that does not answer (the pool cannot kill
+  one worker alone: the parses running in the others are run once more);
 * a memory limit (``RLIMIT_AS``) so a hostile document cannot exhaust the host;
 * isolation: a native crash (a segfault in a C parser) kills one worker, becomes
   ``ParseError(kind="native_crash")``, and the pool is rebuilt.
@@ -20,8 +21,9 @@ import multiprocessing
 import os
 import signal
 import time
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
@@ -53,42 +55,60 @@ class ParsePool:
         # not its wait behind others (a queued parse was timed out, and an innocent
         # worker killed)
         self._slots = asyncio.Semaphore(max(processes, 1))
+        # pools whose workers this pool killed (a parse over its time limit): a parse
+        # that was running beside it in another worker is not at fault, and is run again
+        self._killed: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
 
     async def run(self, fn: Callable[..., T], *args: Any, url: str | None = None) -> T:
         """``fn(*args)``; its ``FetchError`` is re-raised here with kind, url and message."""
         if self.processes <= 0:
             return await asyncio.to_thread(fn, *args)
-        async with self._slots:
-            executor, future = self._submit(fn, args, url)
-            try:
-                # the worker's own timer fires first; this backstop catches one stuck in C
-                async with asyncio.timeout(self.timeout_s + self.backstop_s):
-                    kind, value = await future
-            except TimeoutError as exc:
-                self._discard(executor, kill=True)
-                raise ParseError(
-                    "parse_timeout", f"parsing took over {self.timeout_s:g}s", url=url
-                ) from exc
-            except BrokenProcessPool as exc:
-                self._discard(executor, kill=False)
-                raise ParseError(
-                    "native_crash", "the parser process died (killed or crashed)", url=url
-                ) from exc
+        await self._slots.acquire()
+        release = self._slots.release
+        try:
+            for attempt in (1, 2):
+                executor, job = self._submit(fn, args, url)
+                try:
+                    # the worker's own timer fires first; this backstop catches one stuck
+                    # in C code
+                    async with asyncio.timeout(self.timeout_s + self.backstop_s):
+                        kind, value = await asyncio.wrap_future(job)
+                    break
+                except TimeoutError as exc:
+                    self._discard(executor, kill=True)
+                    raise ParseError(
+                        "parse_timeout", f"parsing took over {self.timeout_s:g}s", url=url
+                    ) from exc
+                except BrokenProcessPool as exc:
+                    self._discard(executor, kill=False)
+                    if attempt == 1 and executor in self._killed:
+                        continue  # killed for another parse's time limit, not for this one
+                    raise ParseError(
+                        "native_crash", "the parser process died (killed or crashed)", url=url
+                    ) from exc
+                except asyncio.CancelledError:
+                    if not job.done():
+                        # the worker goes on parsing: its slot is free when it is done, or
+                        # the next parse would wait behind it on its own time limit
+                        release = _noop
+                        job.add_done_callback(_release_later(self._slots))
+                    raise
+        finally:
+            release()
         if kind == "ok":
             return value  # type: ignore[no-any-return]
         raise _rebuild(value, url)
 
     def _submit(
         self, fn: Callable[..., Any], args: tuple[Any, ...], url: str | None
-    ) -> tuple[ProcessPoolExecutor, asyncio.Future[_Outcome]]:
+    ) -> tuple[ProcessPoolExecutor, Future[_Outcome]]:
         """The parse handed to a worker. A pool whose worker died while idle (the OOM
         killer, an operator's kill) refuses every task: it is replaced, once, instead of
         failing every later parse until a restart."""
-        loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             executor = self._pool()
             try:
-                return executor, loop.run_in_executor(executor, _invoke, fn, args, self.timeout_s)
+                return executor, executor.submit(_invoke, fn, args, self.timeout_s)
             except (BrokenProcessPool, RuntimeError) as exc:  # RuntimeError: shut down
                 self._discard(executor, kill=False)
                 if attempt == 2:
@@ -112,6 +132,7 @@ class ParsePool:
         if self._executor is executor:
             self._executor = None
         if kill:
+            self._killed.add(executor)
             _kill_workers(executor)
         executor.shutdown(wait=False, cancel_futures=True)
 
@@ -130,6 +151,22 @@ class ParsePool:
         except TimeoutError:
             _kill_workers(executor)
             await stopping
+
+
+def _noop() -> None:
+    pass
+
+
+def _release_later(slots: asyncio.Semaphore) -> Callable[[Future[_Outcome]], None]:
+    """A callback, run in the pool's thread when a parse whose caller left ends, that
+    frees its slot on the loop (unless the loop has closed meanwhile)."""
+    loop = asyncio.get_running_loop()
+
+    def done(_: Future[_Outcome]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+            loop.call_soon_threadsafe(slots.release)
+
+    return done
 
 
 def _kill_workers(executor: ProcessPoolExecutor) -> None:

@@ -161,6 +161,59 @@ def test_parses_waiting_for_the_worker_are_not_timed_out_for_their_wait() -> Non
     assert asyncio.run(go()) == ["done"] * 6
 
 
+def wait_for(path: str) -> str:
+    while not os.path.exists(path):
+        time.sleep(0.01)
+    return "done"
+
+
+def test_a_parse_beside_one_killed_for_its_time_limit_is_run_again(tmp_path: Path) -> None:
+    """Killing a parse stuck in C kills every worker of the pool: the parse running in the
+    other worker was that source's native_crash, a failure of a body that was fine."""
+    flag = tmp_path / "stuck-one-ended"
+
+    async def go() -> list[str]:
+        pool = ParsePool(2, timeout_s=1.0, backstop_s=0.5)
+        try:
+            await asyncio.gather(pool.run(spin, 0.0), pool.run(spin, 0.0))  # both up
+
+            async def stuck() -> int:
+                try:
+                    return await pool.run(stuck_in_c)
+                finally:
+                    flag.touch()
+
+            async def beside() -> str:
+                await asyncio.sleep(0.9)  # under way in the other worker at the kill (1.5 s)
+                return await pool.run(wait_for, str(flag))
+
+            results = await asyncio.gather(stuck(), beside(), return_exceptions=True)
+            return [str(getattr(r, "kind", r)) for r in results]
+        finally:
+            await pool.aclose()
+
+    assert asyncio.run(go()) == ["parse_timeout", "done"]
+
+
+def test_a_cancelled_parse_holds_its_worker_until_it_ends() -> None:
+    """A cancelled parse (a poll cancelled at a stop) goes on in its worker: the next
+    parse waited behind it while its own time limit ran, and was timed out."""
+
+    async def go() -> str:
+        pool = ParsePool(1, timeout_s=2.0, backstop_s=0.5)
+        try:
+            await pool.run(spin, 0.0)  # the worker is up
+            first = asyncio.ensure_future(pool.run(spin, 1.8))
+            await asyncio.sleep(0.2)  # no event says the worker took it: a moment for the pipe
+            first.cancel()
+            # 1.6 s left of the first, then 1 s of this one: over its 2.5 s if they overlap
+            return await pool.run(spin, 1.0)
+        finally:
+            await pool.aclose()
+
+    assert asyncio.run(go()) == "done"
+
+
 def stuck_in_c() -> int:
     # one C loop of minutes that never checks for signals: the worker's own timer cannot
     # stop it (the regex engine, by contrast, does check)
