@@ -58,6 +58,7 @@ class ParsePool:
         # pools whose workers this pool killed (a parse over its time limit): a parse
         # that was running beside it in another worker is not at fault, and is run again
         self._killed: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
+        self._closed = False  # by aclose: no pool is started after it
 
     async def run(self, fn: Callable[..., T], *args: Any, url: str | None = None) -> T:
         """``fn(*args)``; its ``FetchError`` is re-raised here with kind, url and message."""
@@ -68,10 +69,10 @@ class ParsePool:
         try:
             for attempt in (1, 2):
                 executor, job = self._submit(fn, args, url)
+                # the worker's own timer fires first; this backstop catches one stuck in C
+                deadline = asyncio.get_running_loop().time() + self.timeout_s + self.backstop_s
                 try:
-                    # the worker's own timer fires first; this backstop catches one stuck
-                    # in C code
-                    async with asyncio.timeout(self.timeout_s + self.backstop_s):
+                    async with asyncio.timeout_at(deadline):
                         kind, value = await asyncio.wrap_future(job)
                     break
                 except TimeoutError as exc:
@@ -81,6 +82,10 @@ class ParsePool:
                     ) from exc
                 except BrokenProcessPool as exc:
                     self._discard(executor, kill=False)
+                    if self._closed:
+                        raise ParseError(
+                            "stopped", "the parser processes were stopped", url=url
+                        ) from exc
                     if attempt == 1 and executor in self._killed:
                         continue  # killed for another parse's time limit, not for this one
                     raise ParseError(
@@ -89,9 +94,11 @@ class ParsePool:
                 except asyncio.CancelledError:
                     if not job.done():
                         # the worker goes on parsing: its slot is free when it is done, or
-                        # the next parse would wait behind it on its own time limit
+                        # the next parse would wait behind it on its own time limit; and
+                        # the backstop still kills it at the deadline if it is stuck in C
                         release = _noop
                         job.add_done_callback(_release_later(self._slots))
+                        asyncio.get_running_loop().call_at(deadline, self._backstop, executor, job)
                     raise
         finally:
             release()
@@ -99,12 +106,19 @@ class ParsePool:
             return value  # type: ignore[no-any-return]
         raise _rebuild(value, url)
 
+    def _backstop(self, executor: ProcessPoolExecutor, job: Future[_Outcome]) -> None:
+        """A parse whose caller left, still running at its deadline: stuck in C code."""
+        if not job.done():
+            self._discard(executor, kill=True)
+
     def _submit(
         self, fn: Callable[..., Any], args: tuple[Any, ...], url: str | None
     ) -> tuple[ProcessPoolExecutor, Future[_Outcome]]:
         """The parse handed to a worker. A pool whose worker died while idle (the OOM
         killer, an operator's kill) refuses every task: it is replaced, once, instead of
         failing every later parse until a restart."""
+        if self._closed:
+            raise ParseError("stopped", "the parser processes were stopped", url=url)
         for attempt in (1, 2):
             executor = self._pool()
             try:
@@ -138,7 +152,9 @@ class ParsePool:
 
     async def aclose(self) -> None:
         """Stop the workers: a parse under way gets its time limit to end, then its worker
-        is killed (one stuck in C code would otherwise hold the stop for ever)."""
+        is killed (one stuck in C code would otherwise hold the stop for ever). No parse
+        starts a pool after it."""
+        self._closed = True
         if self._executor is None:
             return
         executor, self._executor = self._executor, None

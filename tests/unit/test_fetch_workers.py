@@ -214,6 +214,39 @@ def test_a_cancelled_parse_holds_its_worker_until_it_ends() -> None:
     assert asyncio.run(go()) == "done"
 
 
+def test_a_cancelled_parse_stuck_in_c_is_still_killed_at_its_deadline() -> None:
+    """The backstop lived in the cancelled caller: a worker stuck in C code kept its slot
+    for ever, and with one worker every later parse waited for ever."""
+
+    async def go() -> str:
+        pool = ParsePool(1, timeout_s=1.0, backstop_s=0.5)
+        try:
+            await pool.run(spin, 0.0)  # the worker is up
+            stuck = asyncio.ensure_future(pool.run(stuck_in_c))
+            await asyncio.sleep(0.3)  # no event says the worker took it: a moment for the pipe
+            stuck.cancel()
+            await asyncio.gather(stuck, return_exceptions=True)
+            async with asyncio.timeout(20):  # the deadline is 1.5 s after it started
+                return await pool.run(spin, 0.0)
+        finally:
+            await pool.aclose()
+
+    assert asyncio.run(go()) == "done"
+
+
+def test_no_parse_starts_workers_after_the_pool_is_closed() -> None:
+    async def go() -> str:
+        pool = ParsePool(1, timeout_s=1.0)
+        await pool.run(spin, 0.0)
+        await pool.aclose()
+        with pytest.raises(ParseError) as info:
+            await pool.run(spin, 0.0)
+        assert pool._executor is None  # nothing left running for nobody to stop
+        return info.value.kind
+
+    assert asyncio.run(go()) == "stopped"
+
+
 def stuck_in_c() -> int:
     # one C loop of minutes that never checks for signals: the worker's own timer cannot
     # stop it (the regex engine, by contrast, does check)
