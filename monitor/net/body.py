@@ -52,7 +52,17 @@ async def read_capped(response: httpx.Response, cap: int, url: str) -> bytes:
     # so a refused body never costs more than the cap plus one piece
     parts: list[bytes] = []
     size = 0
+    raw = 0
+    # compressed input larger than this cannot decode to at most ``cap`` bytes (deflate's
+    # stored blocks add 5 bytes in 64 KiB): endless empty gzip members produce nothing
+    # the cap would count
+    raw_cap = cap + cap // 100 + PADDING_MAX + 1024 if encodings else None
     async for chunk in response.aiter_raw():
+        raw += len(chunk)
+        if raw_cap is not None and raw > raw_cap:
+            raise FetchError(
+                "bad_encoding", f"over {raw_cap} compressed bytes for a cap of {cap}", url=url
+            )
         for piece in inflater.feed(chunk, cap - size):
             parts.append(piece)
             size += len(piece)
@@ -77,7 +87,8 @@ class _Inflater:
         self._head: bytes | None = b"" if encoding == "deflate" else None
         self._obj = self._new()
         # bytes of padding after the last member's end; None while inside a member
-        self._padding: int | None = None
+        self._between = False  # past a member's end, before the next one's first byte
+        self._padding = 0  # bytes of padding between or after members, all of them
 
     def _new(self) -> zlib._Decompress:
         if self._encoding in ("gzip", "x-gzip"):
@@ -90,7 +101,7 @@ class _Inflater:
             return [data]
         out: list[bytes] = []
         produced = 0
-        pending = data if self._padding is None else self._after_end(data)
+        pending = self._after_end(data) if self._between else data
         if not pending:
             return out
         while True:
@@ -120,7 +131,7 @@ class _Inflater:
                 # first: after a call cut short by max_length, CPython leaves the input
                 # past a member's end in unconsumed_tail as well as in unused_data, and
                 # feeding that tail again to the finished member never ends
-                self._padding = 0
+                self._between = True
                 pending = self._after_end(self._obj.unused_data)
                 if not pending:
                     return out  # the end, or padding some servers send after it
@@ -133,9 +144,9 @@ class _Inflater:
 
     def _after_end(self, data: bytes) -> bytes:
         """What follows a member's end: padding is counted (never fed to the finished
-        member, which would keep it all) and refused past ``PADDING_MAX``; anything else
+        member, which would keep it all) and refused past ``PADDING_MAX`` in the whole
+        body, however many members it is spread between; anything else
         starts the next member (concatenated gzip members, RFC 1952 2.2: one body)."""
-        assert self._padding is not None
         rest = data.lstrip(PADDING)
         self._padding += len(data) - len(rest)
         if self._padding > PADDING_MAX:
@@ -145,7 +156,7 @@ class _Inflater:
                 url=self._url,
             )
         if rest:
-            self._padding = None
+            self._between = False
             self._obj = self._new()
         return rest
 

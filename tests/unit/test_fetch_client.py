@@ -512,6 +512,17 @@ def test_padding_after_a_gzip_body_is_bounded() -> None:
     assert info.value.kind == "bad_encoding" and "padding" in str(info.value)
     with pytest.raises(FetchError):  # not padding, not a member: corrupt, as before
         _read_in([body, b"garbage"], "gzip", 1 << 20)
+    # padding spread between empty members is counted over the whole body ...
+    empty = gzip.compress(b"")
+    spread = [body, *[zeros + empty] * (PADDING_MAX // len(zeros) + 1)]
+    with pytest.raises(FetchError) as info:
+        _read_in(spread, "gzip", 1 << 30)
+    assert "padding" in str(info.value)
+    # ... and empty members alone, which the cap never counts, stop past what any body
+    # of the cap could be compressed to
+    with pytest.raises(FetchError) as info:
+        _read_in([body, *[empty * 1000] * 100], "gzip", 1 << 16)
+    assert info.value.kind == "bad_encoding" and "compressed bytes" in str(info.value)
 
 
 def test_raw_deflate_is_read_even_when_its_first_piece_is_one_byte() -> None:
