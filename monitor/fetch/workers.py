@@ -143,11 +143,15 @@ class ParsePool:
         return self._executor
 
     def _discard(self, executor: ProcessPoolExecutor, *, kill: bool) -> None:
+        """Stop a pool for good. ``kill``: this pool killed it (a parse over its time
+        limit), so the parses beside it are not at fault. Its workers are killed either
+        way: the executor stops a broken pool's workers with SIGTERM, which they ignore,
+        so one stuck in C code would live on and hold the interpreter's exit."""
         if self._executor is executor:
             self._executor = None
         if kill:
             self._killed.add(executor)
-            _kill_workers(executor)
+        _kill_workers(executor)
         executor.shutdown(wait=False, cancel_futures=True)
 
     async def aclose(self) -> None:

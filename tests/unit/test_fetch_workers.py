@@ -289,6 +289,41 @@ def test_closing_does_not_wait_for_ever_for_a_parse_stuck_in_c() -> None:
     assert float(out.stdout) < 5.0
 
 
+_SIBLING = """
+import asyncio
+from monitor.fetch.workers import ParsePool
+from tests.unit.test_fetch_workers import die, spin, stuck_in_c
+
+async def go():
+    pool = ParsePool(2, timeout_s=1.0, backstop_s=0.5)
+    await asyncio.gather(pool.run(spin, 0.0), pool.run(spin, 0.0))  # both up
+    stuck = asyncio.ensure_future(pool.run(stuck_in_c))
+    await asyncio.sleep(0.2)  # no event says the worker took it: a moment for the pipe
+    kinds = []
+    for parse in (pool.run(die), stuck):
+        try:
+            await parse
+        except Exception as exc:
+            kinds.append(getattr(exc, "kind", repr(exc)))
+    await pool.aclose()
+    print(*kinds)
+
+asyncio.run(go())
+"""
+
+
+def test_a_worker_stuck_in_c_dies_with_a_pool_another_worker_crashed() -> None:
+    """A crash breaks the whole pool, and the executor stops the other workers with
+    SIGTERM, which they ignore: one stuck in C code lived on, and the interpreter's exit
+    waited for it for ever. In a process of its own, ended after 60 s: an exit that
+    hangs must fail the test, not the suite."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    out = subprocess.run(
+        [sys.executable, "-c", _SIBLING], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.split() == ["native_crash", "native_crash"], out.stderr
+
+
 def interrupted_then(seconds: float) -> str:
     os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C reaches the whole process group
     os.kill(os.getpid(), signal.SIGTERM)  # as a service manager may signal every process
