@@ -53,21 +53,21 @@ async def read_capped(response: httpx.Response, cap: int, url: str) -> bytes:
     parts: list[bytes] = []
     size = 0
     raw = 0
-    # compressed input larger than this cannot decode to at most ``cap`` bytes (deflate's
-    # stored blocks add 5 bytes in 64 KiB): endless empty gzip members produce nothing
-    # the cap would count
-    raw_cap = cap + cap // 100 + PADDING_MAX + 1024 if encodings else None
+    # compressed input past twice the cap is no body of the cap (even one flushed every
+    # few bytes or made of one member per record stays well under): endless empty gzip
+    # members decode to nothing the cap would count
+    raw_cap = 2 * cap + PADDING_MAX + 1024 if encodings else None
     async for chunk in response.aiter_raw():
-        raw += len(chunk)
-        if raw_cap is not None and raw > raw_cap:
-            raise FetchError(
-                "bad_encoding", f"over {raw_cap} compressed bytes for a cap of {cap}", url=url
-            )
         for piece in inflater.feed(chunk, cap - size):
             parts.append(piece)
             size += len(piece)
         if size > cap:
             raise FetchError("too_large", f"body exceeds {cap} bytes", url=url)
+        raw += len(chunk)
+        if raw_cap is not None and raw > raw_cap:
+            raise FetchError(
+                "bad_encoding", f"over {raw_cap} compressed bytes for a cap of {cap}", url=url
+            )
     tail = inflater.flush(cap - size)
     if size + len(tail) > cap:
         raise FetchError("too_large", f"body exceeds {cap} bytes", url=url)

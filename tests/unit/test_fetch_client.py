@@ -525,6 +525,21 @@ def test_padding_after_a_gzip_body_is_bounded() -> None:
     assert info.value.kind == "bad_encoding" and "compressed bytes" in str(info.value)
 
 
+def test_a_compressed_body_larger_than_its_text_is_read_and_an_oversize_one_too_large() -> None:
+    """Bounding the compressed input must refuse no body of the cap (one gzip member per
+    record is larger than its text) and must not turn an oversize body, arriving in one
+    chunk, into bad_encoding."""
+    records = [f"<item>{n}</item>".encode() for n in range(5000)]
+    text = b"".join(records)
+    members = b"".join(gzip.compress(r) for r in records)
+    assert len(members) > len(text)
+    assert _read_in([members], "gzip", len(text)) == text
+    noise = os.urandom(200_000)  # does not compress: its gzip is larger than the cap
+    with pytest.raises(FetchError) as info:
+        _read_in([gzip.compress(noise)], "gzip", 64 * 1024)
+    assert info.value.kind == "too_large"
+
+
 def test_raw_deflate_is_read_even_when_its_first_piece_is_one_byte() -> None:
     """A server sending raw deflate for "deflate": zlib took a first piece of one byte
     without complaint and failed on the next, and the retry as raw deflate lost that
