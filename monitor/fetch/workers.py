@@ -20,6 +20,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import time
 import weakref
 from collections.abc import Callable
@@ -208,11 +209,28 @@ def _start_worker(memory_mb: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent()
     threading.Thread(target=_end_with_parent, args=(os.getppid(),), daemon=True).start()
     limit = memory_mb * 1024 * 1024
     # a hard limit already lower than ours stays in force
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _die_with_parent() -> None:
+    """On Linux, the kernel kills this worker when the thread that started it ends: a
+    worker stuck in C code never lets the watching thread below take the GIL. The pool
+    starts its workers from the event loop's thread, the main one, which ends only with
+    the process."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _end_with_parent(parent: int) -> None:

@@ -358,14 +358,37 @@ asyncio.run(go())
 """
 
 
-def test_a_worker_ends_when_its_parent_is_killed() -> None:
+_ORPHAN_STUCK = """
+import asyncio, os
+from monitor.fetch.workers import ParsePool
+from tests.unit.test_fetch_workers import stuck_in_c
+
+async def go():
+    pool = ParsePool(1, timeout_s=600)
+    await pool.run(os.getpid)
+    print(*[p.pid for p in pool._executor._processes.values()], flush=True)
+    asyncio.ensure_future(pool.run(stuck_in_c))
+    await asyncio.sleep(0.5)  # no event says the worker took it: a moment for the pipe
+    os.kill(os.getpid(), 9)
+
+asyncio.run(go())
+"""
+
+
+@pytest.mark.parametrize("script", [_ORPHAN, _ORPHAN_STUCK], ids=["idle", "stuck in C"])
+def test_a_worker_ends_when_its_parent_is_killed(script: str) -> None:
     """Deaf to SIGTERM (above), a worker whose daemon was killed outright would stay for
-    ever: its queue never reports an end. It watches its parent and ends with it."""
+    ever: its queue never reports an end. It watches its parent and ends with it; one
+    stuck in C code, whose watching thread cannot run, is ended by the kernel."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    out = subprocess.run(
-        [sys.executable, "-c", _ORPHAN], env=env, capture_output=True, text=True, timeout=60
-    )
-    (pid,) = map(int, out.stdout.split())
+    # the worker shares the script's stdout: read its pid, then wait for the script
+    # alone (a worker that lives on would hold the pipe open)
+    with subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True
+    ) as parent:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        parent.wait(timeout=60)
     deadline = time.monotonic() + 10
     alive = True
     while alive and time.monotonic() < deadline:
@@ -375,4 +398,6 @@ def test_a_worker_ends_when_its_parent_is_killed() -> None:
             alive = False
         else:
             time.sleep(0.1)
+    if alive:  # leave no worker spinning behind a failed test
+        os.kill(pid, signal.SIGKILL)
     assert not alive
