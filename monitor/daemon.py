@@ -21,6 +21,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import signal
 import socket
 import time
@@ -53,7 +54,10 @@ RETENTION_RETRY = 3600.0  # seconds: how soon a retention run that failed is tri
 log = logging.getLogger(__name__)
 
 DAEMON_PARSE_WORKERS = 1  # parse processes of `monitor run` when the setting is unset
-WARNED_KEPT = 10_000  # poll warnings remembered as already logged
+WARNED_KEPT = 100  # kinds of poll warning remembered per source as already logged
+# what changes from one poll to the next in a warning of one kind: counts, quoted
+# values, addresses
+_WARNING_DETAILS = re.compile(r"https?://\S+|'[^']*'|\"[^\"]*\"|\d+(?:[.,:]\d+)*")
 
 ChannelLoader = Callable[[], tuple[Channel, ...]]
 
@@ -86,7 +90,7 @@ class Daemon:
         # when the database stopped answering (monotonic seconds), while it does not
         self._database_lost: float | None = None
         self._pruned_at: float | None = None  # the last retention run that succeeded
-        self._warned: set[tuple[str, str]] = set()  # (source, warning) already logged
+        self._warned: dict[str, set[str]] = {}  # source -> kinds of warning logged
         self.fetcher: Fetcher | None = None
         self._report_rule_problems(rulebook.last_outcome.problems)
 
@@ -199,14 +203,21 @@ class Daemon:
 
     def _log_warnings(self, report: BatchReport) -> None:
         """A poll's warnings (a malformed feed kept in part, dates that cannot be read,
-        changing GUIDs), each logged once per source while the daemon runs: a feed says
-        the same at every poll."""
+        changing GUIDs), each kind logged once per source, however its counts, dates or
+        addresses change from poll to poll: a feed says the same at every poll. A poll
+        without warnings ends the spell: a kind that comes back is logged again."""
+        if report.error:
+            return  # a failed poll says nothing of the feed's warnings
+        if not report.warnings:
+            self._warned.pop(report.source, None)
+            return
+        said = self._warned.setdefault(report.source, set())
         for warning in report.warnings:
-            key = (report.source, warning)
-            if key not in self._warned:
-                if len(self._warned) >= WARNED_KEPT:
-                    self._warned.clear()  # bounded: after that, some are said again
-                self._warned.add(key)
+            kind = _WARNING_DETAILS.sub("#", warning)
+            if kind not in said:
+                if len(said) >= WARNED_KEPT:
+                    said.clear()  # bounded: after that, some are said again
+                said.add(kind)
                 log.warning("poll %s: %s", report.source, warning)
 
     async def evaluate_job(self) -> None:

@@ -147,13 +147,25 @@ def test_a_polls_warnings_are_logged_once_per_source(
     kept in part) reached `poll --once` and never the daemon's log. Now each is logged,
     once per source, not at every poll."""
     daemon = make_daemon(tmp_path, engine, rules_dir, "http://127.0.0.1:9/")
+
+    def poll(source: str, *warnings: str, error: str | None = None) -> None:
+        daemon._log_warnings(BatchReport(source=source, warnings=warnings, error=error))
+
     with caplog.at_level("WARNING", logger="monitor.daemon"):
-        for _ in range(3):
-            daemon._log_warnings(BatchReport(source="wire", warnings=("dates unread",)))
-        daemon._log_warnings(BatchReport(source="site", warnings=("dates unread", "partial")))
+        # one kind, however its count and example change from poll to poll
+        for n in (3, 4, 5):
+            poll("wire", f"{n} item(s) with a date that cannot be read (the first: '{n} Brumaire')")
+        poll("site", "1 item(s) with a date that cannot be read (the first: 'x')", "partial")
+        poll("wire", error="http_status: 503")  # a failed poll says nothing of warnings
+        poll("wire", "6 item(s) with a date that cannot be read (the first: 'y')")
+        poll("wire")  # a clean poll: the next time the feed says it, it is logged again
+        poll("wire", "2 item(s) with a date that cannot be read (the first: 'z')")
     assert [r.getMessage() for r in caplog.records] == [
-        "poll wire: dates unread", "poll site: dates unread", "poll site: partial",
-    ]  # fmt: skip
+        "poll wire: 3 item(s) with a date that cannot be read (the first: '3 Brumaire')",
+        "poll site: 1 item(s) with a date that cannot be read (the first: 'x')",
+        "poll site: partial",
+        "poll wire: 2 item(s) with a date that cannot be read (the first: 'z')",
+    ]
 
 
 def test_rule_edit_is_swapped_in_and_a_bad_edit_keeps_the_last_good(
