@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from monitor.errors import ConfigError
@@ -26,7 +34,20 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("monitor", appauthor=False))
 
 
-class DatabaseSettings(BaseModel):
+class _Section(BaseModel):
+    """A group of settings. No number may be infinite or NaN: "inf" reads as a float and
+    overflowed wherever it became a duration (an internal OverflowError at start)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+# The longest a duration setting may be: longer ones overflowed timedelta and the
+# scheduler (1e14 seconds: every job failed at every run, silently).
+MAX_SECONDS = 366 * 86400.0
+MAX_DAYS = 3660.0
+
+
+class DatabaseSettings(_Section):
     url: str | None = Field(
         None,
         description="SQLAlchemy URL; unset means the SQLite file monitor.db in the data "
@@ -53,7 +74,7 @@ class DatabaseSettings(BaseModel):
     )
 
 
-class HttpSettings(BaseModel):
+class HttpSettings(_Section):
     user_agent: str = Field(
         "monitor/0.1 (+https://github.com/monitor/monitor; news monitoring for analysts)",
         description="User-Agent sent with every request.",
@@ -102,7 +123,7 @@ class HttpSettings(BaseModel):
         return value
 
 
-class RulesSettings(BaseModel):
+class RulesSettings(_Section):
     dir: Path = Field(
         Path("rules"),
         description="Directory of analyst rule files (*.yaml). When it is not set and "
@@ -117,7 +138,7 @@ class RulesSettings(BaseModel):
     )
 
 
-class SmtpSettings(BaseModel):
+class SmtpSettings(_Section):
     host: str | None = Field(None, description="SMTP server; email is off when unset.")
     port: int = Field(
         587, ge=1, le=65535, description="SMTP port (587 for STARTTLS, 465 for implicit TLS)."
@@ -134,7 +155,7 @@ class SmtpSettings(BaseModel):
     timeout: float = Field(30.0, gt=0, description="Seconds for each SMTP operation.")
 
 
-class SlackSettings(BaseModel):
+class SlackSettings(_Section):
     timeout: float = Field(15.0, gt=0, description="Seconds for a webhook request.")
     min_interval: float = Field(
         1.0,
@@ -144,11 +165,11 @@ class SlackSettings(BaseModel):
     )
 
 
-class WebhookSettings(BaseModel):
+class WebhookSettings(_Section):
     timeout: float = Field(15.0, gt=0, description="Seconds for a webhook request.")
 
 
-class DeliverySettings(BaseModel):
+class DeliverySettings(_Section):
     lease: float = Field(
         120.0,
         gt=0,
@@ -177,7 +198,7 @@ class DeliverySettings(BaseModel):
     backoff_cap: float = Field(3600.0, gt=0, description="Longest wait between two tries.")
 
 
-class RetentionSettings(BaseModel):
+class RetentionSettings(_Section):
     text_days: float = Field(
         90.0,
         gt=0,
@@ -209,31 +230,41 @@ class RetentionSettings(BaseModel):
     )
 
 
-class ScheduleSettings(BaseModel):
-    tick: float = Field(10.0, gt=0, description="Seconds between checks for sources that are due.")
+class ScheduleSettings(_Section):
+    tick: float = Field(
+        10.0, gt=0, le=MAX_SECONDS, description="Seconds between checks for sources that are due."
+    )
     default_interval: float = Field(
-        900.0, gt=0, description="Seconds between polls of a source that sets none."
+        900.0, gt=0, le=MAX_SECONDS, description="Seconds between polls of a source that sets none."
     )
     evaluate_interval: float = Field(
-        900.0, gt=0, description="Seconds between evaluations of time-based (stale) rules."
+        900.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="Seconds between evaluations of time-based (stale) rules.",
     )
     misfire_grace: float = Field(
         300.0,
         gt=0,
+        le=MAX_SECONDS,
         description="Seconds a late job may still run (then it is coalesced); whole seconds,"
         " rounded up.",
     )
     story_window_days: float = Field(
-        7.0, gt=0, description="Days within which a rewrite joins an existing story."
+        7.0, gt=0, le=MAX_DAYS, description="Days within which a rewrite joins an existing story."
     )
     restatement_days: float = Field(
         365.0,
         gt=0,
+        le=MAX_DAYS,
         description="Days after a story within which an article that restates its standing"
         " figure (a plan, a share) is linked to it as a restatement.",
     )
     max_backoff: float = Field(
-        86400.0, gt=0, description="Longest backoff in seconds for a failing source."
+        86400.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="Longest backoff in seconds for a failing source.",
     )
     stale_factor: float = Field(
         4.0, gt=1, description="A source is stale after this many times its usual gap."
@@ -241,19 +272,21 @@ class ScheduleSettings(BaseModel):
     lease: float = Field(
         240.0,
         gt=0,
+        le=MAX_SECONDS,
         description="Seconds a worker holds the sources it claimed (renewed every third of "
         "it while a poll lasts); a dead worker's sources are polled by another after it.",
     )
     shutdown_grace: float = Field(
         20.0,
         ge=0,
+        le=MAX_SECONDS,
         description="Seconds `monitor run` lets polls and sends under way finish after "
         "SIGTERM or SIGINT before it cancels them (keep it under the orchestrator's own "
         "grace, 30 s in Kubernetes).",
     )
 
 
-class WebSettings(BaseModel):
+class WebSettings(_Section):
     address: str = Field(
         "127.0.0.1:8080",
         description="host:port where `monitor serve` (and `monitor run --web`) serves the "
@@ -282,6 +315,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        allow_inf_nan=False,
     )
 
     data_dir: Path = Field(

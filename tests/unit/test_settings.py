@@ -66,3 +66,27 @@ def test_data_dir_holds_the_default_database(
 ) -> None:
     monkeypatch.setenv("MONITOR_DATA_DIR", str(tmp_path))
     assert Settings().db_url == f"sqlite:///{tmp_path / 'monitor.db'}"
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "said"),
+    [
+        ("MONITOR_SCHEDULE__MISFIRE_GRACE", "inf", "finite number"),
+        ("MONITOR_SCHEDULE__MISFIRE_GRACE", "1e14", "less than or equal to 31622400"),
+        ("MONITOR_SCHEDULE__TICK", "nan", "finite number"),
+        ("MONITOR_SCHEDULE__STORY_WINDOW_DAYS", "1e12", "less than or equal to 3660"),
+        ("MONITOR_HTTP__READ_TIMEOUT", "inf", "finite number"),
+    ],
+)
+def test_a_duration_that_would_overflow_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str, said: str
+) -> None:
+    """ "inf" read as a float and `monitor run` ended in an internal OverflowError; 1e14
+    seconds started, and every scheduled job failed at every run."""
+    from monitor.errors import ConfigError
+    from monitor.settings import load
+
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError) as info:
+        load()
+    assert str(info.value).startswith(f"setting {var}: ") and said in str(info.value)
