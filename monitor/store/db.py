@@ -160,14 +160,27 @@ def _make_engine(url: str, busy_timeout_ms: int, cache_mb: int, mmap_mb: int) ->
 # otherwise hold a job, or the daemon's stop, for the system's TCP timeout (about two
 # minutes), past a service manager's grace period.
 CONNECT_TIMEOUT = 10
+# An open connection whose server vanished (a host gone, a network cut) is found dead by
+# these instead of the system's retransmissions, about 15 minutes on Linux: data not
+# acknowledged within 30 s, or 3 keepalive probes unanswered after 30 s idle. Each is
+# kept as the URL sets it. (A server that takes the data and never answers still holds
+# its caller: libpq has no timeout for an answer.)
+TCP_ARGS: dict[str, int] = {
+    "tcp_user_timeout": 30_000,  # milliseconds
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 def _postgres_args(url: str) -> dict[str, Any]:
+    named = sa.engine.make_url(url).query
+    args: dict[str, Any] = {k: v for k, v in TCP_ARGS.items() if k not in named}
     # the operator's own, in the URL or libpq's environment variable, is kept
-    named = "connect_timeout" in sa.engine.make_url(url).query or os.environ.get(
-        "PGCONNECT_TIMEOUT"
-    )
-    return {} if named else {"connect_timeout": CONNECT_TIMEOUT}
+    if "connect_timeout" not in named and not os.environ.get("PGCONNECT_TIMEOUT"):
+        args["connect_timeout"] = CONNECT_TIMEOUT
+    return args
 
 
 def make_read_engine(url: str, *, busy_timeout_ms: int = 5000, cache_mb: int = 32) -> Engine:

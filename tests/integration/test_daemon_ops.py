@@ -689,10 +689,42 @@ def test_a_postgresql_server_that_never_answers_is_given_up_on(
             worker.join(30)
             assert not worker.is_alive(), "still connecting after 30 s"
         assert outcome == ["connection timeout expired"] * 2
-        assert db._postgres_args(f"{url}?connect_timeout=3") == {}  # the URL's own is kept
+        # the URL's own is kept
+        assert "connect_timeout" not in db._postgres_args(f"{url}?connect_timeout=3")
         monkeypatch.setenv("PGCONNECT_TIMEOUT", "3")  # ... and libpq's variable
-        assert db._postgres_args(url) == {}
+        assert "connect_timeout" not in db._postgres_args(url)
     finally:
         listener.close()
         for conn in taken:
             conn.close()
+
+
+def test_an_open_postgres_connection_finds_a_vanished_server_dead_in_seconds(
+    pg_url: str,
+) -> None:
+    """A connection whose server vanished (packets dropped) waited for the system's
+    retransmissions, about 15 minutes, holding a job or the daemon's stop: its socket
+    now carries TCP_USER_TIMEOUT and keepalives (the kernel's, read back from it), and
+    a URL's own value is kept."""
+    from monitor.store import db
+
+    def socket_options(url: str) -> tuple[int, int, int]:
+        engine = db.make_engine(url)
+        try:
+            with engine.connect() as conn:
+                raw: Any = conn.connection.dbapi_connection
+                sock = socket.socket(fileno=os.dup(raw.fileno()))
+                try:
+                    return (
+                        sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+                        sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                        sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                    )
+                finally:
+                    sock.close()
+        finally:
+            engine.dispose()
+
+    assert socket_options(pg_url) == (30_000, 1, 30)
+    joiner = "&" if "?" in pg_url else "?"
+    assert socket_options(f"{pg_url}{joiner}keepalives_idle=7")[2] == 7
