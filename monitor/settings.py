@@ -45,6 +45,7 @@ class _Section(BaseModel):
 # scheduler (1e14 seconds: every job failed at every run, silently).
 MAX_SECONDS = 366 * 86400.0
 MAX_DAYS = 3660.0
+MAX_FACTOR = 1000.0
 
 
 class DatabaseSettings(_Section):
@@ -79,10 +80,17 @@ class HttpSettings(_Section):
         "monitor/0.1 (+https://github.com/monitor/monitor; news monitoring for analysts)",
         description="User-Agent sent with every request.",
     )
-    connect_timeout: float = Field(10.0, gt=0, description="Seconds to open a connection.")
-    read_timeout: float = Field(20.0, gt=0, description="Seconds to wait for each read.")
+    connect_timeout: float = Field(
+        10.0, gt=0, le=MAX_SECONDS, description="Seconds to open a connection."
+    )
+    read_timeout: float = Field(
+        20.0, gt=0, le=MAX_SECONDS, description="Seconds to wait for each read."
+    )
     total_timeout: float = Field(
-        30.0, gt=0, description="Deadline in seconds for a whole request, body included."
+        30.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="Deadline in seconds for a whole request, body included.",
     )
     max_body_bytes: int = Field(
         10 * 1024 * 1024,
@@ -93,7 +101,10 @@ class HttpSettings(_Section):
     concurrency: int = Field(32, ge=1, description="Requests in flight at once, all hosts.")
     per_host: int = Field(2, ge=1, description="Requests in flight at once per host.")
     jitter: float = Field(
-        0.25, ge=0, description="Up to this many seconds of random delay per host request."
+        0.25,
+        ge=0,
+        le=MAX_SECONDS,
+        description="Up to this many seconds of random delay per host request.",
     )
     parse_workers: int | None = Field(
         None,
@@ -103,7 +114,10 @@ class HttpSettings(_Section):
         "one-shot commands (no process to start); 0: always a thread, no per-parse limit.",
     )
     parse_timeout: float = Field(
-        20.0, gt=0, description="Seconds one parse may take in a parse worker process."
+        20.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="Seconds one parse may take in a parse worker process.",
     )
     allow_networks: list[str] = Field(
         default_factory=list,
@@ -131,10 +145,13 @@ class RulesSettings(_Section):
         "says so on stderr.",
     )
     regex_timeout: float = Field(
-        0.05, gt=0, description="Seconds an analyst pattern may run on one article."
+        0.05, gt=0, le=MAX_SECONDS, description="Seconds an analyst pattern may run on one article."
     )
     reload_interval: float = Field(
-        5.0, gt=0, description="Seconds between checks for edited rule files in the daemon."
+        5.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="Seconds between checks for edited rule files in the daemon.",
     )
 
 
@@ -152,32 +169,36 @@ class SmtpSettings(_Section):
         "relay only (a login is then refused). Certificates are always verified.",
     )
     sender: str = Field("monitor@localhost", description="From address of digests.")
-    timeout: float = Field(30.0, gt=0, description="Seconds for each SMTP operation.")
+    timeout: float = Field(
+        30.0, gt=0, le=MAX_SECONDS, description="Seconds for each SMTP operation."
+    )
 
 
 class SlackSettings(_Section):
-    timeout: float = Field(15.0, gt=0, description="Seconds for a webhook request.")
+    timeout: float = Field(15.0, gt=0, le=MAX_SECONDS, description="Seconds for a webhook request.")
     min_interval: float = Field(
         1.0,
         ge=0,
+        le=MAX_SECONDS,
         description="Seconds between two messages to one Slack webhook (Slack allows about "
         "one message per second per webhook).",
     )
 
 
 class WebhookSettings(_Section):
-    timeout: float = Field(15.0, gt=0, description="Seconds for a webhook request.")
+    timeout: float = Field(15.0, gt=0, le=MAX_SECONDS, description="Seconds for a webhook request.")
 
 
 class DeliverySettings(_Section):
     lease: float = Field(
         120.0,
         gt=0,
+        le=MAX_SECONDS,
         description="Seconds a dispatcher holds the messages it claimed; a crashed "
         "dispatcher's messages are sent by another (or after a restart) once it expires.",
     )
     interval: float = Field(
-        5.0, gt=0, description="Seconds between the daemon's looks at the outbox."
+        5.0, gt=0, le=MAX_SECONDS, description="Seconds between the daemon's looks at the outbox."
     )
     batch: int = Field(100, ge=1, description="Messages claimed at once by one dispatcher.")
     max_attempts: int = Field(
@@ -186,22 +207,27 @@ class DeliverySettings(_Section):
     max_age: float = Field(
         86400.0,
         gt=0,
+        le=MAX_SECONDS,
         description="Seconds after which a message that still fails is dead-lettered.",
     )
     backoff_base: float = Field(
         30.0,
         gt=0,
+        le=MAX_SECONDS,
         description="The first retry comes after half to all of this many seconds (half fixed,"
         " half random); each next one may wait twice as long, up to BACKOFF_CAP. A server's"
         " Retry-After is waited as given.",
     )
-    backoff_cap: float = Field(3600.0, gt=0, description="Longest wait between two tries.")
+    backoff_cap: float = Field(
+        3600.0, gt=0, le=MAX_SECONDS, description="Longest wait between two tries."
+    )
 
 
 class RetentionSettings(_Section):
     text_days: float = Field(
         90.0,
         gt=0,
+        le=MAX_DAYS,
         description="Days an article's body (its text as fetched and cleaned) is kept; "
         "after that the title, facts, quotes and signature stay (monitor keeps no raw "
         "HTML).",
@@ -209,21 +235,27 @@ class RetentionSettings(_Section):
     article_days: float = Field(
         730.0,
         gt=0,
+        le=MAX_DAYS,
         description="Days articles, their facts and model names are kept; an article a live "
         "story or the rules' state still needs stays.",
     )
     live_days: float = Field(
         30.0,
         gt=0,
+        le=MAX_DAYS,
         description="A story that had an article within this many days is live: none of "
         "its articles is pruned.",
     )
     delivery_days: float = Field(
-        30.0, gt=0, description="Days sent messages stay in the outbox (dead ones stay)."
+        30.0,
+        gt=0,
+        le=MAX_DAYS,
+        description="Days sent messages stay in the outbox (dead ones stay).",
     )
     interval: float = Field(
         86400.0,
         gt=0,
+        le=MAX_SECONDS,
         description="Seconds between the daemon's retention runs; the first runs a minute "
         "after start (or one interval, if shorter), and a run that failed is tried again "
         "within the hour.",
@@ -267,7 +299,10 @@ class ScheduleSettings(_Section):
         description="Longest backoff in seconds for a failing source.",
     )
     stale_factor: float = Field(
-        4.0, gt=1, description="A source is stale after this many times its usual gap."
+        4.0,
+        gt=1,
+        le=MAX_FACTOR,
+        description="A source is stale after this many times its usual gap.",
     )
     lease: float = Field(
         240.0,

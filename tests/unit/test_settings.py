@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, SecretStr
@@ -90,3 +91,27 @@ def test_a_duration_that_would_overflow_is_a_one_line_error(
     with pytest.raises(ConfigError) as info:
         load()
     assert str(info.value).startswith(f"setting {var}: ") and said in str(info.value)
+
+
+def _float_settings() -> list[tuple[type[Any], str]]:
+    return [
+        (section, name)
+        for field in Settings.model_fields.values()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        for section in [field.annotation]
+        for name, f in section.model_fields.items()
+        if f.annotation is float
+    ]
+
+
+def test_every_number_of_seconds_or_days_has_an_upper_bound() -> None:
+    """One past the bound (1e14 seconds, days) overflowed timedelta or the scheduler
+    where it was used: every setting refuses it, as it refuses inf and nan."""
+    from pydantic import ValidationError
+
+    found = _float_settings()
+    assert len(found) > 20  # the walk finds the sections' durations
+    for section, name in found:
+        for bad in (1e14, float("inf"), float("nan")):
+            with pytest.raises(ValidationError):
+                section(**{name: bad})
