@@ -24,6 +24,7 @@ import os
 import re
 import signal
 import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -54,6 +55,9 @@ RETENTION_RETRY = 3600.0  # seconds: how soon a retention run that failed is tri
 log = logging.getLogger(__name__)
 
 DAEMON_PARSE_WORKERS = 1  # parse processes of `monitor run` when the setting is unset
+# Seconds a stop waits for the database to take back the leases, messages and heartbeat
+# this worker held (a healthy one takes milliseconds; SQLite's busy wait is 5 s)
+RELEASE_LIMIT = 15.0
 WARNED_KEPT = 100  # kinds of poll warning remembered per source as already logged
 # what changes from one poll to the next in a warning of one kind: counts, quoted
 # values, addresses
@@ -373,7 +377,7 @@ class Daemon:
                 scheduler.pause()  # no job starts any more
                 await self._drain()
                 scheduler.shutdown(wait=False)
-                self._release()
+                await self._release_in_time()
                 await self.dispatcher.aclose()
         for s in servers:
             s.should_exit = True
@@ -415,13 +419,38 @@ class Daemon:
         if late:
             await asyncio.wait(late)
 
-    def _release(self) -> None:
-        """Give back this worker's source leases and claimed messages, and remove its
-        heartbeat. Stopped during an outage, the stop is still clean (exit 0, the servers
-        shut down): one line says what stays held and until when, and the steps after the
-        first failure are not tried (each would wait for the database again)."""
+    async def _release_in_time(self) -> None:
+        """:meth:`_release` in a thread of its own, waited for at most RELEASE_LIMIT: a
+        server that takes a query and never answers (libpq has no timeout for an answer)
+        held the stop for ever, deaf to signals on a blocked loop. The thread is a daemon
+        thread: left waiting, it does not hold the process's exit."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        reached: list[int] = []
+
+        def release() -> None:
+            failure: BaseException | None = None
+            try:
+                self._release(reached)
+            except BaseException as exc:  # handed to the loop, raised there as before
+                failure = exc
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+                loop.call_soon_threadsafe(_settle, done, failure)
+
+        threading.Thread(target=release, name="monitor-release", daemon=True).start()
+        try:
+            await asyncio.wait_for(asyncio.shield(done), RELEASE_LIMIT)
+        except TimeoutError:
+            left = self._release_steps()[max(len(reached) - 1, 0) :]
+            log.warning(
+                "stopping: the database did not answer within %g s; not given back: %s",
+                RELEASE_LIMIT,
+                "; ".join(what for _, what in left),
+            )
+
+    def _release_steps(self) -> tuple[tuple[Callable[[], int], str], ...]:
         s = self.settings
-        steps: tuple[tuple[Callable[[], int], str], ...] = (
+        return (
             (
                 lambda: polling.release_leases(self.pipeline),
                 f"its sources (other workers poll them within {s.schedule.lease:.0f} s)",
@@ -432,8 +461,18 @@ class Daemon:
             ),
             (self._forget, "its heartbeat (`monitor health` lists it as stopped without a word)"),
         )
+
+    def _release(self, reached: list[int] | None = None) -> None:
+        """Give back this worker's source leases and claimed messages, and remove its
+        heartbeat. Stopped during an outage, the stop is still clean (exit 0, the servers
+        shut down): one line says what stays held and until when, and the steps after the
+        first failure are not tried (each would wait for the database again). ``reached``
+        gets each step's index as it starts."""
+        steps = self._release_steps()
         released: list[int] = []
         for i, (step, _) in enumerate(steps):
+            if reached is not None:
+                reached.append(i)
             try:
                 released.append(step())
             except sa.exc.DBAPIError as exc:
@@ -455,6 +494,15 @@ class Daemon:
         with session_scope(self.pipeline.engine) as session:
             workers.forget(session, worker=self.pipeline.worker)
         return 0
+
+
+def _settle(done: asyncio.Future[None], failure: BaseException | None) -> None:
+    if done.done():
+        return
+    if failure is None:
+        done.set_result(None)
+    else:
+        done.set_exception(failure)
 
 
 def _ping(engine: Engine) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import shutil
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -369,6 +370,50 @@ def test_a_stop_that_lost_the_database_midway_names_only_what_stays_held(
         " messages (sent by another dispatch within 120 s); its heartbeat (`monitor health`"
         " lists it as stopped without a word)"
     ]
+
+
+def test_a_stop_is_not_held_by_a_database_that_never_answers(
+    tmp_path: Path,
+    engine: Engine,
+    rules_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that takes a query and never answers (libpq has no timeout for an
+    answer): giving back the leases blocked the loop, and the stop never ended, deaf to
+    every signal but SIGKILL. It waits RELEASE_LIMIT, says what stays held, and ends."""
+    from monitor import daemon as daemon_mod
+
+    monkeypatch.setattr(daemon_mod, "RELEASE_LIMIT", 0.5)
+    answer = threading.Event()
+
+    def never_answers(_: object) -> int:
+        answer.wait(60)  # released at the end of the test
+        return 0
+
+    from monitor.app import polling
+
+    monkeypatch.setattr(polling, "release_leases", never_answers)
+
+    async def scenario() -> None:
+        daemon = make_daemon(tmp_path, engine, rules_dir, "http://127.0.0.1:9/")
+        stop = asyncio.Event()
+        stop.set()
+        await asyncio.wait_for(daemon.run(stop), timeout=30)
+
+    try:
+        with caplog.at_level("INFO", logger="monitor"):
+            asyncio.run(scenario())
+    finally:
+        answer.set()
+    said = [r.getMessage() for r in caplog.records if r.name == "monitor.daemon"]
+    assert (
+        "stopping: the database did not answer within 0.5 s; not given back: its sources"
+        " (other workers poll them within 240 s); its claimed messages (sent by another"
+        " dispatch within 120 s); its heartbeat (`monitor health` lists it as stopped"
+        " without a word)"
+    ) in said, said
+    assert said[-1].startswith("monitor stopped at")
 
 
 def test_a_retention_run_that_failed_is_tried_again_within_the_hour(
