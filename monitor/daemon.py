@@ -24,7 +24,6 @@ import os
 import re
 import signal
 import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -34,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitor.app import metrics, polling, retention
+from monitor.app import bounded, metrics, polling, retention
 from monitor.app.digests import Recorded
 from monitor.app.outbox import Dispatcher
 from monitor.errors import FileProblems, MonitorError, SourceFileError
@@ -420,26 +419,13 @@ class Daemon:
             await asyncio.wait(late)
 
     async def _release_in_time(self) -> None:
-        """:meth:`_release` in a thread of its own, waited for at most RELEASE_LIMIT: a
-        server that takes a query and never answers (libpq has no timeout for an answer)
-        held the stop for ever, deaf to signals on a blocked loop. The thread is a daemon
-        thread: left waiting, it does not hold the process's exit."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        """:meth:`_release`, waited for at most RELEASE_LIMIT (``bounded.within``): a
+        server that takes a query and never answers held the stop for ever."""
         reached: list[int] = []
-
-        def release() -> None:
-            failure: BaseException | None = None
-            try:
-                self._release(reached)
-            except BaseException as exc:  # handed to the loop, raised there as before
-                failure = exc
-            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
-                loop.call_soon_threadsafe(_settle, done, failure)
-
-        threading.Thread(target=release, name="monitor-release", daemon=True).start()
         try:
-            await asyncio.wait_for(asyncio.shield(done), RELEASE_LIMIT)
+            await bounded.within(
+                lambda: self._release(reached), RELEASE_LIMIT, name="monitor-release"
+            )
         except TimeoutError:
             left = self._release_steps()[max(len(reached) - 1, 0) :]
             log.warning(
@@ -494,15 +480,6 @@ class Daemon:
         with session_scope(self.pipeline.engine) as session:
             workers.forget(session, worker=self.pipeline.worker)
         return 0
-
-
-def _settle(done: asyncio.Future[None], failure: BaseException | None) -> None:
-    if done.done():
-        return
-    if failure is None:
-        done.set_result(None)
-    else:
-        done.set_exception(failure)
 
 
 def _ping(engine: Engine) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from monitor.app import metrics
+from monitor.app import bounded, metrics
 from monitor.app.batches import BatchReport, store_batch
 from monitor.app.runtime import Runtime
 from monitor.errors import FetchError, MonitorError
@@ -149,6 +150,15 @@ async def poll_due(
         raise
 
 
+# Seconds a cancelled poll waits for the database to take its source back
+GIVE_BACK_LIMIT = 15.0
+
+
+def _give_back(rt: Runtime, name: str, token: int) -> None:
+    with session_scope(rt.engine) as session:
+        sources_store.give_back(session, name, token=token)
+
+
 async def poll_source(
     rt: Runtime, fetcher: Fetcher, spec: SourceSpec, *, token: int | None = None
 ) -> BatchReport:
@@ -171,17 +181,24 @@ async def poll_source(
                 await asyncio.wrap_future(store)
         if token is not None:
             try:
-                with session_scope(rt.engine) as session:
-                    sources_store.give_back(session, spec.name, token=token)
-            except sa.exc.DBAPIError as exc:
+                # off the loop, and not for ever: a server that never answers would
+                # hold the stop, deaf to signals
+                await bounded.within(
+                    functools.partial(_give_back, rt, spec.name, token),
+                    GIVE_BACK_LIMIT,
+                    name="monitor-give-back",
+                )
+            except (sa.exc.DBAPIError, TimeoutError) as exc:
                 # the stop goes on: the next poll of this process gives it back, or the
                 # lease ends
                 _owe(rt, spec.name, token)
                 log.warning(
-                    "source %s not given back: database unavailable (%s); other workers"
-                    " poll it when its lease ends, within %.0f s",
+                    "source %s not given back: %s; other workers poll it when its lease"
+                    " ends, within %.0f s",
                     spec.name,
-                    driver_reason(exc),
+                    f"database unavailable ({driver_reason(exc)})"
+                    if isinstance(exc, sa.exc.DBAPIError)
+                    else f"the database did not answer within {GIVE_BACK_LIMIT:g} s",
                     lease_seconds(rt),
                 )
         raise

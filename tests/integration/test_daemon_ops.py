@@ -467,26 +467,13 @@ def test_leases_use_the_database_clock_on_postgresql(pg_engine: Engine) -> None:
     _renew_and_give_back(pg_engine)
 
 
-def test_a_poll_cut_short_hangs_up_before_it_gives_its_source_back(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A source given back while its cancelled request is still open could be polled by
-    another worker while the origin is still answering this one."""
+def _poll_cut_short(engine: Engine, *, on_hangup: Callable[[], None]) -> Runtime:
+    """A poll of a feed that never ends its answer, cancelled once the request arrived
+    (a stop mid-poll); the runtime it ran in."""
     from monitor.fetch.client import Fetcher
     from monitor.rules.loader import EMPTY
 
-    hung_up = threading.Event()
-    closed_first: list[bool] = []
-    give_back = sources_store.give_back
-
-    def checked_give_back(session: Any, name: str, *, token: int) -> bool:
-        # the origin sees the connection close before the source is anyone's again
-        # (waited for: the close may still be on its way through the loopback)
-        closed_first.append(hung_up.wait(5))
-        return give_back(session, name, token=token)
-
-    monkeypatch.setattr(sources_store, "give_back", checked_give_back)
-    with slow_feed(on_hangup=lambda path: hung_up.set()) as (url, arrived):
+    with slow_feed(on_hangup=lambda path: on_hangup()) as (url, arrived):
         settings = Settings(database_url=str(engine.url), http={"allow_networks": ["127.0.0.1/32"]})
         rt = Runtime(settings, engine, EMPTY, worker="w1")
         with session_scope(engine) as s:
@@ -499,13 +486,62 @@ def test_a_poll_cut_short_hangs_up_before_it_gives_its_source_back(
                 assert await asyncio.to_thread(arrived.wait, 30), "never polled"
                 poll.cancel()
                 with suppress(asyncio.CancelledError):
-                    await poll
+                    await asyncio.wait_for(poll, 20)
 
         asyncio.run(cut_short())
+    return rt
+
+
+def test_a_poll_cut_short_hangs_up_before_it_gives_its_source_back(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source given back while its cancelled request is still open could be polled by
+    another worker while the origin is still answering this one."""
+
+    hung_up = threading.Event()
+    closed_first: list[bool] = []
+    give_back = sources_store.give_back
+
+    def checked_give_back(session: Any, name: str, *, token: int) -> bool:
+        # the origin sees the connection close before the source is anyone's again
+        # (waited for: the close may still be on its way through the loopback)
+        closed_first.append(hung_up.wait(5))
+        return give_back(session, name, token=token)
+
+    monkeypatch.setattr(sources_store, "give_back", checked_give_back)
+    _poll_cut_short(engine, on_hangup=hung_up.set)
     assert closed_first == [True]
     with session_scope(engine) as s:
         row = sources_store.by_name(s, "feed")
         assert row is not None and row.lease_owner is None and row.poll_count == 0
+
+
+def test_a_poll_cut_short_does_not_wait_for_ever_to_give_its_source_back(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database that takes the give-back and never answers (libpq has no timeout for
+    an answer): the cancelled poll blocked the loop, and with it the stop and its signal
+    handlers. It waits GIVE_BACK_LIMIT, says so, and owes the source back."""
+
+    answer = threading.Event()
+
+    def never_answers(session: Any, name: str, *, token: int) -> bool:
+        answer.wait(60)  # released at the end of the test
+        return False
+
+    monkeypatch.setattr(sources_store, "give_back", never_answers)
+    monkeypatch.setattr(polling, "GIVE_BACK_LIMIT", 0.5)
+    try:
+        with caplog.at_level("WARNING", logger="monitor"):
+            rt = _poll_cut_short(engine, on_hangup=lambda: None)
+    finally:
+        answer.set()
+    said = [r.getMessage() for r in caplog.records]
+    assert (
+        "source feed not given back: the database did not answer within 0.5 s; other"
+        " workers poll it when its lease ends, within 240 s"
+    ) in said, said
+    assert set(rt.owed_back) == {"feed"}  # given back as soon as the database answers
 
 
 # ----------------------------------------------------------------- observability
