@@ -8,9 +8,9 @@ the loop, and with it the signal handlers: a stop waiting for it could only be k
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -21,26 +21,14 @@ async def within(fn: Callable[[], T], limit: float, *, name: str) -> T:
     (``TimeoutError`` after that; ``fn``'s own exception otherwise). The thread is a
     daemon thread: left waiting, it does not hold the process's exit, as a thread of
     the loop's default executor would."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[T] = loop.create_future()
-
-    def settle(result: T | None, failure: BaseException | None) -> None:
-        if done.done():
-            return
-        if failure is None:
-            done.set_result(result)  # type: ignore[arg-type]
-        else:
-            done.set_exception(failure)
+    job: Future[T] = Future()
 
     def work() -> None:
-        result: T | None = None
-        failure: BaseException | None = None
+        job.set_running_or_notify_cancel()
         try:
-            result = fn()
+            job.set_result(fn())
         except BaseException as exc:  # handed to the waiting coroutine
-            failure = exc
-        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
-            loop.call_soon_threadsafe(settle, result, failure)
+            job.set_exception(exc)
 
     threading.Thread(target=work, name=name, daemon=True).start()
-    return await asyncio.wait_for(asyncio.shield(done), limit)
+    return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job)), limit)

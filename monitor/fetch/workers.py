@@ -66,7 +66,7 @@ class ParsePool:
         if self.processes <= 0:
             return await asyncio.to_thread(fn, *args)
         await self._slots.acquire()
-        release = self._slots.release
+        holds_slot = True  # until the end, unless a worker still parses for a caller gone
         try:
             for attempt in (1, 2):
                 executor, job = self._submit(fn, args, url)
@@ -97,12 +97,13 @@ class ParsePool:
                         # the worker goes on parsing: its slot is free when it is done, or
                         # the next parse would wait behind it on its own time limit; and
                         # the backstop still kills it at the deadline if it is stuck in C
-                        release = _noop
+                        holds_slot = False
                         job.add_done_callback(_release_later(self._slots))
                         asyncio.get_running_loop().call_at(deadline, self._backstop, executor, job)
                     raise
         finally:
-            release()
+            if holds_slot:
+                self._slots.release()
         if kind == "ok":
             return value  # type: ignore[no-any-return]
         raise _rebuild(value, url)
@@ -172,10 +173,6 @@ class ParsePool:
         except TimeoutError:
             _kill_workers(executor)
             await stopping
-
-
-def _noop() -> None:
-    pass
 
 
 def _release_later(slots: asyncio.Semaphore) -> Callable[[Future[_Outcome]], None]:

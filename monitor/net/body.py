@@ -86,7 +86,6 @@ class _Inflater:
         # (zlib may take a first chunk of a byte or two without complaint)
         self._head: bytes | None = b"" if encoding == "deflate" else None
         self._obj = self._new()
-        # bytes of padding after the last member's end; None while inside a member
         self._between = False  # past a member's end, before the next one's first byte
         self._padding = 0  # bytes of padding between or after members, all of them
 
