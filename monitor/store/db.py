@@ -152,7 +152,10 @@ def _make_engine(url: str, busy_timeout_ms: int, cache_mb: int, mmap_mb: int) ->
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, connect_args=_postgres_args(url))
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args=_postgres_args(url))
+    sa.event.listen(engine, "connect", _end_idle_transactions)
+    sa.event.listen(engine, "handle_error", _idle_end_is_a_disconnect)
+    return engine
 
 
 # Seconds to wait for PostgreSQL to accept a connection (libpq's connect_timeout), unless
@@ -172,6 +175,39 @@ TCP_ARGS: dict[str, int] = {
     "keepalives_interval": 10,
     "keepalives_count": 3,
 }
+
+
+# Seconds a transaction of this process may sit idle (between two of its statements)
+# before the server ends its session. A peer frozen mid-transaction (a paused container, a
+# stopped process: the kernel still answers for its socket, so keepalives do not find it)
+# holds its row locks until then, and every worker that needs one of those rows waits,
+# a store thread, a job or a stop. Ours last milliseconds between statements; the server's
+# own setting wins when anything set it (the URL's options, PGOPTIONS, ALTER ROLE).
+IDLE_IN_TRANSACTION = 60
+
+
+def _idle_end_is_a_disconnect(ctx: sa.engine.ExceptionContext) -> sa.exc.DBAPIError | None:
+    """The server ended this session for sitting idle in a transaction (this process was
+    frozen): its connection is gone, as after a server restart, and is said so (an
+    ``OperationalError``, which the jobs treat as the database being away for a moment),
+    not as an internal error."""
+    if getattr(ctx.original_exception, "sqlstate", None) != "25P03":
+        return None
+    ctx.is_disconnect = True
+    return sa.exc.OperationalError(
+        ctx.statement, ctx.parameters, ctx.original_exception, connection_invalidated=True
+    )
+
+
+def _end_idle_transactions(dbapi_conn: Any, _record: Any) -> None:
+    with dbapi_conn.cursor() as cur:
+        cur.execute(
+            "SELECT set_config('idle_in_transaction_session_timeout', %s, false)"
+            " FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'"
+            " AND source = 'default'",
+            (f"{IDLE_IN_TRANSACTION * 1000:.0f}",),
+        )
+    dbapi_conn.commit()
 
 
 def _postgres_args(url: str) -> dict[str, Any]:
@@ -196,6 +232,9 @@ def make_read_engine(url: str, *, busy_timeout_ms: int = 5000, cache_mb: int = 3
             engine = sa.create_engine(url, pool_pre_ping=True, connect_args=_postgres_args(url))
         except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
             raise StoreError(f"bad database URL {_said(url)!r}: {exc}") from exc
+
+        sa.event.listen(engine, "connect", _end_idle_transactions)
+        sa.event.listen(engine, "handle_error", _idle_end_is_a_disconnect)
 
         @sa.event.listens_for(engine, "connect")
         def _read_only(dbapi_conn: Any, _record: Any) -> None:

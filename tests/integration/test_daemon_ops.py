@@ -764,3 +764,55 @@ def test_an_open_postgres_connection_finds_a_vanished_server_dead_in_seconds(
     assert socket_options(pg_url) == (30_000, 1, 30)
     joiner = "&" if "?" in pg_url else "?"
     assert socket_options(f"{pg_url}{joiner}keepalives_idle=7")[2] == 7
+
+
+def test_a_peer_frozen_in_a_transaction_does_not_hold_its_locks_for_ever(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker frozen mid-transaction (a paused container: the kernel still answers for
+    its socket) held its row locks, and every worker needing those rows waited for ever.
+    The server now ends such a session after ``IDLE_IN_TRANSACTION`` seconds; the frozen
+    worker, once resumed, hears it as a lost connection (the database away a moment),
+    and an operator's own setting is kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from monitor.store import db
+
+    monkeypatch.setattr(db, "IDLE_IN_TRANSACTION", 1)
+    engine = db.make_engine(pg_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE held (id int PRIMARY KEY, n int)")
+            conn.exec_driver_sql("INSERT INTO held VALUES (1, 0)")
+            assert conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar() == "1s"
+        frozen = engine.connect()
+        frozen.begin()
+        frozen.exec_driver_sql("SELECT n FROM held WHERE id = 1 FOR UPDATE").all()
+
+        def other_worker() -> None:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("UPDATE held SET n = n + 1 WHERE id = 1")
+
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(other_worker)
+            try:
+                waiting.result(timeout=60)  # before: waited for ever
+            finally:
+                if not waiting.done():
+                    frozen.close()  # let the worker go, so that the failure is reported
+        with pytest.raises(sa.exc.OperationalError, match="idle-in-transaction"):
+            frozen.exec_driver_sql("SELECT 1")
+        frozen.close()
+        with engine.connect() as conn:  # the pool has a live connection again
+            assert conn.exec_driver_sql("SELECT n FROM held").scalar() == 1
+    finally:
+        engine.dispose()
+    own = pg_url.replace("options=", "options=-cidle_in_transaction_session_timeout%3D5min%20")
+    for make in (db.make_engine, db.make_read_engine):
+        engine = make(own)
+        try:
+            with engine.connect() as conn:
+                setting = conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout")
+                assert setting.scalar() == "5min"
+        finally:
+            engine.dispose()
