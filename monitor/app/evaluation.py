@@ -153,10 +153,20 @@ def replay(
     """
     start = since - warmup if since is not None and warmup is not None else since
     batch = gather_input(session, rules, article_ids=None, since=start, now=now)
+    _done_reading(session)
     if on_read is not None:
         on_read(len(batch.facts))
     drafts = evaluate(rules, batch, {}, now, on_rule=on_rule).alerts
     return [d for d in drafts if since is None or d.at is None or d.at >= since]
+
+
+def _done_reading(session: Session) -> None:
+    """End the transaction that read a replay's history before the replay runs: it wrote
+    nothing, and a replay of a long history takes seconds to minutes, which a transaction
+    must not stay open for (SQLite's writers wait on it; PostgreSQL ends a session idle in
+    a transaction, ``monitor.store.db.IDLE_IN_TRANSACTION``). The session goes on in a
+    new transaction if it is used again."""
+    session.commit()
 
 
 def backtest(
@@ -186,6 +196,7 @@ def backtest(
         records = series_rows.series_records(
             session, metric=cond.metric, entity=cond.entity, since=start, until=until
         )
+        _done_reading(session)
         if on_read is not None:
             on_read(len(records))
         drafts = list(evaluate(only, EvalInput(facts=tuple(records)), {}, now).alerts)

@@ -110,6 +110,21 @@ class State:
             upgrade_with_progress(engine)
         return self._engine
 
+    def read_engine(self) -> Engine:
+        """A read-only engine on the database (upgraded first, as ``engine``): its
+        transactions take no write lock, so a long read leaves the daemon's writers be."""
+        from monitor.store.db import make_read_engine
+
+        self.engine()
+        s = self.settings()
+        engine = make_read_engine(
+            s.db_url, busy_timeout_ms=s.database.busy_timeout_ms, cache_mb=s.database.cache_mb
+        )
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            ctx.find_root().call_on_close(engine.dispose)
+        return engine
+
     def raw_engine(self) -> Engine:
         from monitor.store.db import make_engine
 

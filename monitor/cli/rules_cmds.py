@@ -143,7 +143,7 @@ def _replay(
     collector.settle()  # a replay of a large history allocates as a pipeline does
     now = datetime.now(UTC)
     with (
-        session_scope(st.engine()) as session,
+        session_scope(st.read_engine()) as session,
         Progress("rules test", total=len(ruleset.rules), unit="rules") as progress,
     ):
         progress.advance(0, note="reading history")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -499,3 +500,54 @@ def test_a_database_url_is_printed_without_its_password() -> None:
     )
     assert shown_database("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
     assert shown_database("not a url") is None
+
+
+def test_rules_test_lets_a_daemon_write_while_it_reads_and_replays(
+    run: Callable[..., Result], seeded_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rules test` over a long history took SQLite's write lock for the whole read and
+    replay (its transaction began IMMEDIATE), so a daemon writing to the same file failed
+    with "database is locked" after its busy timeout. It now reads in a read-only,
+    deferred transaction, and replays after that transaction ends (a PostgreSQL session
+    idle in a transaction is ended after a minute). A writer that does not wait at all
+    gets in during both, and the replay holds no transaction open."""
+    import sqlite3
+
+    from monitor.app import evaluation
+
+    path = seeded_copy.removeprefix("sqlite:///")
+    wrote: list[str] = []
+
+    def write(when: str) -> None:
+        con = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("CREATE TABLE IF NOT EXISTS probe (x)")
+            con.execute("INSERT INTO probe VALUES (?)", (when,))
+            con.execute("COMMIT")
+            # a transaction still open (a reader's snapshot) keeps the log from being
+            # emptied: busy is 1
+            busy = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            wrote.append(f"{when}, {'in' if busy else 'after'} a transaction")
+        finally:
+            con.close()
+
+    from monitor.rules.engine import evaluate as replayed
+
+    gather = evaluation.gather_input
+
+    def gather_input(*args: Any, **kwargs: Any) -> Any:
+        got = gather(*args, **kwargs)
+        write("reading")  # its transaction still open
+        return got
+
+    def evaluate(*args: Any, **kwargs: Any) -> Any:
+        write("replaying")
+        return replayed(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "gather_input", gather_input)
+    monkeypatch.setattr(evaluation, "evaluate", evaluate)
+    got = run("rules", "test", "--days", "36500", db=seeded_copy)
+    assert got.returncode == 0, got.stderr
+    assert "would fire" in got.stdout and "The digest they would make:" in got.stdout
+    assert wrote == ["reading, in a transaction", "replaying, after a transaction"]
