@@ -1,12 +1,14 @@
 """Read models as plain JSON values: what ``--json`` prints and ``/api/`` returns.
 
 One function for both, so that the command line and the web view cannot drift apart:
-dataclasses keep their field names, timestamps are ISO 8601, paths are text.
+dataclasses keep their field names, timestamps are ISO 8601, paths are text, and a
+number JSON cannot hold (infinite, NaN) is null.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,4 +25,6 @@ def plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no infinity (a value stored before extraction refused it)
     return value

@@ -186,6 +186,12 @@ class Quantity(NamedTuple):
     second_currency: bool = False  # the same amount as the previous quantity, converted
 
 
+# No amount, count or rate news reports reaches a quintillion: a number that does (four
+# hundred digits and "billion" make infinity) is no figure, and sums, ratios and charts of
+# it would overflow. NaN fails the comparison too.
+MAX_AMOUNT = 1e18
+
+
 def find_quantities(text: str, start: int = 0, end: int | None = None) -> list[Quantity]:
     """Every quantity in ``text[start:end]``, with offsets into ``text``, in order.
 
@@ -206,7 +212,11 @@ def find_quantities(text: str, start: int = 0, end: int | None = None) -> list[Q
             continue
         consumed = m.end()
         q = _from_match(m, text)
-        if q is not None:
+        if (
+            q is not None
+            and -MAX_AMOUNT < q.value < MAX_AMOUNT
+            and (q.value_high is None or -MAX_AMOUNT < q.value_high < MAX_AMOUNT)
+        ):
             found.append(_with_context(q, text, start))
     # The digit runs gave their quantities in order; growth words come after them.
     in_order = True

@@ -122,13 +122,24 @@ def nice_step(span: float, ticks: int = 6) -> float:
     return 10 * power
 
 
+# Values closer than this, relative to their size, are drawn as one level: "$1.07 billion"
+# and "$1,070 million" differ in the last bit a float holds, and a tick step that small
+# added to the axis's start leaves it where it was.
+_SAME_LEVEL = 1e-9
+MAX_Y_TICKS = 20
+
+
 def _y_range(values: Sequence[float]) -> tuple[float, float]:
     lo, hi = min(values), max(values)
-    if lo == hi:
-        pad = abs(lo) * 0.1 or 1.0
+    if hi - lo <= max(abs(lo), abs(hi)) * _SAME_LEVEL:
+        pad = abs(hi) * 0.1 or 1.0
         lo, hi = lo - pad, hi + pad
     step = nice_step(hi - lo)
     return math.floor(lo / step) * step, math.ceil(hi / step) * step
+
+
+def _drawable(value: float) -> bool:
+    return -1e300 < value < 1e300  # NaN is not
 
 
 def _x_range(times: Sequence[datetime]) -> tuple[datetime, datetime]:
@@ -148,6 +159,11 @@ def draw(
     flags: Sequence[Flag] = (),
     max_marks: int = 2000,
 ) -> Chart:
+    # a value stored before extraction refused absurd figures (infinity, 1e300) is left
+    # out: the axis's arithmetic would overflow
+    values = [v for v in values if _drawable(v.value)]
+    lines = [Line(ln.label, [(at, v) for at, v in ln.steps if _drawable(v)]) for ln in lines]
+    levels = [lv for lv in levels if _drawable(lv.value)]
     if not values:
         return Chart(WIDTH, HEIGHT, LEFT, TOP, PLOT_W, PLOT_H, [], [], [], [], [], [], [], [],
                      "no values", False, empty=True)  # fmt: skip
@@ -180,11 +196,11 @@ def draw(
         dots = [Dot(x(v.at), y(v.value), cls(v.source, v.ai), v) for v in values if v.conflict]
         columns = _columns(values, x0, span, x, y)
     step = nice_step(y1 - y0)
-    y_ticks = []
-    tick = y0
-    while tick <= y1 + step / 1000:
-        y_ticks.append((y(tick), format_value(tick, unit, currency)))
-        tick += step
+    count = min(round((y1 - y0) / step), MAX_Y_TICKS)
+    y_ticks = [
+        (y(tick), format_value(tick, unit, currency))
+        for tick in (y0 + i * step for i in range(count + 1))
+    ]
     fmt = "%Y-%m-%d" if span < 3 * 365 * 86400 else "%Y-%m"
     x_ticks = [
         (x(x0 + (x1 - x0) * i / 5), (x0 + (x1 - x0) * i / 5).strftime(fmt)) for i in range(6)

@@ -476,3 +476,32 @@ def test_ratio_words_money_ranges_and_scores(
 ) -> None:
     got = [(q.unit, q.value, q.value_high, q.surface) for q in find_quantities(text)]
     assert got == expected
+
+
+def test_a_number_too_large_for_any_figure_is_no_quantity() -> None:
+    """Four hundred digits and "billion" made an infinite amount, stored, which broke the
+    chart, the JSON of the API and `facts --json`. Past a quintillion a number is no
+    figure; the ones news reports stay."""
+    huge = "9" * 400
+    text = (
+        f"The fund plans ${huge} billion, {huge} units and {'9' * 25} users; "
+        "Alibaba plans RMB 380 billion and trained on 36 trillion tokens."
+    )
+    got = find_quantities(text)
+    assert [q.surface for q in got] == ["RMB 380 billion", "36 trillion"]
+    assert got[0].value == 380e9
+
+
+def test_json_of_read_models_has_no_infinity() -> None:
+    import json
+    from dataclasses import dataclass
+
+    from monitor.jsonable import plain
+
+    @dataclass
+    class Row:
+        value: float
+        values: tuple[float, ...]
+
+    out = json.dumps(plain([Row(float("inf"), (float("nan"), 2.5))]), allow_nan=False)
+    assert json.loads(out) == [{"value": None, "values": [None, 2.5]}]

@@ -97,3 +97,35 @@ def test_nice_steps() -> None:
     assert chart_svg.nice_step(10) == 2
     assert chart_svg.nice_step(1e10) == 2e9
     assert chart_svg.nice_step(0.3) == 0.05
+
+
+def test_values_a_float_apart_are_one_level_not_an_endless_axis() -> None:
+    """ "$1.07 billion" and "$1,070 million" are stored a last bit apart: the tick step was
+    smaller than a float can add to the axis's start, and drawing looped for ever,
+    allocating ticks. Now they are one level, and no axis has more than 20 ticks."""
+    one, two = 1.07 * 1e9, 1070 * 1e6
+    assert one != two
+    pair = [
+        Value(T0, one, "a", False, 1, 1, "$1.07 billion"),
+        Value(T0 + timedelta(days=1), two, "b", False, 2, 2, "$1,070 million"),
+    ]
+    chart = draw(pair, unit="money", currency="USD")
+    assert len(chart.dots) == 2 and 2 <= len(chart.y_ticks) <= chart_svg.MAX_Y_TICKS + 1
+    assert len({d.cy for d in chart.dots}) == 1  # drawn at one height
+    wide = [Value(T0, 1e17, "a", False, 1, 1, "x"), Value(T0, 1e17 + 16, "b", False, 2, 2, "y")]
+    assert len(draw(wide, unit="count", currency=None).y_ticks) <= chart_svg.MAX_Y_TICKS + 1
+
+
+def test_absurd_stored_values_are_left_out_of_the_drawing() -> None:
+    """A value stored before extraction refused it (infinity, NaN, 1e300) ended the chart
+    page in an OverflowError; it is left out, and the others drawn."""
+    odd = [Value(T0, v, "x", False, 9, 9, "?") for v in (float("inf"), float("nan"), -1e305)]
+    chart = draw(
+        values(3) + odd,
+        unit="money",
+        currency="USD",
+        levels=[Level("r", float("inf"))],
+        lines=[Line("b", [(T0, float("-inf")), (T0 + timedelta(hours=1), 50e9)])],
+    )
+    assert len(chart.dots) == 3 and chart.y_ticks
+    assert draw(odd, unit="money", currency="USD").empty
