@@ -216,7 +216,8 @@ class DeliverySettings(_Section):
         le=MAX_SECONDS,
         description="The first retry comes after half to all of this many seconds (half fixed,"
         " half random); each next one may wait twice as long, up to BACKOFF_CAP. A server's"
-        " Retry-After is waited as given.",
+        " Retry-After is waited when it asks for longer (a week at most, and never past"
+        " MAX_AGE).",
     )
     backoff_cap: float = Field(
         3600.0, gt=0, le=MAX_SECONDS, description="Longest wait between two tries."

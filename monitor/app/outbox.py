@@ -207,6 +207,10 @@ class Dispatcher:
             retry_delay(o, tries, self.rt.rng, base=d.backoff_base, cap=d.backoff_cap)
             for o in failed
         )
+        if claimed.created_at is not None:
+            # no later than the message's age limit: that try is its last, sent or dead
+            left = claimed.created_at + timedelta(seconds=d.max_age) - now
+            wait = min(wait, max(left.total_seconds(), 0.0))
         at = now + timedelta(seconds=wait)
         ok = deliveries.mark(
             session, claimed, status="retrying", now=now, next_attempt_at=at, error=error,

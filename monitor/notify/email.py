@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from collections.abc import Callable, Sequence
@@ -134,7 +135,11 @@ class EmailNotifier:
             errors, _ = await client.send_message(
                 email, sender=s.sender, recipients=list(recipients)
             )
-            await client.quit()
+            # The server took the message at the end of DATA: it is delivered, whatever
+            # becomes of the goodbye (a server that drops the connection at QUIT would
+            # otherwise have it sent again at every retry).
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()
             return {addr: (reply.code, reply.message) for addr, reply in errors.items()}
         except aiosmtplib.SMTPRecipientsRefused:
             raise

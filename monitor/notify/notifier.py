@@ -50,6 +50,9 @@ def backoff(
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
+RETRY_AFTER_MAX = 7 * 86400.0  # seconds
+
+
 def retry_delay(
     outcome: RecipientResult,
     attempt: int,
@@ -58,8 +61,12 @@ def retry_delay(
     base: float = BACKOFF_BASE_S,
     cap: float = BACKOFF_CAP_S,
 ) -> float:
-    """The wait before retrying ``outcome``: never sooner than the server asked
-    (Retry-After, RELIABILITY.md N2), else :func:`backoff`."""
-    if outcome.retry_after is not None:
-        return max(outcome.retry_after, 0.0)
-    return backoff(attempt, rng, base=base, cap=cap)
+    """The wait before retrying ``outcome``: :func:`backoff`, or later if the server
+    asked for more (Retry-After, RELIABILITY.md N2). A server's "0" or a date past does
+    not make a message retry at every tick (its tries spent in a minute); a server's
+    wait beyond ``RETRY_AFTER_MAX`` is cut to it (the message's age limit ends it
+    sooner anyway, and a date centuries on overflowed the next try's time)."""
+    wait = backoff(attempt, rng, base=base, cap=cap)
+    if outcome.retry_after is not None and outcome.retry_after > wait:
+        wait = min(outcome.retry_after, RETRY_AFTER_MAX)
+    return wait

@@ -31,6 +31,7 @@ class Sink:
     received: list[Envelope] = field(default_factory=list)
     mail_from: list[str] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
+    drop_at_quit: bool = False  # the connection cut when QUIT comes, after DATA's 250
     port: int = 0
 
     async def handle_MAIL(
@@ -53,6 +54,13 @@ class Sink:
             return self.data_reply.pop(0)
         self.received.append(envelope)
         return "250 Message accepted for delivery"
+
+    async def handle_QUIT(
+        self, server: SMTP, session: Session, envelope: Envelope, *args: Any
+    ) -> str:
+        if self.drop_at_quit and isinstance(server.transport, asyncio.Transport):
+            server.transport.abort()
+        return "221 Bye"
 
     def authenticator(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any

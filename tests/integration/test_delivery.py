@@ -173,6 +173,18 @@ def send_digests(pipe: Pipeline) -> None:
         pipe.record_digest(channel, window_key=f"digest:{channel.name}@test", until=now)
 
 
+def email_sent_slack_retrying(pipe: Pipeline, tmp_path: Path) -> Delivery:
+    """The capex article in, the channels' digests queued and sent once: the email goes,
+    and Slack's answer leaves its message retrying. Slack's row."""
+    ingest(pipe, tmp_path, CAPEX)
+    send_digests(pipe)
+    first = asyncio.run(Dispatcher(pipe).drain()).outcomes
+    assert sorted((o.channel, o.status) for o in first) == [
+        ("china-tech-slack", "retrying"), ("desk-email", "sent"),
+    ]  # fmt: skip
+    return next(r for r in rows(pipe.engine) if r.channel == "china-tech-slack")
+
+
 # ---------------------------------------------------------------------------- tests
 
 
@@ -260,13 +272,7 @@ def test_email_delivered_and_slack_failing_retries_only_slack(
     script = [(500, b"boom", {}), (429, b"rate_limited", {"Retry-After": "7"})]
     with smtp_sink() as (port, mailbox), slack(Slack(script=list(script))) as receiver:
         pipe = pipeline(engine, tmp_path, port, receiver.url)
-        ingest(pipe, tmp_path, CAPEX)
-        send_digests(pipe)
-        first = asyncio.run(Dispatcher(pipe).drain()).outcomes
-        assert sorted((o.channel, o.status) for o in first) == [
-            ("china-tech-slack", "retrying"), ("desk-email", "sent"),
-        ]  # fmt: skip
-        slack_row = next(r for r in rows(engine) if r.channel == "china-tech-slack")
+        slack_row = email_sent_slack_retrying(pipe, tmp_path)
         assert slack_row.last_error_kind == "http_500" and slack_row.attempts == 1
         # the retry is not due before the backoff: nothing happens now
         assert asyncio.run(Dispatcher(pipe).drain()).outcomes == []
@@ -285,6 +291,26 @@ def test_email_delivered_and_slack_failing_retries_only_slack(
         assert [(o.channel, o.status) for o in third] == [("china-tech-slack", "sent")]
     assert len(mailbox.messages) == 1  # the email was never sent again
     assert len(receiver.bodies) == 3 and len(set(receiver.bodies)) == 1
+
+
+def test_a_retry_after_of_centuries_waits_no_longer_than_the_messages_age_limit(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A Retry-After past the year 9999 overflowed the next try's time: the batch's marks
+    were rolled back, so the email already delivered beside it was sent again at every
+    run, for ever. One of decades parked the message, never sent nor dead-lettered. The
+    wait now ends at the message's age limit, when it gets its last try."""
+    script = [(429, b"rate_limited", {"Retry-After": "300000000000"})]
+    with smtp_sink() as (port, mailbox), slack(Slack(script=list(script))) as receiver:
+        pipe = pipeline(engine, tmp_path, port, receiver.url)
+        row = email_sent_slack_retrying(pipe, tmp_path)
+        assert row.created_at is not None and row.next_attempt_at is not None
+        age_limit = row.created_at + timedelta(seconds=pipe.settings.delivery.max_age)
+        assert row.next_attempt_at <= age_limit + timedelta(seconds=1)
+        pipe.clock = lambda: age_limit + timedelta(seconds=2)
+        last = asyncio.run(Dispatcher(pipe).drain()).outcomes
+        assert [(o.channel, o.status) for o in last] == [("china-tech-slack", "sent")]
+    assert len(mailbox.messages) == 1 and len(receiver.bodies) == 2
 
 
 @pytest.mark.parametrize("location", ["javascript:alert(1)", "http://xn--a/hook"])

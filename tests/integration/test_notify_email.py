@@ -144,6 +144,22 @@ def test_a_refused_data_phase_is_temporary_for_4xx_and_permanent_for_5xx(
     assert reply[4:] in (result.outcomes[0].error or "")
 
 
+def test_a_connection_cut_at_quit_after_the_data_was_taken_is_a_delivery() -> None:
+    """The server said 250 to the message, then dropped the connection at QUIT: that was
+    a failure, retried, and every retry delivered the message again."""
+    sink = Sink(drop_at_quit=True)
+
+    async def go() -> SendResult:
+        async with smtp_sink(sink, starttls=server_context(CA)):
+            return await EmailNotifier(settings(sink.port), tls_context=client_context(CA)).send(
+                message("a@x.test", "b@x.test")
+            )
+
+    result = run(go)
+    assert result.status == "delivered", result.outcomes
+    assert len(sink.received) == 1
+
+
 def test_starttls_required_against_a_server_without_it_sends_nothing_in_plaintext() -> None:
     sink = Sink()
 

@@ -17,7 +17,7 @@ from monitor.notify.compose import compose
 from monitor.notify.digest import build_digest
 from monitor.notify.message import OutboundMessage, RecipientResult, SendResult, result_from_error
 from monitor.notify.news import DigestNews
-from monitor.notify.notifier import backoff, retry_delay
+from monitor.notify.notifier import RETRY_AFTER_MAX, backoff, retry_delay
 from monitor.notify.textsafe import one_line, safe_link, slack_escape, slack_link
 from tests.unit.digest_samples import NOW, many_alerts, morning
 
@@ -74,11 +74,17 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
     assert backoff(3, random.Random(1), base=1, cap=2) <= 2
 
 
-def test_retry_after_wins_over_the_schedule() -> None:
+def test_retry_after_wins_over_the_schedule_when_it_asks_for_longer() -> None:
+    """A server's wait beyond the schedule is kept; a shorter one (0, or a date past)
+    no longer made a message retry at every tick, spending its tries within a minute;
+    one of centuries overflowed the next try's time and is cut to a week."""
     rng = random.Random(1)
-    waited = RecipientResult("c", "retry", "http_429", "rate_limited", retry_after=7.0)
-    assert retry_delay(waited, 1, rng) == 7.0
+    waited = RecipientResult("c", "retry", "http_429", "rate_limited", retry_after=700.0)
+    assert retry_delay(waited, 1, rng) == 700.0
     assert retry_delay(replace(waited, retry_after=None), 1, rng) >= 15.0
+    for short in (0.0, 7.0, -5.0):
+        assert 15.0 <= retry_delay(replace(waited, retry_after=short), 1, rng) <= 30.0
+    assert retry_delay(replace(waited, retry_after=3e11), 1, rng) == RETRY_AFTER_MAX
 
 
 def test_compose_gives_each_channel_its_messages() -> None:
