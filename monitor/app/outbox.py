@@ -102,15 +102,25 @@ class Dispatcher:
             # until they are dead-lettered; a worker that has the channels sends them.
             return []
         d = self.rt.settings.delivery
+        limit = limit or d.batch
+        # This worker's channels only: another worker, whose channels file has one this
+        # file lacks (a file being rolled out), sends its messages, their tries unspent.
+        # A message no worker claimed by its age limit is taken here to be dead-lettered
+        # (its channel is in no file: waiting would hide it).
+        mine = sorted({c.name for c in self.rt.channels} | set(self._notifiers))
         with session_scope(self.rt.engine) as session:
-            return deliveries.claim_due(
-                session,
-                worker=self.rt.worker,
-                now=self.rt.lease_now(session),
-                lease_s=d.lease,
-                limit=limit or d.batch,
-                ids=ids,
-            )
+            now = self.rt.lease_now(session)
+            claims = deliveries.claim_due(
+                session, worker=self.rt.worker, now=now, lease_s=d.lease, limit=limit,
+                channels=mine, ids=ids,
+            )  # fmt: skip
+            if len(claims) < limit:
+                claims += deliveries.claim_due(
+                    session, worker=self.rt.worker, now=now, lease_s=d.lease,
+                    limit=limit - len(claims), channels=mine, other_channels=True,
+                    created_before=now - timedelta(seconds=d.max_age), ids=ids,
+                )  # fmt: skip
+            return claims
 
     async def send(
         self, claims: Sequence[Claimed], *, claimed_at: datetime | None = None

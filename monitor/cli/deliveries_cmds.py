@@ -60,12 +60,19 @@ def deliveries_retry(delivery_id: int) -> None:
     from monitor.store.db import session_scope
 
     st = state()
+    now = datetime.now(UTC)
     with session_scope(st.engine()) as session:
-        got = rows.retry(session, delivery_id, now=datetime.now(UTC))
+        got = rows.retry(session, delivery_id, now=now)
     if got is None:
         raise MonitorError(f"no delivery {delivery_id} (see `monitor deliveries`)")
     if got.status == "sent":
         echo(f"delivery {delivery_id} was sent already; nothing to do", err=True)
+    elif rows.sending(got, now):
+        echo(
+            f"delivery {delivery_id} to {got.channel} is being sent now; nothing to do (if"
+            " that try fails, it is retried as scheduled)",
+            err=True,
+        )
     else:
         echo(f"delivery {delivery_id} to {got.channel} queued again", err=True)
 

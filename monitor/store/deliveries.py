@@ -73,6 +73,7 @@ class DeliveryView:
     sent_at: datetime | None
     subject: str
     outcome: dict[str, Any] | None
+    lease_until: datetime | None = None  # a dispatcher holds it (is sending it) until then
 
 
 def enqueue(session: Session, rows: Sequence[NewDelivery], *, now: datetime) -> list[int]:
@@ -112,16 +113,23 @@ def claim_due(
     lease_s: float,
     limit: int,
     channels: Sequence[str] | None = None,
+    other_channels: bool = False,
+    created_before: datetime | None = None,
     ids: Sequence[int] | None = None,
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due rows that no live dispatcher holds, oldest first."""
+    """Lease up to ``limit`` due rows that no live dispatcher holds, oldest first: of
+    ``channels`` (all when None), or with ``other_channels`` of every channel but them;
+    with ``created_before``, only rows queued before then."""
     q = select(Delivery).where(
         col(Delivery.status).in_(DUE_STATES),
         col(Delivery.next_attempt_at) <= now,
         (col(Delivery.lease_until).is_(None)) | (col(Delivery.lease_until) < now),
     )
     if channels is not None:
-        q = q.where(col(Delivery.channel).in_(list(channels)))
+        named = col(Delivery.channel).in_(list(channels))
+        q = q.where(~named if other_channels else named)
+    if created_before is not None:
+        q = q.where(col(Delivery.created_at) < created_before)
     if ids is not None:
         q = q.where(col(Delivery.id).in_(list(ids)))
     q = q.order_by(col(Delivery.next_attempt_at), col(Delivery.id)).limit(limit)
@@ -201,17 +209,24 @@ def release(session: Session, *, worker: str) -> int:
 
 def retry(session: Session, delivery_id: int, *, now: datetime) -> DeliveryView | None:
     """Queue a dead (or any unsent) row again, due now; None when there is no such row.
-    A sent row is left as it is."""
+    A sent row is left as it is, and so is a row a dispatcher is sending now (its lease
+    is live; ``sending``): freeing it would let another dispatcher send it beside the
+    first, and that one's result stands anyway."""
     row = session.get(Delivery, delivery_id)
     if row is None:
         return None
-    if row.status != "sent":
+    if row.status != "sent" and not sending(view(row), now):
         row.status = "pending"
         row.next_attempt_at = now
         row.lease_owner = row.lease_until = None
         session.add(row)
         session.flush()
     return view(row)
+
+
+def sending(row: DeliveryView, now: datetime) -> bool:
+    """A dispatcher holds the row: it is being sent."""
+    return row.status in DUE_STATES and row.lease_until is not None and row.lease_until > now
 
 
 def view(row: Delivery) -> DeliveryView:
@@ -235,6 +250,7 @@ def view(row: Delivery) -> DeliveryView:
         sent_at=row.sent_at,
         subject=str(payload.get("subject", "")),
         outcome=row.outcome,
+        lease_until=row.lease_until,
     )
 
 

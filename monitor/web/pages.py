@@ -247,7 +247,8 @@ def deliveries(request: Request) -> Response:
             ),
             size,
         )
-    retried = paging.text(request, "retried")
+    retried = paging.number(request, "retried", 0)
+    in_flight = paging.number(request, "sending", 0)
     return page(
         request,
         "deliveries.html",
@@ -256,6 +257,7 @@ def deliveries(request: Request) -> Response:
         states=STATES,
         wanted=wanted,
         retried=retried,
+        sending=in_flight,
         next=paging.link(request, before=rows[-1].id) if more else None,
     )
 
@@ -274,4 +276,5 @@ async def retry(request: Request) -> Response:
     got = await run_in_threadpool(queue)
     if got is None:
         raise HTTPException(404, f"no delivery {delivery_id}")
-    return RedirectResponse(f"/deliveries?retried={delivery_id}", status_code=303)
+    said = "sending" if delivery_rows.sending(got, view.clock()) else "retried"
+    return RedirectResponse(f"/deliveries?{said}={delivery_id}", status_code=303)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -311,6 +312,75 @@ def test_a_retry_after_of_centuries_waits_no_longer_than_the_messages_age_limit(
         last = asyncio.run(Dispatcher(pipe).drain()).outcomes
         assert [(o.channel, o.status) for o in last] == [("china-tech-slack", "sent")]
     assert len(mailbox.messages) == 1 and len(receiver.bodies) == 2
+
+
+def test_retrying_a_message_being_sent_does_not_send_it_twice(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """`deliveries retry ID` (and the web view's button) on a message a dispatcher was
+    sending cleared its lease: a second dispatcher claimed it at once and the receiver
+    got it twice. A message being sent is now left to its sender."""
+    with smtp_sink() as (port, _), slack(Slack(hold=True)) as receiver:
+        pipe = pipeline(engine, tmp_path, port, receiver.url)
+        ingest(pipe, tmp_path, CAPEX)
+        send_digests(pipe)
+        slack_id = next(r.id for r in rows(engine) if r.channel == "china-tech-slack")
+        assert slack_id is not None
+
+        async def go() -> list[str]:
+            first = asyncio.create_task(Dispatcher(pipe).drain())
+            assert await asyncio.to_thread(receiver.arrived.wait, 30)  # Slack's, held
+            with session_scope(engine) as session:
+                got = deliveries.retry(session, slack_id, now=pipe.clock())
+            assert got is not None and deliveries.sending(got, pipe.clock())
+            second = await Dispatcher(pipe).drain()
+            receiver.release.set()
+            return [o.status for o in (await first).outcomes + second.outcomes]
+
+        assert sorted(asyncio.run(go())) == ["sent", "sent"]  # the email and Slack, once
+    assert len(receiver.bodies) == 1
+
+
+def test_a_worker_sends_only_its_channels_and_dead_letters_what_no_worker_took_in_time(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A worker whose channels file lacks a channel (a file being rolled out) claimed that
+    channel's messages, spent their tries as "not configured" and dead-lettered them,
+    though a worker with the channel could send them. It now leaves them; a message whose
+    channel no worker has is taken once it is past its age limit, and dead-lettered."""
+    with smtp_sink() as (port, mailbox), slack(Slack()) as receiver:
+        full = pipeline(engine, tmp_path, port, receiver.url)
+        ingest(full, tmp_path, CAPEX)
+        send_digests(full)
+        old = pipeline(engine, tmp_path, port, receiver.url)
+        old.channels = tuple(c for c in old.channels if c.name == "desk-email")
+        for _ in range(3):
+            got = asyncio.run(Dispatcher(old).drain()).outcomes
+            assert all(o.channel == "desk-email" for o in got)
+        untouched = next(r for r in rows(engine) if r.channel == "china-tech-slack")
+        assert (untouched.status, untouched.attempts) == ("pending", 0)
+        got = asyncio.run(Dispatcher(full).drain()).outcomes
+        assert [(o.channel, o.status) for o in got] == [("china-tech-slack", "sent")]
+        assert len(mailbox.messages) == 1 and len(receiver.bodies) == 1
+        # a message to a channel in no worker's file
+        ingest(full, tmp_path, LAUNCH)
+        for channel in full.channels:  # another window: two new messages
+            full.record_digest(channel, window_key=f"digest:{channel.name}@2", until=full.clock())
+        with session_scope(engine) as session:
+            session.execute(
+                sa.update(Delivery)
+                .where(col(Delivery.channel) == "china-tech-slack", col(Delivery.status) != "sent")
+                .values(channel="gone")
+            )
+        orphan = next(r for r in rows(engine) if r.channel == "gone")
+        assert orphan.created_at is not None
+        created = orphan.created_at
+        assert asyncio.run(Dispatcher(full).drain()).outcomes[0].channel == "desk-email"
+        max_age = timedelta(seconds=full.settings.delivery.max_age)
+        full.clock = lambda: created + max_age + timedelta(seconds=1)
+        got = asyncio.run(Dispatcher(full).drain()).outcomes
+        assert [(o.channel, o.status) for o in got] == [("gone", "dead")]
+        assert "not in the channels file" in (got[0].error or "")
 
 
 @pytest.mark.parametrize("location", ["javascript:alert(1)", "http://xn--a/hook"])
