@@ -195,7 +195,9 @@ class DeliverySettings(_Section):
         gt=0,
         le=MAX_SECONDS,
         description="Seconds a dispatcher holds the messages it claimed; a crashed "
-        "dispatcher's messages are sent by another (or after a restart) once it expires.",
+        "dispatcher's messages are sent by another (or after a restart) once it expires. A "
+        "send is cut short (and retried) when 90% of it is spent, so it must exceed the "
+        "slowest send.",
     )
     interval: float = Field(
         5.0, gt=0, le=MAX_SECONDS, description="Seconds between the daemon's looks at the outbox."

@@ -58,6 +58,11 @@ class Outcome:
     next_attempt_at: datetime | None = None
 
 
+# A send must end by then (a share of the lease from the claim): another dispatcher may
+# claim the row once the lease has run out.
+LEASE_SPENT = 0.9
+
+
 @dataclass
 class DispatchReport:
     outcomes: list[Outcome] = field(default_factory=list)
@@ -130,23 +135,42 @@ class Dispatcher:
         gone before its turn is not sent: it is left to expire and be claimed again, so
         that no other dispatcher can be sending it at the same time."""
         lease = self.rt.settings.delivery.lease
-        deadline = (claimed_at or self.rt.clock()) + timedelta(seconds=lease / 2)
+        claimed_at = claimed_at or self.rt.clock()
+        deadline = claimed_at + timedelta(seconds=lease / 2)
+        cutoff = claimed_at + timedelta(seconds=lease * LEASE_SPENT)
         by_channel: dict[str, list[Claimed]] = defaultdict(list)
         for c in claims:
             by_channel[c.channel].append(c)
+        skipped: list[Claimed] = []
 
         async def one_channel(group: list[Claimed]) -> list[tuple[Claimed, SendResult | None]]:
             notifier = self._notifier(group[0].channel)
             out: list[tuple[Claimed, SendResult | None]] = []
             for c in group:
+                now = self.rt.clock()
                 if notifier is None:
                     out.append((c, None))
-                elif self.rt.clock() < deadline:
-                    out.append((c, await _send_one(notifier, c)))
+                elif now < deadline:
+                    budget = (cutoff - now).total_seconds()
+                    out.append((c, await _send_one(notifier, c, budget)))
+                else:
+                    skipped.append(c)
             return out
 
         groups = await asyncio.gather(*(one_channel(g) for g in by_channel.values()))
+        if skipped:
+            # given back at once, due now, so that they go next (in order) rather than
+            # wait, unrecorded, for their lease to run out behind later parts
+            self.give_back(skipped)
         return [pair for g in groups for pair in g]
+
+    def give_back(self, claims: Sequence[Claimed]) -> None:
+        with session_scope(self.rt.engine) as session:
+            deliveries.give_back(session, claims)
+        log.info(
+            "%d message(s) not sent in this round (their lease half gone): due again now",
+            len(claims),
+        )
 
     def mark(self, results: Sequence[tuple[Claimed, SendResult | None]]) -> list[Outcome]:
         out: list[Outcome] = []
@@ -269,11 +293,15 @@ class Dispatcher:
             return None
 
 
-async def _send_one(notifier: Notifier, claimed: Claimed) -> SendResult:
-    """One message through its sender. A bug in a sender (an exception it does not turn
-    into a result) must not abort the batch: the messages sent before it would not be
-    marked and would go out again at every lease expiry. It is this message's failure,
-    retried and in the end dead-lettered like any other."""
+async def _send_one(notifier: Notifier, claimed: Claimed, budget: float) -> SendResult:
+    """One message through its sender, within ``budget`` seconds. A bug in a sender (an
+    exception it does not turn into a result) must not abort the batch: the messages sent
+    before it would not be marked and would go out again at every lease expiry. It is this
+    message's failure, retried and in the end dead-lettered like any other.
+
+    The budget ends before the lease does: a send still under way when another dispatcher
+    may claim the row (a server answering each SMTP step just within its timeout) would
+    be sent twice at the same time. A send cut short is retried, as a timeout is."""
     try:
         message = message_from(claimed.payload)
     except Exception as exc:  # a row no sender can read: trying again would not help
@@ -282,7 +310,11 @@ async def _send_one(notifier: Notifier, claimed: Claimed) -> SendResult:
         failed = RecipientResult(who, "permanent", "bad_payload", error)
         return SendResult(f"delivery-{claimed.id}", (failed,))
     try:
-        return await notifier.send(message)
+        async with asyncio.timeout(budget):
+            return await notifier.send(message)
+    except TimeoutError:
+        error = f"not done within {budget:.0f} s, before the message's lease ends"
+        return result_for(message, "retry", kind="timeout", error=error)
     except Exception as exc:
         return result_for(message, "retry", kind="internal", error=_unexpected(claimed, exc))
 

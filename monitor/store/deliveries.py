@@ -207,6 +207,19 @@ def release(session: Session, *, worker: str) -> int:
     return len(rows)
 
 
+def give_back(session: Session, claims: Sequence[Claimed]) -> int:
+    """Give back claimed rows not tried (still ours by their token): due again at once,
+    their tries unspent."""
+    given = 0
+    for c in claims:
+        row = session.get(Delivery, c.id, with_for_update=True)
+        if row is not None and row.lease_token == c.token and row.status in DUE_STATES:
+            row.lease_owner = row.lease_until = None
+            session.add(row)
+            given += 1
+    return given
+
+
 def retry(session: Session, delivery_id: int, *, now: datetime) -> DeliveryView | None:
     """Queue a dead (or any unsent) row again, due now; None when there is no such row.
     A sent row is left as it is, and so is a row a dispatcher is sending now (its lease

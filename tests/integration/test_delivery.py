@@ -383,6 +383,37 @@ def test_a_worker_sends_only_its_channels_and_dead_letters_what_no_worker_took_i
         assert "not in the channels file" in (got[0].error or "")
 
 
+def test_a_send_ends_before_its_lease_and_what_was_not_tried_is_given_back(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A send still under way when its lease ran out (a server answering each step just
+    within its timeout) let another dispatcher send the message at the same time; the
+    messages left untried at half the lease waited, unrecorded, for their lease to end.
+    Now a send is cut short before the lease ends (and retried), and the untried are
+    given back at once, their tries unspent."""
+    with smtp_sink() as (port, _), slack(Slack(hold=True)) as receiver:
+        pipe = pipeline(engine, tmp_path, port, receiver.url)
+        pipe.settings = pipe.settings.model_copy(
+            update={"delivery": pipe.settings.delivery.model_copy(update={"lease": 1.0})}
+        )
+        ingest(pipe, tmp_path, CAPEX)
+        send_digests(pipe)
+        ingest(pipe, tmp_path, LAUNCH)
+        for channel in pipe.channels:  # a second window: a second Slack message
+            pipe.record_digest(channel, window_key=f"digest:{channel.name}@2", until=pipe.clock())
+        got = asyncio.run(Dispatcher(pipe).run_once())  # one round
+        receiver.release.set()
+    held, untried = (r for r in rows(engine) if r.channel == "china-tech-slack")
+    assert [(o.channel, o.status) for o in got if o.channel == "china-tech-slack"] == [
+        ("china-tech-slack", "retrying")
+    ]
+    # cut at the lease's end, not at the sender's own timeout (5 s)
+    assert held.last_error_kind == "timeout" and "lease ends" in (held.last_error or "")
+    assert held.lease_until is None
+    assert (untried.status, untried.attempts, untried.lease_until) == ("pending", 0, None)
+    assert len(receiver.bodies) == 1
+
+
 @pytest.mark.parametrize("location", ["javascript:alert(1)", "http://xn--a/hook"])
 def test_a_redirect_to_javascript_is_dead_lettered_and_the_email_goes_once(
     engine: Engine, tmp_path: Path, location: str
