@@ -159,8 +159,9 @@ class Daemon:
             )  # fmt: skip
             return False
         if channels != self.pipeline.channels:
-            self.pipeline.channels = channels  # one reference: an atomic swap
-            self.dispatcher = Dispatcher(self.pipeline)  # senders for the new channels
+            # one reference: an atomic swap; the dispatcher makes senders for the new
+            # channels at its next round, in a drain under way too
+            self.pipeline.channels = channels
             log.info("channels reloaded: %d channel(s)", len(channels))
             if self.rulebook.channels is not None:
                 self.rulebook.set_channels({c.name for c in channels} | {LOG_CHANNEL})

@@ -76,8 +76,28 @@ class Dispatcher:
 
     def __init__(self, rt: Runtime, *, notifiers: Mapping[str, Notifier] | None = None) -> None:
         self.rt = rt
-        self._notifiers: dict[str, Notifier] = dict(notifiers or {})
+        self._given: dict[str, Notifier] = dict(notifiers or {})
+        self._notifiers: dict[str, Notifier] = dict(self._given)
         self._broken: dict[str, str] = {}  # channel -> why it cannot send
+        self._channels = rt.channels  # what the senders were made for
+        self._retired: list[Notifier] = []  # senders of channels reloaded since
+        self._rounds = 0  # rounds under way
+
+    def _follow_channels(self) -> None:
+        """A reloaded channels file takes effect at the next round, in a drain under way
+        too (it kept sending to a removed channel, or a changed URL, until it ended). The
+        old senders are closed once no round uses them."""
+        if self.rt.channels is self._channels:
+            return
+        self._channels = self.rt.channels
+        self._retired += [n for k, n in self._notifiers.items() if self._given.get(k) is not n]
+        self._notifiers = dict(self._given)
+        self._broken.clear()
+
+    async def _close_retired(self) -> None:
+        retired, self._retired = self._retired, []
+        for n in retired:
+            await n.aclose()
 
     def _notifier(self, channel: str) -> Notifier | None:
         if channel in self._notifiers:
@@ -94,6 +114,7 @@ class Dispatcher:
         return self._notifiers[channel]
 
     async def aclose(self) -> None:
+        await self._close_retired()
         for n in self._notifiers.values():
             await n.aclose()
         self._notifiers.clear()
@@ -256,11 +277,18 @@ class Dispatcher:
         self, *, limit: int | None = None, ids: Sequence[int] | None = None
     ) -> list[Outcome]:
         """Claim, send and mark one batch of due messages."""
-        claimed_at = self.rt.clock()
-        claims = self.claim(limit=limit, ids=ids)
-        if not claims:
-            return []
-        return self.mark(await self.send(claims, claimed_at=claimed_at))
+        self._follow_channels()
+        self._rounds += 1
+        try:
+            claimed_at = self.rt.clock()
+            claims = self.claim(limit=limit, ids=ids)
+            if not claims:
+                return []
+            return self.mark(await self.send(claims, claimed_at=claimed_at))
+        finally:
+            self._rounds -= 1
+            if not self._rounds and self._retired:
+                await self._close_retired()
 
     async def drain(self, *, ids: Sequence[int] | None = None) -> DispatchReport:
         """Send everything due now, batch after batch; what fails waits for its retry."""

@@ -186,6 +186,23 @@ def email_sent_slack_retrying(pipe: Pipeline, tmp_path: Path) -> Delivery:
     return next(r for r in rows(pipe.engine) if r.channel == "china-tech-slack")
 
 
+def second_window(pipe: Pipeline, tmp_path: Path) -> None:
+    """The launch article in, and each channel's digest of a second window queued."""
+    ingest(pipe, tmp_path, LAUNCH)
+    for channel in pipe.channels:
+        pipe.record_digest(channel, window_key=f"digest:{channel.name}@2", until=pipe.clock())
+
+
+def two_windows(pipe: Pipeline, tmp_path: Path, **delivery: Any) -> None:
+    """``delivery`` settings, then two windows' digests queued: two messages a channel."""
+    pipe.settings = pipe.settings.model_copy(
+        update={"delivery": pipe.settings.delivery.model_copy(update=delivery)}
+    )
+    ingest(pipe, tmp_path, CAPEX)
+    send_digests(pipe)
+    second_window(pipe, tmp_path)
+
+
 # ---------------------------------------------------------------------------- tests
 
 
@@ -363,9 +380,7 @@ def test_a_worker_sends_only_its_channels_and_dead_letters_what_no_worker_took_i
         assert [(o.channel, o.status) for o in got] == [("china-tech-slack", "sent")]
         assert len(mailbox.messages) == 1 and len(receiver.bodies) == 1
         # a message to a channel in no worker's file
-        ingest(full, tmp_path, LAUNCH)
-        for channel in full.channels:  # another window: two new messages
-            full.record_digest(channel, window_key=f"digest:{channel.name}@2", until=full.clock())
+        second_window(full, tmp_path)
         with session_scope(engine) as session:
             session.execute(
                 sa.update(Delivery)
@@ -393,14 +408,7 @@ def test_a_send_ends_before_its_lease_and_what_was_not_tried_is_given_back(
     given back at once, their tries unspent."""
     with smtp_sink() as (port, _), slack(Slack(hold=True)) as receiver:
         pipe = pipeline(engine, tmp_path, port, receiver.url)
-        pipe.settings = pipe.settings.model_copy(
-            update={"delivery": pipe.settings.delivery.model_copy(update={"lease": 1.0})}
-        )
-        ingest(pipe, tmp_path, CAPEX)
-        send_digests(pipe)
-        ingest(pipe, tmp_path, LAUNCH)
-        for channel in pipe.channels:  # a second window: a second Slack message
-            pipe.record_digest(channel, window_key=f"digest:{channel.name}@2", until=pipe.clock())
+        two_windows(pipe, tmp_path, lease=1.0)
         got = asyncio.run(Dispatcher(pipe).run_once())  # one round
         receiver.release.set()
     held, untried = (r for r in rows(engine) if r.channel == "china-tech-slack")
@@ -412,6 +420,28 @@ def test_a_send_ends_before_its_lease_and_what_was_not_tried_is_given_back(
     assert held.lease_until is None
     assert (untried.status, untried.attempts, untried.lease_until) == ("pending", 0, None)
     assert len(receiver.bodies) == 1
+
+
+def test_a_reloaded_channels_file_takes_effect_at_the_next_round_of_a_drain(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The daemon's reload made a new dispatcher, but a drain under way kept the old one
+    and its senders: a backlog kept going to the URL the operator had just moved away
+    from, to its end. The dispatcher now follows the channels at every round."""
+    with smtp_sink() as (port, _), slack(Slack()) as before, slack(Slack()) as after:
+        pipe = pipeline(engine, tmp_path, port, before.url)
+        two_windows(pipe, tmp_path, batch=1)
+        dispatcher = Dispatcher(pipe)
+
+        async def rounds() -> None:
+            await dispatcher.run_once()  # the first window's email
+            await dispatcher.run_once()  # ... and Slack's, to the URL then configured
+            moved = load_channels(tmp_path / "channels.yaml", {"DESK_SLACK_URL": after.url})
+            pipe.channels = tuple(moved)
+            await dispatcher.drain()  # the second window's
+
+        asyncio.run(rounds())
+    assert (len(before.bodies), len(after.bodies)) == (1, 1)
 
 
 @pytest.mark.parametrize("location", ["javascript:alert(1)", "http://xn--a/hook"])
