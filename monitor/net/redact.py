@@ -41,15 +41,36 @@ def _path(url: str) -> str:
         return slash + rest.split("?", 1)[0].split("#", 1)[0]
 
 
+def _query(url: str) -> str:
+    try:
+        return urlsplit(url).query
+    except ValueError:
+        return url.partition("?")[2].split("#", 1)[0]
+
+
+def _hiding(url: str) -> list[tuple[str, str]]:
+    """What to replace for ``url``, and by what: the URL itself; its path with its query,
+    and each alone (a client that writes the URL its own way, ``:80`` left out, still
+    writes those). A path of one character hides nothing."""
+    out = [(url, redact_url(url))]
+    path, query = _path(url), _query(url)
+    if query:
+        out += [(f"{path}?{query}", "/\u2026"), (query, "\u2026")]
+    if len(path) > 1:
+        out.append((path, "/\u2026"))
+    return out
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret URL, and each URL's path alone, replaced by its redaction."""
-    for secret in secrets:
-        if not secret:
-            continue
-        text = text.replace(secret, redact_url(secret))
-        path = _path(secret)
-        if len(path) > 1:
-            text = text.replace(path, "/\u2026")
+    """``text`` with every secret URL, its path and its query replaced by a redaction.
+    The longest first, across all of them: two URLs of one path differ by their query, and
+    hiding one's path first would leave the other's query in the clear."""
+    pairs = sorted(
+        {pair for secret in secrets if secret for pair in _hiding(secret)},
+        key=lambda pair: -len(pair[0]),
+    )
+    for secret, shown in pairs:
+        text = text.replace(secret, shown)
     return text
 
 
@@ -60,8 +81,9 @@ class _RedactFilter(logging.Filter):
         if not hidden:
             return True
         message = record.getMessage()
-        if any(_path(h) in message for h in hidden):
-            record.msg = scrub(message, hidden)
+        scrubbed = scrub(message, hidden)
+        if scrubbed != message:
+            record.msg = scrubbed
             record.args = ()
         return True
 

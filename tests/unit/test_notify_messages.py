@@ -167,6 +167,19 @@ def test_redaction_of_a_url_urlsplit_refuses_never_raises() -> None:
         assert "s3cr3t" not in scrub(f"failed at {bad}; path /T0/s3cr3t", [bad])
 
 
+def test_a_token_in_the_query_is_hidden_however_the_client_writes_the_url() -> None:
+    """httpx writes ``http://host:80/p?token=X`` without its default port, so the whole
+    URL did not match and only the path was hidden; and of two channels with one path and
+    two tokens, hiding the first one's path left the second's token in the clear."""
+    one = "http://127.0.0.1:80/hook?token=SECRET_A"
+    logged = 'HTTP Request: POST http://127.0.0.1/hook?token=SECRET_A "HTTP/1.1 500"'
+    assert "SECRET" not in scrub(logged, [one])
+    pair = ["http://h.test/hook?token=SECRET_B1", "http://h.test/hook?token=SECRET_B2"]
+    for url in pair:
+        cleaned = scrub(f"POST {url} failed; query {url.partition('?')[2]}", pair)
+        assert "SECRET" not in cleaned and "h.test" in cleaned, cleaned
+
+
 def test_each_channel_type_gets_its_notifier() -> None:
     from monitor.errors import ConfigError
     from monitor.notify.email import EmailNotifier
