@@ -16,6 +16,8 @@ Schema (version 1; fields are added, never renamed, within a version)::
     CONFLICT = {"label": str, "claims": [{"value": str, "quote": str | null, "cite": CITE}]}
 
 Strings are plain text (a receiver must escape them for its own markup); URLs are http(s).
+A digest of many stories comes in parts (the webhook body's ``part`` and ``parts``): each
+holds some of the stories, and the first the ``alert_ids`` and ``other_alerts``.
 """
 
 from __future__ import annotations

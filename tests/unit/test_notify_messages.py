@@ -87,6 +87,46 @@ def test_retry_after_wins_over_the_schedule_when_it_asks_for_longer() -> None:
     assert retry_delay(replace(waited, retry_after=3e11), 1, rng) == RETRY_AFTER_MAX
 
 
+def test_a_digest_of_thousands_of_stories_goes_in_parts_of_bounded_size() -> None:
+    """5,000 stories made one 8 MB email and one 5 MB webhook body, refused by receivers'
+    size limits and so dead on every try. Email and webhook digests now go in numbered
+    parts of at most STORIES_PER_PART stories, as Slack's do; each story in one part."""
+    import json
+
+    from monitor.notify.compose import STORIES_PER_PART
+    from monitor.notify.view import CompanyView, DigestView, Line, Point, StoryView
+
+    def story(c: int, k: int) -> StoryView:
+        point = Point((Line(f"capex {k} -> {k + 1} billion"),), f"Company {c} said {k}.", ())
+        return StoryView(f"Story {c}-{k}", f"https://news.test/{c}/{k}", None, "2 sources",
+                         (point,))  # fmt: skip
+
+    companies = tuple(
+        CompanyView(f"Company {c}", None, "capex up", tuple(story(c, k) for k in range(90)))
+        for c in range(5)
+    )  # 450 stories
+    alerts = (Point((Line("a rule fired", "high"),), None, ()),)
+    view = DigestView("Digest", "Digest: 5 companies", "now", None, "450 stories", "high",
+                      companies, alerts, (1, 2))  # fmt: skip
+    hook = compose(Channel(name="hook", type="webhook", url_env="X"), view, ref_id="9")
+    mail = compose(Channel(name="mail", type="email", to=("a@x.test", "b@x.test")), view,
+                   ref_id="9")  # fmt: skip
+    assert [(m.part, m.parts) for m in hook] == [(1, 3), (2, 3), (3, 3)]
+    assert len(mail) == 6 and {m.recipients for m in mail} == {("a@x.test",), ("b@x.test",)}
+    assert [m.subject for m in hook][1] == "Digest: 5 companies (part 2 of 3)"
+    titles = []
+    for m in hook:
+        assert m.payload is not None and len(json.dumps(m.payload)) < 1 << 20
+        got = [s["title"] for c in m.payload["companies"] for s in c["stories"]]
+        assert len(got) <= STORIES_PER_PART
+        titles += got
+    assert titles == [s.title for c in companies for s in c.stories]  # each once, in order
+    assert [len(m.payload["other_alerts"]) for m in hook if m.payload] == [1, 0, 0]
+    assert "Story 4-89" in mail[-1].text and "Story 0-0" not in mail[-1].text
+    small = replace(view, companies=companies[:1])
+    assert len(compose(Channel(name="hook", type="webhook", url_env="X"), small, ref_id="9")) == 1
+
+
 def test_compose_gives_each_channel_its_messages() -> None:
     view = build_digest(morning())
     email = Channel(name="mail", type="email", to=("a@x.test", "b@x.test"))
