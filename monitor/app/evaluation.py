@@ -151,13 +151,24 @@ def replay(
     are in place when the shown period begins (a change needs the value it changes from);
     alerts before ``since`` are not returned. ``warmup=None`` starts at ``since`` itself.
     """
-    start = since - warmup if since is not None and warmup is not None else since
+    start = _read_from(since, warmup)
     batch = gather_input(session, rules, article_ids=None, since=start, now=now)
     _done_reading(session)
     if on_read is not None:
         on_read(len(batch.facts))
     drafts = evaluate(rules, batch, {}, now, on_rule=on_rule).alerts
     return [d for d in drafts if since is None or d.at is None or d.at >= since]
+
+
+def _read_from(since: datetime | None, warmup: timedelta | None) -> datetime | None:
+    """Where a replay's reading starts: ``warmup`` before ``since``; the beginning of
+    history when that is before the first date there is (``--since 0001-01-02``)."""
+    if since is None or warmup is None:
+        return since
+    try:
+        return since - warmup
+    except OverflowError:
+        return None
 
 
 def _done_reading(session: Session) -> None:
@@ -192,7 +203,7 @@ def backtest(
     only = dataclasses.replace(rules, rules=(rule,))
     cond = rule.spec.condition
     if isinstance(cond, SeriesSpec):
-        start = since - warmup if since is not None and warmup is not None else since
+        start = _read_from(since, warmup)
         records = series_rows.series_records(
             session, metric=cond.metric, entity=cond.entity, since=start, until=until
         )

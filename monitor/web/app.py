@@ -74,7 +74,7 @@ async def database_down(request: Request, exc: Exception) -> Response:
 
 ROUTES = [
     Route("/", pages.overview),
-    Route("/stories/{story_id:int}", pages.story),
+    Route("/stories/{story_id}", pages.story),
     Route("/series/{entity}/{metric}", metric_page.metric),
     Route("/facts", pages.facts),
     Route("/rules", rules_page.rules),
@@ -82,9 +82,9 @@ ROUTES = [
     Route("/rules/backtest/{job}", rules_page.backtest_result),
     Route("/sources", pages.sources),
     Route("/digests", pages.digests),
-    Route("/digests/{digest_id:int}", pages.digest),
+    Route("/digests/{digest_id}", pages.digest),
     Route("/deliveries", pages.deliveries),
-    Route("/deliveries/{delivery_id:int}/retry", pages.retry, methods=["POST"]),
+    Route("/deliveries/{delivery_id}/retry", pages.retry, methods=["POST"]),
     Route("/login", login_form),
     Route("/login", login, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),

@@ -96,7 +96,8 @@ def story(request: Request) -> Response:
     view = view_of(request)
     story_id = paging.path_id(request, "story_id", "story")
     with view.reading() as session:
-        detail = app_stories.story_detail(session, story_id)
+        # the facts are paged below: the story's own list is not read
+        detail = app_stories.story_detail(session, story_id, members=MEMBERS_SHOWN, facts=0)
         if detail is None:
             raise HTTPException(404, f"no story {story_id}")
         facts, more_facts = paging.page_of(
@@ -110,7 +111,7 @@ def story(request: Request) -> Response:
             view.page_size,
         )
         alerts = alert_rows.list_alerts(session, since=None, limit=100, story_id=story_id)
-    members = detail.members[:MEMBERS_SHOWN]
+    members = detail.members
     moments = [
         Moment(
             getattr(m, "published_at", None) or getattr(m, "first_seen_at", None),
@@ -132,7 +133,7 @@ def story(request: Request) -> Response:
         "story.html",
         story=detail,
         members=members,
-        hidden=len(detail.members) - len(members),
+        hidden=max(detail.article_count - len(members), 0),
         facts=facts,
         facts_next=paging.link(request, facts=paging.make_cursor(facts[-1].at, facts[-1].fact.id))
         if more_facts

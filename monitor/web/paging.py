@@ -30,16 +30,20 @@ def text(request: Request, name: str) -> str | None:
 
 
 def _whole(raw: str) -> bool:
-    """Digits 0-9 only: ``isdigit`` also takes "²" and other digits ``int`` refuses."""
-    return raw.isascii() and raw.isdigit()
+    """Digits 0-9 only: ``isdigit`` also takes "²" and other digits ``int`` refuses; and
+    not too many for ``int`` (it refuses more than 4,300, a 500): no id or count of ours
+    has more than 18."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18
 
 
 def path_id(request: Request, name: str, what: str) -> int:
-    """A row id from the path; a number too large to be one names no row (404)."""
-    rid = int(request.path_params[name])
-    if rid > MAX_ID:
-        raise HTTPException(404, f"no {what} {rid}")
-    return rid
+    """A row id from the path; anything but a number small enough to be one names no row
+    (404; the routes take any text there, since their own number check fails on a long
+    one with a 500)."""
+    raw = str(request.path_params[name])
+    if not _whole(raw) or int(raw) > MAX_ID:
+        raise HTTPException(404, f"no {what} {raw[:20]}")
+    return int(raw)
 
 
 def date(request: Request, name: str) -> datetime | None:

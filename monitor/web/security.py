@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,8 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+log = logging.getLogger(__name__)
+
 HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
@@ -111,7 +114,8 @@ class Guard:
         if scheme.lower() == "bearer" and given:
             return hmac.compare_digest(given.strip().encode(), self.token.encode())
         issued, _, sig = request.cookies.get(AUTH_COOKIE, "").partition(".")
-        if not issued.isdigit() or not sig:
+        # ascii digits, and few: "²" passes isdigit and int() refuses 4,301 digits
+        if not (issued.isascii() and issued.isdigit() and len(issued) <= 12) or not sig:
             return False
         fresh = 0 <= self.clock() - int(issued) < SESSION_AGE
         return fresh and hmac.compare_digest(_sign(self.secret, "session:" + issued), sig)
@@ -140,11 +144,18 @@ class GuardMiddleware:
         scope.setdefault("state", {})["nonce"] = nonce
         scope["state"]["guard"] = self.guard
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for key, val in HEADERS.items():
                     headers[key] = val
+                if self.guard.token:
+                    # pages behind a login stay out of shared and browser caches
+                    headers["cache-control"] = "no-store"
                 if fresh is not None:
                     headers.append(
                         "set-cookie",
@@ -156,7 +167,16 @@ class GuardMiddleware:
         if refused is not None:
             await refused(scope, receive, send_with_headers)
             return
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # A bug: answered here, with the headers every response has (the server's
+            # own error page, outside this middleware, had none of them).
+            if started:
+                raise
+            log.exception("web view: internal error on %s %s", request.method, scope["path"])
+            failed = PlainTextResponse("internal error (logged)\n", status_code=500)
+            await failed(scope, receive, send_with_headers)
 
     def _refusal(self, request: Request) -> Response | None:
         guard = self.guard

@@ -551,3 +551,16 @@ def test_rules_test_lets_a_daemon_write_while_it_reads_and_replays(
     assert got.returncode == 0, got.stderr
     assert "would fire" in got.stdout and "The digest they would make:" in got.stdout
     assert wrote == ["reading, in a transaction", "replaying, after a transaction"]
+
+
+def test_rules_test_since_the_first_date_there_is(
+    run: Callable[..., Result], seeded_copy: str
+) -> None:
+    """The replay reads a year before --since: from 0001-01-02 that was before the first
+    date there is, an internal OverflowError (the web view's backtest too). It reads
+    from the beginning of history instead."""
+    got = run("rules", "test", "--json", "--since", "0001-01-02", db=seeded_copy)
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout) == json.loads(
+        run("rules", "test", "--json", db=seeded_copy).stdout
+    )

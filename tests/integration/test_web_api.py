@@ -86,3 +86,25 @@ def test_api_rules_problems_lists_a_broken_file(db: str, tmp_path: Path, run: Ru
     c.close()
     cli = run("rules", "check", str(tmp_path), "--json", db=db)
     assert got and got == json.loads(cli.stdout)
+
+
+def test_a_story_told_many_times_is_read_in_part(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A story of 300,000 articles was read whole for its page (which lists 500) and its
+    API answer (163 MB), with every fact. The page and the API now read the first
+    members only, the page none of the story's own facts (it pages them), and the
+    story's count of sources is still all of them. Story 3 has 6 articles, 3 sources."""
+    from monitor.web import api, pages
+
+    monkeypatch.setattr(pages, "MEMBERS_SHOWN", 2)
+    monkeypatch.setattr(api, "MEMBERS_EACH", 2)
+    c = client_for(view_of(db))
+    try:
+        (story,) = c.get("/api/stories/3").json()
+        listed = next(s for s in c.get("/api/stories").json() if s["id"] == 3)
+        page = c.get("/stories/3").text
+    finally:
+        c.close()
+    assert story["article_count"] == 6 and len(story["members"]) == 2
+    assert story["sources"] == 3 and story["facts"]
+    assert len(listed["members"]) == 2 and listed["sources"] == 3
+    assert "and 4 more articles (the first 2 are listed)" in page and "3 sources" in page

@@ -38,6 +38,7 @@ def test_a_token_is_asked_for_every_page_and_the_api(db: str) -> None:
     assert c.get("/api/stories", headers={"authorization": "Bearer nope"}).status_code == 401
     ok = c.get("/api/stories", headers={"authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200 and ok.json()
+    assert ok.headers["cache-control"] == "no-store"  # kept by no cache, behind a login
     # the login form: a wrong token, then the right one, which sets the session cookie
     login = c.get("/login?next=/facts")
     assert login.status_code == 200
@@ -79,6 +80,10 @@ def test_a_session_cookie_expires_and_cannot_be_forged() -> None:
 
     assert guard.signed_in(Req(cookie))  # type: ignore[arg-type]
     assert not guard.signed_in(Req(forged))  # type: ignore[arg-type]
+    # "²" passes isdigit and int() refuses it, as it refuses 5,000 digits: a 500 for
+    # anyone, before any login
+    for odd in ("\xb2.x", "9" * 5000 + ".x"):
+        assert not guard.signed_in(Req(odd))  # type: ignore[arg-type]
     now[0] += 13 * 3600
     assert not guard.signed_in(Req(cookie))  # type: ignore[arg-type]
 
@@ -161,6 +166,15 @@ ODD = [
     "/facts?entity=%00",  # PostgreSQL refuses a NUL in any value: a 500 there
     "/digests?channel=%00",
     "/api/facts?entity=%00",
+    # more digits than int() takes (4,300): the routes' own number check was a 500
+    "/stories/" + "9" * 5000,
+    "/api/stories/" + "9" * 5000,
+    "/digests/" + "9" * 5000,
+    "/api/digests/" + "9" * 5000,
+    "/deliveries/" + "9" * 5000 + "/retry",  # a GET: not allowed
+    "/digests?before=" + "9" * 5000,
+    "/api/stories?limit=" + "9" * 5000,
+    "/?before=2026-01-01T00:00:00~" + "9" * 5000,
 ]
 
 
@@ -169,9 +183,30 @@ def test_odd_numbers_dates_and_characters_are_the_clients_mistake(db: str, url: 
     c = client_for(view_of(db))
     r = c.get(url)
     c.close()
-    assert r.status_code in (400, 404), (url, r.status_code, r.text[:300])
+    assert r.status_code in (400, 404, 405), (url, r.status_code, r.text[:300])
     if url.startswith("/api/"):
         assert r.json()["error"]
+
+
+def test_an_internal_error_is_a_500_with_the_security_headers(
+    db: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug's 500 came from the server's error page, outside the middleware that adds
+    the security headers: it had none of them."""
+    from monitor.web import pages
+    from monitor.web.security import HEADERS
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(pages, "page", broken)
+    c = client_for(view_of(db))
+    with caplog.at_level("ERROR"):
+        r = c.get("/")
+    c.close()
+    assert r.status_code == 500 and "a bug" not in r.text
+    assert all(r.headers.get(k) == v for k, v in HEADERS.items())
+    assert "internal error on GET /" in caplog.text
 
 
 def test_a_backtest_to_the_last_day_is_refused_not_an_error(db: str) -> None:
