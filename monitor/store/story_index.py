@@ -43,6 +43,9 @@ class CandidateRow:
     event_until: datetime  # last_seen_at for a story stored before migration 0007
 
 
+KEYS_AT_ONCE = 1000
+
+
 def add_keys(
     sql: PlainSql,
     story_id: int,
@@ -52,14 +55,16 @@ def add_keys(
 ) -> None:
     """Index an article's figure keys (unit, currency or "", value, second currency) under
     its story and the story's company."""
-    if not keys:
-        return
     row = f"({sql.marks(7)})"
-    sql.run(
-        "INSERT INTO story_key (story_id, company, article_id, unit, currency, value, alt)"
-        " VALUES " + ", ".join([row] * len(keys)),
-        [v for k in keys for v in (story_id, company, article_id, *k)],
-    )
+    # in statements of KEYS_AT_ONCE rows: SQLite takes 32,766 values a statement, and a
+    # long document has thousands of figures (4,700 keys ended its whole batch)
+    for at in range(0, len(keys), KEYS_AT_ONCE):
+        part = keys[at : at + KEYS_AT_ONCE]
+        sql.run(
+            "INSERT INTO story_key (story_id, company, article_id, unit, currency, value, alt)"
+            " VALUES " + ", ".join([row] * len(part)),
+            [v for k in part for v in (story_id, company, article_id, *k)],
+        )
 
 
 # Filled for every story since migration 0008: a range of it reads the index on

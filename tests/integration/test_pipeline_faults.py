@@ -337,3 +337,36 @@ def test_one_item_republished_or_one_link_listed_twice_is_no_churn(engine: Engin
     first, second = (asyncio.run(pipe.poll_due(fetcher, all_sources=True))[0] for _ in range(2))
     assert (first.new, first.warnings) == (10, ())
     assert (second.new, second.warnings) == (0, ())
+
+
+def test_a_document_of_thousands_of_figures_is_stored(engine: Engine) -> None:
+    """An article's figure keys went into one INSERT of 7 values each: past about 4,700
+    figures SQLite refused it ("too many SQL variables") and the whole batch, the other
+    articles too, was not stored. (SQLite's usual limit, 32,766 values a statement, set
+    here whatever this build's is; PostgreSQL's is 65,535.)"""
+    import sqlite3
+
+    import sqlalchemy as sa
+    from sqlmodel import func, select
+
+    from monitor.models import Article
+
+    engine.dispose()
+    sa.event.listen(
+        engine,
+        "connect",
+        lambda conn, _: conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766),
+    )
+
+    lines = [f"Alibaba will invest RMB {n + 100} million in data centre {n}." for n in range(5200)]
+    items = [
+        FetchedArticle(url="https://x.test/long", guid="long", title="Alibaba figures",
+                       text="\n\n".join(lines)),
+        FetchedArticle(url="https://x.test/short", guid="short", title="Tencent capex",
+                       text="Tencent plans to invest 90 billion yuan in AI data centres."),
+    ]  # fmt: skip
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    report = pipe.ingest(items, source="file")
+    assert report.new == 2
+    with session_scope(engine) as s:
+        assert s.exec(select(func.count()).select_from(Article)).one() == 2
