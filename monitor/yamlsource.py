@@ -9,6 +9,8 @@ tags: CVE-2017-18342) and a side table from key path to position.
 from __future__ import annotations
 
 import difflib
+import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +74,9 @@ def load_text(text: str, path: str) -> Located:
     try:
         # the C loader when libyaml is there: same marks, several times faster
         node = yaml.compose(text, Loader=_LOADER)
+    except RecursionError:
+        # a few hundred levels of nesting in a kilobyte; no file of ours nests ten deep
+        raise YamlProblem(Problem(path, 1, 1, "YAML: nested too deep")) from None
     except yaml.YAMLError:
         # errors are rare: read again with the Python loader, whose messages say more
         # ("expected ',' or '}', but got '<scalar>'")
@@ -95,7 +100,10 @@ def load_text(text: str, path: str) -> Located:
         located.data = {}
         return located
     constructor = yaml.SafeLoader(text)
-    located.data = _build(node, (), located, constructor, [MAX_VALUES])
+    try:
+        located.data = _build(node, (), located, constructor, [MAX_VALUES])
+    except RecursionError:
+        raise YamlProblem(Problem(path, 1, 1, "YAML: nested too deep")) from None
     return located
 
 
@@ -103,10 +111,17 @@ def read_capped(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     """The file's bytes; ``YamlProblem`` when it is larger than ``limit`` (checked before
     reading it whole) or cannot be read."""
     try:
-        with path.open("rb") as f:
-            data = f.read(limit + 1)
+        # not blocking: a FIFO (or a device) would hold the command for ever at open
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise YamlProblem(Problem(str(path), 1, 1, f"cannot read: {exc.strerror}")) from exc
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise YamlProblem(Problem(str(path), 1, 1, "not a regular file"))
+        try:
+            data = f.read(limit + 1)
+        except OSError as exc:
+            raise YamlProblem(Problem(str(path), 1, 1, f"cannot read: {exc.strerror}")) from exc
     if len(data) > limit:
         raise YamlProblem(
             Problem(str(path), 1, 1, f"the file is over the {limit // 1024} KiB limit")
@@ -171,6 +186,9 @@ def _scalar(node: yaml.Node, located: Located, ctor: yaml.SafeLoader) -> Any:
     except yaml.constructor.ConstructorError as exc:
         # e.g. !!python/object/apply:os.system: refused by the safe constructor
         raise YamlProblem(Problem(located.path, *_mark(node), f"YAML: {exc.problem}")) from exc
+    except ValueError as exc:  # an integer of more than 4,300 digits, which int() refuses
+        why = " ".join(str(exc).split(";")[0].split())
+        raise YamlProblem(Problem(located.path, *_mark(node), f"YAML: {why}")) from exc
 
 
 def pydantic_problems(located: Located, errors: list[Mapping[str, Any]]) -> list[Problem]:

@@ -39,12 +39,24 @@ _UNIT_S = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _PROBE = LexborHTMLParser("<html><body><p>probe</p></body></html>")
 
 
+def _scheme(url: str) -> str:
+    """The URL's scheme; "?" for one urlsplit refuses ("http://[::1" never closes its
+    host), which the source's own check then reports at its line."""
+    try:
+        return urlsplit(url).scheme
+    except ValueError:
+        return "?"
+
+
 def parse_duration(value: Any) -> float:
     """Seconds from ``30``, ``"30s"``, ``"15m"``, ``"1h30m"`` or ``"1d"``."""
     if isinstance(value, bool):
         raise ValueError("expected a duration like 15m, 1h or a number of seconds")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise ValueError("interval is far too long") from None
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         if re.fullmatch(r"\d+(\.\d+)?", text):
@@ -160,9 +172,7 @@ def sources_from_located(
         raise SourceFileError([located.problem((), "expected a mapping with a `sources:` list")])
     problems += unknown_keys(located, (), data, _TOP_KEYS)
     base = base_url if base_url is not None else data.get("base_url")
-    if base is not None and (
-        not isinstance(base, str) or urlsplit(base).scheme not in ("http", "https")
-    ):
+    if base is not None and (not isinstance(base, str) or _scheme(base) not in ("http", "https")):
         problems.append(located.problem(("base_url",), "must be an absolute http(s) URL"))
         base = None
     raw_sources = data.get("sources")
@@ -185,7 +195,7 @@ def sources_from_located(
             fields["selectors"] = {k: v for k, v in selectors.items() if k in _SELECTOR_KEYS}
         fields.setdefault("interval", default_interval)
         url = fields.get("url")
-        if isinstance(url, str) and not urlsplit(url).scheme:
+        if isinstance(url, str) and not _scheme(url):
             if base is None:
                 problems.append(
                     located.problem((*kp, "url"), "relative url needs a top-level base_url")

@@ -45,7 +45,8 @@ def check_timezone(name: str) -> zoneinfo.ZoneInfo:
     """The IANA zone called ``name``; ValueError with a "did you mean" otherwise."""
     try:
         return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+    # OSError: a name that is a folder of the zone database ("America") or too long
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError) as exc:
         close = difflib.get_close_matches(name, zoneinfo.available_timezones(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else " (an IANA name like Asia/Shanghai)"
         raise ValueError(f"unknown time zone {name!r}{hint}") from exc

@@ -119,6 +119,33 @@ def test_unsafe_yaml_and_syntax_errors_are_located(tmp_path: Path) -> None:
     assert info.value.problems[0].path.endswith("sources.yaml")
 
 
+def test_odd_files_are_located_problems_not_internal_errors(tmp_path: Path) -> None:
+    """Each of these ended in an internal error (RecursionError, ValueError, OverflowError)
+    naming no file, or, for a FIFO, held the command for ever."""
+    import os
+
+    cases = {
+        "a: " + "[" * 500 + "]" * 500 + "\n": (1, "nested too deep"),
+        "sources:\n  - name: s\n    url: " + "9" * 5000 + "\n": (3, "digits"),
+        'sources:\n  - name: s\n    url: "http://[::1"\n': (3, "IPv6"),
+        'base_url: "http://[::1"\nsources:\n  - name: s\n    url: /x\n': (1, "base_url"),
+        "sources:\n  - name: s\n    url: http://x.test/\n    interval: " + "9" * 400 + "\n": (
+            4,
+            "far too long",
+        ),
+    }
+    for text, (line, said) in cases.items():
+        with pytest.raises(SourceFileError) as info:
+            load_sources(write(tmp_path, text))
+        first = info.value.problems[0]
+        assert first.line == line and said in first.message, first
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(SourceFileError) as info:
+        load_sources(fifo)
+    assert "not a regular file" in info.value.problems[0].message
+
+
 @pytest.mark.parametrize(
     ("value", "seconds"),
     [

@@ -123,3 +123,8 @@ def test_cron_and_zone_checks() -> None:
         check_timezone("Europe/Londn")
     with pytest.raises(ValueError, match="unknown time zone"):
         check_timezone("../../etc/passwd")
+    # a folder of the zone database, and a name too long for a file: an OSError naming
+    # the tzdata path, not the channels file, before
+    for odd in ("America", "A" * 300):
+        with pytest.raises(ValueError, match="unknown time zone"):
+            check_timezone(odd)
