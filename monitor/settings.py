@@ -44,6 +44,7 @@ class _Section(BaseModel):
 # The longest a duration setting may be: longer ones overflowed timedelta and the
 # scheduler (1e14 seconds: every job failed at every run, silently).
 MAX_SECONDS = 366 * 86400.0
+MAX_MIB = 1 << 20  # a tebibyte, in MiB
 MAX_DAYS = 3660.0
 MAX_FACTOR = 1000.0
 
@@ -55,12 +56,16 @@ class DatabaseSettings(_Section):
         "directory. postgresql+psycopg://user@host/db shares one database between daemons.",
     )
     busy_timeout_ms: int = Field(
-        5000, ge=0, description="SQLite busy timeout: how long a writer waits for a lock."
+        5000,
+        ge=0,
+        le=86_400_000,
+        description="SQLite busy timeout: how long a writer waits for a lock.",
     )
     echo: bool = Field(False, description="Log every SQL statement (debugging).")
     cache_mb: int = Field(
         32,
         ge=1,
+        le=MAX_MIB,
         description="SQLite page cache per connection, in MiB. The near-duplicate index is "
         "read and written at random places; SQLite's own default (2 MiB) makes every lookup "
         "a read from the operating system once it holds ~10k articles. It is resident "
@@ -69,6 +74,7 @@ class DatabaseSettings(_Section):
     mmap_mb: int = Field(
         0,
         ge=0,
+        le=MAX_MIB,
         description="SQLite memory-mapped I/O, in MiB of the file (0: off). Mapped pages a "
         "process has touched count as its resident memory, up to the whole file; measured, "
         "the index was no faster with it, so it is off by default.",
@@ -95,11 +101,14 @@ class HttpSettings(_Section):
     max_body_bytes: int = Field(
         10 * 1024 * 1024,
         gt=0,
+        le=1 << 30,
         description="Cap on a decompressed response body, and on one file `monitor ingest` reads.",
     )
-    max_redirects: int = Field(5, ge=0, description="Redirects followed per request.")
-    concurrency: int = Field(32, ge=1, description="Requests in flight at once, all hosts.")
-    per_host: int = Field(2, ge=1, description="Requests in flight at once per host.")
+    max_redirects: int = Field(5, ge=0, le=100, description="Redirects followed per request.")
+    concurrency: int = Field(
+        32, ge=1, le=10_000, description="Requests in flight at once, all hosts."
+    )
+    per_host: int = Field(2, ge=1, le=1000, description="Requests in flight at once per host.")
     jitter: float = Field(
         0.25,
         ge=0,
@@ -109,6 +118,7 @@ class HttpSettings(_Section):
     parse_workers: int | None = Field(
         None,
         ge=0,
+        le=64,
         description="Processes that parse fetched bodies, each parse with a time and memory "
         "limit and a crash kept to its process. Unset: one in `monitor run`, a thread in "
         "one-shot commands (no process to start); 0: always a thread, no per-parse limit.",
@@ -202,9 +212,11 @@ class DeliverySettings(_Section):
     interval: float = Field(
         5.0, gt=0, le=MAX_SECONDS, description="Seconds between the daemon's looks at the outbox."
     )
-    batch: int = Field(100, ge=1, description="Messages claimed at once by one dispatcher.")
+    batch: int = Field(
+        100, ge=1, le=10_000, description="Messages claimed at once by one dispatcher."
+    )
     max_attempts: int = Field(
-        12, ge=1, description="Tries of one message before it is dead-lettered."
+        12, ge=1, le=1000, description="Tries of one message before it is dead-lettered."
     )
     max_age: float = Field(
         86400.0,

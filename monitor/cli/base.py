@@ -421,11 +421,21 @@ def run_async(work: Coroutine[Any, Any, T]) -> T:
 
 
 def emit_json(rows: Iterable[Any]) -> None:
-    """One JSON array on stdout: read models (dataclasses) keep their field names."""
+    """One JSON array on stdout: read models (dataclasses) keep their field names.
+
+    Always UTF-8 text: a file name that is not UTF-8 reaches here as lone surrogates,
+    which were written back as raw bytes (invalid JSON) or ended the command in a
+    UnicodeEncodeError after its work was stored; each becomes U+FFFD."""
     from monitor.jsonable import plain
 
-    json.dump(plain(list(rows)), sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    text = json.dumps(plain(list(rows)), ensure_ascii=False, indent=2)
+    if not text.isascii():
+        try:  # a byte the file system gave back as a surrogate: one U+FFFD
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # another lone surrogate
+            raw = text.encode("utf-8", "surrogatepass")
+        text = raw.decode("utf-8", "replace")
+    sys.stdout.write(text + "\n")
 
 
 def echo(text: str = "", *, err: bool = False) -> None:

@@ -564,3 +564,28 @@ def test_rules_test_since_the_first_date_there_is(
     assert json.loads(got.stdout) == json.loads(
         run("rules", "test", "--json", db=seeded_copy).stdout
     )
+
+
+def test_json_stays_utf8_with_a_file_name_that_is_not(tmp_path: Path) -> None:
+    """A file name that is not UTF-8 made `ingest --json` write a raw byte (invalid JSON)
+    under a UTF-8 locale, or end in a UnicodeEncodeError after storing with
+    PYTHONIOENCODING=utf-8. In a process of its own, as a shell runs it."""
+    import os
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    name = os.fsencode(folder) + b"/caf\xe9.txt"
+    with open(name, "wb") as f:
+        f.write(b"Odd\n\nAlibaba plans to invest 12.5 billion yuan.\n")
+    for encoding in (None, "utf-8"):
+        env = {**os.environ, "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+        if encoding:
+            env["PYTHONIOENCODING"] = encoding
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "--rules", str(RULES), "ingest", "-r",
+             str(folder), "--json"],
+            capture_output=True, env=env, cwd=ROOT, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        (row,) = json.loads(done.stdout.decode("utf-8"))
+        assert row["file"].endswith("caf\ufffd.txt")

@@ -93,14 +93,14 @@ def test_a_duration_that_would_overflow_is_a_one_line_error(
     assert str(info.value).startswith(f"setting {var}: ") and said in str(info.value)
 
 
-def _float_settings() -> list[tuple[type[Any], str]]:
+def _float_settings(kind: Any = float) -> list[tuple[type[Any], str]]:
     return [
         (section, name)
         for field in Settings.model_fields.values()
         if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
         for section in [field.annotation]
         for name, f in section.model_fields.items()
-        if f.annotation is float
+        if f.annotation == kind
     ]
 
 
@@ -115,3 +115,16 @@ def test_every_number_of_seconds_or_days_has_an_upper_bound() -> None:
         for bad in (1e14, float("inf"), float("nan")):
             with pytest.raises(ValidationError):
                 section(**{name: bad})
+
+
+def test_every_whole_number_setting_has_an_upper_bound() -> None:
+    """MONITOR_DELIVERY__BATCH of 2**63 ended `deliveries dispatch` in an internal
+    OverflowError (SQLite's integers are 64 bits): every whole-number setting refuses a
+    number past its use, naming the variable."""
+    from pydantic import ValidationError
+
+    found = _float_settings(int) + _float_settings(int | None)
+    assert len(found) >= 12
+    for section, name in found:
+        with pytest.raises(ValidationError):
+            section(**{name: 2**63})
