@@ -435,7 +435,11 @@ def emit_json(rows: Iterable[Any]) -> None:
         except UnicodeEncodeError:  # another lone surrogate
             raw = text.encode("utf-8", "surrogatepass")
         text = raw.decode("utf-8", "replace")
-    sys.stdout.write(text + "\n")
+    text += "\n"
+    # in pieces: one large write into a pipe closed meanwhile (`| head`) loses the
+    # broken pipe in the buffered writer, and the command would end as if all was read
+    for at in range(0, len(text), 8192):
+        sys.stdout.write(text[at : at + 8192])
 
 
 def echo(text: str = "", *, err: bool = False) -> None:
