@@ -40,7 +40,7 @@ def stories_list(as_json: bool, since: datetime | None, limit: int) -> None:
     from monitor.app import stories as app_stories
     from monitor.store.db import session_scope
 
-    with session_scope(state().engine()) as session:
+    with session_scope(state().read_engine()) as session:
         rows = app_stories.list_stories(session, since=since, limit=limit)
     if as_json:
         emit_json(rows)
@@ -64,7 +64,7 @@ def stories_show(story_id: int, as_json: bool) -> None:
     from monitor.store.db import session_scope
     from monitor.store.story_views import MemberDetail
 
-    with session_scope(state().engine()) as session:
+    with session_scope(state().read_engine()) as session:
         detail = app_stories.story_detail(session, story_id)
     if detail is None:
         raise MonitorError(f"no story {story_id} (see `monitor stories list`)")
@@ -111,7 +111,7 @@ def facts(
     from monitor.app import listings
     from monitor.store.db import session_scope
 
-    with session_scope(state().engine()) as session:
+    with session_scope(state().read_engine()) as session:
         rows, mentions = listings.facts(
             session, entity=entity, metric=metric, show_all=show_all, since=since, limit=limit
         )
@@ -146,7 +146,7 @@ def alerts(as_json: bool, since: datetime | None, limit: int) -> None:
     from monitor.store import alerts as alert_rows
     from monitor.store.db import session_scope
 
-    with session_scope(state().engine()) as session:
+    with session_scope(state().read_engine()) as session:
         rows = alert_rows.list_alerts(session, since=since, limit=limit)
     if as_json:
         emit_json(rows)

@@ -34,7 +34,7 @@ def deliveries_list(wanted: str | None, as_json: bool, limit: int) -> None:
     from monitor.store import deliveries as rows
     from monitor.store.db import session_scope
 
-    with session_scope(state().engine()) as session:
+    with session_scope(state().read_engine()) as session:
         listed = rows.list_deliveries(session, state=wanted, limit=limit)
     if as_json:
         emit_json(listed)

@@ -170,7 +170,7 @@ def digest_list(channel: str | None, as_json: bool, limit: int) -> None:
     from monitor.store import digests
     from monitor.store.db import session_scope
 
-    with session_scope(state().engine()) as session:
+    with session_scope(state().read_engine()) as session:
         rows = digests.list_digests(session, channel=channel, limit=limit)
     if as_json:
         emit_json(rows)
@@ -190,7 +190,7 @@ def digest_show(digest_id: int, as_json: bool) -> None:
     from monitor.store import deliveries, digests
     from monitor.store.db import session_scope
 
-    with session_scope(state().engine()) as session:
+    with session_scope(state().read_engine()) as session:
         row = digests.get_digest(session, digest_id)
         sent = deliveries.list_deliveries(session, kind="digest", ref_id=digest_id)
     if row is None:

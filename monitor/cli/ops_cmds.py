@@ -67,7 +67,7 @@ def health(as_json: bool) -> None:
     from monitor.store.db import shown_url
 
     st = state()
-    engine = st.engine()
+    engine = st.read_engine()
     report = app_health.report(
         engine, now=datetime.now(UTC), stale_factor=st.settings().schedule.stale_factor
     )

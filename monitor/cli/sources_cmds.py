@@ -33,7 +33,7 @@ def sources_list(as_json: bool) -> None:
 
     st = state()
     rows = health.source_views(
-        st.engine(), now=datetime.now(UTC), stale_factor=st.settings().schedule.stale_factor
+        st.read_engine(), now=datetime.now(UTC), stale_factor=st.settings().schedule.stale_factor
     )
     if as_json:
         emit_json(rows)

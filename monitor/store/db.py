@@ -12,6 +12,7 @@ import fcntl
 import logging
 import os
 import re
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -356,11 +357,23 @@ def _count_steps(cfg: Config, on_step: Steps) -> None:
 
 
 def _at_head(engine: Engine) -> bool:
-    """Whether the schema is already the newest: one query, no Alembic."""
+    """Whether the schema is already the newest: one query, no Alembic.
+
+    On SQLite the query runs outside any transaction: ours begin IMMEDIATE, and while
+    another process wrote, every command waited for the write lock to read one row, and
+    took a timeout for "not at the newest schema" (an upgrade, which found nothing to do).
+    """
     try:
         with engine.connect() as conn:
-            found = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
-    except sa.exc.DBAPIError:  # no such table yet (a new database), or no database at all
+            if engine.dialect.name == "sqlite":
+                cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    found = cur.execute("SELECT version_num FROM alembic_version").fetchall()
+                finally:
+                    cur.close()
+            else:
+                found = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except (sa.exc.DBAPIError, sqlite3.Error):  # no such table yet (a new database), or none
         return False
     return [tuple(r) for r in found] == [(HEAD,)]
 

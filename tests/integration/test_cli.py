@@ -589,3 +589,35 @@ def test_json_stays_utf8_with_a_file_name_that_is_not(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         (row,) = json.loads(done.stdout.decode("utf-8"))
         assert row["file"].endswith("caf\ufffd.txt")
+
+
+def test_listings_read_while_another_process_writes(
+    run: Callable[..., Result], seeded_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command began its transactions IMMEDIATE, the schema check included: while
+    a daemon held the write lock, a listing failed with "database is locked" after the
+    busy timeout, and the check's timeout was taken for an old schema ("database
+    upgraded ... 0 migration(s) applied"). Listings read as any WAL reader does."""
+    import sqlite3
+
+    monkeypatch.setenv("MONITOR_DATABASE__BUSY_TIMEOUT_MS", "200")
+    writer = sqlite3.connect(seeded_copy.removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE held (x)")
+    try:
+        for command in (
+            ["stories", "list", "--json"],
+            ["stories", "show", "3", "--json"],
+            ["facts", "--json"],
+            ["alerts", "--json"],
+            ["deliveries", "list", "--json"],
+            ["digest", "list", "--json"],
+            ["sources", "list", "--json"],
+            ["health", "--json"],
+        ):
+            got = run(*command, db=seeded_copy)
+            assert got.returncode in (0, 1) and json.loads(got.stdout) is not None, command
+            assert "locked" not in got.stderr and "upgraded" not in got.stderr, got.stderr
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
