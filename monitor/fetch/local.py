@@ -32,20 +32,25 @@ def files_under(folder: Path) -> Iterator[Path]:
     """The supported files under ``folder``, at any depth, in name order (the order of
     their paths sorted), one folder listed at a time: a list of every path of a
     100,000-file tree held ~38 MB through the whole ingest. Like ``Path.rglob``, a
-    symlink to a folder is not followed and a folder that cannot be listed is skipped."""
+    symlink to a folder is not followed. What cannot be read is yielded all the same, so
+    that ``read_local`` reports it rather than it being skipped without a word: a folder
+    that cannot be listed, and an entry of a supported type that is no regular file (a
+    dangling link, a link loop, a pipe)."""
     try:
         with os.scandir(folder) as listing:
             entries = sorted(listing, key=lambda e: e.name)
     except OSError:
+        yield folder
         return
     for entry in entries:
         try:
             if entry.is_dir(follow_symlinks=False):
                 yield from files_under(Path(entry.path))
-            elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in SUFFIXES:
-                yield Path(entry.path)
+                continue
         except OSError:  # gone or unreadable since the listing
-            continue
+            pass
+        if os.path.splitext(entry.name)[1].lower() in SUFFIXES:
+            yield Path(entry.path)
 
 
 def read_local(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[FetchedArticle]:
@@ -53,6 +58,10 @@ def read_local(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[FetchedAr
     naming it (a folder, a pipe or device, an unsupported type, a file over
     ``max_bytes``, a binary or undecodable file)."""
     if path.is_dir():
+        try:
+            os.scandir(path).close()
+        except OSError as exc:
+            raise IngestError(f"{path}: cannot list the folder: {exc.strerror or exc}") from exc
         raise IngestError(f"{path}: is a folder")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,6 +102,44 @@ def test_a_tree_is_walked_lazily_in_sorted_path_order(tmp_path: Path) -> None:
         ".hidden/y.xml", "B/x.html", "a/sub/deep.rss", "a/sub.txt", "a/z.txt", "a-b/c.TXT",
         "a.txt", "b.htm",
     ]  # fmt: skip
+
+
+def test_what_a_walk_cannot_read_is_reported_not_skipped(tmp_path: Path) -> None:
+    """`ingest -r` skipped a dangling link, a link loop, a pipe and a folder it could
+    not list without a word, and exited 0. Each is walked, and read_local names why it
+    cannot be read. (An unlistable folder is faked: tests may run as root.)"""
+    import os
+    from unittest import mock
+
+    root = tmp_path / "root"
+    (root / "shut").mkdir(parents=True)
+    (root / "ok.txt").write_text("Alibaba plans to invest RMB 380 billion.")
+    (root / "dangling.txt").symlink_to(tmp_path / "gone.txt")
+    (root / "loop.txt").symlink_to(root / "loop.txt")
+    os.mkfifo(root / "pipe.txt")
+    (root / "notes.md").write_text("not a supported type: still skipped")
+    real = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if str(path).endswith("shut"):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    with mock.patch("os.scandir", scandir):
+        walked = [p.relative_to(root).as_posix() for p in files_under(root)]
+        assert walked == ["dangling.txt", "loop.txt", "ok.txt", "pipe.txt", "shut"]
+        why = {}
+        for rel in walked:
+            try:
+                read_local(root / rel)
+            except IngestError as exc:
+                why[rel] = str(exc).split(": ", 1)[1]
+    assert why == {
+        "dangling.txt": "cannot read: No such file or directory",
+        "loop.txt": "cannot read: Too many levels of symbolic links",
+        "pipe.txt": "not a regular file (a pipe, socket or device)",
+        "shut": "cannot list the folder: Permission denied",
+    }
 
 
 def test_binary_and_undecodable_files_are_named(tmp_path: Path) -> None:
