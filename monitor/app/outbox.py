@@ -131,8 +131,10 @@ class Dispatcher:
         limit = limit or d.batch
         # This worker's channels only: another worker, whose channels file has one this
         # file lacks (a file being rolled out), sends its messages, their tries unspent.
-        # A message no worker claimed by its age limit is taken here to be dead-lettered
-        # (its channel is in no file: waiting would hide it).
+        # A message no worker claimed well past its age limit (a lease and the longest
+        # backoff on: a worker with the channel makes its last try at the limit) is taken
+        # here to be dead-lettered (its channel is in no file: waiting would hide it).
+        orphan_after = timedelta(seconds=d.max_age + d.lease + d.backoff_cap)
         mine = sorted({c.name for c in self.rt.channels} | set(self._notifiers))
         with session_scope(self.rt.engine) as session:
             now = self.rt.lease_now(session)
@@ -144,7 +146,7 @@ class Dispatcher:
                 claims += deliveries.claim_due(
                     session, worker=self.rt.worker, now=now, lease_s=d.lease,
                     limit=limit - len(claims), channels=mine, other_channels=True,
-                    created_before=now - timedelta(seconds=d.max_age), ids=ids,
+                    created_before=now - orphan_after, ids=ids,
                 )  # fmt: skip
             return claims
 

@@ -24,6 +24,7 @@ from monitor.notify.render_html import render_html
 from monitor.notify.render_json import render_json
 from monitor.notify.render_slack import render_slack
 from monitor.notify.render_text import render_text
+from monitor.notify.severity import highest
 from monitor.notify.view import CompanyView, DigestView
 
 # About 1-2 KB of text and HTML a story: a part stays well under 1 MiB.
@@ -64,8 +65,9 @@ def compose(
 def split_view(view: DigestView, stories: int) -> list[DigestView]:
     """``view`` in parts of at most ``stories`` stories each, in order (a company whose
     stories straddle two parts is in both, with its own in each); one part when it fits.
-    The alerts tied to no story, and the ids of the alerts shown, go with the first part;
-    each part's subject and title say which it is."""
+    Each part carries the ids and the highest severity of the alerts it shows; the
+    alerts tied to no story go with the first. Its subject and title say which it is;
+    ``counts`` stays the whole digest's."""
     parts: list[list[CompanyView]] = [[]]
     room = stories
     for company in view.companies:
@@ -75,22 +77,34 @@ def split_view(view: DigestView, stories: int) -> list[DigestView]:
                 parts.append([])
                 room = stories
             here, rest = rest[:room], rest[room:]
-            parts[-1].append(dataclasses.replace(company, stories=here))
+            severity = highest(s.severity for s in here if s.severity)
+            parts[-1].append(dataclasses.replace(company, stories=here, severity=severity))
             room -= len(here)
     if len(parts) == 1:
         return [view]
     n = len(parts)
-    return [
-        dataclasses.replace(
-            view,
-            subject=_numbered(view.subject, i, n),
-            title=_numbered(view.title, i, n),
-            companies=tuple(companies),
-            other_alerts=view.other_alerts if i == 1 else (),
-            alert_ids=view.alert_ids if i == 1 else (),
+    in_stories = {a for c in view.companies for s in c.stories for a in s.alert_ids}
+    loose = tuple(a for a in view.alert_ids if a not in in_stories)
+    out = []
+    for i, companies in enumerate(parts, start=1):
+        others = view.other_alerts if i == 1 else ()
+        ids = [a for c in companies for s in c.stories for a in s.alert_ids]
+        ids += loose if i == 1 else ()
+        severities = [c.severity for c in companies] + [
+            line.severity for p in others for line in p.lines
+        ]
+        out.append(
+            dataclasses.replace(
+                view,
+                subject=_numbered(view.subject, i, n),
+                title=_numbered(view.title, i, n),
+                severity=highest(s for s in severities if s),
+                companies=tuple(companies),
+                other_alerts=others,
+                alert_ids=tuple(dict.fromkeys(ids)),
+            )
         )
-        for i, companies in enumerate(parts, start=1)
-    ]
+    return out
 
 
 def _numbered(line: str, i: int, n: int) -> str:

@@ -146,6 +146,7 @@ def _story(
         conflicts=conflicts,
         restated=restated,
         nothing_tracked=nothing,
+        alert_ids=tuple(a.alert_id for a in alerts if a.alert_id is not None),
     )
 
 

@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import socket
 import ssl
 from collections.abc import Callable, Sequence
@@ -119,6 +119,7 @@ class EmailNotifier:
             validate_certs=True,
             timeout=s.timeout,
         )
+        handed_over = False  # to the goodbye, which closes it
         try:
             await client.connect()
             if s.tls == "starttls":
@@ -136,10 +137,11 @@ class EmailNotifier:
                 email, sender=s.sender, recipients=list(recipients)
             )
             # The server took the message at the end of DATA: it is delivered, whatever
-            # becomes of the goodbye (a server that drops the connection at QUIT would
-            # otherwise have it sent again at every retry).
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await client.quit()
+            # becomes of the goodbye, which is said apart from this send. Awaited here, a
+            # server that dropped the connection at QUIT, or the send's time budget ending
+            # during it, made the message a failure, sent again at every retry.
+            _say_goodbye(client)
+            handed_over = True
             return {addr: (reply.code, reply.message) for addr, reply in errors.items()}
         except aiosmtplib.SMTPRecipientsRefused:
             raise
@@ -149,8 +151,31 @@ class EmailNotifier:
         except ValueError as exc:  # an address aiosmtplib will not put on the wire
             raise DeliveryError("bad_address", one_line(str(exc), 300), permanent=True) from None
         finally:
+            if not handed_over and client.is_connected:
+                client.close()
+
+
+_GOODBYES: set[asyncio.Task[None]] = set()  # kept until done: a task nobody holds may vanish
+GOODBYE_S = 10.0
+
+
+def _say_goodbye(client: aiosmtplib.SMTP) -> None:
+    """QUIT, and close, in a task of its own (at most ``GOODBYE_S``): nothing of the send
+    waits for it."""
+
+    async def goodbye() -> None:
+        try:
+            async with asyncio.timeout(GOODBYE_S):
+                await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            pass
+        finally:
             if client.is_connected:
                 client.close()
+
+    task = asyncio.get_running_loop().create_task(goodbye())
+    _GOODBYES.add(task)
+    task.add_done_callback(_GOODBYES.discard)
 
 
 def _outcome(recipient: str, refusal: tuple[int, str] | None) -> RecipientResult:

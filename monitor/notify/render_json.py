@@ -17,7 +17,8 @@ Schema (version 1; fields are added, never renamed, within a version)::
 
 Strings are plain text (a receiver must escape them for its own markup); URLs are http(s).
 A digest of many stories comes in parts (the webhook body's ``part`` and ``parts``): each
-holds some of the stories, and the first the ``alert_ids`` and ``other_alerts``.
+holds some of the stories, with the ``alert_ids`` and ``severity`` of the alerts it shows
+(the first also ``other_alerts``); ``counts`` is the whole digest's.
 """
 
 from __future__ import annotations

@@ -69,6 +69,7 @@ class StoryView:
     # new"), or a new story in which nothing tracked was found.
     restated: str | None = None
     nothing_tracked: str | None = None
+    alert_ids: tuple[int, ...] = ()  # the stored alerts shown in it
 
     @property
     def quiet(self) -> str | None:

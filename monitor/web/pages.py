@@ -248,8 +248,8 @@ def deliveries(request: Request) -> Response:
             ),
             size,
         )
-    retried = paging.number(request, "retried", 0)
-    in_flight = paging.number(request, "sending", 0)
+    retried = paging.number(request, "retried", 0, high=paging.MAX_ID)
+    in_flight = paging.number(request, "sending", 0, high=paging.MAX_ID)
     return page(
         request,
         "deliveries.html",

@@ -32,6 +32,8 @@ class Sink:
     mail_from: list[str] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
     drop_at_quit: bool = False  # the connection cut when QUIT comes, after DATA's 250
+    hold_quit: bool = False  # QUIT unanswered until ``quit_release`` is set
+    quit_release: asyncio.Event = field(default_factory=asyncio.Event)
     port: int = 0
 
     async def handle_MAIL(
@@ -60,6 +62,8 @@ class Sink:
     ) -> str:
         if self.drop_at_quit and isinstance(server.transport, asyncio.Transport):
             server.transport.abort()
+        if self.hold_quit:
+            await self.quit_release.wait()
         return "221 Bye"
 
     def authenticator(

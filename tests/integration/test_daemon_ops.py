@@ -816,3 +816,39 @@ def test_a_peer_frozen_in_a_transaction_does_not_hold_its_locks_for_ever(
                 assert setting.scalar() == "5min"
         finally:
             engine.dispose()
+
+
+def test_a_batch_of_long_documents_is_no_frozen_worker(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Extraction runs inside the batch's transaction, with no statement for its whole
+    time: 25 files of 9 MB (75 s) went past the idle limit, the server ended the session
+    and `ingest` stored nothing. The batch now says a word to the server as it goes. The
+    sleep stands for a long document's extraction, past the limit (1 s here) in all."""
+    import time
+
+    from monitor.app import batches
+    from monitor.extract import extract as real
+    from monitor.pipeline import Pipeline
+    from monitor.store import db
+    from monitor.values import FetchedArticle
+
+    monkeypatch.setattr(db, "IDLE_IN_TRANSACTION", 1)
+
+    def long_document(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.4)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batches, "extract", long_document)
+    engine = db.make_engine(pg_url)
+    try:
+        upgrade(engine)
+        pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+        items = [
+            FetchedArticle(url=f"https://x.test/{n}", guid=str(n), title=f"Report {n}",
+                           text=f"Alibaba will invest RMB {n + 100} billion in AI.")
+            for n in range(5)
+        ]  # fmt: skip
+        assert pipe.ingest(items, source="file").new == 5
+    finally:
+        engine.dispose()

@@ -391,8 +391,12 @@ def test_a_worker_sends_only_its_channels_and_dead_letters_what_no_worker_took_i
         assert orphan.created_at is not None
         created = orphan.created_at
         assert asyncio.run(Dispatcher(full).drain()).outcomes[0].channel == "desk-email"
-        max_age = timedelta(seconds=full.settings.delivery.max_age)
-        full.clock = lambda: created + max_age + timedelta(seconds=1)
+        d = full.settings.delivery
+        # at its age limit a worker with the channel would make its last try: not taken
+        full.clock = lambda: created + timedelta(seconds=d.max_age + 1)
+        assert asyncio.run(Dispatcher(full).drain()).outcomes == []
+        later = timedelta(seconds=d.max_age + d.lease + d.backoff_cap + 1)
+        full.clock = lambda: created + later
         got = asyncio.run(Dispatcher(full).drain()).outcomes
         assert [(o.channel, o.status) for o in got] == [("gone", "dead")]
         assert "not in the channels file" in (got[0].error or "")

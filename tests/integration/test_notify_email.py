@@ -160,6 +160,25 @@ def test_a_connection_cut_at_quit_after_the_data_was_taken_is_a_delivery() -> No
     assert len(sink.received) == 1
 
 
+def test_the_goodbye_is_no_part_of_the_send() -> None:
+    """Once the server took the message, the send is over: waiting for QUIT's answer let
+    the send's time budget (its lease) end during it, and the message, delivered, was
+    retried and sent again. Here the server never answers QUIT."""
+    sink = Sink(hold_quit=True)
+
+    async def go() -> SendResult:
+        async with smtp_sink(sink, starttls=server_context(CA)):
+            notifier = EmailNotifier(settings(sink.port), tls_context=client_context(CA))
+            try:
+                async with asyncio.timeout(3):  # the sender's own timeout is 5 s
+                    return await notifier.send(message("a@x.test"))
+            finally:
+                sink.quit_release.set()
+
+    assert run(go).status == "delivered"
+    assert len(sink.received) == 1
+
+
 def test_starttls_required_against_a_server_without_it_sends_nothing_in_plaintext() -> None:
     sink = Sink()
 

@@ -98,8 +98,10 @@ def test_a_digest_of_thousands_of_stories_goes_in_parts_of_bounded_size() -> Non
 
     def story(c: int, k: int) -> StoryView:
         point = Point((Line(f"capex {k} -> {k + 1} billion"),), f"Company {c} said {k}.", ())
-        return StoryView(f"Story {c}-{k}", f"https://news.test/{c}/{k}", None, "2 sources",
-                         (point,))  # fmt: skip
+        alerted = (c, k) == (4, 89)  # the last story: in the last part
+        return StoryView(f"Story {c}-{k}", f"https://news.test/{c}/{k}",
+                         "high" if alerted else None, "2 sources", (point,),
+                         alert_ids=(7,) if alerted else ())  # fmt: skip
 
     companies = tuple(
         CompanyView(f"Company {c}", None, "capex up", tuple(story(c, k) for k in range(90)))
@@ -107,7 +109,7 @@ def test_a_digest_of_thousands_of_stories_goes_in_parts_of_bounded_size() -> Non
     )  # 450 stories
     alerts = (Point((Line("a rule fired", "high"),), None, ()),)
     view = DigestView("Digest", "Digest: 5 companies", "now", None, "450 stories", "high",
-                      companies, alerts, (1, 2))  # fmt: skip
+                      companies, alerts, (7, 1))  # fmt: skip
     hook = compose(Channel(name="hook", type="webhook", url_env="X"), view, ref_id="9")
     mail = compose(Channel(name="mail", type="email", to=("a@x.test", "b@x.test")), view,
                    ref_id="9")  # fmt: skip
@@ -122,6 +124,9 @@ def test_a_digest_of_thousands_of_stories_goes_in_parts_of_bounded_size() -> Non
         titles += got
     assert titles == [s.title for c in companies for s in c.stories]  # each once, in order
     assert [len(m.payload["other_alerts"]) for m in hook if m.payload] == [1, 0, 0]
+    # each part acknowledges the alerts it shows, and no other
+    assert [m.payload["alert_ids"] for m in hook if m.payload] == [[1], [], [7]]
+    assert [m.payload["severity"] for m in hook if m.payload] == ["high", None, "high"]
     assert "Story 4-89" in mail[-1].text and "Story 0-0" not in mail[-1].text
     small = replace(view, companies=companies[:1])
     assert len(compose(Channel(name="hook", type="webhook", url_env="X"), small, ref_id="9")) == 1
