@@ -24,7 +24,7 @@ from monitor.fetch.clean import (
     parse_loose_date,
     safe_str,
 )
-from monitor.fetch.markup import clean_html, html_text
+from monitor.fetch.markup import clean_html, html_text, too_deep
 from monitor.fetch.source_file import Selectors
 from monitor.values import FetchedArticle
 
@@ -163,6 +163,9 @@ class ListingItem:
 
 def parse_html(body: bytes, headers: Mapping[str, str]) -> LexborHTMLParser:
     text = decode_html(body, headers)
+    deep = too_deep(text)
+    if deep is not None:
+        raise ParseError("parse", deep)
     try:
         return LexborHTMLParser(text)
     except Exception as exc:  # Lexbor refuses input over its size limit

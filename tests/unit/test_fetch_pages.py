@@ -13,6 +13,7 @@ from monitor.fetch.pages import (
     extract_article,
     extract_listing,
     parse_date,
+    parse_html,
 )
 from monitor.fetch.source_file import Selectors
 
@@ -142,3 +143,20 @@ def test_page_without_text_is_empty_body() -> None:
 )
 def test_parse_date(raw: str, expected: datetime | None) -> None:
     assert parse_date(raw) == expected
+
+
+def test_html_nested_past_reason_is_refused_before_the_parser_takes_minutes() -> None:
+    """Lexbor's time grows with the square of the nesting of block containers: a 1 MB
+    file of nested divs held `monitor ingest` in C, deaf to SIGTERM, for minutes. Such a
+    page is refused at once; a feed fragment like it gives its words unparsed; a page of
+    many containers side by side is parsed as before."""
+    from monitor.fetch.markup import MAX_NESTING, clean_html
+
+    deep = b"<html><body>" + b"<div>" * 200_000 + b"Alibaba</body></html>"
+    with pytest.raises(ParseError, match="nested 200,000 elements deep"):
+        parse_html(deep, {})
+    assert clean_html("<div>" * 50_000 + "Alibaba capex").text == "Alibaba capex"
+    wide = "<html><body>" + "<div><p>row</p></div>" * (MAX_NESTING * 2) + "</body></html>"
+    assert len(parse_html(wide.encode(), {}).css("div")) == MAX_NESTING * 2
+    closed = "<div>" * MAX_NESTING + "x" + "</div>" * MAX_NESTING
+    assert parse_html(closed.encode(), {}).css_first("div") is not None
