@@ -160,16 +160,23 @@ def _build(
         raise YamlProblem(Problem(located.path, *_mark(node), f"YAML: unsafe tag {node.tag}"))
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
-        ctor.flatten_mapping(node)  # merge keys (<<) as SafeLoader does
-        for key_node, value_node in node.value:
+        explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+        ctor.flatten_mapping(node)  # merge keys (<<) as SafeLoader does: merged ones first
+        merged = len(node.value) - explicit
+        written: set[str] = set()  # keys the mapping itself gives: those may not repeat
+        for i, (key_node, value_node) in enumerate(node.value):
             key = _scalar(key_node, located, ctor)
             if not isinstance(key, str | int | float | bool) and key is not None:
                 raise YamlProblem(Problem(located.path, *_mark(key_node), "unhashable key"))
             skey = str(key)
-            if skey in out:
-                raise YamlProblem(
-                    Problem(located.path, *_mark(key_node), f"duplicate key {skey!r}")
-                )
+            # a key of its own wins over a merged one, and of two merged mappings the one
+            # SafeLoader puts later: only a key the mapping itself gives twice is a mistake
+            if i >= merged:
+                if skey in written:
+                    raise YamlProblem(
+                        Problem(located.path, *_mark(key_node), f"duplicate key {skey!r}")
+                    )
+                written.add(skey)
             located.key_positions[(*kp, skey)] = _mark(key_node)
             out[skey] = _build(value_node, (*kp, skey), located, ctor, budget)
         return out

@@ -176,3 +176,20 @@ def test_bad_css_is_refused_at_load(selector: str) -> None:
 
 def test_good_css_passes() -> None:
     assert check_css(" ul.news > li a[href^='/articles'] ") == "ul.news > li a[href^='/articles']"
+
+
+def test_a_merged_key_is_overridden_as_yaml_says() -> None:
+    """`<<: *base` then `names: [Bar]` was refused as a duplicate key, though YAML (and
+    PyYAML's SafeLoader, whose merging this follows) lets the mapping's own key win. A key
+    the mapping gives twice is still a mistake."""
+    import yaml
+
+    from monitor.yamlsource import YamlProblem, load_text
+
+    for text in (
+        "base: &b {names: [Foo], x: 1}\nent:\n  <<: *b\n  names: [Bar]\n",
+        "a: &a {k: 1}\nb: &b {k: 2}\nc:\n  <<: [*a, *b]\n  j: 3\n",
+    ):
+        assert load_text(text, "t.yaml").data == yaml.safe_load(text)
+    with pytest.raises(YamlProblem, match="3:3: duplicate key 'k'"):
+        load_text("x:\n  k: 1\n  k: 2\n", "t.yaml")
