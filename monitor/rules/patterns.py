@@ -187,13 +187,51 @@ def _leading_branch(items: list[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]
     return None
 
 
+# ``regex``-only syntax, as ``re`` classes the analysis can read: each stands for the
+# characters it matches closely enough to tell whether two parts of a pattern overlap
+# (\p{Lu} and \p{Ll} must stay apart for (\p{Lu}\p{Ll}+)+ to pass).
+_PROPERTIES = {
+    "lu": "A-Z", "uppercase_letter": "A-Z", "upper": "A-Z",
+    "ll": "a-z", "lowercase_letter": "a-z", "lower": "a-z",
+    "n": "0-9", "nd": "0-9", "number": "0-9", "digit": "0-9",
+    "z": " \\t", "zs": " ", "separator": " \\t", "space": " \\t",
+    "p": "!-/:-@\\[-`{-~", "punct": "!-/:-@\\[-`{-~", "punctuation": "!-/:-@\\[-`{-~",
+}  # fmt: skip
+_PROPERTY = re.compile(r"\\([pP])\{\^?([^}]*)\}")
+_REGEX_FLAGS = re.compile(r"\(\?V[01]\)")
+
+
+_CLASS = re.compile(r"\[(?:\\.|[^\]\\])*\]")
+
+
+def _as_re(pattern: str) -> str:
+    """``pattern`` with \\p{..} as character classes and the version flags dropped.
+    Inside a class [...] a property is read as word characters (or not), near enough."""
+
+    def inside(m: re.Match[str]) -> str:
+        return "\\W" if m.group(1) == "P" else "\\w"
+
+    def one(m: re.Match[str]) -> str:
+        chars = _PROPERTIES.get(m.group(2).lower().replace(" ", "_"), "^\\W\\d_")
+        negated = m.group(1) == "P"
+        if chars.startswith("^"):  # the letters: [^\W\d_]
+            return "[\\W\\d_]" if negated else f"[{chars}]"
+        return f"[^{chars}]" if negated else f"[{chars}]"
+
+    text = _REGEX_FLAGS.sub("", pattern)
+    text = _CLASS.sub(lambda c: _PROPERTY.sub(inside, c.group(0)), text)
+    return _PROPERTY.sub(one, text)
+
+
 def ambiguous_repeat(pattern: str) -> str | None:
     """The shape of a repeated group that can backtrack without bound, or None."""
-    try:
-        tree = sre_parse.parse(pattern)
-    except (re.error, OverflowError, RecursionError, ValueError):
-        return None  # a syntax only ``regex`` reads: the probes judge it
-    return _walk(list(tree))
+    for reading in (pattern, _as_re(pattern)):
+        try:
+            tree = sre_parse.parse(reading)
+        except (re.error, OverflowError, RecursionError, ValueError):
+            continue  # a syntax only ``regex`` reads: the probes judge it
+        return _walk(list(tree))
+    return None
 
 
 def _walk(items: list[tuple[Any, Any]]) -> str | None:
@@ -239,12 +277,18 @@ def _why(body: list[tuple[Any, Any]]) -> str | None:
     return None
 
 
+_LEAD = re.compile(r"(?:\(\?[a-zA-Z]+\))*\^?([\w ]*)")
+
+
 def _probes(pattern: str) -> list[str]:
     # Literal characters of the pattern, repeated, then a character no pattern is likely to
-    # expect: the classic shape that makes nested quantifiers try every split.
+    # expect: the classic shape that makes nested quantifiers try every split. Each after
+    # the pattern's literal start too ("Qwen(a|aa)+$" backtracks only after "Qwen").
     letters = sorted({c for c in pattern if c.isalnum()})[:12]
     seeds = [*letters, "a", "1", " ", "a ", "a1", "-a"]
-    return [seed * (PROBE_LENGTH // len(seed)) + "\x00!" for seed in seeds]
+    lead = _LEAD.match(pattern)
+    heads = ["", lead.group(1)] if lead is not None and lead.group(1) else [""]
+    return [head + seed * (PROBE_LENGTH // len(seed)) + "\x00!" for head in heads for seed in seeds]
 
 
 def check_pattern(pattern: str) -> str | None:

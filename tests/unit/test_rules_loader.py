@@ -351,3 +351,23 @@ def test_a_pattern_stalled_by_a_busy_machine_is_not_called_unbounded(
     assert made[0].budgets[:2] == [patterns.PROBE_TIMEOUT_S, patterns.PROBE_TIMEOUT_S * 10]
     # the rest of the probes get the usual budget again
     assert set(made[0].budgets[2:]) == {patterns.PROBE_TIMEOUT_S}
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"Qwen(\p{L}|\p{L}\p{L})+$", r"(?V1)Qwen(a|aa)+$", r"(?V1)Qwen(\w|\w\w)+$"],
+)
+def test_a_pattern_in_regex_only_syntax_is_judged_too(pattern: str) -> None:
+    """`re` cannot read \\p{L} or (?V1), so these went unanalysed, and the probes, which
+    never began with the pattern's literal start, did not reach their backtracking:
+    the first took over 3 s on 45 characters, yet passed `rules check`."""
+    from monitor.rules import patterns
+
+    assert "backtrack" in (patterns.check_pattern(pattern) or "")
+
+
+@pytest.mark.parametrize("pattern", [r"(\p{Lu}\p{Ll}+)+", r"[\p{L}]+ Max", r"\P{L}+x"])
+def test_a_pattern_in_regex_only_syntax_that_is_linear_passes(pattern: str) -> None:
+    from monitor.rules import patterns
+
+    assert patterns.check_pattern(pattern) is None
