@@ -39,6 +39,9 @@ class Located:
     data: Any
     positions: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    # how many leading entries of a flattened mapping node came from its merge keys: an
+    # anchored mapping is built again at each alias, already flattened
+    merged: dict[int, int] = field(default_factory=dict, repr=False)
 
     def where(self, keypath: KeyPath, *, key: bool = False) -> tuple[int, int]:
         """Line and column (1-based) of a value (or of its key), else of its nearest parent."""
@@ -160,9 +163,11 @@ def _build(
         raise YamlProblem(Problem(located.path, *_mark(node), f"YAML: unsafe tag {node.tag}"))
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
-        explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
-        ctor.flatten_mapping(node)  # merge keys (<<) as SafeLoader does: merged ones first
-        merged = len(node.value) - explicit
+        merged = located.merged.get(id(node))
+        if merged is None:
+            explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+            ctor.flatten_mapping(node)  # merge keys (<<) as SafeLoader does: merged first
+            merged = located.merged[id(node)] = len(node.value) - explicit
         written: set[str] = set()  # keys the mapping itself gives: those may not repeat
         for i, (key_node, value_node) in enumerate(node.value):
             key = _scalar(key_node, located, ctor)

@@ -47,6 +47,8 @@ def files_under(folder: Path) -> Iterator[Path]:
             if entry.is_dir(follow_symlinks=False):
                 yield from files_under(Path(entry.path))
                 continue
+            if entry.is_symlink() and entry.is_dir():
+                continue  # a link to a folder, whatever its name: not followed
         except OSError:  # gone or unreadable since the listing
             pass
         if os.path.splitext(entry.name)[1].lower() in SUFFIXES:

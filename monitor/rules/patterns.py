@@ -196,6 +196,9 @@ _PROPERTIES = {
     "n": "0-9", "nd": "0-9", "number": "0-9", "digit": "0-9",
     "z": " \\t", "zs": " ", "separator": " \\t", "space": " \\t",
     "p": "!-/:-@\\[-`{-~", "punct": "!-/:-@\\[-`{-~", "punctuation": "!-/:-@\\[-`{-~",
+    "m": "\u0300-\u036f", "mn": "\u0300-\u036f", "mc": "\u0300-\u036f",
+    "me": "\u0300-\u036f", "mark": "\u0300-\u036f",
+    "l": "^", "letter": "^", "alpha": "^", "alphabetic": "^",
 }  # fmt: skip
 _PROPERTY = re.compile(r"\\([pP])\{\^?([^}]*)\}")
 _REGEX_FLAGS = re.compile(r"\(\?V[01]\)")
@@ -204,18 +207,23 @@ _REGEX_FLAGS = re.compile(r"\(\?V[01]\)")
 _CLASS = re.compile(r"\[(?:\\.|[^\]\\])*\]")
 
 
-def _as_re(pattern: str) -> str:
-    """``pattern`` with \\p{..} as character classes and the version flags dropped.
-    Inside a class [...] a property is read as word characters (or not), near enough."""
+def _as_re(pattern: str) -> str | None:
+    """``pattern`` with \\p{..} as character classes and the version flags dropped; None
+    when it names a property not read here (\\p{Han}, \\p{Greek}: which characters two
+    of them share is beyond this reading; the probes judge). Inside a class [...] a
+    property is read as word characters (or not), near enough."""
+    names = [m.group(2).lower().replace(" ", "_") for m in _PROPERTY.finditer(pattern)]
+    if any(name not in _PROPERTIES for name in names):
+        return None
 
     def inside(m: re.Match[str]) -> str:
         return "\\W" if m.group(1) == "P" else "\\w"
 
     def one(m: re.Match[str]) -> str:
-        chars = _PROPERTIES.get(m.group(2).lower().replace(" ", "_"), "^\\W\\d_")
+        chars = _PROPERTIES[m.group(2).lower().replace(" ", "_")]
         negated = m.group(1) == "P"
-        if chars.startswith("^"):  # the letters: [^\W\d_]
-            return "[\\W\\d_]" if negated else f"[{chars}]"
+        if chars == "^":  # the letters
+            return "[\\W\\d_]" if negated else "[^\\W\\d_]"
         return f"[^{chars}]" if negated else f"[{chars}]"
 
     text = _REGEX_FLAGS.sub("", pattern)
@@ -226,6 +234,8 @@ def _as_re(pattern: str) -> str:
 def ambiguous_repeat(pattern: str) -> str | None:
     """The shape of a repeated group that can backtrack without bound, or None."""
     for reading in (pattern, _as_re(pattern)):
+        if reading is None:
+            continue
         try:
             tree = sre_parse.parse(reading)
         except (re.error, OverflowError, RecursionError, ValueError):

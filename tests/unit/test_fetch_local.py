@@ -118,6 +118,7 @@ def test_what_a_walk_cannot_read_is_reported_not_skipped(tmp_path: Path) -> None
     (root / "loop.txt").symlink_to(root / "loop.txt")
     os.mkfifo(root / "pipe.txt")
     (root / "notes.md").write_text("not a supported type: still skipped")
+    (root / "archive.rss").symlink_to(root / "shut", target_is_directory=True)  # not followed
     real = os.scandir
 
     def scandir(path: Any) -> Any:

@@ -160,3 +160,14 @@ def test_html_nested_past_reason_is_refused_before_the_parser_takes_minutes() ->
     assert len(parse_html(wide.encode(), {}).css("div")) == MAX_NESTING * 2
     closed = "<div>" * MAX_NESTING + "x" + "</div>" * MAX_NESTING
     assert parse_html(closed.encode(), {}).css_first("div") is not None
+    # nothing nests here: headings close each other, and comments and scripts hold no
+    # elements ("<\/div>" is text)
+    n = MAX_NESTING + 10
+    for flat in (
+        "<h4>Speaker<p>said" * n,
+        "<script>document.write('<div>' + x + '<\\/div>')</script>" * n,
+        "<!-- <div class=ad> -->" * n,
+    ):
+        assert parse_html(f"<html><body>{flat}</body></html>".encode(), {}) is not None
+    fragment = "<div>" * n + "<script>var t=1;</script><!-- x -->Acme &amp; Co rose 5%"
+    assert clean_html(fragment).text == "Acme & Co rose 5%"

@@ -189,6 +189,8 @@ def test_a_merged_key_is_overridden_as_yaml_says() -> None:
     for text in (
         "base: &b {names: [Foo], x: 1}\nent:\n  <<: *b\n  names: [Bar]\n",
         "a: &a {k: 1}\nb: &b {k: 2}\nc:\n  <<: [*a, *b]\n  j: 3\n",
+        # the overriding mapping built again through an alias (already flattened)
+        "b: &b {k: low, w: 1h}\ns: &s\n  <<: *b\n  k: high\nuse: *s\n",
     ):
         assert load_text(text, "t.yaml").data == yaml.safe_load(text)
     with pytest.raises(YamlProblem, match="3:3: duplicate key 'k'"):

@@ -366,7 +366,9 @@ def test_a_pattern_in_regex_only_syntax_is_judged_too(pattern: str) -> None:
     assert "backtrack" in (patterns.check_pattern(pattern) or "")
 
 
-@pytest.mark.parametrize("pattern", [r"(\p{Lu}\p{Ll}+)+", r"[\p{L}]+ Max", r"\P{L}+x"])
+@pytest.mark.parametrize(
+    "pattern", [r"(\p{Lu}\p{Ll}+)+", r"[\p{L}]+ Max", r"\P{L}+x", r"(?:\p{L}\p{M}*)+x"]
+)
 def test_a_pattern_in_regex_only_syntax_that_is_linear_passes(pattern: str) -> None:
     from monitor.rules import patterns
 
