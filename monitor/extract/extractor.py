@@ -309,7 +309,8 @@ def _sentence_facts(
             confidence = _ROUNDED.setdefault(raw_confidence, round(raw_confidence, 2))
         value, high = q.value, q.value_high
         if directions[i] == "down":
-            value, high = -value, None if high is None else -high
+            # "fell 0%": 0, not -0.0
+            value, high = -value or 0.0, None if high is None else -high or 0.0
         fact = Fact(
             entity, metric, value, unit, q.surface, quote, (start, end), confidence,
             q.currency, period, qualifiers, q.approx, high, q.alt_value, q.alt_currency,

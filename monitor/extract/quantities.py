@@ -75,7 +75,8 @@ _SUFFIX_RE = (
     r"hong kong dollars|u\.s\. dollars|us dollars|dollars|yuan|renminbi|RMB|CNY|USD|euros|EUR"
 )
 
-# One pattern per form. The blanks inside a quantity are spaces (or no-break
+# One pattern per form. A range's dash is any of the hyphen, en, figure and em dashes and
+# the minus sign ("5‒10%" gave 10%). The blanks inside a quantity are spaces (or no-break
 # spaces), never line breaks: a number ending one line and a "%" opening the next are
 # two things, and a quantity must not straddle two sentences. Each form is tried only
 # where a cheap look at the text says it can match (see ``_match_at``): an
@@ -86,10 +87,10 @@ _FORMS: dict[str, str] = {
         (?P<es_scale>mil[ \xa0]millones|millones|millón|billones)
         (?:[ \xa0](?:de[ \xa0])?(?P<es_cur>dólares|dolares|yuanes|euros))?)""",
     "money": rf"""(?P<money>(?P<m_prefix>{_PREFIX_RE})[ \xa0]?(?P<m_num>{_NUM})
-        (?:[ \xa0]?[-–][ \xa0]?(?:{_PREFIX_RE})?[ \xa0]?(?P<m_high>{_NUM}))?
+        (?:[ \xa0]?[-–‒—−][ \xa0]?(?:{_PREFIX_RE})?[ \xa0]?(?P<m_high>{_NUM}))?
         (?:[ \xa0]?(?P<m_scale>{_SCALE_RE})\b)?(?P<m_plus>\+)?)""",
     "pct": rf"""(?P<pct>(?P<p_num>{_NUM})[ \xa0]?(?:%|percent\b|per[ \xa0]cent\b)?
-        [ \xa0]?(?:[-–]|to)[ \xa0]?(?P<p_high>{_NUM})[ \xa0]?
+        [ \xa0]?(?:[-–‒—−]|to)[ \xa0]?(?P<p_high>{_NUM})[ \xa0]?
         (?P<p_unit>%|percent\b|per[ \xa0]cent\b|por[ \xa0]ciento\b)
       | (?P<p_num1>{_NUM})[ \xa0]?(?P<p_unit1>%|percent\b|per[ \xa0]cent\b|por[ \xa0]ciento\b
           |percentage[ \xa0]points?\b|pp\b|ppts?\b|basis[ \xa0]points?\b|bps\b))""",
@@ -127,7 +128,7 @@ _PREFIX_LAST = frozenset("$¥￥€£") | {code[-1] for code in _CODES}
 # What follows a digit run says which forms can start there; one match decides. It is
 # looked at by the scan for digit runs itself (a lookahead whose group names the
 # kind), which saves a call per run (issue 5, point 8).
-_GATE = r"""[ \xa0]?(?:(?P<pct>%|per|por|pp|basis|bps|[-–]|to[ \xa0])
+_GATE = r"""[ \xa0]?(?:(?P<pct>%|per|por|pp|basis|bps|[-–‒—−]|to[ \xa0])
     | (?P<mult>[x×X](?![A-Za-z0-9]))
     | (?P<scale>[kK]\b|thousand|million|billion|trillion)
     | (?P<cur>yuan|dollars|rmb|cny|usd|euros|eur\b|renminbi|hong[ \xa0]kong|u\.?s\.?[ \xa0]dollars)
@@ -346,6 +347,8 @@ def _from_match(m: re.Match[str], text: str) -> Quantity | None:
             return None
         value = _parse(m["m_num"]) * scale
         high = _parse(m["m_high"]) * scale if m["m_high"] else None
+        if high is not None and high < value:  # "$10-5 billion": the range, in order
+            value, high = high, value
         currency = _PREFIX_CURRENCY[_fold(m["m_prefix"]).replace("u.s.$", "us$")]
         approx = "over" if m["m_plus"] else None
         return Quantity(value, "money", s, e, text[s:e], currency, approx, high)
@@ -355,8 +358,8 @@ def _from_match(m: re.Match[str], text: str) -> Quantity | None:
             return Quantity(_parse(m["p_num1"]) / 100, "pp", s, e, text[s:e])
         unit = "pp" if unit_word.startswith(("percentage", "pp", "ppt")) else "percent"
         if m["p_num"] is not None:
-            high = _parse(m["p_high"])
-            return Quantity(_parse(m["p_num"]), unit, s, e, text[s:e], None, None, high)
+            low, high = sorted((_parse(m["p_num"]), _parse(m["p_high"])))
+            return Quantity(low, unit, s, e, text[s:e], None, None, high)
         return Quantity(_parse(m["p_num1"]), unit, s, e, text[s:e])
     if kind == "mult":
         return Quantity(_parse(m["x_num"]), "multiple", s, e, text[s:e])

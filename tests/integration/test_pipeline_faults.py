@@ -370,3 +370,24 @@ def test_a_document_of_thousands_of_figures_is_stored(engine: Engine) -> None:
     assert report.new == 2
     with session_scope(engine) as s:
         assert s.exec(select(func.count()).select_from(Article)).one() == 2
+
+
+def test_a_placeholder_publication_date_is_no_date(engine: Engine) -> None:
+    """A page dated 0001-01-01T00:00:00Z (a zero time, a common placeholder) overflowed
+    the story window's arithmetic and ended its whole batch in an internal error. A date
+    before 1970 is now read as none (the article is placed at its first sighting), and a
+    naive time from a caller is UTC."""
+    from monitor.values import EARLIEST_NEWS
+
+    zero = datetime(1, 1, 1, tzinfo=UTC)
+    items = [
+        FetchedArticle(url="https://x.test/zero", guid="zero", title="Alibaba capex",
+                       text="Alibaba will invest RMB 380 billion in AI.", published_at=zero),
+        FetchedArticle(url="https://x.test/naive", guid="naive", title="Tencent capex",
+                       text="Tencent plans to invest 90 billion yuan in AI.",
+                       published_at=datetime(2025, 3, 1, 8, 0)),
+    ]  # fmt: skip
+    assert items[0].published_at is None
+    assert items[1].published_at == datetime(2025, 3, 1, 8, 0, tzinfo=UTC) > EARLIEST_NEWS
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    assert pipe.ingest(items, source="file").new == 2

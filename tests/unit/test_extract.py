@@ -505,3 +505,19 @@ def test_json_of_read_models_has_no_infinity() -> None:
 
     out = json.dumps(plain([Row(float("inf"), (float("nan"), 2.5))]), allow_nan=False)
     assert json.loads(out) == [{"value": None, "values": [None, 2.5]}]
+
+
+@pytest.mark.parametrize("dash", ["-", "\u2013", "\u2012", "\u2014", "\u2212"])
+def test_a_range_is_read_whatever_its_dash_and_in_order(dash: str) -> None:
+    """A figure dash, an em dash or a minus sign between two numbers gave only the second
+    ("5‒10%" read as 10%); a range written high to low kept its high below its low."""
+    (q,) = find_quantities(f"Cloud revenue rose 5{dash}10% in the quarter.")
+    assert (q.value, q.value_high, q.unit) == (5.0, 10.0, "percent")
+    (back,) = find_quantities(f"Alibaba will invest $10{dash}5 billion.")
+    assert (back.value, back.value_high) == (5e9, 10e9)
+
+
+def test_a_fall_of_nothing_is_zero_not_minus_zero() -> None:
+    vocab = load_vocabulary()
+    facts = extract("Alibaba cloud revenue fell 0% in the quarter.", "Alibaba", vocab).facts
+    assert [str(f.value) for f in facts if f.unit == "percent"] == ["0.0"]

@@ -192,3 +192,10 @@ def test_name_and_date_byline_block_is_chrome_that_gives_author_and_date() -> No
     )
     assert cleaned.text == "Body text." and cleaned.author == "Priya Raman"
     assert cleaned.published_at == datetime(2025, 12, 8, 7, 45, tzinfo=UTC)
+
+
+def test_a_soft_hyphen_is_no_part_of_the_text() -> None:
+    """ "$53&shy;billion" was kept with its soft hyphen and read as $53 (the scale lost),
+    "Ali&shy;baba" lost its company, and "34&shy;%" its figure."""
+    got = clean_html("<p>Ali&shy;baba will invest $53&shy;billion, up 34&shy;%.</p>").text
+    assert got == "Alibaba will invest $53billion, up 34%."
