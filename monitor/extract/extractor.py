@@ -86,14 +86,17 @@ def extract(text: str, title: str, vocab: Vocabulary, *, regex_timeout: float = 
     for piece, qs in by_sentence.items():
         sentence = pieces.sentence(piece)
         assert sentence is not None
-        # Cue phrases matter only beside numbers: scan the sentences that have some.
-        phrases = find_phrases(lowered, sentence.start, sentence.end, cv)
-        sentence_mentions = _in_piece(mentions, mention_starts, piece)
-        facts.extend(
-            _sentence_facts(
-                text, lowered, sentence, qs, sentence_mentions, phrases, main, cv, breaks_in
+        parts = [(sentence, qs)] if len(qs) <= MAX_SENTENCE_FIGURES else _parts(text, sentence, qs)
+        for part, part_qs in parts:
+            # Cue phrases matter only beside numbers: scan the sentences that have some.
+            phrases = find_phrases(lowered, part.start, part.end, cv)
+            in_part = (part.start, part.end) if part is not sentence else piece
+            sentence_mentions = _in_piece(mentions, mention_starts, in_part)
+            facts.extend(
+                _sentence_facts(
+                    text, lowered, part, part_qs, sentence_mentions, phrases, main, cv, breaks_in
+                )
             )
-        )
 
     terms = [
         TermHit(h.key, h.text, *_evidence(text, pieces, where, h, mentions, mention_starts, main))
@@ -134,6 +137,30 @@ def extract(text: str, title: str, vocab: Vocabulary, *, regex_timeout: float = 
         company_names=tuple(lead_names),
         skipped_terms=tuple(skipped),
     )
+
+
+# A "sentence" with more figures than this is no sentence (a table flattened into text, a
+# page without full stops): it is read in stretches of this many figures, each the
+# evidence of its own. Reading one whole costs the square of its figures (each figure
+# against each cue phrase): 200 KB of it took 16 s.
+MAX_SENTENCE_FIGURES = 40
+
+
+def _parts(
+    text: str, sentence: Sentence, qs: list[Quantity]
+) -> list[tuple[Sentence, list[Quantity]]]:
+    """``sentence`` cut between its figures into stretches of ``MAX_SENTENCE_FIGURES``."""
+    out = []
+    start = sentence.start
+    for at in range(0, len(qs), MAX_SENTENCE_FIGURES):
+        group = qs[at : at + MAX_SENTENCE_FIGURES]
+        rest = at + MAX_SENTENCE_FIGURES
+        end = qs[rest].start if rest < len(qs) else sentence.end
+        body = text[start:end].strip()
+        lead = text.find(body[0], start) if body else start
+        out.append((Sentence(lead, lead + len(body), body), group))
+        start = group[-1].end
+    return out
 
 
 def _lower(folded: str) -> str:

@@ -20,7 +20,9 @@ name ("Moore Threads said ...") count too.
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from monitor.extract.entities import Mention
@@ -103,29 +105,81 @@ def find_organisations(
             at = folded.find(intro, at + len(intro))
     if not candidates:
         return [], {}
-    taken = [(m.start, m.end) for m in known]
+    taken = _Spans((m.start, m.end) for m in known)
     found: dict[str, Organisation] = {}
     out: list[Mention] = []
     for s, core_end, e in sorted(candidates):
-        if any(ts < e and s < te for ts, te in taken):
+        if taken.overlaps(s, e):
             continue
         org = Organisation(_slug(folded[s:core_end]), folded[s:e], folded[s:core_end])
         if not org.id:
             continue
         found.setdefault(org.id, org)
         out.append(Mention(s, e, org.id))
-        taken.append((s, e))
+        taken.add(s, e)
     # Later bare mentions of a name already recognised.
-    for org in found.values():
+    for at, end, org in _bare_mentions(folded, list(found.values())):
+        if _whole_word(folded, at, end) and not taken.overlaps(at, end):
+            out.append(Mention(at, end, org.id))
+            taken.add(at, end)
+    out.sort()
+    return out, {k: v.name for k, v in found.items()}
+
+
+class _Spans:
+    """Spans of the text already taken, sorted: whether a new one overlaps one of them is
+    two comparisons, not one per span (an article naming thousands of companies took a
+    time that grew with the square of their number)."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        self.spans: list[tuple[int, int]] = []
+        for s, e in spans:
+            self.add(s, e)
+
+    def overlaps(self, s: int, e: int) -> bool:
+        spans = self.spans
+        i = bisect.bisect_left(spans, (s, s))
+        # spans ordered by start; the one before may reach into [s, e), the ones from i on
+        # start at or after s
+        if i and spans[i - 1][1] > s:
+            return True
+        return i < len(spans) and spans[i][0] < e
+
+    def add(self, s: int, e: int) -> None:
+        bisect.insort(self.spans, (s, e))
+
+
+# Past this many names, their later mentions are found in one pass over the words of the
+# text instead of one search of the whole text per name.
+_SEARCHED_ONE_BY_ONE = 8
+_WORD = re.compile(r"\w+")
+
+
+def _bare_mentions(folded: str, orgs: list[Organisation]) -> list[tuple[int, int, Organisation]]:
+    """Each place a recognised name's core appears, in the order the names were found (the
+    first found claims a place), then in text order."""
+    by_word: dict[str, list[Organisation]] = {}
+    one_by_one = orgs if len(orgs) <= _SEARCHED_ONE_BY_ONE else []
+    for org in orgs if not one_by_one else ():
+        first = _WORD.match(org.core)
+        if first is None:
+            one_by_one.append(org)  # not starting with a word: searched on its own
+        else:
+            by_word.setdefault(first.group(), []).append(org)
+    rank = {id(org): i for i, org in enumerate(orgs)}
+    hits = []
+    for org in one_by_one:
         at = folded.find(org.core)
         while at != -1:
             end = at + len(org.core)
-            if _whole_word(folded, at, end) and not any(ts < end and at < te for ts, te in taken):
-                out.append(Mention(at, end, org.id))
-                taken.append((at, end))
+            hits.append((rank[id(org)], at, end, org))
             at = folded.find(org.core, end)
-    out.sort()
-    return out, {k: v.name for k, v in found.items()}
+    for m in _WORD.finditer(folded) if by_word else ():
+        for org in by_word.get(m.group(), ()):
+            if folded.startswith(org.core, m.start()):
+                hits.append((rank[id(org)], m.start(), m.start() + len(org.core), org))
+    hits.sort(key=lambda h: (h[0], h[1]))
+    return [(at, end, org) for _, at, end, org in hits]
 
 
 def organisation_mentions(text: str, names: dict[str, str]) -> list[Mention]:
