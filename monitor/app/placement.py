@@ -555,12 +555,13 @@ def mark_batch_facts(
     the batch's earlier articles count as held, as if inserted one article at a time.
     """
     sql = PlainSql(session)
-    earlier: dict[int, list[Fact]] = {}
+    earlier: dict[int, story_members.AmountIndex] = {}
     out: list[list[bool]] = []
     for story_id, facts, began_here in items:
         values = [v for f in facts for _, _, v in story_members.amount_keys(f)]
-        held = earlier.setdefault(story_id, [])
+        held = earlier.setdefault(story_id, {})
         stored = story_rows.facts_near(sql, story_id, values) if values and not began_here else []
-        out.append(story_members.new_flags(facts, [*stored, *held]))
-        held.extend(facts)
+        out.append(story_members.new_flags(facts, stored, also=held))
+        for f in facts:
+            story_members.hold(held, f)
     return out

@@ -175,23 +175,35 @@ def amount_keys(f: Fact) -> list[tuple[str, str | None, float]]:
     return keys
 
 
-def new_flags(facts: Sequence[Fact], held: Iterable[Fact]) -> list[bool]:
-    """Which of ``facts`` the story did not hold yet.
+AmountIndex = dict[tuple[str, str | None, float], list[Fact]]
+
+
+def hold(index: AmountIndex, f: Fact) -> None:
+    """Put ``f`` in ``index`` under each of its amounts."""
+    for k in amount_keys(f):
+        index.setdefault(k, []).append(f)
+
+
+def new_flags(
+    facts: Sequence[Fact], held: Iterable[Fact], *, also: AmountIndex | None = None
+) -> list[bool]:
+    """Which of ``facts`` the story did not hold yet: not among ``held``, nor in the index
+    ``also`` (what a batch's earlier articles gave the story, kept from one article to
+    the next: indexing them again for each article made a batch of copies quadratic).
 
     A figure restated by a rewrite is not new; a different value for the same thing ("$52
     billion" where the story said "$53 billion") is, so that digests show the conflict.
     A figure repeated within the article counts as new once.
     """
-    index: dict[tuple[str, str | None, float], list[Fact]] = {}
-
-    def hold(f: Fact) -> None:
-        for k in amount_keys(f):
-            index.setdefault(k, []).append(f)
-
+    index: AmountIndex = {}
     for g in held:
-        hold(g)
+        hold(index, g)
     out: list[bool] = []
     for f in facts:
-        out.append(not any(same_fact(f, g) for k in amount_keys(f) for g in index.get(k, ())))
-        hold(f)
+        keys = amount_keys(f)
+        seen = any(same_fact(f, g) for k in keys for g in index.get(k, ()))
+        if not seen and also is not None:
+            seen = any(same_fact(f, g) for k in keys for g in also.get(k, ()))
+        out.append(not seen)
+        hold(index, f)
     return out

@@ -220,3 +220,36 @@ def test_profiles_whose_words_cannot_meet_are_left_undecoded(
     assert filtered == everything
     assert len({r[1] for r in filtered}) < len(filtered)  # stories of several articles
     assert n_filtered < 0.75 * n_all, (n_filtered, n_all)  # 149 of 242 when written
+
+
+def test_a_batch_of_copies_files_each_fact_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The facts of a batch's earlier articles counted as held by their story were indexed
+    again for each later article: a batch of N copies of one story cost N squared (2,000
+    copies: 16 s). Each fact is now put in the batch's index once, and the first copy's
+    facts are new to the story, the others' not."""
+    from monitor.dedup import story_members
+
+    held: list[int] = []
+    real = story_members.hold
+
+    def counted(index: Any, f: Any) -> None:
+        held.append(1)
+        real(index, f)
+
+    monkeypatch.setattr(story_members, "hold", counted)
+    base = news_corpus.generate(1)[0]
+    copies = [
+        dataclasses.replace(base, url=f"https://copy{n}.test/a", guid=f"g{n}") for n in range(60)
+    ]
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    upgrade(engine)
+    pipe = Pipeline(Settings(), engine, load_rules(ROOT / "rules", channels=CHANNELS))
+    report = pipe.ingest(copies, source="file")
+    assert report.new == 60 and report.new_stories == 1
+    assert report.facts > 0 and len(held) <= 3 * report.facts
+    with session_scope(engine) as s:
+        fresh = s.execute(sa.text("SELECT DISTINCT article_id FROM fact WHERE new_to_story")).all()
+        first = s.execute(sa.text("SELECT min(article_id) FROM fact")).scalar_one()
+    assert [tuple(r) for r in fresh] == [(first,)]  # the first copy's, and no other's
