@@ -200,8 +200,8 @@ class Daemon:
             )
         for r in reports:
             if r.error:
-                log.warning("poll %s: %s", r.source, r.error)
-            elif r.new:
+                continue  # said where it was recorded (monitor.app.polling)
+            if r.new:
                 log.info("poll %s: %d new, %d alert(s)", r.source, r.new, r.alerts)
             self._log_warnings(r)
 
@@ -278,7 +278,17 @@ class Daemon:
             except asyncio.CancelledError:
                 log.info("job %s cut short by the shutdown", getattr(job, "__name__", "?"))
             except sa.exc.OperationalError as exc:
-                self._database_unavailable(exc)
+                if _locked(exc):
+                    # SQLite answered; another writer held it past the busy timeout (a
+                    # long store): not an outage, and no 503 on /readyz for it
+                    self.counters.failed += 1
+                    log.warning(
+                        "job %s: the database stayed locked by another writer past"
+                        " MONITOR_DATABASE__BUSY_TIMEOUT_MS; it runs again at its next time",
+                        getattr(job, "__name__", "?"),
+                    )
+                else:
+                    self._database_unavailable(exc)
             else:
                 await self._database_answers()
             finally:
@@ -304,14 +314,17 @@ class Daemon:
     async def _database_answers(self) -> None:
         """After a job that ended well: the end of an outage, if one was on. Some jobs
         need no database (a reload of unchanged files), so it is asked, off the loop."""
-        if self._database_lost is None:
+        lost = self._database_lost
+        if lost is None:
             return
         try:
             await asyncio.to_thread(_ping, self.pipeline.engine)
         except sa.exc.DBAPIError:
             return
-        log.warning("database available again after %.0f s", time.monotonic() - self._database_lost)
-        self._database_lost = None
+        # several jobs may have asked at once: the first to hear the answer says it
+        if self._database_lost is not None:
+            self._database_lost = None
+            log.warning("database available again after %.0f s", time.monotonic() - lost)
 
     def reload_all(self) -> None:
         """SIGHUP: sources, rules and channels, now."""
@@ -364,6 +377,7 @@ class Daemon:
                 dispatch_interval=self.settings.delivery.interval,
                 retention_interval=min(self.settings.retention.interval, RETENTION_RETRY),
                 counters=self.counters,
+                on_tick=self.liveness.beat,
             )
             log.info(
                 "monitor running as %s (database %s)",
@@ -481,6 +495,11 @@ class Daemon:
         with session_scope(self.pipeline.engine) as session:
             workers.forget(session, worker=self.pipeline.worker)
         return 0
+
+
+def _locked(exc: sa.exc.OperationalError) -> bool:
+    """SQLite's busy timeout ran out: the database answers, a writer holds it."""
+    return "locked" in str(exc.orig).lower() and "sqlite" in type(exc.orig).__module__
 
 
 def _ping(engine: Engine) -> None:

@@ -14,7 +14,12 @@ import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -47,7 +52,12 @@ def build_scheduler(
     dispatch_interval: float,
     retention_interval: float,
     counters: Counters,
+    on_tick: Callable[[], None] | None = None,
 ) -> AsyncIOScheduler:
+    """The daemon's jobs on one scheduler. ``on_tick`` hears each time the poll job is due,
+    whether it starts or is skipped because the last run is still under way: that the
+    scheduler ticks is what liveness means (a long poll beat only when it started, and
+    /healthz answered 503 for the length of one)."""
     scheduler = AsyncIOScheduler(
         timezone=UTC,
         job_defaults={
@@ -89,6 +99,8 @@ def build_scheduler(
                 job_id,
             )
         elif code == EVENT_JOB_MAX_INSTANCES:
+            if job_id == "poll" and on_tick is not None:
+                on_tick()
             counters.skipped += 1
             # a poll job busy for longer than a tick is the normal state of a busy daemon
             level = logging.DEBUG if job_id == "poll" else logging.WARNING
@@ -98,4 +110,9 @@ def build_scheduler(
             log.error("job %s failed: %s", job_id, getattr(event, "exception", "?"))
 
     scheduler.add_listener(on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR)
+    if on_tick is not None:
+        scheduler.add_listener(
+            lambda event: on_tick() if getattr(event, "job_id", None) == "poll" else None,
+            EVENT_JOB_SUBMITTED,
+        )
     return scheduler

@@ -64,3 +64,7 @@ def configure(*, level: str | int, fmt: str, verbose: bool) -> None:
         # one line per request or migration step is noise at the default level
         for chatty in ("alembic", "httpx", "httpcore", "apscheduler", "aiosmtplib"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
+        # the scheduler's warnings (a run skipped while the last one runs, a run missed)
+        # are said by monitor.scheduler, at the level each deserves: a busy poll job is
+        # the normal state of a busy daemon, not a warning at every tick
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)

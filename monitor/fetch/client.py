@@ -155,6 +155,14 @@ class Fetcher:
         min_interval = cache_lifetime(response.headers)
 
         if response.status == 304:
+            if "If-None-Match" not in headers and "If-Modified-Since" not in headers:
+                # nothing was asked conditionally: a 304 says nothing of the feed, and
+                # taken as "unchanged" it hid a source that never gave anything
+                raise FetchError(
+                    "unexpected_not_modified",
+                    "304 Not Modified to a request that sent no validator",
+                    url=source.url,
+                )
             # RFC 9110 15.4.5: a 304 may refresh validators; keep the old ones otherwise
             kept = Validators(
                 etag=response.headers.get("etag") or validators.etag,

@@ -852,3 +852,48 @@ def test_a_batch_of_long_documents_is_no_frozen_worker(
         assert pipe.ingest(items, source="file").new == 5
     finally:
         engine.dispose()
+
+
+def test_jobs_that_hear_the_database_back_at_once_say_it_once(
+    tmp_path: Path, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Several jobs asked whether the database was back at the same time: the first to
+    hear cleared the outage, and each other subtracted its start from None, a TypeError
+    traceback in the log and a failed digest or dispatch job."""
+    settings = Settings(database_url=str(engine.url), sources_file=tmp_path / "none.yaml")
+    daemon = Daemon(settings, engine, RuleBook(RULES, channels=CHANNELS))
+    daemon._database_lost = 0.0  # an outage on, as _database_unavailable leaves it
+
+    async def jobs() -> None:
+        await asyncio.gather(*(daemon._database_answers() for _ in range(3)))
+
+    with caplog.at_level("WARNING"):
+        asyncio.run(jobs())
+    said = [r.getMessage() for r in caplog.records if "available again" in r.getMessage()]
+    assert len(said) == 1 and daemon._database_lost is None
+
+
+def test_a_database_locked_by_another_writer_is_no_outage(
+    tmp_path: Path, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job that waited past SQLite's busy timeout behind a long store was reported as a
+    database outage ("database unavailable", /readyz 503 until the next job ended well),
+    though the database answered all along."""
+    import sqlite3
+
+    settings = Settings(database_url=str(engine.url), sources_file=tmp_path / "none.yaml")
+    daemon = Daemon(settings, engine, RuleBook(RULES, channels=CHANNELS))
+
+    async def retention_job() -> None:
+        raise sa.exc.OperationalError(
+            "DELETE ...", {}, sqlite3.OperationalError("database is locked")
+        )
+
+    async def run_it() -> None:
+        await daemon._tracked(retention_job)()
+
+    with caplog.at_level("WARNING"):
+        asyncio.run(run_it())
+    assert daemon._database_lost is None and daemon.counters.failed == 1
+    assert "stayed locked by another writer" in caplog.text
+    assert "database unavailable" not in caplog.text

@@ -104,6 +104,17 @@ def test_validators_are_sent_and_304_is_success_keeping_them() -> None:
     assert sent["if-modified-since"] == "Wed, 31 Dec 2025 10:00:00 GMT"
 
 
+def test_a_304_to_a_request_without_validators_is_an_error() -> None:
+    """A server answering 304 when nothing was asked conditionally was taken for "the
+    feed is unchanged" at every poll: the source never gave anything and was never
+    failing."""
+    router = respx.MockRouter()
+    router.get(FEED_URL).mock(return_value=httpx.Response(304))
+    with pytest.raises(FetchError) as info:
+        run_poll(router, feed_source(), Validators())
+    assert info.value.kind == "unexpected_not_modified"
+
+
 def test_unchanged_body_is_not_parsed_again() -> None:
     # a server with stale validators sends 200 with the same bytes; the body here is not
     # even a feed, so a parse would raise: the hash short-circuits it
