@@ -13,7 +13,7 @@
   they concern. A partial refusal at RCPT delivers to the others and records each
   refused address with its code: aiosmtplib returns those in a dict instead of raising.
 * The message is multipart/alternative (text, then HTML), with a Message-ID derived from
-  the digest, part and recipient (``OutboundMessage.message_id``), so a resend after a
+  the digest, part, recipient and text (``OutboundMessage.message_id``), so a resend after a
   crash carries the same Message-ID (N8).
 """
 

@@ -52,9 +52,13 @@ class OutboundMessage:
     def message_id(self) -> str:
         """The left part of a Message-ID (RFC 5322 section 3.6.4), the same on every try.
 
-        Readable where it can be (kind, id, part) and hashed where it holds addresses.
+        Readable where it can be (kind, id, part) and hashed where it holds addresses and
+        what the message says: a database started again (or a second one) numbers its
+        digests from 1 again, and a mailbox that drops a Message-ID it has seen would
+        drop each new digest numbered as an old one was.
         """
-        digest = hashlib.sha256(self.idempotency_key.encode("utf-8")).hexdigest()[:20]
+        said = f"{self.idempotency_key}\x1f{self.subject}\x1f{self.text}"
+        digest = hashlib.sha256(said.encode("utf-8", "replace")).hexdigest()[:20]
         ref = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in self.ref_id)[:40]
         return f"{self.kind}.{ref}.{self.part}of{self.parts}.{digest}"
 

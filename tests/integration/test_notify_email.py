@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -266,6 +267,9 @@ def test_message_ids_are_stable_per_digest_part_and_recipient() -> None:
     assert notifier.build(a)["Message-ID"] == notifier.build(message("a@example.com"))["Message-ID"]
     assert notifier.build(a)["Message-ID"] != notifier.build(b)["Message-ID"]
     assert a.message_id.startswith("digest.42.1of1.")
+    # another digest numbered 42 (a database started again) is another message
+    other = dataclasses.replace(a, text=a.text + " and more news")
+    assert other.message_id != a.message_id and other.idempotency_key == a.idempotency_key
 
 
 def test_settings_that_would_leak_are_refused() -> None:
