@@ -102,9 +102,12 @@ async def poll_due(
 
     Claims are small and taken as polls finish, so that ``2 x concurrency`` polls are under
     way while sources are due, and a worker never holds more than it is polling: other
-    workers share the rest. New claims stop after ``claim_for`` seconds (the daemon's
-    tick: the next tick goes on); the polls under way are awaited. ``on_done`` hears of
-    each poll as it ends (the command line's progress).
+    workers share the rest. Claims of the sources due now stop after ``claim_for`` seconds
+    (the daemon's tick: the next tick goes on); the polls under way are awaited, and while
+    they run, a source that falls due is claimed too (every ``RECLAIM_S``): one slow
+    source (a server trickling its bytes for 20 s) held every other until it ended, and a
+    feed whose items last less than that lost them. ``on_done`` hears of each poll as it
+    ends (the command line's progress).
     """
     _give_back_owed(rt)
     if all_sources:
@@ -122,19 +125,25 @@ async def poll_due(
     in_flight: set[asyncio.Task[BatchReport]] = set()
     reports: list[BatchReport] = []
     more = True
+    reclaim_at = time.monotonic() + RECLAIM_S
     try:
         while True:
             free = limit - len(in_flight)
+            again = claim_for > 0 and bool(in_flight) and time.monotonic() >= reclaim_at
             # a claim per quarter of the slots: fewer, larger transactions than one per poll
-            if more and (free >= max(1, limit // 4) or not in_flight):
+            if (more or again) and (free >= max(1, limit // 4) or not in_flight):
                 claims = _claim(rt, free, all_sources=False)
                 more = len(claims) == free and time.monotonic() < deadline
+                reclaim_at = time.monotonic() + RECLAIM_S
                 in_flight |= {
                     asyncio.create_task(poll_source(rt, fetcher, s, token=t)) for s, t in claims
                 }
             if not in_flight:
                 return reports
-            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            wait = max(0.0, reclaim_at - time.monotonic()) if claim_for > 0 else None
+            done, in_flight = await asyncio.wait(
+                in_flight, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+            )
             for t in done:
                 reports.append(t.result())
                 if on_done is not None:
@@ -149,6 +158,9 @@ async def poll_due(
         await asyncio.gather(*in_flight, return_exceptions=True)
         raise
 
+
+# Seconds between looks for sources that fell due while polls are under way
+RECLAIM_S = 1.0
 
 # Seconds a cancelled poll waits for the database to take its source back
 GIVE_BACK_LIMIT = 15.0

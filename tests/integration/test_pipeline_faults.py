@@ -9,6 +9,7 @@ import signal
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from sqlalchemy.engine import Engine
 
@@ -391,3 +392,52 @@ def test_a_placeholder_publication_date_is_no_date(engine: Engine) -> None:
     assert items[1].published_at == datetime(2025, 3, 1, 8, 0, tzinfo=UTC) > EARLIEST_NEWS
     pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
     assert pipe.ingest(items, source="file").new == 2
+
+
+def test_a_slow_source_does_not_hold_the_others(engine: Engine) -> None:
+    """The poll job waited for its slowest poll before claiming anything that fell due
+    meanwhile: a server trickling its bytes for 20 s kept a 5 s feed unpolled that long,
+    and items that feed carried for less were never stored. Here 'fast' falls due again
+    while 'slow' still runs, and is polled again before 'slow' ends."""
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    spec = specs()[0]
+    pipe.sync_sources(
+        [
+            spec.model_copy(update={"name": n, "url": f"https://{n}.test/feed"})
+            for n in ("slow", "fast")
+        ]
+    )
+    polled: list[str] = []
+
+    async def scenario() -> list[str]:
+        release, twice = asyncio.Event(), asyncio.Event()
+
+        class Trickling(Flaky):
+            async def poll(
+                self, source: SourceSpec, validators: Validators, **kw: Any
+            ) -> PollResult:
+                polled.append(source.name)
+                if source.name == "slow":
+                    await release.wait()
+                elif polled.count("fast") == 2:
+                    twice.set()
+                return await super().poll(source, validators, **kw)
+
+        def due_again(report: Any) -> None:
+            if report.source == "fast":  # its interval has passed (as if)
+                with session_scope(engine) as s:
+                    s.execute(sa.text("UPDATE source SET next_poll_at = NULL WHERE name = 'fast'"))
+
+        job = asyncio.create_task(
+            pipe.poll_due(Trickling(), claim_for=60.0, on_done=due_again)  # type: ignore[arg-type]
+        )
+        try:
+            await asyncio.wait_for(twice.wait(), 30)  # before: only once 'slow' ended
+            seen = list(polled)
+        finally:
+            release.set()
+            await job
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen.count("fast") == 2 and "slow" in seen
