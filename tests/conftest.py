@@ -45,6 +45,15 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'monitor.db'}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """A database URL of each kind: SQLite, then PostgreSQL (skipped without one)."""
+    if request.param == "sqlite":
+        return sqlite_url
+    got: str = request.getfixturevalue("pg_url")
+    return got
+
+
 @pytest.fixture
 def engine(sqlite_url: str) -> Iterator[Engine]:
     eng = make_engine(sqlite_url)

@@ -216,7 +216,7 @@ def store_batch(
         # a story begun in this batch holds no stored fact yet (unless a merge kept it)
         kept = {p.story_id for p in placements if (p.reason or {}).get("merged")}
         fresh = {p.story_id for p in placements if p.new_story} - kept
-        flags = placement.mark_batch_facts(
+        marks = placement.mark_batch_facts(
             session,
             [
                 (p.story_id, ex.facts, p.story_id in fresh)
@@ -226,8 +226,8 @@ def store_batch(
         articles.insert_extractions(
             session,
             [
-                (aid, ex, p.story_id, f)
-                for (aid, ex), p, f in zip(new, placements, flags, strict=True)
+                (aid, ex, p.story_id, m.new, m.first)
+                for (aid, ex), p, m in zip(new, placements, marks, strict=True)
             ],
             now=now,
             known={aid: articles.origin_of(it, source_id, now) for aid, it in new_items},

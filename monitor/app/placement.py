@@ -2,7 +2,7 @@
 
 The batch flow (``monitor.app.batches``) inserts a poll's article rows and runs
 extraction, then calls :func:`place_articles` for the whole batch and, per article,
-:func:`mark_new_facts`, all in one transaction, and finally inserts each article's facts
+:func:`mark_batch_facts`, all in one transaction, and finally inserts each article's facts
 with its ``story_id``. The decisions are the pure dedup stage's (``monitor.dedup``); the
 rows are the store's (``monitor.store.story_rows``, ``story_index``, ``band_index``).
 
@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session
 
@@ -540,28 +540,44 @@ def build_profiles(
     return out
 
 
+class FactMarks(NamedTuple):
+    """Of an article's facts, in order: which the story did not hold yet (what digests
+    show as new), and which are the first of their kind in it (what later articles are
+    compared with, ``store.story_rows.facts_near``)."""
+
+    new: list[bool]
+    first: list[bool]
+
+
 def mark_new_facts(session: Session, story_id: int, facts: Sequence[Fact]) -> list[bool]:
     """Which of ``facts`` the story did not hold yet (call before inserting them)."""
-    return mark_batch_facts(session, [(story_id, facts, False)])[0]
+    return mark_batch_facts(session, [(story_id, facts, False)])[0].new
 
 
 def mark_batch_facts(
     session: Session, items: Sequence[tuple[int, Sequence[Fact], bool]]
-) -> list[list[bool]]:
+) -> list[FactMarks]:
     """For a batch's articles in order, each as (story id, facts, whether the story began
-    in this batch), which facts their story did not hold yet; before any is inserted.
+    in this batch), which facts their story did not hold yet and which are the first of
+    their kind in it; before any is inserted.
 
     A story's stored facts are read only when it began before the batch; the facts of
     the batch's earlier articles count as held, as if inserted one article at a time.
     """
     sql = PlainSql(session)
     earlier: dict[int, story_members.AmountIndex] = {}
-    out: list[list[bool]] = []
+    kinds: dict[int, set[story_members.FactKind]] = {}
+    out: list[FactMarks] = []
     for story_id, facts, began_here in items:
         values = [v for f in facts for _, _, v in story_members.amount_keys(f)]
         held = earlier.setdefault(story_id, {})
         stored = story_rows.facts_near(sql, story_id, values) if values and not began_here else []
-        out.append(story_members.new_flags(facts, stored, also=held))
+        out.append(
+            FactMarks(
+                story_members.new_flags(facts, stored, also=held),
+                story_members.first_flags(facts, stored, kinds.setdefault(story_id, set())),
+            )
+        )
         for f in facts:
             story_members.hold(held, f)
     return out

@@ -177,6 +177,29 @@ def amount_keys(f: Fact) -> list[tuple[str, str | None, float]]:
 
 AmountIndex = dict[tuple[str, str | None, float], list[Fact]]
 
+# What :func:`same_fact` reads of a fact: two facts alike in all of it are the same to
+# :func:`new_flags`, however many articles restate them
+FactKind = tuple[str | None, str | None, float, str, str | None, float | None, str | None]
+
+
+def kind(f: Fact) -> FactKind:
+    return (f.entity, f.metric, f.value, f.unit, f.currency, f.alt_value, f.alt_currency)
+
+
+def first_flags(facts: Sequence[Fact], held: Iterable[Fact], kinds: set[FactKind]) -> list[bool]:
+    """Which of ``facts`` are the first of their :func:`kind` in their story: not among
+    ``held`` (the story's stored facts near them) nor ``kinds`` (what the batch's earlier
+    articles gave it, to which this adds the article's). A story's held facts are read
+    from its first ones alone: each rewrite restates the story's figures, and reading
+    every restatement made the facts stage grow with the story."""
+    stored = {kind(g) for g in held}
+    out: list[bool] = []
+    for f in facts:
+        k = kind(f)
+        out.append(k not in stored and k not in kinds)
+        kinds.add(k)
+    return out
+
 
 def hold(index: AmountIndex, f: Fact) -> None:
     """Put ``f`` in ``index`` under each of its amounts."""

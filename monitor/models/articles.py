@@ -127,6 +127,21 @@ class FactRow(TableModel, table=True):
         # ix_fact_series_pg: declared by add_postgresql_indexes()
         # a story's facts, and the companies they name from the index alone (0011)
         sa.Index("ix_fact_story_id_entity", "story_id", "entity"),
+        # a story's facts near an article's figures, of each kind the first (0015)
+        sa.Index(
+            "ix_fact_story_id_value",
+            "story_id",
+            "value",
+            sqlite_where=sa.text("first_in_story"),
+            postgresql_where=sa.text("first_in_story"),
+        ),
+        sa.Index(
+            "ix_fact_story_id_alt_value",
+            "story_id",
+            "alt_value",
+            sqlite_where=sa.text("first_in_story AND alt_value IS NOT NULL"),
+            postgresql_where=sa.text("first_in_story AND alt_value IS NOT NULL"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     article_id: int = Field(foreign_key="article.id", index=True)
@@ -149,6 +164,9 @@ class FactRow(TableModel, table=True):
     span_end: int
     confidence: float
     new_to_story: bool = True
+    # the story's first fact of its kind (dedup.story_members.kind): the only facts of a
+    # story that later articles are compared with, through the partial indexes above
+    first_in_story: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     created_at: datetime | None = ts_field(nullable=False)  # read through ix_fact_series
     # the article's place in time, source and writer, copied when the fact is stored
     # (an article's never change): what a series is read and drawn by

@@ -151,16 +151,18 @@ def insert_extraction(
     new_flags: Sequence[bool],
     now: datetime,
 ) -> None:
-    """Facts and mentions of one article (see :func:`insert_extractions`)."""
-    insert_extractions(session, [(article_id, extraction, story_id, new_flags)], now=now)
+    """Facts and mentions of one article (see :func:`insert_extractions`), each fact
+    counted first of its kind in the story (always safe: more are read than needed)."""
+    firsts = [True] * len(extraction.facts)
+    insert_extractions(session, [(article_id, extraction, story_id, new_flags, firsts)], now=now)
 
 
 _INSERT_FACT = (
     "INSERT INTO fact (article_id, story_id, entity, metric, value, value_high, unit,"
     " currency, period, qualifiers, approx, alt_value, alt_currency, surface, quote,"
-    " span_start, span_end, confidence, new_to_story, created_at, sort_at, source_id,"
-    " ai_generated) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-    " %s, %s, %s, %s, %s, %s, %s)"
+    " span_start, span_end, confidence, new_to_story, first_in_story, created_at, sort_at,"
+    " source_id, ai_generated) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+    " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 
 
@@ -202,13 +204,14 @@ _INSERT_MENTION = (
 
 def insert_extractions(
     session: Session,
-    rows: Sequence[tuple[int, Extraction, int | None, Sequence[bool]]],
+    rows: Sequence[tuple[int, Extraction, int | None, Sequence[bool], Sequence[bool]]],
     *,
     now: datetime,
     known: Mapping[int, Origin] | None = None,
 ) -> None:
     """Facts and mentions of a batch of articles, each as (article id, extraction, story
-    id, which facts are new to the story): one executemany per table, and the articles
+    id, which facts are new to the story, which are the first of their kind in it; see
+    ``monitor.app.placement.FactMarks``): one executemany per table, and the articles
     marked extracted in one statement. Plain SQL on the driver's cursor, as
     :func:`insert_articles`. Each fact copies its article's :class:`Origin`, from
     ``known`` when the caller has it, else read."""
@@ -221,11 +224,11 @@ def insert_extractions(
     no_qualifiers = json_in(None)  # most facts have none: encoded once, not per row
     facts: list[tuple[Any, ...]] = []
     mentions: list[tuple[Any, ...]] = []
-    for article_id, extraction, story_id, flags in rows:
+    for article_id, extraction, story_id, flags, firsts in rows:
         if extraction.facts:
             origin = found[article_id]
             copied = (ts_in(origin.sort_at), origin.source_id, origin.ai_generated)
-        for f, is_new in zip(extraction.facts, flags, strict=True):
+        for f, is_new, first in zip(extraction.facts, flags, firsts, strict=True):
             facts.append(
                 (
                     article_id,
@@ -247,6 +250,7 @@ def insert_extractions(
                     f.span[1],
                     f.confidence,
                     is_new,
+                    first,
                     created,
                     *copied,
                 )

@@ -90,10 +90,22 @@ def delete_articles(
         sql.run(f"DELETE FROM article WHERE id IN ({marks})", part)
 
 
+# The first fact of each kind (dedup.story_members.kind) of a story, which facts_near
+# reads; migration 0015 marked them so in every story
+_FIRST_OF_KIND = (
+    "UPDATE fact SET first_in_story = %s WHERE id IN (SELECT MIN(id) FROM fact"
+    " WHERE story_id = %s GROUP BY entity, metric, value, unit, currency, alt_value,"
+    " alt_currency)"
+)
+
+
 def recount_stories(sql: PlainSql, story_ids: Iterable[int]) -> None:
-    """Members, dates and canonical article of stories that lost articles."""
+    """Members, dates and canonical article of stories that lost articles; and the first
+    fact of each kind they still hold, which may have gone with an article (at most one
+    more of a kind is marked, which costs a read, never a miss)."""
     canonical = "FROM article WHERE story_id = %s ORDER BY ai_generated, sort_at, id LIMIT 1"
     for sid in sorted(set(story_ids)):
+        sql.run(_FIRST_OF_KIND, (True, sid))
         sql.run(
             "UPDATE story SET article_count = (SELECT COUNT(*) FROM article WHERE story_id = %s),"
             " first_seen_at = COALESCE((SELECT MIN(sort_at) FROM article WHERE story_id = %s),"

@@ -3,9 +3,6 @@ ingest and as filled in for facts stored before; a series is read from them."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
@@ -27,14 +24,6 @@ COPIED = (
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/series.db"
-    got: str = request.getfixturevalue("pg_url")
-    return got
-
-
 def _copied_right(engine: sa.Engine) -> int:
     with engine.connect() as conn:
         rows = conn.execute(sa.text(COPIED)).all()
@@ -44,12 +33,12 @@ def _copied_right(engine: sa.Engine) -> int:
 
 
 def test_facts_carry_their_articles_time_source_and_writer_and_old_ones_are_filled(
-    url: str,
+    any_url: str,
 ) -> None:
     pages = sorted((SEEDS / "site" / "articles").glob("*.html"))
-    args = ["--db", url, "--rules", str(RULES), "ingest", "--source", "ainvest-site"]
+    args = ["--db", any_url, "--rules", str(RULES), "ingest", "--source", "ainvest-site"]
     assert main([*args, *map(str, pages)]) == 0
-    engine = make_engine(url)
+    engine = make_engine(any_url)
     stored = _copied_right(engine)
     assert stored > 10  # the seeds give facts: the check above looked at some
     cfg = alembic_config(engine)

@@ -68,16 +68,17 @@ def test_upgrade_reports_each_migration_applied(tmp_path: Path) -> None:
     steps: list[tuple[int, int, str | None]] = []
     assert upgrade(engine, on_step=lambda *s: steps.append(s)) == HEAD
     assert steps == [
-        (0, 9, "0005"),
-        (1, 9, "0006"),
-        (2, 9, "0007"),
-        (3, 9, "0008"),
-        (4, 9, "0009"),
-        (5, 9, "0010"),
-        (6, 9, "0011"),
-        (7, 9, "0012"),
-        (8, 9, "0013"),
-        (9, 9, "0014"),
+        (0, 10, "0005"),
+        (1, 10, "0006"),
+        (2, 10, "0007"),
+        (3, 10, "0008"),
+        (4, 10, "0009"),
+        (5, 10, "0010"),
+        (6, 10, "0011"),
+        (7, 10, "0012"),
+        (8, 10, "0013"),
+        (9, 10, "0014"),
+        (10, 10, "0015"),
     ]
     steps.clear()
     upgrade(engine, on_step=lambda *s: steps.append(s))
