@@ -47,11 +47,20 @@ def _fold(word: str) -> str:
 _PREFIX_CURRENCY = {
     "us$": "USD", "usd": "USD", "$": "USD", "hk$": "HKD", "hkd": "HKD", "rmb": "CNY",
     "cny": "CNY", "¥": "CNY", "￥": "CNY", "€": "EUR", "eur": "EUR", "£": "GBP", "gbp": "GBP",
+    "nt$": "TWD", "a$": "AUD", "au$": "AUD", "c$": "CAD", "ca$": "CAD", "s$": "SGD",
+    "sg$": "SGD", "nz$": "NZD", "₩": "KRW", "krw": "KRW", "jpy": "JPY", "twd": "TWD",
+    "aud": "AUD", "cad": "CAD", "sgd": "SGD", "inr": "INR", "chf": "CHF",
 }  # fmt: skip
+# Another country's dollar before "$" ("NT$1.2 trillion" is no US dollar), longest first.
+_DOLLAR_PREFIXES = ("U.S.$", "US$", "HK$", "NT$", "AU$", "CA$", "SG$", "NZ$", "A$", "C$", "S$")
 _SUFFIX_CURRENCY = {
     "yuan": "CNY", "renminbi": "CNY", "rmb": "CNY", "cny": "CNY", "dollars": "USD",
     "us dollars": "USD", "u.s. dollars": "USD", "usd": "USD", "euros": "EUR", "eur": "EUR",
     "hong kong dollars": "HKD", "dólares": "USD", "dolares": "USD", "yuanes": "CNY",
+    "new taiwan dollars": "TWD", "taiwan dollars": "TWD", "australian dollars": "AUD",
+    "canadian dollars": "CAD", "singapore dollars": "SGD", "swiss francs": "CHF",
+    "yen": "JPY", "won": "KRW", "rupees": "INR", "jpy": "JPY", "krw": "KRW", "twd": "TWD",
+    "aud": "AUD", "cad": "CAD", "sgd": "SGD", "inr": "INR", "chf": "CHF",
 }  # fmt: skip
 
 _APPROX = {
@@ -69,10 +78,18 @@ _DIGIT_GROWTH = {
     "quadruple": (1000.0, 9999.0),
 }  # fmt: skip
 
-_SCALE_RE = r"trillion|billion|million|thousand|bln|mln|bn|tn|mn|mm|[BbMmKkTt]"
-_PREFIX_RE = r"US\$|U\.S\.\$|HK\$|\$|USD|HKD|RMB|CNY|EUR|GBP|[¥￥€£]"
+# "$53 billions" is written too (the plural first: the alternation takes the first that fits)
+_SCALE_RE = (
+    r"trillions|billions|millions|trillion|billion|million|thousand|bln|mln|bn|tn|mn|mm"
+    r"|[BbMmKkTt]"
+)
+_CODE_RE = r"USD|HKD|RMB|CNY|EUR|GBP|JPY|KRW|TWD|AUD|CAD|SGD|INR|CHF"
+_PREFIX_RE = rf"US\$|U\.S\.\$|HK\$|NT\$|AU\$|CA\$|SG\$|NZ\$|A\$|C\$|S\$|\$|{_CODE_RE}|[¥￥€£₩]"
+# (the forms are VERBOSE: a blank between words is written [ \xa0], or it is ignored)
 _SUFFIX_RE = (
-    r"hong kong dollars|u\.s\. dollars|us dollars|dollars|yuan|renminbi|RMB|CNY|USD|euros|EUR"
+    r"hong[ \xa0]kong[ \xa0]dollars|(?:new[ \xa0])?taiwan[ \xa0]dollars"
+    r"|(?:australian|canadian|singapore|u\.s\.|us)[ \xa0]dollars|dollars|swiss[ \xa0]francs"
+    rf"|yuan|renminbi|euros|yen|won|rupees|{_CODE_RE}"
 )
 
 # One pattern per form. A range's dash is any of the hyphen, en, figure and em dashes and
@@ -94,9 +111,16 @@ _FORMS: dict[str, str] = {
         (?P<p_unit>%|percent\b|per[ \xa0]cent\b|por[ \xa0]ciento\b)
       | (?P<p_num1>{_NUM})[ \xa0]?(?P<p_unit1>%|percent\b|per[ \xa0]cent\b|por[ \xa0]ciento\b
           |percentage[ \xa0]points?\b|pp\b|ppts?\b|basis[ \xa0]points?\b|bps\b))""",
-    "mult": rf"(?P<mult>(?P<x_num>{_NUM})[ \xa0]?[x×](?![A-Za-z0-9]))",
-    "suffix": rf"""(?P<suffix>(?P<s_num>{_NUM})[ \xa0]?
-        (?:(?P<s_scale>trillion|billion|million|thousand)[ \xa0])?(?P<s_cur>{_SUFFIX_RE})\b)""",
+    # "15x", and "18 times forward earnings" (a bare "3 times" is no multiple)
+    "mult": rf"""(?P<mult>(?P<x_num>{_NUM})(?:[ \xa0]?[x×](?![A-Za-z0-9])
+        |[ \xa0]times(?=[ \xa0](?:(?:forward|trailing|expected|projected|estimated|current
+        |next[ \xa0-]year'?s?|this[ \xa0]year'?s?|its)[ \xa0])*(?:earnings|sales|revenue|book
+        |ebitda|profits?|free[ \xa0]cash[ \xa0]flow|cash[ \xa0]flow)\b)))""",
+    # "380 billion yuan", "380bn yuan", "90-100 billion yuan"
+    "suffix": rf"""(?P<suffix>(?P<s_num>{_NUM})
+        (?:[ \xa0]?[-–‒—−][ \xa0]?(?P<s_high>{_NUM}))?[ \xa0]?
+        (?:(?P<s_scale>trillions?|billions?|millions?|thousand|bln|mln|bn|tn|mn)[ \xa0])?
+        (?P<s_cur>{_SUFFIX_RE})\b)""",
     "growth": r"""(?P<growth>(?P<g_digits>single|double|triple|quadruple)[- \xa0]digits?
         (?:[ \xa0](?P<g_noun>growth|rates?|increases?|gains?|jumps?|surges?))?)""",
     "count": rf"""(?P<count>(?P<c_num>{_NUM})
@@ -122,25 +146,29 @@ _FORMS["score"] = rf"(?P<score>(?P<sc_num>{_NUM})(?:[ \xa0]points?\b)?)(?![0-9%.
 _FORM = {k: re.compile(v, re.VERBOSE | re.IGNORECASE) for k, v in _FORMS.items()}
 _SCORE_CUES = ("score of ", "scored ", "scoring ", "score of\xa0")
 
-_CODES = frozenset({"USD", "HKD", "RMB", "CNY", "EUR", "GBP", "rmb", "usd", "cny", "Rmb"})
+_CODES = frozenset(_CODE_RE.split("|")) | {"rmb", "usd", "cny", "Rmb"}
 # The last character of every prefix ``_prefix_start`` accepts.
-_PREFIX_LAST = frozenset("$¥￥€£") | {code[-1] for code in _CODES}
+_PREFIX_LAST = frozenset("$¥￥€£₩") | {code[-1] for code in _CODES}
 # What follows a digit run says which forms can start there; one match decides. It is
 # looked at by the scan for digit runs itself (a lookahead whose group names the
 # kind), which saves a call per run (issue 5, point 8).
-_GATE = r"""[ \xa0]?(?:(?P<pct>%|per|por|pp|basis|bps|[-–‒—−]|to[ \xa0])
-    | (?P<mult>[x×X](?![A-Za-z0-9]))
-    | (?P<scale>[kK]\b|thousand|million|billion|trillion)
-    | (?P<cur>yuan|dollars|rmb|cny|usd|euros|eur\b|renminbi|hong[ \xa0]kong|u\.?s\.?[ \xa0]dollars)
+_GATE = r"""[ \xa0]?(?:(?P<pct>%|per|por|pp|basis|bps|to[ \xa0])
+    | (?P<dash>[-–‒—−])
+    | (?P<mult>[x×X](?![A-Za-z0-9])|times[ \xa0])
+    | (?P<scale>[kK]\b|thousand|million|billion|trillion|bn\b|tn\b|mn\b|bln\b|mln\b)
+    | (?P<cur>yuan|dollars|rmb|cny|usd|euros|eur\b|renminbi|hong[ \xa0]kong|u\.?s\.?[ \xa0]dollars
+      |yen\b|rupees|(?:new[ \xa0])?taiwan|australian|canadian|singapore|swiss
+      |(?:jpy|krw|twd|aud|cad|sgd|inr|chf)\b)
     | (?P<es>mil[ \xa0]millones|millones|millón|billones)
     | (?P<phys>gigawatt|megawatt|teraflop|petaflop|gw\b|mw\b|tflops|pflops|tb/s|gb/s)
     | (?P<word>[a-z]|\d+[a-z]))"""
 _DIGIT_RUN = re.compile(r"\d[\d.,’']*(?:(?=(?ix:" + _GATE + ")))?")
 _GATED: dict[str, tuple[str, ...]] = {
-    "pct": ("pct", "count"),  # "85-90%", and "3-billion-parameter"
+    "pct": ("pct", "count"),
+    "dash": ("pct", "count", "suffix"),  # "85-90%", "3-billion-parameter", "90-100 billion yuan"
     "mult": ("mult",),
     "scale": ("suffix", "count"),
-    "cur": ("suffix",),
+    "cur": ("suffix", "nouncount"),  # "3 Australian banks"
     "es": ("es",),
     "phys": ("phys",),
     "word": ("nouncount",),
@@ -243,9 +271,13 @@ def _start(q: Quantity) -> int:
     return q.start
 
 
-# "$60 billion to $65 billion" is one range; "from $60 billion to $65 billion" a change.
+# "$60 billion to $65 billion" and "between $60 billion and $65 billion" are one range;
+# "from $60 billion to $65 billion" a change. "90 billion to 100 billion yuan" too: the
+# first amount's currency is written once, after the second.
 _RANGE_GAP = re.compile(r"[ \xa0]+to[ \xa0]+")
+_AND_GAP = re.compile(r"[ \xa0]+and[ \xa0]+")
 _FROM_BEFORE = re.compile(r"\b(?:from|From)[ \xa0]+(?:about|around|roughly|some|nearly)?[ \xa0]*$")
+_BETWEEN_BEFORE = re.compile(r"\b[Bb]etween[ \xa0]+(?:about|around|roughly|some)?[ \xa0]*$")
 
 
 def _join_ranges(found: list[Quantity], text: str) -> list[Quantity]:
@@ -255,17 +287,32 @@ def _join_ranges(found: list[Quantity], text: str) -> list[Quantity]:
         if (
             prev is not None
             and q.unit == "money"
-            and prev.unit == "money"
-            and prev.currency == q.currency
             and prev.value_high is None
             and prev.value < q.value
-            and _RANGE_GAP.fullmatch(text, prev.end, q.start)
-            and not _FROM_BEFORE.search(text, max(0, prev.start - 25), prev.start)
+            and (
+                (prev.unit == "money" and prev.currency == q.currency)
+                # "90 billion" (a scaled count) to "100 billion yuan"
+                or (prev.unit == "count" and prev.surface[-1].isalpha() and q.surface[0].isdigit())
+            )
+            and _is_range_gap(text, prev, q)
         ):
-            out[-1] = prev._replace(end=q.end, surface=text[prev.start : q.end], value_high=q.value)
+            out[-1] = prev._replace(
+                unit="money",
+                currency=q.currency,
+                end=q.end,
+                surface=text[prev.start : q.end],
+                value_high=q.value,
+            )
             continue
         out.append(q)
     return out
+
+
+def _is_range_gap(text: str, low: Quantity, high: Quantity) -> bool:
+    before = text[max(0, low.start - 25) : low.start]
+    if _RANGE_GAP.fullmatch(text, low.end, high.start):
+        return not _FROM_BEFORE.search(before)
+    return bool(_AND_GAP.fullmatch(text, low.end, high.start) and _BETWEEN_BEFORE.search(before))
 
 
 def _match_at(
@@ -311,11 +358,14 @@ def _prefix_start(text: str, s: int, floor: int) -> int | None:
     if c not in _PREFIX_LAST:
         return None  # most numbers follow a word such as "grew" or "of"
     if c == "$":
-        for p in ("U.S.$", "US$", "HK$"):
-            if j - len(p) >= floor and text.startswith(p, j - len(p)):
-                return j - len(p)
-        return j - 1
-    if c in "¥￥€£":
+        if j - 2 < floor or not (text[j - 2].isalpha() or text[j - 2] == "."):
+            return j - 1  # most dollars: " $5"
+        for p in _DOLLAR_PREFIXES:
+            k = j - len(p)
+            if k >= floor and text.startswith(p, k) and (k == floor or not text[k - 1].isalpha()):
+                return k
+        return None  # "X$5": a dollar, but of no country known here
+    if c in "¥￥€£₩":
         return j - 1
     k = j - 3
     if (
@@ -369,9 +419,15 @@ def _from_match(m: re.Match[str], text: str) -> Quantity | None:
             _parse(m["r_num"]), "multiple", rs, re_, text[rs:re_], implicit_multiple=True
         )
     if kind == "suffix":
-        scale = _SCALES[_fold(m["s_scale"])] if m["s_scale"] else 1.0
-        currency = _SUFFIX_CURRENCY[_fold(m["s_cur"])]
-        return Quantity(_parse(m["s_num"]) * scale, "money", s, e, text[s:e], currency)
+        currency = _SUFFIX_CURRENCY[" ".join(_fold(m["s_cur"]).split())]
+        if currency == "KRW" and not m["s_scale"] and m["s_cur"].lower() == "won":
+            return None  # "won" is a currency after a scale word only; else the verb
+        scale = _scale(m["s_scale"]) or 1.0
+        value = _parse(m["s_num"]) * scale
+        high = _parse(m["s_high"]) * scale if m["s_high"] else None
+        if high is not None and high < value:
+            value, high = high, value
+        return Quantity(value, "money", s, e, text[s:e], currency, None, high)
     if kind == "growth":
         low, high = _DIGIT_GROWTH[_fold(m["g_digits"])]
         return Quantity(low, "growth", s, e, text[s:e], None, None, high)
@@ -408,7 +464,7 @@ _PHYS_UNITS = {"gigawatt": "GW", "megawatt": "MW", "gw": "GW", "mw": "MW", "tera
 def _is_bad_count_context(text: str, s: int) -> bool:
     """A number glued to a name or a bracket is a model version or a citation."""
     before = text[s - 1] if s > 0 else " "
-    return before.isalnum() or before in "[-/.#"
+    return before.isalnum() or before in "[-/.#$"  # "X$5 billion": money, of no currency known
 
 
 def _looks_like_year(m: re.Match[str]) -> bool:
@@ -422,7 +478,7 @@ def _scale(word: str | None) -> float | None:
     lowered = _fold(word)
     if len(word) == 1 and lowered not in ("b", "m", "k", "t"):
         return None
-    return _SCALES.get(lowered)
+    return _SCALES.get(lowered) or _SCALES.get(lowered[:-1])  # "billions"
 
 
 def _parse(raw: str) -> float:

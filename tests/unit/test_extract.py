@@ -557,3 +557,57 @@ def test_later_mentions_of_many_companies_outside_the_vocabulary_are_all_found()
     assert len(slugs) == 30
     for slug in slugs:
         assert sum(1 for m in found if m.entity == slug) == 2, slug
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "value", "high", "currency"),
+    [
+        # a dollar of another country is not the US dollar
+        ("TSMC set aside NT$1.2 trillion", "NT$1.2 trillion", 1.2e12, None, "TWD"),
+        ("a A$5 billion data-centre plan", "A$5 billion", 5e9, None, "AUD"),
+        ("about C$2.5 billion", "C$2.5 billion", 2.5e9, None, "CAD"),
+        ("a S$300 million hub", "S$300 million", 300e6, None, "SGD"),
+        ("spend ₩20 trillion on chips", "₩20 trillion", 20e12, None, "KRW"),
+        ("spend JPY 1.5 trillion on chips", "JPY 1.5 trillion", 1.5e12, None, "JPY"),
+        ("spend 1.5 trillion yen on chips", "1.5 trillion yen", 1.5e12, None, "JPY"),
+        ("spend 20 trillion won on chips", "20 trillion won", 20e12, None, "KRW"),
+        ("about 12 billion Australian dollars", "12 billion Australian dollars", 12e9, None,
+         "AUD"),
+        ("capex of 380bn yuan", "380bn yuan", 380e9, None, "CNY"),
+        # a scale written in the plural
+        ("decided to spend $53 billions on AI", "$53 billions", 53e9, None, "USD"),
+        # ranges in words, and in a currency written after the numbers
+        ("between $64 billion and $72 billion this year", "$64 billion and $72 billion",
+         64e9, 72e9, "USD"),
+        ("plans 90-100 billion yuan of capex", "90-100 billion yuan", 90e9, 100e9, "CNY"),
+        ("plans 90 billion to 100 billion yuan of capex", "90 billion to 100 billion yuan",
+         90e9, 100e9, "CNY"),
+        ("between 90 billion and 100 billion yuan", "90 billion and 100 billion yuan", 90e9,
+         100e9, "CNY"),
+    ],
+)  # fmt: skip
+def test_currencies_plural_scales_and_ranges_in_words(
+    text: str, surface: str, value: float, high: float | None, currency: str
+) -> None:
+    (q,) = find_quantities(text)
+    assert (q.surface, q.unit, q.currency, q.value_high) == (surface, "money", currency, high)
+    assert q.value == pytest.approx(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("the dollar X$5 billion note", []),  # an unknown country's dollar: no currency
+        ("won 3 awards and 20 contracts", [("count", 3.0), ("count", 20.0)]),  # the verb
+        ("20 won in the year", []),  # "won" is a currency only after a scale word
+        ("trades at 18 times forward earnings", [("multiple", 18.0)]),
+        ("shares trade at 11.5 times earnings", [("multiple", 11.5)]),
+        ("at 6 times sales", [("multiple", 6.0)]),
+        ("three times the size, 3 times a week", []),
+        ("from $40 billion and $45 billion", [("money", 40e9), ("money", 45e9)]),
+    ],
+)
+def test_what_is_not_read_as_a_currency_range_or_multiple(
+    text: str, expected: list[tuple[str, float]]
+) -> None:
+    assert [(q.unit, q.value) for q in find_quantities(text)] == expected
