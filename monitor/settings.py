@@ -166,7 +166,10 @@ class RulesSettings(_Section):
 
 
 class SmtpSettings(_Section):
-    host: str | None = Field(None, description="SMTP server; email is off when unset.")
+    host: str | None = Field(
+        None,
+        description="SMTP server; unset, email channels cannot send (`channels check` says so).",
+    )
     port: int = Field(
         587, ge=1, le=65535, description="SMTP port (587 for STARTTLS, 465 for implicit TLS)."
     )

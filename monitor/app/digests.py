@@ -254,6 +254,7 @@ def _view(
     until: datetime,
     title: str,
     alert_ids: Sequence[int] | None = None,
+    news_time: bool = False,
 ) -> DigestView:
     read = digest_reads.window(
         session,
@@ -261,6 +262,7 @@ def _view(
         since=since,
         until=until,
         alert_ids=alert_ids,
+        news_time=news_time,
     )
     news = news_of(read, names=Names(rt.rules.vocabulary), title=title, generated_at=until,
                    since=since)  # fmt: skip
@@ -271,13 +273,20 @@ def _view(
 def preview(
     rt: Runtime, *, channel: Channel | None = None, since: datetime | None = None
 ) -> DigestView:
-    """The digest a channel would get now (None: every alert, every channel's view);
-    ``since`` defaults to the channel's last digest. Records nothing."""
+    """The digest a channel would get now (None: every alert, every channel's view).
+    ``since``, given, is a date of the news (an article counts by its published date,
+    as `stories list --published-since` counts it); by default the window starts at the
+    channel's last digest and holds what was first seen since, as the next digest will.
+    Records nothing."""
     now = rt.clock()
+    news_time = since is not None
     with session_scope(rt.engine) as session:
         if since is None and channel is not None:
             since = digests.last_window_end(session, channel.name)
-        return _view(rt, session, channel, since=since, until=now, title=_title(channel))
+        return _view(
+            rt, session, channel, since=since, until=now, title=_title(channel),
+            news_time=news_time,
+        )  # fmt: skip
 
 
 def would_be(

@@ -349,6 +349,10 @@ GLOBAL_OPTIONS = [
     ),
 ]
 
+# Ids and limits: any number the database's 64-bit integers hold. A larger one reached
+# the driver and ended in an OverflowError ("internal error"); now it is a usage error.
+ROW_ID = click.IntRange(min=1, max=2**63 - 1)
+
 JSON_OPTION = click.option(
     "--json",
     "as_json",

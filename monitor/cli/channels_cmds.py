@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ import click
 
 from monitor.cli.base import JSON_OPTION, command, echo, emit_json, print_problems, state
 from monitor.cli.root import group, with_defaults_of
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, Problem
 
 channels = group(
     "channels",
@@ -106,6 +107,18 @@ def channels_check(path: Path | None, as_json: bool) -> None:
         raise click.exceptions.Exit(1) from None
     if found is None:
         raise ConfigError(f"{path}: no such channels file")
+    if st.settings().smtp.host is None:
+        # the message would be queued, then retried for a day and dead-lettered
+        unsent = [
+            Problem(str(path), *_line_of(path, c.name), "an email channel, but no SMTP server:"
+                    " set MONITOR_SMTP__HOST (or remove the channel)")
+            for c in found
+            if c.type == "email"
+        ]  # fmt: skip
+        if unsent:
+            print_problems(unsent, as_json=as_json)
+            echo(f"{len(unsent)} email channel(s) in {path} cannot send", err=True)
+            raise click.exceptions.Exit(1)
     # the rules' `notify:` names must be channels of this file, or every command that
     # loads the rules with it refuses them
     from monitor.notify.channels import LOG_CHANNEL
@@ -119,6 +132,20 @@ def channels_check(path: Path | None, as_json: bool) -> None:
         echo(f"{len(unknown)} rule notification(s) name a channel {path} lacks", err=True)
         raise click.exceptions.Exit(1)
     echo(f"{path}: {len(found)} channel(s), all valid", err=True)
+
+
+def _line_of(path: Path, name: str) -> tuple[int, int]:
+    """Where the channel ``name`` is declared (its ``name:`` line), else the file's top."""
+    declared = re.compile(rf"^(\s*-?\s*)name:\s*[\"']?{re.escape(name)}[\"']?\s*(?:#.*)?$")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeError):
+        return 1, 1
+    for number, line in enumerate(lines, start=1):
+        m = declared.match(line)
+        if m:
+            return number, len(m.group(1)) + 1
+    return 1, 1
 
 
 def _refused_host(allow_networks: list[str]) -> Callable[[str], str | None]:

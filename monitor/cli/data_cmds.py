@@ -7,13 +7,11 @@ from datetime import datetime
 
 import click
 
-from monitor.cli.base import DATE, JSON_OPTION, command, echo, emit_json, state
+from monitor.cli.base import DATE, JSON_OPTION, ROW_ID, command, echo, emit_json, state
 from monitor.cli.root import group, root, with_defaults_of
 from monitor.errors import MonitorError
 
-LIMIT = click.option(
-    "--limit", type=click.IntRange(min=1), default=1000, help="At most this many rows."
-)
+LIMIT = click.option("--limit", type=ROW_ID, default=1000, help="At most this many rows.")
 
 stories = group(
     "stories",
@@ -56,7 +54,7 @@ with_defaults_of(stories, "list")
 
 
 @command(stories, "show", example="monitor stories show 3 --json")
-@click.argument("story_id", metavar="ID", type=int)
+@click.argument("story_id", metavar="ID", type=ROW_ID)
 @JSON_OPTION
 def stories_show(story_id: int, as_json: bool) -> None:
     """One story: each member with the reason it joined, and its facts."""

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from monitor.cli.base import JSON_OPTION, command, echo, emit_json, state
+from monitor.cli.base import JSON_OPTION, ROW_ID, command, echo, emit_json, state
 from monitor.cli.digest_cmds import dispatch, print_outcomes
 from monitor.cli.root import group, with_defaults_of
 from monitor.errors import ConfigError, MonitorError
@@ -28,7 +28,7 @@ deliveries = group(
     help="Only messages in this state.",
 )
 @JSON_OPTION
-@click.option("--limit", type=click.IntRange(min=1), default=1000, help="At most this many.")
+@click.option("--limit", type=ROW_ID, default=1000, help="At most this many.")
 def deliveries_list(wanted: str | None, as_json: bool, limit: int) -> None:
     """Messages newest first: channel, recipient, state, tries, the last error."""
     from monitor.store import deliveries as rows
@@ -52,7 +52,7 @@ with_defaults_of(deliveries, "list")
 
 
 @command(deliveries, "retry", example="monitor deliveries retry 12")
-@click.argument("delivery_id", metavar="ID", type=int)
+@click.argument("delivery_id", metavar="ID", type=ROW_ID)
 def deliveries_retry(delivery_id: int) -> None:
     """Queue a dead (or waiting) message again, due now; `deliveries dispatch` or the
     daemon sends it."""

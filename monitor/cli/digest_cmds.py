@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitor.cli.base import DATE, JSON_OPTION, command, echo, emit_json, run_async, state
+from monitor.cli.base import (
+    DATE,
+    JSON_OPTION,
+    ROW_ID,
+    command,
+    echo,
+    emit_json,
+    run_async,
+    state,
+)
 from monitor.cli.root import group, with_defaults_of
 from monitor.errors import ConfigError, MonitorError
 
@@ -59,8 +68,9 @@ def _channels(name: str | None, *, sending: bool) -> tuple[Channel, ...]:
     "--since",
     "since",
     type=DATE,
-    help="What was first seen from this date on (default: since the channel's last digest; "
-    "without --channel, everything).",
+    help="News published from this date on (else first seen then). Default: what was first "
+    "seen since the channel's last digest, as its next digest holds; without --channel, "
+    "everything.",
 )
 @click.option(
     "--format",
@@ -107,16 +117,20 @@ with_defaults_of(digest, "preview")
 @CHANNEL
 @JSON_OPTION
 def digest_send(channel: str | None, as_json: bool) -> None:
-    """Build the digest of every channel (or the one named) now, whatever its schedule,
-    covering what it has not been sent yet; queue it, send the queue, print what was
-    delivered, and exit. Exit 1 when a message failed (it stays queued for a retry, or is
-    dead-lettered when it cannot be delivered)."""
+    """Build the digest of every channel that takes digests (or of the one named) now,
+    whatever its schedule, covering what it has not been sent yet; queue it, send the
+    queue, print what was delivered, and exit. A channel without a schedule takes
+    immediate alerts only: it gets a digest only when named. Exit 1 when a message failed
+    (it stays queued for a retry, or is dead-lettered when it cannot be delivered)."""
     from monitor.app.outbox import Dispatcher
 
     chosen = _channels(channel, sending=True)
     pipe = state().pipeline(sending=True)
     now = pipe.clock()
     for ch in chosen:
+        if ch.schedule is None and channel is None:
+            echo(f"{ch.name}: takes no digest (no schedule: immediate alerts only)", err=True)
+            continue
         key = f"digest:{ch.name}@sent-{now.isoformat(timespec='microseconds')}"
         got = pipe.record_digest(ch, window_key=key, until=now)
         if got is None:
@@ -164,7 +178,7 @@ def print_outcomes(outcomes: list[Outcome], as_json: bool) -> None:
 @command(digest, "list", example="monitor digest list --channel desk-email --json")
 @CHANNEL
 @JSON_OPTION
-@click.option("--limit", type=click.IntRange(min=1), default=100, help="At most this many.")
+@click.option("--limit", type=ROW_ID, default=100, help="At most this many.")
 def digest_list(channel: str | None, as_json: bool, limit: int) -> None:
     """The digests built, newest first: channel, window, parts sent."""
     from monitor.store import digests
@@ -183,7 +197,7 @@ def digest_list(channel: str | None, as_json: bool, limit: int) -> None:
 
 
 @command(digest, "show", example="monitor digest show 3")
-@click.argument("digest_id", metavar="ID", type=int)
+@click.argument("digest_id", metavar="ID", type=ROW_ID)
 @JSON_OPTION
 def digest_show(digest_id: int, as_json: bool) -> None:
     """One digest as it was sent (its text), and what became of each of its messages."""

@@ -108,6 +108,11 @@ def rules_test(
     st = state()
     path = path or st.rules_dir()
     ruleset = load_rules(path, channels=st.channel_names())
+    if ruleset.problems and not ruleset.rules:
+        # nothing to run: "no alert would fire" on stdout would read as a result
+        for problem in ruleset.problems:
+            echo(str(problem), err=True)
+        raise click.exceptions.Exit(1)
     if days is not None:
         since = datetime.now(UTC) - timedelta(days=days)
     digest = None

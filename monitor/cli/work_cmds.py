@@ -186,6 +186,11 @@ def demo(seeds: Path | None) -> None:
     from monitor.notify.render_text import render_text
 
     st = state()
+    if st.sources is not None or st.channels is not None:
+        raise UsageError(
+            "the demo polls the sources.yaml of --seeds and sends to its own local channels: "
+            "--sources and --channels do not apply"
+        )
     seeds = seeds or SEEDS_DIR
     if not (seeds / "sources.yaml").is_file():
         raise MonitorError(f"{seeds}/sources.yaml not found: pass --seeds DIR")
@@ -316,7 +321,7 @@ def _files(paths: Sequence[Path], recursive: bool) -> Iterator[Path]:
 @click.option(
     "--jobs",
     "-j",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=64),  # processes: 99,999 would be spawned as asked
     default=1,
     show_default=True,
     metavar="N",

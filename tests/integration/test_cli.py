@@ -321,6 +321,10 @@ def test_rules_test_replays_without_storing(
     assert len(json.loads(run("alerts", "--json", db=db).stdout)) == len(stored)
     text = run("rules", "test", db=db)
     assert "would fire" in text.stdout and "evidence:" in text.stdout
+    # no rule to run is no result: nothing on stdout ("no alert would fire" was printed)
+    missing = run("rules", "test", str(tmp_path / "alibab.yaml"), db=db)
+    assert missing.returncode == 1 and missing.stdout == ""
+    assert "alibab.yaml:1:1: no such file" in missing.stderr
     # --days N is --since N days ago: every stored article is within 100 years
     assert run("rules", "test", "--json", "--days", "36500", db=db).stdout == replay.stdout
     # ... and without --json it prints the digest of those days with the replay's alerts

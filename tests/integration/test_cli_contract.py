@@ -111,6 +111,21 @@ def test_exit_codes(run: Run, db: str) -> None:
     assert run("alerts", "--json", db=db).returncode == 0
     no_listing = run("--json", "db", "upgrade", db=db)
     assert no_listing.returncode == 2 and "prints no listing" in no_listing.stderr
+    # a number past the database's integers is a usage error, not an internal one
+    huge = str(10**20)
+    for args in (
+        ("stories", "show", huge),
+        ("digest", "show", huge),
+        ("deliveries", "retry", huge),
+        ("stories", "list", "--limit", huge),
+        ("digest", "list", "--limit", huge),
+        ("deliveries", "list", "--limit", huge),
+    ):
+        out = run(*args, db=db)
+        assert out.returncode == 2 and "not in the range" in out.stderr, (args, out.stderr)
+    assert run("stories", "list", "--limit", str(2**63 - 1), db=db).returncode == 0
+    ignored = run("--sources", "elsewhere.yaml", "demo", db=db)  # it was ignored
+    assert ignored.returncode == 2 and "do not apply" in ignored.stderr
 
 
 def test_date_options_say_which_date(run: Run) -> None:
@@ -635,6 +650,14 @@ def test_sigterm_to_a_poll_gives_its_leases_back(tmp_path: Path) -> None:
     assert owner is None and until is None
 
 
+def _rules_notifying_none(tmp_path: Path) -> Path:
+    """A rules folder whose rules notify no channel of the shipped ones (none at all)."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy(ROOT / "rules" / "vocabulary.yaml", rules)
+    return rules
+
+
 def test_sigterm_to_a_dispatch_gives_its_messages_back(tmp_path: Path) -> None:
     """SIGTERM while a webhook hangs: the message the command claimed is given back at
     once (the next dispatch sends it), not held until its lease expires."""
@@ -644,9 +667,7 @@ def test_sigterm_to_a_dispatch_gives_its_messages_back(tmp_path: Path) -> None:
         "    schedule: '0 8 * * *'\n    send_empty: true\n",
         encoding="utf-8",
     )
-    rules = tmp_path / "rules"  # rules that notify no channel of the shipped ones
-    rules.mkdir()
-    shutil.copy(ROOT / "rules" / "vocabulary.yaml", rules)
+    rules = _rules_notifying_none(tmp_path)
     db = tmp_path / "out.db"
     with _answering_late() as (port, arrived):
         args = ["--db", str(db), "--rules", str(rules), "--channels", str(channels)]
@@ -708,8 +729,27 @@ def test_channels_check_names_a_url_the_senders_would_refuse(
     assert "ALLOW_NETWORKS" not in other.stdout and "pw0rd" not in other.stdout + other.stderr
     monkeypatch.setenv("META_URL", "https://169.254.169.254/hook/T0KEN")
     monkeypatch.setenv("MONITOR_HTTP__ALLOW_NETWORKS", '["169.254.169.254/32"]')
-    rules = tmp_path / "rules"  # rules that notify no channel of the shipped ones
-    rules.mkdir()
-    shutil.copy(ROOT / "rules" / "vocabulary.yaml", rules)
+    rules = _rules_notifying_none(tmp_path)
     admitted = run("--rules", str(rules), "channels", "check", str(path), db=None)
     assert admitted.returncode == 0, admitted.stdout  # meant, and said so
+
+
+def test_channels_check_names_an_email_channel_without_an_smtp_server(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without MONITOR_SMTP__HOST the check said "all valid"; then each digest to the
+    channel was queued, retried for a day and dead-lettered."""
+    path = tmp_path / "channels.yaml"
+    path.write_text(
+        "channels:\n  - name: desk\n    type: email\n    to: [a@example.com]\n"
+        "    immediate: high\n",
+        encoding="utf-8",
+    )
+    rules = _rules_notifying_none(tmp_path)
+    monkeypatch.delenv("MONITOR_SMTP__HOST", raising=False)
+    out = run("--rules", str(rules), "channels", "check", str(path), db=None)
+    assert out.returncode == 1
+    assert out.stdout.startswith(f"{path}:2:5: an email channel, but no SMTP server"), out.stdout
+    monkeypatch.setenv("MONITOR_SMTP__HOST", "mail.example.com")
+    fine = run("--rules", str(rules), "channels", "check", str(path), db=None)
+    assert fine.returncode == 0, fine.stdout + fine.stderr

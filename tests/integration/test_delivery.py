@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -114,6 +115,12 @@ CHANNELS_FILE = """channels:
     timezone: Asia/Shanghai
     immediate: high
 """
+# a pager beside them: immediate alerts only, no digest (``digest send`` passes it by)
+PAGER = """  - name: pager
+    type: slack
+    url_env: DESK_SLACK_URL
+    immediate: critical
+"""
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -218,13 +225,15 @@ def test_ingest_then_digest_send_delivers_one_email_and_one_slack_message(
         monkeypatch.setenv("MONITOR_SMTP__PORT", str(port))
         monkeypatch.setenv("MONITOR_SMTP__TLS", "none")
         monkeypatch.setenv("MONITOR_HTTP__ALLOW_NETWORKS", '["127.0.0.1/32"]')
-        monkeypatch.setenv("MONITOR_CHANNELS_FILE", str(write(tmp_path, "ch.yaml", CHANNELS_FILE)))
+        channels = write(tmp_path, "ch.yaml", CHANNELS_FILE + PAGER)
+        monkeypatch.setenv("MONITOR_CHANNELS_FILE", str(channels))
         assert run("ingest", str(article), db=db).returncode == 0
         preview = run("digest", "preview", "--channel", "desk-email", db=db)
         assert preview.returncode == 0 and "RMB 380 billion" in preview.stdout
         assert json.loads(run("deliveries", "--json", db=db).stdout) == []  # recorded nothing
         sent = run("digest", "send", db=db)
         assert sent.returncode == 0, sent.stderr
+        assert "pager: takes no digest" in sent.stderr
         again = run("digest", "send", db=db)  # nothing new: nothing more is sent
     assert len(mailbox.messages) == 1 and len(receiver.bodies) == 1
     ((to, msg),) = mailbox.messages
@@ -779,6 +788,7 @@ def test_channels_list_check_and_rules_routing(
     unset = run("channels", "check", db=None)  # sending needs the URL variable
     assert unset.returncode == 1 and "DESK_SLACK_URL is not set" in unset.stdout
     monkeypatch.setenv("DESK_SLACK_URL", "https://hooks.slack.test/services/T/B/x")
+    monkeypatch.setenv("MONITOR_SMTP__HOST", "mail.example.com")  # email needs a server too
     assert run("channels", "check", db=None).returncode == 0
     bad = write(
         tmp_path,
@@ -840,3 +850,29 @@ def test_dispatch_without_a_channels_file_says_so(
     assert out.stderr.strip().endswith("monitor: error: no channels file: nothing can be sent"
                                        " (set MONITOR_CHANNELS_FILE or pass --channels FILE;"
                                        " see `monitor channels`)")  # fmt: skip
+
+
+def test_a_preview_since_a_date_holds_the_news_published_since(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """`digest preview --published-since` said "covering news since" that date but placed
+    articles by when they were first seen: a backfill of last year's news, seen today,
+    was all of it in the preview. Given a date, the news date decides, as for `stories`."""
+    from monitor.fetch.local import read_local
+
+    with smtp_sink() as (port, _), slack(Slack()) as receiver:
+        pipe = pipeline(engine, tmp_path, port, receiver.url)
+        old, new = (
+            dataclasses.replace(a, published_at=at, guid=f"{name}-1", url=f"https://n.test/{name}")
+            for name, text, at in (
+                ("capex", CAPEX, datetime(2025, 11, 14, tzinfo=UTC)),
+                ("launch", LAUNCH, pipe.clock() - timedelta(days=2)),
+            )
+            for a in read_local(write(tmp_path, f"{name}.txt", text))
+        )
+        pipe.ingest([old, new], source="file")
+        view = pipe.preview(since=pipe.clock() - timedelta(days=30))
+        whole = pipe.preview(since=datetime(2025, 1, 1, tzinfo=UTC))
+    shown = [s.title for c in view.companies for s in c.stories]
+    assert len(shown) == 1 and "Qwen3-Max" in shown[0]
+    assert len([s for c in whole.companies for s in c.stories]) == 2
