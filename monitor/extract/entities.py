@@ -279,16 +279,22 @@ def _subject_before(head: str) -> bool:
     return False
 
 
-def _compared_lead(lead: str) -> bool:
+def _compared_lead(lead: str, *, opens_sentence: bool = False) -> bool:
     words = lead.lower().split()
     if words and words[-1] == "the":
         words.pop()
     if not words:
         return False
     last = words[-1].strip(",;:(")
+    if opens_sentence and last in _RIVAL and set(words[:-1]) <= _RIVAL_LEAD:
+        return False  # "Rival CoreWeave has said it expects ...": the sentence's subject
     if last in _COMPARISON_WORDS or last.startswith("outpac"):
         return True
     return len(words) > 1 and (words[-2], last) in _COMPARISON_PAIRS
+
+
+_RIVAL = frozenset({"rival", "rivals"})
+_RIVAL_LEAD = frozenset({"its", "their", "a", "the", "fellow", "smaller", "larger", "bigger"})
 
 
 def compared_flags(text: str, sentence_start: int, mentions: list[Mention]) -> list[bool]:
@@ -300,7 +306,7 @@ def compared_flags(text: str, sentence_start: int, mentions: list[Mention]) -> l
     out: list[bool] = []
     for k, m in enumerate(mentions):
         lead = text[max(sentence_start, m.start - 30) : m.start]
-        flag = _compared_lead(lead)
+        flag = _compared_lead(lead, opens_sentence=m.start - 30 <= sentence_start)
         if not flag and k and out[k - 1] and _LIST_GAP.search(text[mentions[k - 1].end : m.start]):
             flag = True
         out.append(flag)

@@ -10,7 +10,9 @@ capitalised words counts as an organisation only with a company cue:
 * a ticker in brackets with its exchange or listing code: "Nebius (NASDAQ: NBIS)",
   "Enflame (688123.SH)";
 * a word that introduces a company: "rival Biren", "startup Manus", "chipmaker Hygon";
-* a possessive before a company's things: "Hygon's revenue", "Enflame's shares".
+* a possessive before a company's things: "Hygon's revenue", "Enflame's shares";
+* a name that speaks of "its" things ("Naver said its cloud revenue"), and a name after
+  a place's "-based" ("Heidelberg-based Aleph Alpha").
 
 Each organisation gets a slug id (lower case, legal words dropped: "Moore Threads
 Technology Co." -> ``moore_threads``), so an analyst who later adds the company to
@@ -36,8 +38,22 @@ _TICKER = re.compile(
 _INTRO = ("rival", "startup", "start-up", "chipmaker")
 _THINGS = frozenset(
     {"shares", "stock", "revenue", "revenues", "sales", "profit", "profits", "earnings",
-     "capex", "valuation", "market", "chip", "chips", "GPU", "GPUs", "model", "models", "IPO"}
+     "capex", "valuation", "market", "chip", "chips", "GPU", "GPUs", "model", "models", "IPO",
+     "top", "bottom", "quarterly", "annual", "fiscal", "net", "operating", "gross", "margin",
+     "margins", "income", "cloud", "infrastructure", "business", "businesses", "unit",
+     "results", "guidance", "outlook", "forecast", "dividend", "buyback", "debt", "cash",
+     "spending", "investment", "investments", "servers", "data", "customers", "subscribers",
+     "platform", "products", "smartphone", "smartphones", "factories", "fabs", "orders",
+     "backlog", "board", "stake", "bonds"}
 )  # fmt: skip
+# "Naver said its cloud revenue rose": a name that says "its" of itself is a company (a
+# person says "his" or "her")
+_SAYS_ITS = tuple(
+    f" {verb} its "
+    for verb in ("said", "says", "reported", "posted", "expects", "announced", "raised",
+                 "cut", "lifted", "lowered", "forecast", "plans", "will")
+)  # fmt: skip
+_BASED = "-based "  # "Heidelberg-based Aleph Alpha"
 _NAME_WORD = re.compile(r"[A-Z][A-Za-z0-9&-]*(?:\.[A-Za-z0-9]+)*|[0-9]+[A-Za-z][A-Za-z0-9]*")
 # Capitalised words that open sentences or name places, days and roles, not companies.
 _NOT_NAMES = frozenset(
@@ -88,12 +104,25 @@ def find_organisations(
     for apostrophe in ("’s ", "'s "):
         at = folded.find(apostrophe)
         while at != -1:
-            nxt = folded[at + 3 : at + 16].split(" ", 1)[0].rstrip(".,;:")
+            nxt = folded[at + 3 : at + 19].split(" ", 1)[0].rstrip(".,;:")  # the longest thing
             if nxt in _THINGS:
                 span = _name_before(folded, at)
                 if span is not None:
                     candidates.append((span[0], span[1], span[1]))
             at = folded.find(apostrophe, at + 3)
+    for cue in _SAYS_ITS:
+        at = folded.find(cue)
+        while at != -1:
+            span = _name_before(folded, at)
+            if span is not None:
+                candidates.append((span[0], span[1], span[1]))
+            at = folded.find(cue, at + len(cue))
+    at = folded.find(_BASED)
+    while at != -1:
+        span = _name_after(folded, at + len(_BASED))
+        if span is not None:
+            candidates.append((span[0], span[1], span[1]))
+        at = folded.find(_BASED, at + len(_BASED))
     for intro in _INTRO:
         at = folded.find(intro)
         while at != -1:

@@ -44,6 +44,15 @@ def test_fixture_names_are_outside_the_vocabulary() -> None:
         ("Investors also bid up startup Manus, valued at $500 million.", "$500 million", "manus"),
         # a comparison bracket after an unknown name
         ("Alibaba's cloud grew 26%, trailing rival Biren (45%).", "45%", "biren"),
+        # a name that speaks of "its" things; a name after a place's "-based"
+        ("Kestrelnet said its cloud revenue rose 18% last year.", "18%", "kestrelnet"),
+        (
+            "Stuttgart-based Vireo will invest €400 million in a compute centre.",
+            "€400 million",
+            "vireo",
+        ),
+        # a possessive before a longer word for a company's thing
+        ("Corvana's infrastructure revenue declined 6% in the year.", "6%", "corvana"),
     ],
 )
 def test_a_figure_beside_an_unknown_company_is_that_companys(
@@ -74,7 +83,20 @@ def test_the_name_as_written_is_kept_with_its_slug() -> None:
         "China's revenue from exports grew 5% on Tuesday.",
         "Generative AI spending rose 20% in the quarter.",
         "In Q3 the Group's revenue rose 5%.",
+        "Zhang Wei said his team grew 5% a year.",
+        "Beijing-based analysts expect growth of 5%.",
     ],
 )
 def test_places_acronyms_and_sentence_openers_are_not_companies(text: str) -> None:
     assert extract(text, "", VOCAB).organisations == ()
+
+
+def test_a_rival_that_opens_its_sentence_is_its_subject() -> None:
+    """ "Rival X has said it expects $23 billion": X is the sentence's subject, not the far
+    side of a comparison; its figure went to the article's main company."""
+    text = (
+        "Alibaba said it plans to invest $3.2 billion in 2026. Rival Tencent has said it "
+        "expects capital expenditure of $23 billion this year, ahead of rival Baidu."
+    )
+    got = {f.surface: f.entity for f in extract(text, "Alibaba sets a budget", VOCAB).facts}
+    assert got == {"$3.2 billion": "alibaba", "$23 billion": "tencent"}
