@@ -115,6 +115,18 @@ _DATE_LINE = re.compile(
     re.IGNORECASE,
 )
 _SHORT_LINE = 160
+# A press release's trailer opens with one of these headings, after the news: the
+# company's "About" paragraph, trademarks, the forward-looking-statements warning,
+# contacts. It is the same in every release of the company, so two distinct releases
+# with short bodies read as one story on its words (and its "38 facilities, 11
+# countries" as their shared figures). From such a heading on, no paragraph is kept.
+_TRAILER = re.compile(
+    r"^(?:(?:About|ABOUT)\s+(?:the\s+)?(?:[A-Z][\w&.,'’-]*\s*){1,6}"
+    r"|(?:Cautionary\s+(?:Note|Statement)s?|Forward[- ]Looking\s+Statements?"
+    r"|Safe\s+Harbou?r\s+Statements?)(?:\s+\w[\w-]*){0,6}"
+    r"|Trademarks|(?:Media|Press|Investor|Investor\s+Relations)\s+Contacts?|Contacts?"
+    r"|Disclaimer|Legal\s+Notice|#{3})\s*:?$"
+)
 _BULLETS = ("- ", "• ", "· ", "* ", "– ")
 _SHORT_CHROME = re.compile(
     "|".join(f"(?:{p.pattern})" for p in (_NEWSLETTER, _COMMENTS, _PODCAST, _BULLET_ONLY)),
@@ -226,6 +238,7 @@ def clean_blocks(blocks: Iterable[str], *, find_title: bool = True) -> CleanText
     date_raw: str | None = None
     expect_author = False
     box: str | None = None  # inside an Aime Summary box: "box", or "bullet" after a lone "-"
+    trailer = False  # past a press release's trailer heading: chrome is still read
     # one pass of the control-character filter over everything, not one per line
     lines = safe_str("\n".join(blocks)).split("\n")
 
@@ -268,6 +281,9 @@ def clean_blocks(blocks: Iterable[str], *, find_title: bool = True) -> CleanText
             box = None
         if len(line) <= _SHORT_LINE:
             # widgets are short lines; article paragraphs mostly skip these checks
+            if paragraphs and _TRAILER.match(line):
+                trailer = True
+                continue
             if _AIME.match(line):
                 box = "."  # a header: the next line starts the box's bullets
                 continue
@@ -287,6 +303,8 @@ def clean_blocks(blocks: Iterable[str], *, find_title: bool = True) -> CleanText
                 if date_raw is None:
                     date_raw = _READ_TIME.sub("", byline_date.group("date")).strip()
                 continue
+        if trailer:
+            continue
         if "[" in line:
             line = _CITATION.sub("", line)
         if _GLUED_DOT.search(line):

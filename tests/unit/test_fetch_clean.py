@@ -199,3 +199,40 @@ def test_a_soft_hyphen_is_no_part_of_the_text() -> None:
     "Ali&shy;baba" lost its company, and "34&shy;%" its figure."""
     got = clean_html("<p>Ali&shy;baba will invest $53&shy;billion, up 34&shy;%.</p>").text
     assert got == "Alibaba will invest $53billion, up 34%."
+
+
+RELEASE = """Kestrelnet opens a data centre in Porto
+
+LISBON, March 2, 2026 -- Kestrelnet today opened a 40 MW data centre in Porto.
+
+The site serves banks in the region.
+
+About Kestrelnet
+
+Kestrelnet runs 38 facilities in 11 countries and serves customers worldwide.
+
+Cautionary Statement Regarding Forward-Looking Statements
+
+Statements in this release about plans are forward-looking statements.
+
+AI Writing Agent Ada, reviewed by the desk.
+"""
+
+
+def test_a_press_release_trailer_is_not_part_of_the_text() -> None:
+    """The "About" paragraph and the legal notes after the news are the same in every
+    release of a company: two distinct releases read as one story on their words."""
+    got = clean_plain_text(RELEASE)
+    assert got.title == "Kestrelnet opens a data centre in Porto"
+    assert got.text.endswith("The site serves banks in the region.")
+    assert "38 facilities" not in got.text and "forward-looking" not in got.text
+    assert got.ai_generated  # chrome after the trailer is still read
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["About 60% of its revenue now comes from the cloud.", "About the deal"],
+)
+def test_about_in_the_news_is_no_trailer(line: str) -> None:
+    got = clean_plain_text(f"Title line here\n\nThe first paragraph of news.\n\n{line}\n\nMore.")
+    assert got.text.endswith(f"{line}\n\nMore.")
