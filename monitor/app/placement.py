@@ -31,6 +31,7 @@ from monitor.dedup import (
     story_members,
     text_vector,
 )
+from monitor.extract import organisations
 from monitor.store import articles, db, story_df, story_index, story_rows
 from monitor.store.band_index import BandIndex
 from monitor.store.plain_sql import PlainSql
@@ -138,6 +139,8 @@ def place_articles(
         ],
     )
     words = _Words(df, docs)
+    wanted = {n for p in pending if p.profile is not None for n, _ in _names(p)}
+    words.companies.update(story_rows.companies_named(sql, sorted(wanted)))
     out: list[Placement] = []
     done: dict[int, Placement] = {}
     for p in pending:
@@ -261,12 +264,15 @@ def _read(sql: PlainSql, items: Sequence[tuple[int, Extraction]], now: datetime)
 class _Words:
     """The corpus frequencies a batch weighs words by: read once for the batch's words,
     counted up as each of its originals is placed (so a batch places as the same articles
-    one by one would), and written back at its end."""
+    one by one would), and written back at its end; and the companies it may name."""
 
     df: dict[str, int]
     docs: int
     added: dict[str, int] = dataclasses.field(default_factory=dict)
     added_docs: int = 0
+    # the stories' companies that the batch's articles may name (``_as_named``): read
+    # once for the batch, then each company of a story the batch begins
+    companies: set[str] = dataclasses.field(default_factory=set)
 
     def count(self, words: Iterable[str], *, document: bool = True) -> None:
         for w in words:
@@ -290,6 +296,55 @@ def _days_apart(at: datetime, first: datetime, until: datetime) -> float:
     return 0.0
 
 
+def _names(p: _Pending) -> list[tuple[str, bool]]:
+    """What the article's company may be named among the stories' companies when it is
+    not a company of the vocabulary that the title names (see :func:`_as_named`), each
+    with whether a longer name that begins with it counts: a company outside the
+    vocabulary (longer names too), each shorter form of its name (as such: "halcyon" is
+    not "halcyon_labs" when the article says "Halcyon Systems"), then the words of a title
+    that names no company of the vocabulary (longer names too)."""
+    assert p.profile is not None
+    own, extraction = p.profile.company, p.extraction
+    wanted: list[tuple[str, bool]] = []
+    if own is not None and own in dict(extraction.organisations):
+        parts = own.split("_")
+        wanted += [("_".join(parts[:i]), i == len(parts)) for i in range(len(parts), 0, -1)]
+    if not extraction.title_entities:
+        taken = {n for n, _ in wanted}
+        wanted += [(n, True) for n in organisations.title_names(p.title) if n not in taken]
+    return wanted
+
+
+def _as_named(
+    profile: story.ArticleProfile, wanted: Sequence[tuple[str, bool]], companies: set[str]
+) -> story.ArticleProfile:
+    """The article's company as the stories already name it. A company outside the
+    vocabulary gets its slug from how an article names it: "Hygon Information
+    Technology" (hygon_information) in the release, "Hygon's revenue" (hygon) in a
+    rewrite; and a rewrite whose title says "Nebius Doubles Down" may name it nowhere
+    with a cue, and get no company or one it mentions in passing. One company per story
+    kept each such rewrite out of the story it tells. So each of ``wanted``
+    (:func:`_names`), in order, is looked up among the stories' ``companies``: itself,
+    else (where it may) the one longer name that begins with it; two such are two
+    companies, and neither is taken."""
+    if not wanted or ((profile.company, True) in wanted and profile.company in companies):
+        return profile
+    for name, longer in wanted:
+        if name in companies:
+            company = name
+        elif longer:
+            named = [k for k in companies if k.startswith(f"{name}_")]
+            if len(named) != 1:
+                continue
+            company = named[0]
+        else:
+            continue
+        gone = set(text_vector.words(company.replace("_", " ")))
+        counts = {w: n for w, n in profile.counts.items() if w not in gone}
+        return dataclasses.replace(profile, company=company, counts=counts)
+    return profile
+
+
 def _place(
     sql: PlainSql, p: _Pending, window: timedelta, reach: timedelta, words: _Words
 ) -> Placement:
@@ -309,7 +364,8 @@ def _place(
             story_id, company = of_original
     else:
         assert p.profile is not None
-        article = story.weighed(p.profile, words.df, words.docs)
+        named = _as_named(p.profile, _names(p), words.companies)
+        article = story.weighed(named, words.df, words.docs)
         words.count(article.counts)
         found = _event_candidates(sql, article, at, window, words)
         matches = story.matching_stories(article, [(c.profile, c.days) for c in found])
@@ -334,6 +390,8 @@ def _place(
             profile = story_codec.encode_story(story_members.first_member(0, article))
             words.new_story(article.figures)
         company = article.company if article is not None else story.company_of(extraction)
+        if company is not None:
+            words.companies.add(company)  # named by the batch's later articles too
         story_id = story_rows.create_story(
             sql,
             title=title,

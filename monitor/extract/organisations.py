@@ -212,6 +212,20 @@ def _bare_mentions(folded: str, orgs: list[Organisation]) -> list[tuple[int, int
     return [(at, end, org) for _, at, end, org in hits]
 
 
+def title_names(title: str) -> list[str]:
+    """The slugs a company named by one word of ``title`` would have ("Nebius Doubles
+    Down" -> nebius, doubles, down), in order, without the words that name no company."""
+    out: list[str] = []
+    for m in _NAME_WORD.finditer(title):
+        word = m.group().rstrip(".")
+        if word in _NOT_NAMES or word.rstrip("'’s") in _NOT_NAMES:
+            continue
+        slug = _slug(word.removesuffix("'s").removesuffix("’s"))
+        if slug and slug not in out:
+            out.append(slug)
+    return out
+
+
 def organisation_mentions(text: str, names: dict[str, str]) -> list[Mention]:
     """Mentions in ``text`` (a title) of organisations the body named: slug -> name."""
     out: list[Mention] = []

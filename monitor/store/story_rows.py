@@ -84,6 +84,27 @@ def story_of(sql: PlainSql, article_id: int) -> tuple[int, str | None] | None:
     return (int(got[0][0]), got[0][1]) if got else None
 
 
+def companies_named(sql: PlainSql, names: Sequence[str]) -> list[str]:
+    """The companies of stored stories that one of ``names`` names: itself, or a longer
+    name that begins with it and an underscore ("hygon" -> hygon_information). One read
+    of ix_story_scan a name, a few rows each, 100 names a statement."""
+    out: list[str] = []
+    for part in chunks(list(names), 100):
+        selects: list[str] = []
+        params: list[Any] = []
+        for name in part:
+            selects.append(
+                "SELECT * FROM (SELECT main_entity FROM story WHERE main_entity = %s LIMIT 1) e"
+            )
+            selects.append(
+                "SELECT * FROM (SELECT DISTINCT main_entity FROM story"
+                " WHERE main_entity >= %s AND main_entity < %s LIMIT 8) x"
+            )
+            params += [name, f"{name}_", f"{name}`"]  # "`" sorts right after "_"
+        out += [str(k) for (k,) in sql.rows(" UNION ".join(selects), params)]
+    return out
+
+
 def profile_of(sql: PlainSql, story_id: int) -> tuple[bool, dict[str, Any] | None]:
     """Whether the story exists, and the profile it holds (None: never built)."""
     got = sql.rows("SELECT profile FROM story WHERE id = %s", (story_id,))
