@@ -26,6 +26,7 @@ from monitor.fetch.http import (
     Fetched,
     SafeGetter,
     cache_lifetime,
+    header_safe,
     validators_unreliable,
 )
 from monitor.fetch.pages import extract_article, extract_listing
@@ -147,6 +148,13 @@ class Fetcher:
         ``ParseError`` (kind, and ``retry_after`` on 429/503).
         """
         headers = {"Accept": ACCEPT_FEED if source.kind != "html" else ACCEPT_PAGE}
+        # a validator stored before it was checked, and that cannot be sent, is dropped:
+        # the poll goes ahead unconditionally instead of failing at every try
+        validators = replace(
+            validators,
+            etag=header_safe(validators.etag),
+            last_modified=header_safe(validators.last_modified),
+        )
         if validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators.last_modified:
@@ -165,8 +173,9 @@ class Fetcher:
                 )
             # RFC 9110 15.4.5: a 304 may refresh validators; keep the old ones otherwise
             kept = Validators(
-                etag=response.headers.get("etag") or validators.etag,
-                last_modified=response.headers.get("last-modified") or validators.last_modified,
+                etag=header_safe(response.headers.get("etag")) or validators.etag,
+                last_modified=header_safe(response.headers.get("last-modified"))
+                or validators.last_modified,
                 content_hash=validators.content_hash,
             )
             return PollResult(True, (), kept, min_interval)
@@ -175,9 +184,10 @@ class Fetcher:
             raise ParseError("empty_body", "the server sent an empty body", url=response.url)
 
         digest = "sha256:" + hashlib.sha256(response.body).hexdigest()
+        # only validators that can be sent back are kept (see header_safe)
         fresh = Validators(
-            etag=response.headers.get("etag"),
-            last_modified=response.headers.get("last-modified"),
+            etag=header_safe(response.headers.get("etag")),
+            last_modified=header_safe(response.headers.get("last-modified")),
             content_hash=digest,
         )
         if validators_unreliable(response.headers):

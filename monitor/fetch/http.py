@@ -143,6 +143,13 @@ class SafeGetter:
         try:
             # the URL object the guard parsed is reused: parsing it again costs as much
             request = self._client.build_request("GET", parsed, headers=dict(headers))
+        except UnicodeError as exc:
+            # httpx sends header values as ASCII: a value that is not is refused here, and
+            # is no redirect's fault (the caller keeps such values out: header_safe)
+            raise FetchError(
+                "bad_request_header", f"a request header that cannot be sent: {exc}"[:300], url=url
+            ) from exc
+        try:
             response = await self._client.send(request, stream=True, follow_redirects=False)
             try:
                 lowered = {k.lower(): v for k, v in response.headers.items()}
@@ -205,6 +212,18 @@ def _is_tls(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def header_safe(value: str | None) -> str | None:
+    """``value`` when it can be sent back as a request header, else None.
+
+    httpx encodes header values as ASCII, and h11 refuses control characters: a server's
+    ETag or Last-Modified with a byte outside printable ASCII (UTF-8, Latin-1) cannot be
+    sent back as If-None-Match / If-Modified-Since, and kept it failed every later poll.
+    """
+    if value is None or not value.isascii() or not value.isprintable():
+        return None
+    return value
 
 
 def cache_lifetime(headers: Mapping[str, str]) -> float | None:

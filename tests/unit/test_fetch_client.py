@@ -10,6 +10,7 @@ import subprocess
 import sys
 import zlib
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,48 @@ def test_validators_are_sent_and_304_is_success_keeping_them() -> None:
     sent = route.calls.last.request.headers
     assert sent["if-none-match"] == '"v1"'
     assert sent["if-modified-since"] == "Wed, 31 Dec 2025 10:00:00 GMT"
+
+
+def test_validators_that_cannot_be_sent_back_are_not_kept_nor_sent() -> None:
+    """One byte outside ASCII in an ETag or Last-Modified was kept, and every later poll
+    failed building its request ("blocked_address: a redirect to an invalid host name"):
+    such a validator is not kept, one stored before is not sent, and the poll goes ahead
+    unconditionally."""
+    router = respx.MockRouter()
+    route = router.get(FEED_URL).mock(
+        return_value=httpx.Response(
+            200,
+            content=RSS,
+            headers=[(b"ETag", b'"v\xe2\x82\xac1"'), (b"Last-Modified", b"Mon, 01 D\xe9c 2025")],
+        )
+    )
+    result = run_poll(router, feed_source())
+    assert result.validators == Validators(content_hash="sha256:" + hashlib.sha256(RSS).hexdigest())
+    stored = Validators(etag='"v\u20ac1"', last_modified="Mon, 01 D\xe9c 2025\r\n")
+    result = run_poll(router, feed_source(), stored)
+    assert [a.guid for a in result.articles] == ["g1", "g2"]
+    sent = route.calls.last.request.headers
+    assert "if-none-match" not in sent and "if-modified-since" not in sent
+    assert result.validators.etag is None and result.validators.last_modified is None
+    # a sendable validator beside an unsendable one is still sent
+    run_poll(router, feed_source(), replace(stored, last_modified="Mon, 01 Dec 2025"))
+    sent = route.calls.last.request.headers
+    assert "if-none-match" not in sent and sent["if-modified-since"] == "Mon, 01 Dec 2025"
+
+
+def test_a_request_header_that_cannot_be_sent_is_not_called_a_bad_redirect() -> None:
+    router = respx.MockRouter(assert_all_called=False)
+    router.get(FEED_URL).mock(return_value=httpx.Response(200, content=RSS))
+
+    async def go() -> None:
+        async with Fetcher(
+            settings(), transport=httpx.MockTransport(router.async_handler), resolver=resolve
+        ) as fetcher:
+            await fetcher.get(FEED_URL, {"If-None-Match": '"v\u20ac1"'})
+
+    with pytest.raises(FetchError) as info:
+        asyncio.run(go())
+    assert info.value.kind == "bad_request_header" and "redirect" not in str(info.value)
 
 
 def test_a_304_to_a_request_without_validators_is_an_error() -> None:
