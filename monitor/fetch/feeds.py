@@ -51,7 +51,11 @@ _HTML_ROOT = re.compile(
 )
 _CHAR_REF = re.compile(rb"&(?:amp;)?#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
 _ENTITY_DECL = re.compile(rb"<!ENTITY[^>]*>", re.IGNORECASE)
-_DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.IGNORECASE | re.DOTALL)
+# the pieces of "<!DOCTYPE[^[>]*[.*?]\s*>", searched one after the other (_drop_subset):
+# as one pattern, each "<!DOCTYPE" of a body without "]>" rescanned it to the end
+_DOCTYPE_OPEN = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_SUBSET_OPEN = re.compile(rb"[\[>]")
+_SUBSET_CLOSE = re.compile(rb"\]\s*>")
 _TTL_MAX_MIN = 7 * 24 * 60  # a <ttl> of years is a typo, not a polling plan
 
 
@@ -178,11 +182,37 @@ def _defuse(body: bytes) -> bytes:
       lose a whole feed, so they become U+FFFD.
     """
     if b"<!ENTITY" in body or b"<!entity" in body:
-        body = _DOCTYPE_SUBSET.sub(b"", body, count=1)
-        # a subset the first pattern could not delimit (a "]" inside a quoted value)
-        body = _ENTITY_DECL.sub(b"", body)
+        body = _drop_subset(body)
+        # a subset _drop_subset could not delimit (a "]" inside a quoted value). Past the
+        # last ">" no declaration can end: searched there, every "<!ENTITY" of a hostile
+        # tail rescanned the tail to its end (quadratic)
+        end = body.rfind(b">") + 1
+        body = _ENTITY_DECL.sub(b"", body[:end]) + body[end:]
     if b"&#" in body or b"&amp;#" in body:
         body = _CHAR_REF.sub(_fix_char_ref, body)
+    return body
+
+
+def _drop_subset(body: bytes) -> bytes:
+    """``body`` without its first ``<!DOCTYPE ... [ ... ]>`` internal subset, in one pass.
+
+    What the pattern ``<!DOCTYPE[^[>]*[.*?]\\s*>`` removed (its first match), found
+    without trying it from every "<!DOCTYPE": every start before the first "[" or ">"
+    after one reaches that same character, and once a "[" is reached and no "]>" follows
+    it, none follows any later start either.
+    """
+    start = 0
+    while (doctype := _DOCTYPE_OPEN.search(body, start)) is not None:
+        opened = _SUBSET_OPEN.search(body, doctype.end())
+        if opened is None:
+            return body
+        if opened.group() == b">":  # a doctype without a subset, and so the ones inside it
+            start = opened.end()
+            continue
+        closed = _SUBSET_CLOSE.search(body, opened.end())
+        if closed is None:
+            return body
+        return body[: doctype.start()] + body[closed.end() :]
     return body
 
 
