@@ -144,6 +144,17 @@ class SourceSpec(BaseModel):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"{value!r} is not an absolute http(s) URL")
+        # urlsplit reads the port only when asked, and the fetcher took any number: a port
+        # past 65535 failed every poll as an internal error
+        try:
+            port = parts.port
+        except ValueError:  # past 65535, or not a number (the text after the last ":")
+            text = parts.netloc.rpartition(":")[2]
+            if not text.isdigit():
+                raise ValueError(f"port {text!r} is not a number in {value!r}") from None
+            port = -1
+        if port is not None and not 0 < port <= 65535:
+            raise ValueError(f"port out of range 1-65535 in {value!r}")
         return value
 
 

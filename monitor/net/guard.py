@@ -113,6 +113,12 @@ def check_url(url: str, policy: AddressPolicy) -> httpx.URL:
         raise FetchError("blocked_address", f"invalid URL: {exc}", url=url) from exc
     if parsed.scheme not in ALLOWED_SCHEMES:
         raise FetchError("blocked_scheme", f"scheme {parsed.scheme!r} is not fetched", url=url)
+    if parsed.port is not None and not 0 < parsed.port <= 65535:
+        # httpx takes any number for a port, and the connection then failed deep in the
+        # socket layer (an OverflowError out of a task group: an internal error)
+        raise FetchError(
+            "blocked_address", f"invalid URL: port {parsed.port} out of range 1-65535", url=url
+        )
     if parsed.userinfo:
         # credentials in a feed URL are how "http://good@evil/" tricks start; feeds never need them
         raise FetchError("blocked_address", "userinfo in URL", url=url)

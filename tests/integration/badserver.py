@@ -160,6 +160,7 @@ class BadServer:
             "/to-data": _redirect("data:text/xml,<rss/>"),
             "/to-bad-idna": _redirect("http://xn--a/feed.xml"),
             "/to-backslash": _redirect("http://127.0.0.1:1\\@example.com/"),
+            "/to-port-99999": _redirect("http://127.0.0.1:99999/feed.xml"),
             "/304": _status(304, b""),
             "/429": _status(429, b"slow down", {"Retry-After": "120"}),
             "/503-date": _status(

@@ -103,6 +103,25 @@ def test_relative_url_without_base_is_a_located_problem(tmp_path: Path) -> None:
     assert "base_url" in info.value.problems[0].message
 
 
+def test_a_port_out_of_range_is_a_located_problem(tmp_path: Path) -> None:
+    """urlsplit reads a port only when asked: 99999 loaded, and every poll of the source
+    failed as an internal error."""
+    text = (
+        "sources:\n  - name: a\n    url: http://x.example:99999/feed\n"
+        "  - name: b\n    url: http://x.example:0/feed\n"
+        "  - name: c\n    url: http://x.example:feed/\n"
+        "  - name: d\n    url: http://x.example:65535/feed\n"
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(SourceFileError) as info:
+        load_sources(path)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith(f"{path}:3:10: sources.0.url:") and "port out of range" in lines[0]
+    assert lines[1].startswith(f"{path}:5:10: sources.1.url:") and "port out of range" in lines[1]
+    assert lines[2].startswith(f"{path}:7:10: sources.2.url:") and "not a number" in lines[2]
+
+
 def test_html_source_needs_an_items_selector(tmp_path: Path) -> None:
     text = "sources:\n  - name: a\n    url: http://x.example/\n    kind: html\n"
     with pytest.raises(SourceFileError) as info:

@@ -88,6 +88,16 @@ def test_a_host_name_idna_cannot_decode_is_refused() -> None:
     assert info.value.kind == "blocked_address" and "invalid host name" in str(info.value)
 
 
+@pytest.mark.parametrize("port", [0, 65536, 99999, 10**20])
+def test_a_port_out_of_range_is_refused(port: int) -> None:
+    """httpx parses any number as a port; connecting to one past 65535 raised an
+    OverflowError out of the connection's task group (an internal error)."""
+    with pytest.raises(FetchError) as info:
+        check_url(f"http://news.example.com:{port}/feed", STRICT)
+    assert info.value.kind == "blocked_address" and "out of range" in str(info.value)
+    assert check_url("http://news.example.com:65535/feed", STRICT).port == 65535
+
+
 def test_public_addresses_and_names_pass() -> None:
     assert check_url("https://93.184.216.34/feed", STRICT).host == "93.184.216.34"
     assert check_url("https://news.example.com/rss?x=1", STRICT).host == "news.example.com"
