@@ -186,6 +186,10 @@ def extract_listing(
 ) -> list[ListingItem]:
     """Item links of a listing page, canonical and in page order, without repeats.
 
+    An item's link is its first usable one: an item whose first link was "#" (a
+    bookmark button) or javascript: (a share button) lost its story, and a "#" link made
+    the listing page itself an article.
+
     Zero items is ``ParseError(kind="layout_changed")``: a listing that suddenly yields
     nothing means the page changed, and silence would hide it (issue 3, point 4).
     """
@@ -193,18 +197,22 @@ def extract_listing(
         raise ParseError("layout_changed", "no items selector for this listing", url=page_url)
     tree = parse_html(body, headers)
     base = document_base(tree, page_url)
+    itself = canonical_url(page_url)
     items: list[ListingItem] = []
     seen: set[str] = set()
     for node in tree.css(selectors.items):
-        link = node if node.tag == "a" and "href" in node.attributes else node.css_first("a[href]")
-        if link is None:
+        links = [node] if node.tag == "a" and "href" in node.attributes else node.css("a[href]")
+        found = next(
+            (
+                (url, link)
+                for link in links
+                if (url := _story_link(link.attributes.get("href"), base, itself)) is not None
+            ),
+            None,
+        )
+        if found is None or found[0] in seen:
             continue
-        href = absolute_http(link.attributes.get("href"), base)
-        if href is None:
-            continue
-        url = canonical_url(href)
-        if url in seen:
-            continue
+        url, link = found
         seen.add(url)
         items.append(ListingItem(url=url, title=html_text(link.text(separator=" "))))
     if not items:
@@ -214,6 +222,18 @@ def extract_listing(
             url=page_url,
         )
     return items
+
+
+def _story_link(href: str | None, base: str, itself: str) -> str | None:
+    """The canonical address a listing link leads to, or None when it leads to no other
+    page: empty, not http(s) (javascript:), only a fragment, or the listing itself."""
+    if href is None or safe_str(href).strip().startswith("#"):
+        return None
+    resolved = absolute_http(href, base)
+    if resolved is None:
+        return None
+    url = canonical_url(resolved)
+    return None if url == itself else url
 
 
 # ---------------------------------------------------------------------------- article

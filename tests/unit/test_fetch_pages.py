@@ -75,6 +75,27 @@ def test_listing_links_resolved_canonical_and_unique() -> None:
     assert [i.title for i in items] == ["One", "Two"]
 
 
+TEASERS = b"""<html><head><title>Markets</title></head><body>
+<div class="teaser"><a href="#" class="bookmark">save</a> <a href="/story/1">Capex</a></div>
+<div class="teaser"><a href="javascript:void(0)">share</a> <a href="/story/2">Cloud</a></div>
+<div class="teaser"><a href="">x</a><a href=" #top">top</a>
+  <a href="/markets?utm_source=m#c">all</a></div>
+<div class="teaser"><a href="/markets">Markets</a> <a href="/story/3">Results</a></div>
+<a class="teaser" href="#">more</a></body></html>"""
+
+
+def test_a_listing_item_gives_its_first_link_to_another_page() -> None:
+    """The first link of an item was taken whatever it was: a "#" bookmark button made
+    the listing page itself an article, and the story behind it was lost, as it was
+    behind a javascript: share button."""
+    items = extract_listing(TEASERS, {}, "https://site.example/markets", Selectors(items=".teaser"))
+    assert [(i.url, i.title) for i in items] == [
+        ("https://site.example/story/1", "Capex"),
+        ("https://site.example/story/2", "Cloud"),
+        ("https://site.example/story/3", "Results"),
+    ]
+
+
 def test_a_listing_that_yields_nothing_is_layout_changed() -> None:
     with pytest.raises(ParseError) as info:
         extract_listing(LISTING, {}, "https://site.example/", Selectors(items="li.story a"))
