@@ -58,7 +58,8 @@ class PollResult:
     ``warnings``. ``not_modified`` means a 304 or an unchanged body: no articles, still a
     success. ``partial`` means the body was malformed or some pages failed: store what
     came, never treat missing items as deleted (when pages failed, ``validators`` are the
-    old ones, so the next poll retries them).
+    old ones, so the next poll retries them; a ``fetch_full`` item whose page may still
+    come is left out until it does).
     """
 
     not_modified: bool
@@ -217,9 +218,14 @@ class Fetcher:
         partial = parsed.partial
         pages: tuple[str, ...] = ()
         if source.fetch_full:
-            articles, more_warnings, pages = await self._fill_full(articles, source.selectors, seen)
+            full, more_warnings, pages = await self._fill_full(articles, source.selectors, seen)
             warnings += more_warnings
             partial = partial or bool(more_warnings)
+            if len(full) < len(articles):
+                # items withheld until their page comes: the old validators make the next
+                # poll read the feed again and fetch those pages (the stored are in `seen`)
+                fresh = validators
+            articles = full
         return PollResult(False, articles, fresh, min_interval, tuple(warnings), partial, pages)
 
     async def _poll_listing(
@@ -275,13 +281,18 @@ class Fetcher:
         seen: Collection[str],
     ) -> tuple[tuple[FetchedArticle, ...], list[str], tuple[str, ...]]:
         """The feed's items with their pages' text, the warnings of pages not fetched,
-        and the addresses of those fetched."""
+        and the addresses of those fetched.
+
+        An item whose page failed in a way that may heal (a timeout, a 5xx) is left out:
+        its summary, once stored, would be in ``seen`` and its page never fetched again.
+        One whose page will not come (a 404, a refused address) keeps its summary."""
         todo = [a for a in articles if has_own_page(a.url) and a.guid not in seen]
         pages = await asyncio.gather(
             *(self.fetch_article(a.url, selectors, guid=a.guid) for a in todo),
             return_exceptions=True,
         )
         full: dict[str, FetchedArticle] = {}
+        withheld: set[str] = set()
         warnings: list[str] = []
         for article, page in zip(todo, pages, strict=True):
             if isinstance(page, FetchedArticle):
@@ -297,12 +308,16 @@ class Fetcher:
                     language=article.language or page.language,
                     summary_only=False,
                 )
+            elif isinstance(page, FetchError) and _may_heal(page):
+                withheld.add(article.guid)
+                warnings.append(f"{article.url}: full page not fetched, retried next poll: {page}")
             elif isinstance(page, FetchError):
                 warnings.append(f"{article.url}: full page not fetched, kept the summary: {page}")
             elif isinstance(page, BaseException):
                 raise page
         fetched = tuple(a.url for a in todo if a.guid in full)
-        return tuple(full.get(a.guid, a) for a in articles), warnings, fetched
+        kept = tuple(full.get(a.guid, a) for a in articles if a.guid not in withheld)
+        return kept, warnings, fetched
 
     # ---------------------------------------------------------------------- pages
 
@@ -364,6 +379,20 @@ def _raise_for_status(response: Fetched) -> None:
 
 
 REDIRECT_WITHOUT_LOCATION = frozenset({301, 302, 303, 307, 308})
+
+# failures of a page that a later try may not meet (no answer, or a cut one)
+_TRANSIENT_KINDS = frozenset(
+    {"timeout_total", "connect_timeout", "read_timeout", "timeout", "connect_error",
+     "protocol_error", "network", "dns"}
+)  # fmt: skip
+
+
+def _may_heal(error: FetchError) -> bool:
+    """Whether a page that failed so may come next time: no answer, 408, 429 or a 5xx;
+    not a page that is gone, refused by the guard, too large or unreadable."""
+    if error.status is not None:
+        return error.status >= 500 or error.status in (408, 429)
+    return error.kind in _TRANSIENT_KINDS and not isinstance(error, ParseError)
 
 
 def _is_challenge(response: Fetched) -> bool:

@@ -417,6 +417,38 @@ def test_fetch_full_replaces_summaries_of_new_items_only() -> None:
     assert not router.routes[1].called
 
 
+def test_fetch_full_retries_a_page_that_failed_at_the_next_poll() -> None:
+    """A page that failed once (503) was never fetched again: its summary was stored,
+    so it was in `seen`, and the feed's new validators made the next poll a 304. Its
+    item now waits for its page, and the old validators make the next poll read the
+    feed again; a page that will not come (404) still keeps its summary."""
+    router = page_router()
+    router.get(FEED_URL).mock(
+        return_value=httpx.Response(200, content=RSS, headers={"ETag": '"v2"'})
+    )
+    page_one = router.routes[0]
+    page_one.side_effect = [
+        httpx.Response(503),
+        httpx.Response(200, content=PAGE.replace(b"{n}", b"1")),
+    ]
+    old = Validators(etag='"v1"', content_hash="sha256:old")
+    first = run_poll(router, feed_source(fetch_full=True), old)
+    assert [a.guid for a in first.articles] == ["g2"] and not first.articles[0].summary_only
+    assert first.validators == old and first.partial
+    assert "retried next poll" in first.warnings[-1]
+
+    second = run_poll(router, feed_source(fetch_full=True), old, seen={"g2"})
+    assert page_one.call_count == 2 and router.routes[1].call_count == 1
+    assert [(a.guid, a.summary_only) for a in second.articles] == [("g1", False), ("g2", True)]
+    assert second.validators.etag == '"v2"' and not second.partial
+
+    page_one.side_effect = None
+    page_one.mock(return_value=httpx.Response(404))
+    gone = run_poll(router, feed_source(fetch_full=True), old, seen={"g2"})
+    assert [(a.guid, a.summary_only) for a in gone.articles] == [("g1", True), ("g2", True)]
+    assert gone.validators.etag == '"v2"' and "kept the summary" in gone.warnings[-1]
+
+
 def test_auto_kind_sniffs_feeds() -> None:
     router = respx.MockRouter()
     router.get(FEED_URL).mock(return_value=httpx.Response(200, content=RSS))
