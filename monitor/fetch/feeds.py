@@ -46,8 +46,11 @@ _BENIGN_BOZO = frozenset(
 )
 _TRUNCATED = ("no element found", "unclosed token")
 _FEED_ROOT = re.compile(rb"<(?:rss|feed|rdf:RDF|RDF)[\s>]", re.IGNORECASE)
+# an XHTML page starts with an XML prolog (and maybe other processing instructions) too:
+# taken for a feed, kind: auto failed it as not_a_feed
 _HTML_ROOT = re.compile(
-    rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)[\s>]", re.I | re.S
+    rb"^\s*(?:(?:<!--.*?-->|<\?.*?\?>)\s*)*<(?:!doctype\s+html|html|head|body)[\s>]",
+    re.I | re.S,
 )
 _CHAR_REF = re.compile(rb"&(?:amp;)?#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
 _ENTITY_DECL = re.compile(rb"<!ENTITY[^>]*>", re.IGNORECASE)

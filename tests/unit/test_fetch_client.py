@@ -455,6 +455,25 @@ def test_auto_kind_sniffs_feeds() -> None:
     assert len(run_poll(router, feed_source(kind="auto")).articles) == 2
 
 
+def test_auto_kind_reads_an_xhtml_listing_as_a_listing() -> None:
+    xhtml = (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML'
+        b' 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+        b'<html xmlns="http://www.w3.org/1999/xhtml">' + LISTING.removeprefix(b"<html>")
+    )
+    router = page_router(xhtml)
+    source = SourceSpec(
+        name="site",
+        url="http://feeds.example.com/news",
+        kind="auto",
+        selectors=Selectors(items="a.h", body="article"),
+    )
+    result = run_poll(router, source)
+    assert [a.guid for a in result.articles] == [
+        f"http://feeds.example.com/a/{n}" for n in (1, 2, 3)
+    ]
+
+
 def test_concurrency_limits_global_and_per_host() -> None:
     in_flight: dict[str, int] = {}
     peak: dict[str, int] = {}

@@ -283,6 +283,27 @@ def test_sniffing() -> None:
     assert not looks_like_feed(b"<html lang=en>")
 
 
+XHTML = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0'
+    b' Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+    b'<html xmlns="http://www.w3.org/1999/xhtml"><head><title>News</title></head><body>'
+)
+
+
+def test_an_xhtml_page_after_its_xml_prolog_is_html() -> None:
+    """The XML prolog alone made a page a feed: kind auto failed an XHTML listing as
+    not_a_feed."""
+    assert not looks_like_feed(XHTML)
+    assert not looks_like_feed(b'\xef\xbb\xbf<?xml version="1.0"?><!-- x --><html><body>')
+    assert not looks_like_feed(b'<?xml version="1.0"?><?xml-stylesheet href="s.xsl"?><html>')
+    # a feed with a prolog, a stylesheet and a comment is still a feed
+    assert looks_like_feed(b'<?xml version="1.0"?><?xml-stylesheet href="s.xsl"?><!-- x --><rss>')
+    assert looks_like_feed(b'<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="x">')
+    with pytest.raises(ParseError) as info:
+        parse_feed(XHTML + b"<p>Sorry</p></body></html>", {}, URL)
+    assert info.value.kind == "not_a_feed" and "HTML page" in str(info.value)
+
+
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-32"])
 def test_wide_encodings_are_defused_too(codec: str) -> None:
     decls = '<!ENTITY a "aaaaaaaaaa">' + "".join(
