@@ -86,6 +86,8 @@ def extract(text: str, title: str, vocab: Vocabulary, *, regex_timeout: float = 
     for piece, qs in by_sentence.items():
         sentence = pieces.sentence(piece)
         assert sentence is not None
+        if len(qs) > 1:
+            qs = _without_prior(text, piece[0], qs)
         parts = [(sentence, qs)] if len(qs) <= MAX_SENTENCE_FIGURES else _parts(text, sentence, qs)
         for part, part_qs in parts:
             # Cue phrases matter only beside numbers: scan the sentences that have some.
@@ -230,6 +232,39 @@ def _split_gap(text: str, a_end: int, b_start: int) -> int:
 
 # Confidences as stored (rounded to 2 places), by the raw value: a handful of values.
 _ROUNDED: dict[float, float] = {}
+
+
+# "slipped to 34% from 36%", "115 billion yuan, up from the 100 billion yuan it planned",
+# "rose from $40 billion to $45 billion": the amount after "from" is what the figure was
+_PRIOR = re.compile(
+    r"\bfrom\s+(?:(?:the|a|an|about|around|roughly|some|nearly|just|only|its|their)\s+)*$",
+    re.IGNORECASE,
+)
+_PRIOR_REACH = 30  # characters before a number
+
+
+def _without_prior(text: str, start: int, qs: list[Quantity]) -> list[Quantity]:
+    """The sentence's quantities without the values a figure changed from, where the
+    sentence also gives the value it changed to (one of the same unit and currency that
+    is not one): stored as facts, a market share "from 36%" was a second, current share
+    of 36% in the series and in what changed."""
+    prior = [
+        i
+        for i, q in enumerate(qs)
+        if text.find("from", max(start, q.start - _PRIOR_REACH), q.start) != -1
+        and _PRIOR.search(text, max(start, q.start - _PRIOR_REACH), q.start)
+    ]
+    if not prior:
+        return qs
+    gone = {
+        i
+        for i in prior
+        if any(
+            j not in prior and (q.unit, q.currency) == (qs[i].unit, qs[i].currency)
+            for j, q in enumerate(qs)
+        )
+    }
+    return [q for i, q in enumerate(qs) if i not in gone]
 
 
 def _sentence_facts(

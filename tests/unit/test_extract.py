@@ -611,3 +611,20 @@ def test_what_is_not_read_as_a_currency_range_or_multiple(
     text: str, expected: list[tuple[str, float]]
 ) -> None:
     assert [(q.unit, q.value) for q in find_quantities(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Alibaba's cloud market share slipped to 34% from 36% in the quarter.", ["34%"]),
+        ("Tencent raised its capex plan to 115 billion yuan, up from the 100 billion yuan "
+         "it planned in March.", ["115 billion yuan"]),
+        ("Alibaba's capex rose from $40 billion to $45 billion.", ["$45 billion"]),
+        # "from" before no figure, or a figure with nothing it changed to: kept
+        ("Alibaba's revenue from cloud rose 34% to $5 billion.", ["34%", "$5 billion"]),
+        ("Alibaba's shares fell 5% from their peak of $120.", ["5%", "$120"]),
+    ],
+)  # fmt: skip
+def test_the_value_a_figure_changed_from_is_no_fact_of_its_own(text: str, kept: list[str]) -> None:
+    """ "Slipped to 34% from 36%" stored a second, current market share of 36%."""
+    assert [f.surface for f in _facts(text)] == kept
