@@ -107,6 +107,17 @@ def group(
         if ctx.invoked_subcommand is not None:
             return
         if default is None or (default_when and not kwargs.get(default_when)):
+            given = [
+                p.opts[0] for p in ctx.command.params
+                if p.name in kwargs
+                and ctx.get_parameter_source(p.name) is click.core.ParameterSource.COMMANDLINE
+            ]  # fmt: skip
+            if given:  # options without a command were ignored, and the help printed
+                raise click.UsageError(
+                    f"{', '.join(given)} without a command: give one of "
+                    f"{', '.join(sorted(g.commands))}",
+                    ctx,
+                )
             click.echo(ctx.get_help())
             ctx.exit(0)
         ctx.invoke(g.commands[default], **kwargs)

@@ -124,6 +124,9 @@ def test_exit_codes(run: Run, db: str) -> None:
         out = run(*args, db=db)
         assert out.returncode == 2 and "not in the range" in out.stderr, (args, out.stderr)
     assert run("stories", "list", "--limit", str(2**63 - 1), db=db).returncode == 0
+    # a group's options without its command printed the help, exit 0, and did nothing
+    bare = run("digest", "--channel", "x", "--html", "out.html", db=db)
+    assert bare.returncode == 2 and "--channel, --html without a command" in bare.stderr
     ignored = run("--sources", "elsewhere.yaml", "demo", db=db)  # it was ignored
     assert ignored.returncode == 2 and "do not apply" in ignored.stderr
 
