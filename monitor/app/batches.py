@@ -8,6 +8,8 @@ missing (RELIABILITY S9).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -94,6 +96,39 @@ def _say_skipped_terms(
 
 
 CHURN_MIN = 3  # items with a new GUID for a stored link before a feed is said to churn
+
+
+def _sharing_a_link(
+    session: Session,
+    source_id: int,
+    items: Sequence[FetchedArticle],
+    conflicts: Sequence[tuple[int, str]],
+    owners: dict[str, int],
+) -> list[int]:
+    """Which refused items are other articles that link to a page of one this source
+    holds: a new GUID and another title (a feed whose items all link to its newsroom).
+    An article's url is unique, so they were taken for re-polls and never stored; a new
+    GUID with the same title is the same item again (a feed whose GUIDs change)."""
+    ours = [(i, url) for i, url in conflicts if owners.get(url, source_id) == source_id]
+    if not ours:
+        return []
+    known = articles.known_keys(session, source_id, [articles.entry_key(items[i]) for i, _ in ours])
+    fresh = [(i, url) for i, url in ours if articles.entry_key(items[i]) not in known]
+    if not fresh:
+        return []
+    titles = articles.titles_at(session, source_id, [url for _, url in fresh])
+    return [i for i, url in fresh if _title_key(items[i].title) != _title_key(titles.get(url, ""))]
+
+
+def _title_key(title: str) -> str:
+    return " ".join(title.lower().split())
+
+
+def _with_own_link(item: FetchedArticle) -> FetchedArticle:
+    """The item at its page's address with a fragment of its own: the link still opens
+    the page, and the url is the item's."""
+    tag = hashlib.sha256(articles.entry_key(item).encode("utf-8", "replace")).hexdigest()[:12]
+    return dataclasses.replace(item, url=f"{item.url.split('#', 1)[0]}#item-{tag}")
 
 
 def _say_changing_guids(
@@ -196,6 +231,24 @@ def store_batch(
                 elsewhere = owners.get(url, source_id) != source_id
                 report.elsewhere += elsewhere
                 slots[i] = ItemOutcome("elsewhere" if elsewhere else "known")
+            apart = _sharing_a_link(session, source_id, items, conflicts, owners)
+            if apart:
+                conflicts = [(i, url) for i, url in conflicts if i not in apart]
+                moved = [_with_own_link(items[i]) for i in apart]
+                stored = articles.insert_articles(
+                    session, source_id, [(it, dedup.content_hash(it.text)) for it in moved],
+                    now=now,
+                )  # fmt: skip
+                for i, item, article_id in zip(apart, moved, stored, strict=True):
+                    if article_id is not None:
+                        new_items.append((article_id, item))
+                        if extractions is not None:
+                            given.append(extractions[i])
+                        slots[i] = ItemOutcome("new", article_id)
+                report.warnings += (
+                    f"{len(apart)} item(s) link to the page of another item of this source,"
+                    " with another title: each is stored with its own link (#item-...)",
+                )
             _say_changing_guids(session, source_id, items, conflicts, owners, report)
     report.new += len(new_items)
     report.new_ids.extend(aid for aid, _ in new_items)

@@ -250,7 +250,7 @@ def extract_article(
     """One article page as a clean :class:`FetchedArticle`."""
     tree = parse_html(body, headers)
     base = document_base(tree, page_url)
-    url = canonical_url(_canonical_link(tree, base) or page_url)
+    url = canonical_url(_canonical_link(tree, base, page_url) or page_url)
     sel = selectors or Selectors()
 
     title = _first_text(tree, sel.title) if sel.title else None
@@ -330,12 +330,23 @@ def _body_node(tree: LexborHTMLParser, selector: str | None, page_url: str) -> L
     return node
 
 
-def _canonical_link(tree: LexborHTMLParser, base: str) -> str | None:
+def _canonical_link(tree: LexborHTMLParser, base: str, page_url: str) -> str | None:
+    """The page's rel=canonical address, unless it is its site's home page while the page
+    is not: a template that gives every page the home page as its canonical made every
+    article of a listing one url, stored once."""
     for node in tree.css("link[rel][href]"):
         rels = str(node.attributes.get("rel") or "").lower().split()
         if "canonical" in rels:
-            return absolute_http(node.attributes.get("href"), base)
+            found = absolute_http(node.attributes.get("href"), base)
+            if found is not None and _is_home(found) and not _is_home(page_url):
+                return None
+            return found
     return None
+
+
+def _is_home(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.path in ("", "/") and not parts.query
 
 
 def _first_text(tree: LexborHTMLParser, selector: str) -> str | None:

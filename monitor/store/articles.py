@@ -98,6 +98,18 @@ def url_owners(session: Session, urls: Sequence[str]) -> dict[str, int]:
     return out
 
 
+def titles_at(session: Session, source_id: int, urls: Sequence[str]) -> dict[str, str]:
+    """The title of this source's article at each of ``urls`` that it holds."""
+    out: dict[str, str] = {}
+    wanted = sorted({safe(u) for u in urls})
+    for i in range(0, len(wanted), 500):
+        q = select(Article.url, Article.title).where(
+            Article.source_id == source_id, col(Article.url).in_(wanted[i : i + 500])
+        )
+        out.update((url, title or "") for url, title in session.exec(q).all())
+    return out
+
+
 def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> set[str]:
     if not keys:
         return set()

@@ -308,6 +308,36 @@ def test_a_feed_whose_guids_change_at_every_fetch_is_said_and_stores_nothing_twi
     )
 
 
+def test_items_that_link_to_one_page_are_each_stored_once(engine: Engine) -> None:
+    """A feed whose items all link to its newsroom page: an article's url is unique, so
+    the second and third were taken for re-polls and lost without a word. Each is stored,
+    at the page's address with a fragment of its own, once over two polls."""
+
+    class Newsroom(Flaky):
+        async def poll(self, source: SourceSpec, validators: Validators, **_: Any) -> PollResult:
+            items = tuple(
+                FetchedArticle(
+                    url="https://x.test/newsroom",
+                    guid=f"pr-{n}",
+                    title=f"Release {n}",
+                    text=f"{TEXT} Release {n}.",
+                )
+                for n in range(3)
+            )
+            return PollResult(False, items, Validators(None, None, None), None, (), False)
+
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    pipe.sync_sources(specs()[1:])
+    fetcher: Any = Newsroom()
+    first, second = (asyncio.run(pipe.poll_due(fetcher, all_sources=True))[0] for _ in range(2))
+    assert first.new == 3 and "2 item(s) link to the page of another item" in first.warnings[0]
+    assert (second.new, second.warnings) == (0, ())
+    with engine.connect() as conn:
+        urls = [u for (u,) in conn.execute(sa.text("SELECT url FROM article ORDER BY id"))]
+    assert urls[0] == "https://x.test/newsroom" and len(set(urls)) == 3
+    assert all(u.startswith("https://x.test/newsroom#item-") for u in urls[1:])
+
+
 def test_one_item_republished_or_one_link_listed_twice_is_no_churn(engine: Engine) -> None:
     """The warning above is for a feed whose GUIDs change, not for one item republished
     under a new GUID, nor for one link listed twice in a feed under two GUIDs."""

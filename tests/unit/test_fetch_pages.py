@@ -192,3 +192,20 @@ def test_html_nested_past_reason_is_refused_before_the_parser_takes_minutes() ->
         assert parse_html(f"<html><body>{flat}</body></html>".encode(), {}) is not None
     fragment = "<div>" * n + "<script>var t=1;</script><!-- x -->Acme &amp; Co rose 5%"
     assert clean_html(fragment).text == "Acme & Co rose 5%"
+
+
+def test_a_canonical_to_the_home_page_is_not_taken_for_an_inner_page() -> None:
+    """A template that gives every page the home page as its canonical made every article
+    of a listing one url, stored once. An inner page keeps its own address then; a real
+    canonical, and the home page's own, are kept."""
+    page = (
+        '<html><head><link rel="canonical" href="{href}"><title>T</title></head>'
+        "<body><h1>T</h1><p>Some text of the article.</p></body></html>"
+    )
+    inner = "https://site.test/news/42"
+    home = extract_article(page.format(href="/").encode(), {}, inner, None)
+    assert home.url == inner
+    real = extract_article(page.format(href="/news/42-title").encode(), {}, inner, None)
+    assert real.url == "https://site.test/news/42-title"
+    own = extract_article(page.format(href="/").encode(), {}, "https://site.test/", None)
+    assert own.url == "https://site.test/"
