@@ -246,7 +246,8 @@ class Fetcher:
             source.selectors,
             url=response.url,
         )
-        wanted = [item for item in items if item.url not in seen]
+        new = [item for item in items if item.url not in seen]
+        wanted = new[:PAGES_PER_POLL]
         results = await asyncio.gather(
             *(self.fetch_article(item.url, source.selectors, guid=item.url) for item in wanted),
             return_exceptions=True,
@@ -264,14 +265,18 @@ class Fetcher:
                 raise result
         if wanted and not articles and first_error is not None:
             raise first_error  # every page failed: that is the source failing, not a warning
-        # with pages missing, the old validators are kept so the unchanged listing is read
-        # again next time and the failed pages are retried (the stored ones are in `seen`)
+        failed = bool(warnings)
+        if len(new) > len(wanted):
+            warnings.append(_later(len(new) - len(wanted)))
+        # with pages missing or left for later, the old validators are kept so the
+        # unchanged listing is read again next time and those pages fetched (the stored
+        # ones are in `seen`)
         kept = previous if warnings else fresh
         pages = tuple(
             i.url for i, r in zip(wanted, results, strict=True) if isinstance(r, FetchedArticle)
         )
         return PollResult(
-            False, tuple(articles), kept, min_interval, tuple(warnings), bool(warnings), pages
+            False, tuple(articles), kept, min_interval, tuple(warnings), failed, pages
         )
 
     async def _fill_full(
@@ -285,15 +290,17 @@ class Fetcher:
 
         An item whose page failed in a way that may heal (a timeout, a 5xx) is left out:
         its summary, once stored, would be in ``seen`` and its page never fetched again.
-        One whose page will not come (a 404, a refused address) keeps its summary."""
+        One whose page will not come (a 404, a refused address) keeps its summary. Past
+        ``PAGES_PER_POLL`` new items, the rest are left out too, for the next polls."""
         todo = [a for a in articles if has_own_page(a.url) and a.guid not in seen]
+        withheld: set[str] = {a.guid for a in todo[PAGES_PER_POLL:]}
+        todo = todo[:PAGES_PER_POLL]
         pages = await asyncio.gather(
             *(self.fetch_article(a.url, selectors, guid=a.guid) for a in todo),
             return_exceptions=True,
         )
         full: dict[str, FetchedArticle] = {}
-        withheld: set[str] = set()
-        warnings: list[str] = []
+        warnings: list[str] = [_later(len(withheld))] if withheld else []
         for article, page in zip(todo, pages, strict=True):
             if isinstance(page, FetchedArticle):
                 full[article.guid] = replace(
@@ -379,6 +386,16 @@ def _raise_for_status(response: Fetched) -> None:
 
 
 REDIRECT_WITHOUT_LOCATION = frozenset({301, 302, 303, 307, 308})
+
+# Pages a poll fetches at most (a listing's new links, a fetch_full feed's new items): all
+# of them were fetched at once and held until the last came, 30 pages of 4 MB 284 MB and a
+# poll of hundreds of slow links hours long. The rest are fetched at the next polls.
+PAGES_PER_POLL = 50
+
+
+def _later(n: int) -> str:
+    return f"{n} more new page(s) than a poll fetches ({PAGES_PER_POLL}): left for the next poll"
+
 
 # failures of a page that a later try may not meet (no answer, or a cut one)
 _TRANSIENT_KINDS = frozenset(

@@ -674,3 +674,58 @@ def test_only_the_encodings_read_capped_decodes_are_offered(tmp_path: Path) -> N
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     ).stdout.split("\n")
     assert out[:2] == ["True", "gzip, deflate"], out
+
+
+def test_a_poll_fetches_at_most_its_share_of_pages_and_leaves_the_rest_for_the_next() -> None:
+    """A listing's new links were all fetched at once and held until the last came: 30
+    pages of 4 MB held 284 MB, and hundreds of slow links made one poll hours long."""
+    from monitor.fetch.client import PAGES_PER_POLL
+
+    n = PAGES_PER_POLL + 7
+    links = "".join(f'<li><a class="h" href="/p/{i}">Story {i}</a></li>' for i in range(n))
+    router = respx.MockRouter(assert_all_called=False)
+    router.get("http://feeds.example.com/news").mock(
+        return_value=httpx.Response(
+            200, content=f"<html><body><ul>{links}</ul></body></html>".encode(),
+            headers={"ETag": '"new"'},
+        )
+    )  # fmt: skip
+    router.get(url__regex=r"http://feeds\.example\.com/p/\d+").mock(
+        side_effect=lambda request: httpx.Response(
+            200, content=PAGE.replace(b"{n}", request.url.path.rsplit("/", 1)[1].encode())
+        )
+    )
+    source = SourceSpec(
+        name="site",
+        url="http://feeds.example.com/news",
+        kind="html",
+        selectors=Selectors(items="a.h", body="article"),
+    )
+    old = Validators(etag='"old"')
+    first = run_poll(router, source, old)
+    assert len(first.articles) == PAGES_PER_POLL and not first.partial
+    assert first.validators == old  # the listing is read again: the rest are fetched then
+    assert "7 more new page(s)" in first.warnings[0]
+    second = run_poll(router, source, old, seen={a.guid for a in first.articles})
+    assert len(second.articles) == 7 and second.warnings == ()
+    assert second.validators.etag == '"new"'
+    # a fetch_full feed's new items alike: the rest are left out, for the next poll
+    items = "".join(
+        f"<item><title>S{i}</title><link>/p/{i}</link><guid>g{i}</guid>"
+        f"<description>Summary {i}.</description></item>"
+        for i in range(n)
+    )
+    router.get(FEED_URL).mock(
+        return_value=httpx.Response(
+            200, content=f'<rss version="2.0"><channel><title>M</title>{items}</channel></rss>'
+            .encode(), headers={"ETag": '"new"'},
+        )
+    )  # fmt: skip
+    full = run_poll(router, feed_source(fetch_full=True), old)
+    assert len(full.articles) == PAGES_PER_POLL and full.validators == old
+    assert not any(a.summary_only for a in full.articles)
+    rest = run_poll(router, feed_source(fetch_full=True), old, seen={a.guid for a in full.articles})
+    assert [a.guid for a in rest.articles if a.guid not in {b.guid for b in full.articles}] == [
+        f"g{i}" for i in range(PAGES_PER_POLL, n)
+    ]
+    assert rest.validators.etag == '"new"'
