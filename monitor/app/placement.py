@@ -627,15 +627,16 @@ def mark_batch_facts(
     kinds: dict[int, set[story_members.FactKind]] = {}
     out: list[FactMarks] = []
     for story_id, facts, began_here in items:
-        values = [v for f in facts for _, _, v in story_members.amount_keys(f)]
+        keys = [story_members.amount_keys(f) for f in facts]  # once a fact, not four times
+        values = [v for mine in keys for _, _, v in mine]
         held = earlier.setdefault(story_id, {})
         stored = story_rows.facts_near(sql, story_id, values) if values and not began_here else []
         out.append(
             FactMarks(
-                story_members.new_flags(facts, stored, also=held),
+                story_members.new_flags(facts, stored, also=held, keys=keys),
                 story_members.first_flags(facts, stored, kinds.setdefault(story_id, set())),
             )
         )
-        for f in facts:
-            story_members.hold(held, f)
+        for f, mine in zip(facts, keys, strict=True):
+            story_members.hold(held, f, mine)
     return out

@@ -201,14 +201,21 @@ def first_flags(facts: Sequence[Fact], held: Iterable[Fact], kinds: set[FactKind
     return out
 
 
-def hold(index: AmountIndex, f: Fact) -> None:
-    """Put ``f`` in ``index`` under each of its amounts."""
-    for k in amount_keys(f):
+def hold(
+    index: AmountIndex, f: Fact, keys: Sequence[tuple[str, str | None, float]] | None = None
+) -> None:
+    """Put ``f`` in ``index`` under each of its amounts (``keys``, when the caller has
+    them: its :func:`amount_keys`)."""
+    for k in amount_keys(f) if keys is None else keys:
         index.setdefault(k, []).append(f)
 
 
 def new_flags(
-    facts: Sequence[Fact], held: Iterable[Fact], *, also: AmountIndex | None = None
+    facts: Sequence[Fact],
+    held: Iterable[Fact],
+    *,
+    also: AmountIndex | None = None,
+    keys: Sequence[list[tuple[str, str | None, float]]] | None = None,
 ) -> list[bool]:
     """Which of ``facts`` the story did not hold yet: not among ``held``, nor in the index
     ``also`` (what a batch's earlier articles gave the story, kept from one article to
@@ -216,17 +223,18 @@ def new_flags(
 
     A figure restated by a rewrite is not new; a different value for the same thing ("$52
     billion" where the story said "$53 billion") is, so that digests show the conflict.
-    A figure repeated within the article counts as new once.
+    A figure repeated within the article counts as new once. ``keys``: each fact's
+    :func:`amount_keys`, when the caller has them.
     """
     index: AmountIndex = {}
     for g in held:
         hold(index, g)
     out: list[bool] = []
-    for f in facts:
-        keys = amount_keys(f)
-        seen = any(same_fact(f, g) for k in keys for g in index.get(k, ()))
+    for i, f in enumerate(facts):
+        mine = amount_keys(f) if keys is None else keys[i]
+        seen = any(same_fact(f, g) for k in mine for g in index.get(k, ()))
         if not seen and also is not None:
-            seen = any(same_fact(f, g) for k in keys for g in also.get(k, ()))
+            seen = any(same_fact(f, g) for k in mine for g in also.get(k, ()))
         out.append(not seen)
-        hold(index, f)
+        hold(index, f, mine)
     return out
