@@ -79,6 +79,15 @@ _PODCAST = re.compile(
     r"\d(?:\.\d+)?x|Audio(?: version)?)$",
     re.IGNORECASE,
 )
+# "Related: Nvidia's export curbs widen": a link to another story, whose headline read
+# as this article's text (an export-control topic it never told)
+_RELATED = re.compile(
+    r"^(?:Related(?:\s+(?:articles?|stories|news|coverage|reading))?|Read\s+(?:more|also|next)"
+    r"|Also\s+read|See\s+also|More\s+on\s+this(?:\s+story)?|You\s+may\s+also\s+like"
+    r"|Recommended(?:\s+for\s+you)?|Lee\s+tambi[eé]n|Te\s+puede\s+interesar"
+    r"|M[aá]s\s+informaci[oó]n)\s*(?:[:：|»>–—-].*)?$",
+    re.IGNORECASE,
+)
 _BULLET_ONLY = re.compile(r"^[-–—•·*▪●]+$")
 # "Alibaba group logo" (an image's alt text); lower-case only, so a headline ending in
 # "Logo" survives
@@ -129,7 +138,9 @@ _TRAILER = re.compile(
 )
 _BULLETS = ("- ", "• ", "· ", "* ", "– ")
 _SHORT_CHROME = re.compile(
-    "|".join(f"(?:{p.pattern})" for p in (_NEWSLETTER, _COMMENTS, _PODCAST, _BULLET_ONLY)),
+    "|".join(
+        f"(?:{p.pattern})" for p in (_NEWSLETTER, _COMMENTS, _PODCAST, _RELATED, _BULLET_ONLY)
+    ),
     re.IGNORECASE,
 )
 _LONG_CHROME_PREFIXES = (

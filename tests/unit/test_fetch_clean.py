@@ -236,3 +236,23 @@ def test_a_press_release_trailer_is_not_part_of_the_text() -> None:
 def test_about_in_the_news_is_no_trailer(line: str) -> None:
     got = clean_plain_text(f"Title line here\n\nThe first paragraph of news.\n\n{line}\n\nMore.")
     assert got.text.endswith(f"{line}\n\nMore.")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Related: Nvidia's export curbs widen to more chips",
+        "Read more: Tencent lifts its capex plan",
+        "See also | Baidu's Ernie price cut",
+        "Related Articles",
+        "Lee también: Alibaba amplía su nube",
+    ],
+)
+def test_a_link_to_another_story_is_chrome(line: str) -> None:
+    got = clean_plain_text(f"Title line here\n\nThe news of the day.\n\n{line}\n\nMore news.")
+    assert got.text == "The news of the day.\n\nMore news."
+
+
+def test_a_sentence_that_opens_with_related_is_text() -> None:
+    text = "Title line here\n\nRelated to the deal, Alibaba said it would hire 500 engineers."
+    assert clean_plain_text(text).text.startswith("Related to the deal")
