@@ -61,12 +61,18 @@ def sync_sources(session: Session, configs: Sequence[SourceConfig], now: datetim
 
 
 def ensure_source(session: Session, name: str, url: str, kind: str = "file") -> Source:
-    """The pseudo-source of `monitor ingest` (never polled)."""
+    """The pseudo-source of `monitor ingest` (never polled). Two ingests that start at
+    once on a new database both find no row: the second insert is skipped, not a
+    unique-key error that ended its whole run."""
     row = session.exec(select(Source).where(Source.name == name)).first()
     if row is None:
-        row = Source(name=name, url=url, kind=kind, active=False)
-        session.add(row)
-        session.flush()
+        session.execute(
+            insert_ignore(session, Source).values(
+                name=name, url=url, kind=kind, interval_s=900.0, active=False, poll_count=0,
+                item_count=0, error_count=0, error_total=0, lease_token=0,
+            )
+        )  # fmt: skip
+        row = session.exec(select(Source).where(Source.name == name)).one()
     return row
 
 

@@ -100,6 +100,46 @@ def test_round_trip_postgres(pg_engine: Engine) -> None:
     round_trip(pg_engine)
 
 
+@pytest.mark.postgres
+def test_two_ingests_that_start_at_once_share_their_source_row(pg_engine: Engine) -> None:
+    """Two `monitor ingest` runs on a new database both found no `file` source; the second
+    insert was a unique-key error that ended its whole run. It now waits for the first
+    and takes its row."""
+    import threading
+
+    got: list[int | None] = []
+    with session_scope(pg_engine) as first:
+        mine = sources_store.ensure_source(first, "file", "file://file").id
+
+        def second() -> None:
+            with session_scope(pg_engine) as s:
+                got.append(sources_store.ensure_source(s, "file", "file://file").id)
+
+        other = threading.Thread(target=second)
+        other.start()
+        _until_a_session_waits_on_a_lock(pg_engine)  # on the first's uncommitted row
+        assert got == []
+    other.join(10)
+    assert got == [mine]
+
+
+def _until_a_session_waits_on_a_lock(engine: Engine) -> None:
+    import time
+
+    deadline = time.monotonic() + 10
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            ).scalar()
+            conn.rollback()
+            if waiting:
+                return
+            time.sleep(0.01)
+    raise AssertionError("no session came to wait on the lock")
+
+
 def test_upgrade_is_idempotent_and_keeps_data(engine: Engine) -> None:
     with session_scope(engine) as s:
         sources_store.ensure_source(s, "file", "file://file")
