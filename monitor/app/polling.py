@@ -301,10 +301,17 @@ def lease_seconds(rt: Runtime) -> float:
 
 async def _renew(rt: Runtime, name: str, token: int) -> None:
     """Keep a long poll's lease (many pages of an HTML source): every third of the lease,
-    extend it, as long as it is still ours."""
+    extend it, as long as it is still ours. Off the event loop: the poll's own store
+    holds the source's row while it stores, and waiting for it there froze the whole
+    daemon (no other poll, no liveness answer) until the store ended. A row so held is
+    tried again a third of the lease later; the store's commit records the poll."""
     while True:
         await asyncio.sleep(lease_seconds(rt) / 3)
-        if not renew_once(rt, name, token):
+        try:
+            kept = await asyncio.to_thread(renew_once, rt, name, token)
+        except sa.exc.OperationalError:  # held by the store (or SQLite's writer): later
+            continue
+        if not kept:
             return
 
 

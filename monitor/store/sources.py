@@ -76,10 +76,13 @@ def ensure_source(session: Session, name: str, url: str, kind: str = "file") -> 
     return row
 
 
-def by_name(session: Session, name: str, *, lock: bool = False) -> Source | None:
-    """The source row; with ``lock``, held FOR UPDATE until the transaction ends."""
+def by_name(
+    session: Session, name: str, *, lock: bool = False, nowait: bool = False
+) -> Source | None:
+    """The source row; with ``lock``, held FOR UPDATE until the transaction ends (with
+    ``nowait``, an error at once when another transaction holds it: PostgreSQL)."""
     q = select(Source).where(Source.name == name)
-    return session.exec(q.with_for_update() if lock else q).first()
+    return session.exec(q.with_for_update(nowait=nowait) if lock else q).first()
 
 
 def active_sources(session: Session) -> list[Source]:
@@ -133,8 +136,10 @@ def release(source: Source) -> None:
 
 
 def renew_lease(session: Session, name: str, *, token: int, until: datetime) -> bool:
-    """Extend a lease still held with ``token`` (a long poll); False when it was lost."""
-    row = by_name(session, name, lock=True)
+    """Extend a lease still held with ``token`` (a long poll); False when it was lost.
+    The row is not waited for: the poll's own store holds it while it stores (an
+    OperationalError then), and its commit records the poll."""
+    row = by_name(session, name, lock=True, nowait=True)
     if row is None or row.lease_token != token or row.lease_owner is None:
         return False
     row.lease_until = until

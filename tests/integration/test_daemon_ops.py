@@ -467,6 +467,47 @@ def test_leases_use_the_database_clock_on_postgresql(pg_engine: Engine) -> None:
     _renew_and_give_back(pg_engine)
 
 
+@pytest.mark.postgres
+def test_a_lease_held_by_its_own_store_does_not_freeze_the_daemon(pg_engine: Engine) -> None:
+    """The renewal waited on the event loop for the source's row, which the poll's own
+    store holds until it commits: no other poll, no liveness answer, for as long as the
+    store took. It is tried off the loop, and again later."""
+    row, rt = _claimed(pg_engine)
+    rt.settings = rt.settings.model_copy(
+        update={"schedule": rt.settings.schedule.model_copy(update={"lease": 0.6})}
+    )
+    release = threading.Event()
+
+    def store_holding_the_row() -> None:  # as _store_poll does until its commit
+        with session_scope(pg_engine) as s:
+            sources_store.by_name(s, "feed", lock=True)
+            release.wait(5)
+
+    holder = threading.Thread(target=store_holding_the_row)
+    holder.start()
+
+    async def go() -> float:
+        renewal = asyncio.create_task(polling._renew(rt, "feed", row.lease_token))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.sleep(0.5)  # the renewal tries at 0.2 s and 0.4 s, on a held row
+        late = loop.time() - started - 0.5
+        assert not renewal.done()  # still renewing, not ended by the held row
+        release.set()
+        holder.join(5)
+        await asyncio.sleep(0.3)  # the next try, on a free row
+        renewal.cancel()
+        return late
+
+    late = asyncio.run(go())
+    assert late < 0.2, f"the event loop was held {late:.1f} s"
+    with session_scope(pg_engine) as s:
+        now = sources_store.by_name(s, "feed")
+        assert now is not None and now.lease_until is not None
+        # renewed once the row was free: by this lease of 0.6 s, the claim's was 240 s
+        assert row.lease_until is not None and now.lease_until < row.lease_until
+
+
 def _poll_cut_short(engine: Engine, *, on_hangup: Callable[[], None]) -> Runtime:
     """A poll of a feed that never ends its answer, cancelled once the request arrived
     (a stop mid-poll); the runtime it ran in."""
