@@ -243,7 +243,9 @@ class Daemon:
             window = channel.last_window(now)
             if window is None:
                 continue
-            got = self.pipeline.record_digest(channel, window_key=window.key, until=window.due_at)
+            got = self.pipeline.record_digest(
+                channel, window_key=window.key, until=window.due_at, wait=True
+            )
             if got is not None:
                 out.append(got)
         if out:

@@ -74,9 +74,9 @@ class Pipeline(Runtime):
         extractions = None
         if extracted is not None and extracted.vocab is self.rules.vocabulary:
             extractions = extracted.result()
-        now = self.clock()
         report = BatchReport(source=source)
         with session_scope(self.engine) as session:
+            now = self.store_now(session)  # see db.writer_now: no digest misses these
             row = sources_store.ensure_source(session, source, f"file://{source}")
             assert row.id is not None
             store_batch(
@@ -105,6 +105,6 @@ class Pipeline(Runtime):
         return digests.preview(self, channel=channel, since=since)
 
     def record_digest(
-        self, channel: Channel, *, window_key: str, until: datetime
+        self, channel: Channel, *, window_key: str, until: datetime, wait: bool = False
     ) -> Recorded | None:
-        return digests.record_window(self, channel, window_key=window_key, until=until)
+        return digests.record_window(self, channel, window_key=window_key, until=until, wait=wait)

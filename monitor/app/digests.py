@@ -40,7 +40,7 @@ from monitor.notify.render_text import render_text
 from monitor.notify.severity import SEVERITIES, Severity
 from monitor.notify.view import DigestView
 from monitor.rules.display import Names
-from monitor.store import deliveries, digest_reads, digests
+from monitor.store import db, deliveries, digest_reads, digests
 from monitor.store.db import session_scope
 from monitor.store.deliveries import NewDelivery
 from monitor.store.digest_reads import AlertRead, FactRead, Said, StoryRead, WindowRead
@@ -331,15 +331,32 @@ class Recorded:
     empty: bool
 
 
+# How long a scheduled digest waits for a store in flight that began before its window
+# ended; past it (a transaction left open by hand), the window ends where that one began
+WRITER_WAIT = timedelta(minutes=10)
+
+
 def record_window(
-    rt: Runtime, channel: Channel, *, window_key: str, until: datetime
+    rt: Runtime, channel: Channel, *, window_key: str, until: datetime, wait: bool = False
 ) -> Recorded | None:
     """Build the channel's digest of what is new since its last one, up to ``until``,
     record it under ``window_key`` and queue its messages, all in one transaction. None
     when another worker already recorded this window. An empty digest is recorded too
-    (the window is done) and sends nothing unless the channel says ``send_empty``."""
+    (the window is done) and sends nothing unless the channel says ``send_empty``.
+
+    A store still in flight (PostgreSQL) will commit articles first seen when it began:
+    read by its first-seen time alone, a window missed a batch that committed after it
+    was read, for good. With ``wait`` (the daemon's schedule), such a window is not
+    built yet (None: the next tick builds it); else it ends where that store began, and
+    the next digest holds what it stores."""
     with session_scope(rt.engine) as session:
         since = digests.last_window_end(session, channel.name)
+        in_flight = db.writers_since(session)
+        if in_flight is not None and in_flight < until:
+            if wait and db.db_now(session) - in_flight < WRITER_WAIT:
+                log.debug("digest of %s waits for a store in flight", channel.name)
+                return None
+            until = in_flight
         if since is not None and since >= until:
             return None
         view = _view(rt, session, channel, since=since, until=until, title=_title(channel))

@@ -399,7 +399,7 @@ def _store_poll(
     report.partial = result.partial
     report.warnings = tuple(result.warnings)
     with session_scope(rt.engine) as session:
-        now = rt.lease_now(session)
+        now = rt.store_now(session)  # see db.writer_now: no digest misses what it stores
         # locked until commit: a worker that claims the source meanwhile waits, and one
         # that claimed it before makes the token check below fail (PostgreSQL)
         row = sources_store.by_name(session, spec.name, lock=True)

@@ -19,7 +19,7 @@ from monitor.app import collector
 from monitor.notify.channels import Channel
 from monitor.rules.loader import RuleSet
 from monitor.settings import Settings
-from monitor.store.db import db_now
+from monitor.store.db import db_now, writer_now
 
 Clock = Callable[[], datetime]
 
@@ -72,6 +72,12 @@ class Runtime:
         """The time leases are measured by: the database's clock (one clock for workers on
         several machines), unless a test gave this runtime a clock of its own."""
         return db_now(session) if self.clock is utcnow else self.clock()
+
+    def store_now(self, session: Session) -> datetime:
+        """When a batch stored in ``session`` is first seen: the database's
+        :func:`~monitor.store.db.writer_now`, unless a test gave this runtime a clock of
+        its own."""
+        return writer_now(session) if self.clock is utcnow else self.clock()
 
     @property
     def restatement_reach(self) -> timedelta:

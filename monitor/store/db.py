@@ -420,6 +420,38 @@ def db_now(session: Session) -> datetime:
     return datetime.now(UTC)
 
 
+def writer_now(session: Session) -> datetime:
+    """When a batch's articles are first seen, taken once its transaction can write: a
+    digest's window ends at a time, and an article first seen before it but committed
+    after the digest was read would be in no digest. SQLite: after the write lock is
+    taken (this session's BEGIN IMMEDIATE), so a store that waited behind a digest is
+    first seen after it. PostgreSQL: the transaction's start, with its transaction id
+    taken at once, so that a digest sees it in flight (:func:`writers_since`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        at = session.execute(sa.text("SELECT now(), txid_current()")).one()[0]
+        assert isinstance(at, datetime)
+        return at.astimezone(UTC)
+    session.connection()  # BEGIN IMMEDIATE: waits for the writer before
+    return datetime.now(UTC)
+
+
+def writers_since(session: Session) -> datetime | None:
+    """PostgreSQL: when the oldest transaction still in flight that has written began,
+    among the other sessions of this database and role (monitor's workers): what it
+    stores is first seen then (:func:`writer_now`), so a digest's window ends there at
+    the latest. None on SQLite, whose writers take turns."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    at = session.execute(
+        sa.text(
+            "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND usename = current_user AND pid <> pg_backend_pid()"
+            " AND backend_xid IS NOT NULL"
+        )
+    ).scalar()
+    return at.astimezone(UTC) if isinstance(at, datetime) else None
+
+
 # The advisory lock that story placement and rule evaluation hold until their transaction
 # ends: the key the rule evaluation lock had ("mon_rule"), so that during a rolling upgrade
 # evaluation still takes turns with daemons of the version before (which place articles

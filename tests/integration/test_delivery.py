@@ -876,3 +876,36 @@ def test_a_preview_since_a_date_holds_the_news_published_since(
     shown = [s.title for c in view.companies for s in c.stories]
     assert len(shown) == 1 and "Qwen3-Max" in shown[0]
     assert len([s for c in whole.companies for s in c.stories]) == 2
+
+
+@pytest.mark.postgres
+def test_an_article_stored_while_a_digest_is_built_is_in_the_next_one(
+    pg_engine: Engine, tmp_path: Path
+) -> None:
+    """PostgreSQL: a batch first seen before a digest's end but committed after the digest
+    was read was in neither that digest nor the next (which starts at the first's end).
+    The daemon's digest waits for such a store; `digest send` ends its window where the
+    store began, and the next digest holds it."""
+    from monitor.app.batches import BatchReport, store_batch
+    from monitor.fetch.local import read_local
+    from monitor.store import db
+    from monitor.store import sources as sources_store
+
+    rules = tmp_path / "rules"  # the vocabulary alone: no alert names the story
+    rules.mkdir()
+    write(rules, "vocabulary.yaml", (RULES / "vocabulary.yaml").read_text(encoding="utf-8"))
+    with smtp_sink() as (port, _), slack(Slack()) as receiver:
+        pipe = pipeline(pg_engine, tmp_path, port, receiver.url, rules=rules)
+        (item,) = read_local(write(tmp_path, "capex.txt", CAPEX))
+        channel = pipe.channels[0]
+        with session_scope(pg_engine) as store:  # a worker's store, in flight
+            began = db.writer_now(store)
+            row = sources_store.ensure_source(store, "file", "file://file")
+            assert row.id is not None
+            store_batch(pipe, store, pipe.rules, row.id, [item], BatchReport("file"), now=began)
+            until = began + timedelta(seconds=1)
+            assert pipe.record_digest(channel, window_key="w1", until=until, wait=True) is None
+            first = pipe.record_digest(channel, window_key="w1", until=until)
+        assert first is not None and first.empty  # it ended where the store began
+        second = pipe.record_digest(channel, window_key="w2", until=pipe.clock())
+    assert second is not None and not second.empty  # the story stored meanwhile
