@@ -14,7 +14,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -292,6 +292,17 @@ def _observe(report: BatchReport, seconds: float) -> None:
     metrics.STORIES.inc(report.new_stories)
     for stage, spent in report.stages.seconds.items():
         metrics.STAGE_SECONDS.labels(stage).inc(spent)
+
+
+def leased_elsewhere(rt: Runtime, polled: Collection[str]) -> list[tuple[str, str, datetime]]:
+    """The active sources not in ``polled`` that another worker holds, as (name, worker,
+    lease end): what `poll --once` left to it, said rather than skipped in silence."""
+    with session_scope(rt.engine) as session:
+        return [
+            (row.name, row.lease_owner, row.lease_until)
+            for row in sources_store.active_sources(session)
+            if row.name not in polled and row.lease_owner is not None and row.lease_until
+        ]
 
 
 def lease_seconds(rt: Runtime) -> float:

@@ -76,6 +76,7 @@ def _print_poll(reports: Sequence[BatchReport]) -> None:
 @JSON_OPTION
 def poll(once: bool, as_json: bool) -> None:
     """Poll every source of the sources file once and exit (the daemon is `monitor run`).
+    A source another worker is polling is left to it, and said so.
 
     Exit 1 when a source failed.
     """
@@ -85,10 +86,18 @@ def poll(once: bool, as_json: bool) -> None:
     pipe = st.pipeline()
     _sync(pipe, pipe.settings, None)
     reports = run_async(_poll_once(pipe, pipe.settings))
+    # the sources another worker was polling (a daemon beside this command) are left to
+    # it: said, not skipped in silence
+    from monitor.app.polling import leased_elsewhere
+
+    others = leased_elsewhere(pipe, {r.source for r in reports})
     if as_json:
-        emit_json(_poll_row(r) for r in reports)
+        emit_json([*(_poll_row(r) for r in reports), *(_leased_row(*o) for o in others)])
     else:
         _print_poll(reports)
+        for name, worker, until in others:
+            echo(f"  {name}: skipped, being polled by {worker} (lease until {until:%H:%M:%S} UTC)",
+                 err=True)  # fmt: skip
     if any(r.error for r in reports):
         raise click.exceptions.Exit(1)
 
@@ -98,6 +107,16 @@ def _poll_row(r: BatchReport) -> dict[str, Any]:
     row: dict[str, Any] = {k: getattr(r, k) for k in keys}
     row |= {"not_modified": r.not_modified, "partial": r.partial, "error": r.error}
     row |= {"error_kind": r.error_kind, "warnings": list(r.warnings)}
+    row |= {"polled_by": None, "lease_until": None}  # polled here, not by another worker
+    return row
+
+
+def _leased_row(name: str, worker: str, until: datetime) -> dict[str, Any]:
+    """A source left to the worker polling it, in the shape of a polled one's row."""
+    from monitor.pipeline import BatchReport
+
+    row = _poll_row(BatchReport(source=name))
+    row |= {"polled_by": worker, "lease_until": until.isoformat()}
     return row
 
 

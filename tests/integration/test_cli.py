@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,27 @@ def test_poll_sources_check_and_list(
     assert all(r["last_poll_at"] and r["error_count"] == 0 and r["items"] == 5 for r in rows)
     unknown = run("--sources", sources, "sources", "check", "nope", db=db)
     assert unknown.returncode == 1 and "no source 'nope'" in unknown.stderr
+    # a source another worker is polling (a daemon beside the command) is left to it,
+    # and said: it was skipped in silence
+    from monitor.store import sources as sources_store
+    from monitor.store.db import make_engine, session_scope
+
+    engine = make_engine(db)
+    with session_scope(engine) as s:
+        claimed = sources_store.claim_due(
+            s, worker="daemon-1", now=datetime.now(UTC), lease_s=600, limit=1, include_not_due=True
+        )
+    engine.dispose()
+    (held,) = (c.name for c in claimed)
+    with serve_directory(ROOT / "seeds") as base_url:
+        sources = str(_local_sources(tmp_path, base_url))
+        again = run("--sources", sources, "poll", "--once", "--json", db=db)
+        text = run("--sources", sources, "poll", "--once", db=db)
+    assert again.returncode == 0, again.stderr
+    rows = {r["source"]: r for r in json.loads(again.stdout)}
+    assert len(rows) == 3 and rows[held]["polled_by"] == "daemon-1" and rows[held]["lease_until"]
+    assert sum(r["polled_by"] is None for r in rows.values()) == 2
+    assert f"{held}: skipped, being polled by daemon-1 (lease until " in text.stderr
 
 
 def test_sources_check_warns_of_a_selector_that_matches_nothing_on_a_sample_page(
