@@ -1,9 +1,9 @@
 """Placing each new article: exact copy, near-duplicate, or member of a story.
 
 The batch flow (``monitor.app.batches``) inserts a poll's article rows and runs
-extraction, then calls :func:`place_articles` for the whole batch and, per article,
-:func:`mark_batch_facts`, all in one transaction, and finally inserts each article's facts
-with its ``story_id``. The decisions are the pure dedup stage's (``monitor.dedup``); the
+extraction, then calls :func:`place_articles` and :func:`mark_batch_facts` for the whole
+batch, all in one transaction, and finally inserts each article's facts with its
+``story_id``. The decisions are the pure dedup stage's (``monitor.dedup``); the
 rows are the store's (``monitor.store.story_rows``, ``story_index``, ``band_index``).
 
 Story time is the news timeline: an article counts at its ``sort_at`` (published, clamped

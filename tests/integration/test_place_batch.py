@@ -234,9 +234,9 @@ def test_a_batch_of_copies_files_each_fact_once(
     held: list[int] = []
     real = story_members.hold
 
-    def counted(index: Any, f: Any) -> None:
+    def counted(index: Any, f: Any, keys: Any = None) -> None:
         held.append(1)
-        real(index, f)
+        real(index, f, keys)
 
     monkeypatch.setattr(story_members, "hold", counted)
     base = news_corpus.generate(1)[0]
