@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future
@@ -178,16 +179,18 @@ async def poll_source(
     started = time.perf_counter()
     renewal = asyncio.create_task(_renew(rt, spec.name, token)) if token is not None else None
     store: Future[None] | None = None
+    stop = threading.Event()
     try:
         validators, seen = _before_fetch(rt, spec)
         result = await fetcher.poll(spec, validators, seen=seen)
-        store = rt.store_thread().submit(_store_poll, rt, spec, result, report, token)
+        store = rt.store_thread().submit(_store_poll, rt, spec, result, report, token, stop)
         await asyncio.wrap_future(store)
     except asyncio.CancelledError:
         # Shutting down mid-poll: what was fetched and is not being stored yet is dropped
-        # (a queued store is cancelled); a store under way is not cut short, its
-        # transaction ends first. Then the source is given back at once, so that another
-        # worker polls it now rather than after the lease.
+        # (a queued store is cancelled); a store under way ends the transaction of its
+        # part (STORE_PART articles) and stores no more. Then the source is given back at
+        # once, so that another worker polls it now rather than after the lease.
+        stop.set()
         if store is not None and not store.cancel():
             with contextlib.suppress(Exception):
                 await asyncio.wrap_future(store)
@@ -403,39 +406,61 @@ def _age(path: Path) -> tuple[int, str]:
         return 0, path.name
 
 
+# Articles of one poll stored a transaction: a feed of 50,000 items was one transaction of
+# ~80 s, which held SQLite's write lock (every other writer waited) and, at shutdown, the
+# stop (a store under way ends its transaction first). Between two parts the write lock
+# is free, and a stop is heard.
+STORE_PART = 500
+
+
 def _store_poll(
-    rt: Runtime, spec: SourceSpec, result: PollResult, report: BatchReport, token: int | None
+    rt: Runtime,
+    spec: SourceSpec,
+    result: PollResult,
+    report: BatchReport,
+    token: int | None,
+    stop: threading.Event | None = None,
 ) -> None:
+    """Store a poll's articles, ``STORE_PART`` a transaction, and record the poll with the
+    last. On ``stop`` (a shutdown) between two parts, the rest is left: the poll is not
+    recorded, so the next one fetches it all again and stores what is not stored yet."""
     report.not_modified = result.not_modified
     report.partial = result.partial
     report.warnings = tuple(result.warnings)
-    with session_scope(rt.engine) as session:
-        now = rt.store_now(session)  # see db.writer_now: no digest misses what it stores
-        # locked until commit: a worker that claims the source meanwhile waits, and one
-        # that claimed it before makes the token check below fail (PostgreSQL)
-        row = sources_store.by_name(session, spec.name, lock=True)
-        if row is None or row.id is None:
-            raise MonitorError(f"source {spec.name!r} is not in the database")
-        if not sources_store.holds_lease(row, token):
-            # our lease expired and another worker claimed the source: its poll wins
-            raise MonitorError(f"source {spec.name!r}: lease lost to {row.lease_owner}")
-        rules = rt.rules  # one rule set for the whole batch, even if a reload swaps it
-        store_batch(rt, session, rules, row.id, result.articles, report, now=now)
-        delay = next_poll_delay(
-            row.interval_s,
-            0,
-            min_interval_s=result.min_interval_s,
-            max_backoff=rt.settings.schedule.max_backoff,
-            rng=rt.rng,
-        )
-        v = result.validators
-        sources_store.record_success(
-            session,
-            row,
-            etag=v.etag,
-            last_modified=v.last_modified,
-            content_hash=v.content_hash,
-            new_items=report.new,
-            next_delay_s=delay,
-            now=now,
-        )
+    items = result.articles
+    parts = [items[i : i + STORE_PART] for i in range(0, len(items), STORE_PART)] or [()]
+    rules = rt.rules  # one rule set for the whole poll, even if a reload swaps it
+    for k, part in enumerate(parts):
+        if k and stop is not None and stop.is_set():
+            return
+        with session_scope(rt.engine) as session:
+            now = rt.store_now(session)  # see db.writer_now: no digest misses what it stores
+            # locked until commit: a worker that claims the source meanwhile waits, and one
+            # that claimed it before makes the token check below fail (PostgreSQL)
+            row = sources_store.by_name(session, spec.name, lock=True)
+            if row is None or row.id is None:
+                raise MonitorError(f"source {spec.name!r} is not in the database")
+            if not sources_store.holds_lease(row, token):
+                # our lease expired and another worker claimed the source: its poll wins
+                raise MonitorError(f"source {spec.name!r}: lease lost to {row.lease_owner}")
+            store_batch(rt, session, rules, row.id, part, report, now=now)
+            if k < len(parts) - 1:
+                continue
+            delay = next_poll_delay(
+                row.interval_s,
+                0,
+                min_interval_s=result.min_interval_s,
+                max_backoff=rt.settings.schedule.max_backoff,
+                rng=rt.rng,
+            )
+            v = result.validators
+            sources_store.record_success(
+                session,
+                row,
+                etag=v.etag,
+                last_modified=v.last_modified,
+                content_hash=v.content_hash,
+                new_items=report.new,
+                next_delay_s=delay,
+                now=now,
+            )

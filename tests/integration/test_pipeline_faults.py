@@ -471,3 +471,76 @@ def test_a_slow_source_does_not_hold_the_others(engine: Engine) -> None:
 
     seen = asyncio.run(scenario())
     assert seen.count("fast") == 2 and "slow" in seen
+
+
+class Many(Flaky):
+    """A feed of eight items."""
+
+    async def poll(self, source: SourceSpec, validators: Validators, **_: Any) -> PollResult:
+        items = tuple(
+            FetchedArticle(
+                url=f"https://x.test/many/{n}", guid=f"m{n}", title=f"Item {n}", text=f"{TEXT} {n}."
+            )
+            for n in range(8)
+        )
+        return PollResult(False, items, Validators("etag-many", None, None), None, (), False)
+
+
+def test_a_large_poll_is_stored_a_part_at_a_time_and_a_stop_ends_it_between_parts(
+    engine: Engine, monkeypatch: Any
+) -> None:
+    """A feed of 50,000 items was one transaction of ~80 s: SQLite's write lock held from
+    every other writer, and a shutdown waited for all of it. Parts of STORE_PART are each
+    a transaction; the poll is recorded with the last, and a stop between two parts
+    leaves the rest (and the poll unrecorded, so that the next fetches it again)."""
+    from monitor.app import batches, polling
+
+    monkeypatch.setattr(polling, "STORE_PART", 3)
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    pipe.sync_sources(specs()[1:])
+    commits: list[int] = []
+    real_store = batches.store_batch
+
+    def counted(*args: Any, **kw: Any) -> None:
+        real_store(*args, **kw)
+        commits.append(len(args[4]))
+
+    monkeypatch.setattr(polling, "store_batch", counted)
+    many: Any = Many()
+    (report,) = asyncio.run(pipe.poll_due(many, all_sources=True))
+    assert commits == [3, 3, 2] and report.new == 8 and report.fetched == 8
+    with session_scope(engine) as s:
+        row = sources_store.by_name(s, "good")
+        assert row is not None and row.etag == "etag-many" and row.item_count == 8
+
+    # a stop heard after the first part: the rest is left, the poll not recorded
+    import threading
+
+    from monitor.app.batches import BatchReport
+    from monitor.fetch.client import PollResult as Result
+
+    stop = threading.Event()
+    commits.clear()
+
+    def stopping(*args: Any, **kw: Any) -> None:
+        counted(*args, **kw)
+        stop.set()
+
+    monkeypatch.setattr(polling, "store_batch", stopping)
+    fresh = tuple(
+        FetchedArticle(url=f"https://x.test/more/{n}", guid=f"n{n}", title=f"More {n}", text=TEXT)
+        for n in range(7)
+    )
+    result = Result(False, fresh, Validators("etag-more", None, None), None, (), False)
+    with session_scope(engine) as s:
+        (claimed,) = sources_store.claim_due(
+            s, worker=pipe.worker, now=pipe.lease_now(s), lease_s=600, include_not_due=True
+        )
+    spec = specs()[1]
+    polling._store_poll(pipe, spec, result, BatchReport("good"), claimed.lease_token, stop)
+    assert commits == [3]
+    with session_scope(engine) as s:
+        row = sources_store.by_name(s, "good")
+        assert row is not None and row.etag == "etag-many"  # the poll was not recorded
+        stored = s.execute(sa.text("SELECT count(*) FROM article WHERE guid LIKE 'n%'")).scalar()
+    assert stored == 3
