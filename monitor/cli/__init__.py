@@ -107,6 +107,7 @@ def _report(exc: BaseException, *, verbose: bool) -> int:
         import traceback
 
         traceback.print_exception(exc)
-    for line in lines or [f"internal error: {type(exc).__name__}: {exc} (run with -v)"]:
+    hint = "" if verbose else " (run with -v)"  # with -v, the traceback is above
+    for line in lines or [f"internal error: {type(exc).__name__}: {exc}{hint}"]:
         print(f"monitor: error: {line}", file=sys.stderr)
     return code

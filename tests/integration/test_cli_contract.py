@@ -756,3 +756,21 @@ def test_channels_check_names_an_email_channel_without_an_smtp_server(
     monkeypatch.setenv("MONITOR_SMTP__HOST", "mail.example.com")
     fine = run("--rules", str(rules), "channels", "check", str(path), db=None)
     assert fine.returncode == 0, fine.stdout + fine.stderr
+
+
+def test_an_internal_error_asks_for_the_traceback_only_without_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """ "(run with -v)" was printed under the traceback -v had just printed."""
+    from monitor.cli import _report
+
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError as exc:
+        raised = exc
+    assert _report(raised, verbose=False) == 1
+    quiet = capsys.readouterr().err
+    assert quiet == "monitor: error: internal error: RuntimeError: boom (run with -v)\n"
+    _report(raised, verbose=True)
+    loud = capsys.readouterr().err
+    assert "Traceback" in loud and loud.endswith("internal error: RuntimeError: boom\n")
