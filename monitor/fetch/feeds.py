@@ -47,11 +47,35 @@ _BENIGN_BOZO = frozenset(
 _TRUNCATED = ("no element found", "unclosed token")
 _FEED_ROOT = re.compile(rb"<(?:rss|feed|rdf:RDF|RDF)[\s>]", re.IGNORECASE)
 # an XHTML page starts with an XML prolog (and maybe other processing instructions) too:
-# taken for a feed, kind: auto failed it as not_a_feed
-_HTML_ROOT = re.compile(
-    rb"^\s*(?:(?:<!--.*?-->|<\?.*?\?>)\s*)*<(?:!doctype\s+html|html|head|body)[\s>]",
-    re.I | re.S,
-)
+# taken for a feed, kind: auto failed it as not_a_feed. What comes before the root element
+# is skipped by _past_prolog, in one pass: as a repeated group of lazy patterns, a run of
+# "<??>" or "<!---->" made the match exponential (24 of them: 2 s).
+_HTML_ROOT = re.compile(rb"<(?:!doctype\s+html|html|head|body)[\s>]", re.I)
+_PROLOG_PARTS = ((b"<!--", b"-->"), (b"<?", b"?>"))
+
+
+def _past_prolog(head: bytes) -> int:
+    """Where the first element (or doctype) of ``head`` starts: after blanks, comments
+    and processing instructions."""
+    at = 0
+    while True:
+        while at < len(head) and head[at] in b" \t\r\n":
+            at += 1
+        for opening, closing in _PROLOG_PARTS:
+            if head.startswith(opening, at):
+                end = head.find(closing, at + len(opening))
+                if end == -1:
+                    return at
+                at = end + len(closing)
+                break
+        else:
+            return at
+
+
+def _is_html(head: bytes) -> bool:
+    return _HTML_ROOT.match(head, _past_prolog(head)) is not None
+
+
 _CHAR_REF = re.compile(rb"&(?:amp;)?#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
 _ENTITY_DECL = re.compile(rb"<!ENTITY[^>]*>", re.IGNORECASE)
 # the pieces of "<!DOCTYPE[^[>]*[.*?]\s*>", searched one after the other (_drop_subset):
@@ -85,7 +109,7 @@ class ParsedFeed:
 def looks_like_feed(body: bytes) -> bool:
     """Content sniffing for ``kind: auto``: a feed root element near the start."""
     head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if _HTML_ROOT.match(head):
+    if _is_html(head):
         return False
     return bool(_FEED_ROOT.search(head)) or head.startswith(b"<?xml")
 
@@ -101,7 +125,7 @@ def parse_feed(
     if not body.strip():
         raise ParseError("empty_body", "the server sent an empty body", url=url)
     head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if _HTML_ROOT.match(head) and not _FEED_ROOT.search(body[:65536]):
+    if _is_html(head) and not _FEED_ROOT.search(body[:65536]):
         raise ParseError("not_a_feed", "the server sent an HTML page, not a feed", url=url)
     response_headers = {k.lower(): v for k, v in headers.items()}
     wide = _wide_to_utf8(body)
