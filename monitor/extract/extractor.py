@@ -234,37 +234,50 @@ def _split_gap(text: str, a_end: int, b_start: int) -> int:
 _ROUNDED: dict[float, float] = {}
 
 
-# "slipped to 34% from 36%", "115 billion yuan, up from the 100 billion yuan it planned",
-# "rose from $40 billion to $45 billion": the amount after "from" is what the figure was
-_PRIOR = re.compile(
-    r"\bfrom\s+(?:(?:the|a|an|about|around|roughly|some|nearly|just|only|its|their)\s+)*$",
+# "slipped to 34% from 36%", "115 billion yuan, up from the 100 billion yuan it planned":
+# right after the figure, the value it changed from; "rose from $40 billion to $45
+# billion": after a change word, the value it changed from, then the new one. Not any
+# "from" before a number ("aside from the $5 billion buyback", "proceeds from the $2
+# billion bond sale"), nor a lone "slipped from $8 billion", which gives no new value.
+_AFTER_NEW = re.compile(
+    r"[\s,]*(?:(?:up|down)\s+)?from\s+(?:(?:the|a|an|about|around|roughly|some|nearly)\s+)?",
     re.IGNORECASE,
 )
-_PRIOR_REACH = 30  # characters before a number
+_CHANGED_FROM = re.compile(
+    r"\b(?:rose|risen|rises|rising|fell|fallen|falls|falling|slipped|slid|dropped|declined"
+    r"|grew|grown|climbed|jumped|increased|decreased|raised|lifted|cut|lowered|narrowed"
+    r"|widened|expanded|shrank|surged|plunged|edged|went|moved|changed)"
+    r"\s+(?:\w+\s+)?from\s+(?:(?:the|a|an|about|around|roughly|some|nearly)\s+)?$",
+    re.IGNORECASE,
+)
+_THEN_TO = re.compile(r"\s+to\s+(?:(?:a|an|about|around|roughly|some|nearly)\s+)?", re.IGNORECASE)
+_PRIOR_REACH = 40  # characters before a number
 
 
 def _without_prior(text: str, start: int, qs: list[Quantity]) -> list[Quantity]:
     """The sentence's quantities without the values a figure changed from, where the
-    sentence also gives the value it changed to (one of the same unit and currency that
-    is not one): stored as facts, a market share "from 36%" was a second, current share
-    of 36% in the series and in what changed."""
-    prior = [
-        i
-        for i, q in enumerate(qs)
-        if text.find("from", max(start, q.start - _PRIOR_REACH), q.start) != -1
-        and _PRIOR.search(text, max(start, q.start - _PRIOR_REACH), q.start)
-    ]
-    if not prior:
-        return qs
-    gone = {
-        i
-        for i in prior
-        if any(
-            j not in prior and (q.unit, q.currency) == (qs[i].unit, qs[i].currency)
-            for j, q in enumerate(qs)
-        )
-    }
-    return [q for i, q in enumerate(qs) if i not in gone]
+    sentence gives the value it changed to (of the same unit and currency): stored as
+    facts, a market share "from 36%" was a second, current share of 36% in the series and
+    in what changed."""
+    gone: set[int] = set()
+    for i, q in enumerate(qs):
+        if text.find("from", max(start, q.start - _PRIOR_REACH), q.start) == -1:
+            continue
+        same = (q.unit, q.currency)
+        before = qs[i - 1] if i else None
+        after = qs[i + 1] if i + 1 < len(qs) else None
+        if (
+            before is not None
+            and (before.unit, before.currency) == same
+            and _AFTER_NEW.fullmatch(text, before.end, q.start)
+        ) or (
+            after is not None
+            and (after.unit, after.currency) == same
+            and _CHANGED_FROM.search(text, max(start, q.start - _PRIOR_REACH), q.start)
+            and _THEN_TO.fullmatch(text, q.end, after.start)
+        ):
+            gone.add(i)
+    return [q for i, q in enumerate(qs) if i not in gone] if gone else qs
 
 
 def _sentence_facts(

@@ -11,7 +11,7 @@ capitalised words counts as an organisation only with a company cue:
   "Enflame (688123.SH)";
 * a word that introduces a company: "rival Biren", "startup Manus", "chipmaker Hygon";
 * a possessive before a company's things: "Hygon's revenue", "Enflame's shares";
-* a name that speaks of "its" things ("Naver said its cloud revenue"), and a name after
+* a name that reports "its" figures ("Naver reported its cloud revenue"), and a name after
   a place's "-based" ("Heidelberg-based Aleph Alpha").
 
 Each organisation gets a slug id (lower case, legal words dropped: "Moore Threads
@@ -46,11 +46,12 @@ _THINGS = frozenset(
      "platform", "products", "smartphone", "smartphones", "factories", "fabs", "orders",
      "backlog", "board", "stake", "bonds"}
 )  # fmt: skip
-# "Naver said its cloud revenue rose": a name that says "its" of itself is a company (a
-# person says "his" or "her")
+# "Naver reported its cloud revenue rose": a name that reports "its" figures is a company
+# (not "said its" or "expects its": "Chief executive Eddie Wu said its cloud revenue ..."
+# speaks of the company named before, and made the person a company)
 _SAYS = frozenset(
-    {"said", "says", "reported", "posted", "expects", "announced", "raised", "cut", "lifted",
-     "lowered", "forecast", "plans", "will"}
+    {"reported", "posted", "announced", "raised", "lifted", "lowered", "forecast", "booked",
+     "swung", "narrowed", "widened", "doubled", "tripled"}
 )  # fmt: skip
 _BASED = "-based "  # "Heidelberg-based Aleph Alpha"
 _NAME_WORD = re.compile(r"[A-Z][A-Za-z0-9&-]*(?:\.[A-Za-z0-9]+)*|[0-9]+[A-Za-z][A-Za-z0-9]*")

@@ -291,8 +291,8 @@ def _join_ranges(found: list[Quantity], text: str) -> list[Quantity]:
             and prev.value < q.value
             and (
                 (prev.unit == "money" and prev.currency == q.currency)
-                # "90 billion" (a scaled count) to "100 billion yuan"
-                or (prev.unit == "count" and prev.surface[-1].isalpha() and q.surface[0].isdigit())
+                # "90 billion" (a scaled count) to "100 billion yuan"; not "5 models"
+                or (prev.unit == "count" and _scaled(prev.surface) and q.surface[0].isdigit())
             )
             and _is_range_gap(text, prev, q)
         ):
@@ -306,6 +306,12 @@ def _join_ranges(found: list[Quantity], text: str) -> list[Quantity]:
             continue
         out.append(q)
     return out
+
+
+def _scaled(surface: str) -> bool:
+    """Whether a count's surface ends with a scale word ("90 billion", "90bn")."""
+    last = surface.rsplit(None, 1)[-1].lstrip("0123456789.,").lower()
+    return len(last) > 1 and last in _SCALES
 
 
 def _is_range_gap(text: str, low: Quantity, high: Quantity) -> bool:

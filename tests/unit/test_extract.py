@@ -605,6 +605,7 @@ def test_currencies_plural_scales_and_ranges_in_words(
         ("at 6 times sales", [("multiple", 6.0)]),
         ("three times the size, 3 times a week", []),
         ("from $40 billion and $45 billion", [("money", 40e9), ("money", 45e9)]),
+        ("cut prices on 5 models to 99,800 yuan", [("count", 5.0), ("money", 99800.0)]),
     ],
 )
 def test_what_is_not_read_as_a_currency_range_or_multiple(
@@ -623,6 +624,10 @@ def test_what_is_not_read_as_a_currency_range_or_multiple(
         # "from" before no figure, or a figure with nothing it changed to: kept
         ("Alibaba's revenue from cloud rose 34% to $5 billion.", ["34%", "$5 billion"]),
         ("Alibaba's shares fell 5% from their peak of $120.", ["5%", "$120"]),
+        ("Aside from the $5 billion buyback, Alibaba will spend $10 billion on AI this year.",
+         ["$5 billion", "$10 billion"]),
+        ("Alibaba's capex rose to $10 billion, while Tencent's slipped from $8 billion.",
+         ["$10 billion", "$8 billion"]),
     ],
 )  # fmt: skip
 def test_the_value_a_figure_changed_from_is_no_fact_of_its_own(text: str, kept: list[str]) -> None:

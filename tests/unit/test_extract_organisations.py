@@ -45,7 +45,7 @@ def test_fixture_names_are_outside_the_vocabulary() -> None:
         # a comparison bracket after an unknown name
         ("Alibaba's cloud grew 26%, trailing rival Biren (45%).", "45%", "biren"),
         # a name that speaks of "its" things; a name after a place's "-based"
-        ("Kestrelnet said its cloud revenue rose 18% last year.", "18%", "kestrelnet"),
+        ("Kestrelnet reported its cloud revenue rose 18% last year.", "18%", "kestrelnet"),
         (
             "Stuttgart-based Vireo will invest €400 million in a compute centre.",
             "€400 million",
@@ -89,6 +89,16 @@ def test_the_name_as_written_is_kept_with_its_slug() -> None:
 )
 def test_places_acronyms_and_sentence_openers_are_not_companies(text: str) -> None:
     assert extract(text, "", VOCAB).organisations == ()
+
+
+def test_an_executive_who_speaks_of_its_figures_is_no_company() -> None:
+    text = (
+        "Alibaba reported strong results. Chief executive Eddie Wu said its cloud revenue "
+        "would grow 30% next year, and Wu said its margins would widen by 2 points."
+    )
+    result = extract(text, "Alibaba's quarter", VOCAB)
+    assert result.organisations == ()
+    assert {f.surface: f.entity for f in result.facts}["30%"] == "alibaba"
 
 
 def test_a_rival_that_opens_its_sentence_is_its_subject() -> None:
