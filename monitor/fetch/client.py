@@ -14,6 +14,7 @@ import hashlib
 import random
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 import httpx
@@ -288,9 +289,10 @@ class Fetcher:
         """The feed's items with their pages' text, the warnings of pages not fetched,
         and the addresses of those fetched.
 
-        An item whose page failed in a way that may heal (a timeout, a 5xx) is left out:
-        its summary, once stored, would be in ``seen`` and its page never fetched again.
-        One whose page will not come (a 404, a refused address) keeps its summary. Past
+        An item whose page failed in a way that may heal (a timeout, a 5xx) is left out,
+        for ``FULL_RETRY`` after its publication: its summary, once stored, would be in
+        ``seen`` and its page never fetched again. One whose page will not come (a 404, a
+        refused address), an older one and one without a date keep their summary. Past
         ``PAGES_PER_POLL`` new items, the rest are left out too, for the next polls."""
         todo = [a for a in articles if has_own_page(a.url) and a.guid not in seen]
         withheld: set[str] = {a.guid for a in todo[PAGES_PER_POLL:]}
@@ -315,7 +317,7 @@ class Fetcher:
                     language=article.language or page.language,
                     summary_only=False,
                 )
-            elif isinstance(page, FetchError) and _may_heal(page):
+            elif isinstance(page, FetchError) and _may_heal(page) and _young(article):
                 withheld.add(article.guid)
                 warnings.append(f"{article.url}: full page not fetched, retried next poll: {page}")
             elif isinstance(page, FetchError):
@@ -402,6 +404,18 @@ _TRANSIENT_KINDS = frozenset(
     {"timeout_total", "connect_timeout", "read_timeout", "timeout", "connect_error",
      "protocol_error", "network", "dns"}
 )  # fmt: skip
+
+
+# How long after its publication an item whose page failed is left for the next polls,
+# its page fetched again; then (or with no date) its summary is kept, as for a page that
+# will not come: a page that fails for good (a 500 for ever) kept its item out, never
+# stored, and the feed read whole at every poll.
+FULL_RETRY = timedelta(hours=6)
+
+
+def _young(article: FetchedArticle) -> bool:
+    at = article.published_at
+    return at is not None and datetime.now(UTC) - at < FULL_RETRY
 
 
 def _may_heal(error: FetchError) -> bool:

@@ -11,6 +11,7 @@ import sys
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -424,7 +425,7 @@ def test_fetch_full_retries_a_page_that_failed_at_the_next_poll() -> None:
     feed again; a page that will not come (404) still keeps its summary."""
     router = page_router()
     router.get(FEED_URL).mock(
-        return_value=httpx.Response(200, content=RSS, headers={"ETag": '"v2"'})
+        return_value=httpx.Response(200, content=_dated(RSS, hours=1), headers={"ETag": '"v2"'})
     )
     page_one = router.routes[0]
     page_one.side_effect = [
@@ -447,6 +448,22 @@ def test_fetch_full_retries_a_page_that_failed_at_the_next_poll() -> None:
     gone = run_poll(router, feed_source(fetch_full=True), old, seen={"g2"})
     assert [(a.guid, a.summary_only) for a in gone.articles] == [("g1", True), ("g2", True)]
     assert gone.validators.etag == '"v2"' and "kept the summary" in gone.warnings[-1]
+
+    # a page that fails for good (a 500 at every poll) held its item out for ever: past
+    # FULL_RETRY from its publication, or with no date, the summary is kept
+    page_one.mock(return_value=httpx.Response(500))
+    for body in (_dated(RSS, hours=7), RSS):
+        router.get(FEED_URL).mock(return_value=httpx.Response(200, content=body))
+        late = run_poll(router, feed_source(fetch_full=True), old, seen={"g2"})
+        assert [(a.guid, a.summary_only) for a in late.articles] == [("g1", True), ("g2", True)]
+        assert "kept the summary" in late.warnings[-1]
+
+
+def _dated(rss: bytes, *, hours: float) -> bytes:
+    """``rss`` with its first item published ``hours`` ago."""
+    at = datetime.now(UTC) - timedelta(hours=hours)
+    stamp = at.strftime("%a, %d %b %Y %H:%M:%S GMT").encode()
+    return rss.replace(b"<guid>g1</guid>", b"<guid>g1</guid><pubDate>" + stamp + b"</pubDate>", 1)
 
 
 def test_auto_kind_sniffs_feeds() -> None:
