@@ -106,18 +106,27 @@ def _sharing_a_link(
     owners: dict[str, int],
 ) -> list[int]:
     """Which refused items are other articles that link to a page of one this source
-    holds: a new GUID and another title (a feed whose items all link to its newsroom).
-    An article's url is unique, so they were taken for re-polls and never stored; a new
-    GUID with the same title is the same item again (a feed whose GUIDs change)."""
+    holds: another title than the article stored under its key and the one at its link
+    (a feed whose items all link to its newsroom). An article's url is unique, so they
+    were taken for re-polls and never stored. The same title under its key is a re-poll;
+    at its link, under a new key, the same item again (a feed whose GUIDs change). A feed
+    without GUIDs keys its items by link and place, so a key alone says nothing."""
     ours = [(i, url) for i, url in conflicts if owners.get(url, source_id) == source_id]
     if not ours:
         return []
-    known = articles.known_keys(session, source_id, [articles.entry_key(items[i]) for i, _ in ours])
-    fresh = [(i, url) for i, url in ours if articles.entry_key(items[i]) not in known]
-    if not fresh:
-        return []
-    titles = articles.titles_at(session, source_id, [url for _, url in fresh])
-    return [i for i, url in fresh if _title_key(items[i].title) != _title_key(titles.get(url, ""))]
+    by_url, by_key = articles.titles_by(
+        session,
+        source_id,
+        urls=[url for _, url in ours],
+        keys=[articles.entry_key(items[i]) for i, _ in ours],
+    )
+    out = []
+    for i, url in ours:
+        title = _title_key(items[i].title)
+        stored = (by_key.get(articles.entry_key(items[i])), by_url.get(url))
+        if all(t is None or _title_key(t) != title for t in stored):
+            out.append(i)
+    return out
 
 
 def _title_key(title: str) -> str:
@@ -125,10 +134,14 @@ def _title_key(title: str) -> str:
 
 
 def _with_own_link(item: FetchedArticle) -> FetchedArticle:
-    """The item at its page's address with a fragment of its own: the link still opens
-    the page, and the url is the item's."""
-    tag = hashlib.sha256(articles.entry_key(item).encode("utf-8", "replace")).hexdigest()[:12]
-    return dataclasses.replace(item, url=f"{item.url.split('#', 1)[0]}#item-{tag}")
+    """The item at its page's address with a fragment of its own, and under a key of its
+    own: the link still opens the page, and the url is the item's. Both come from its
+    title: a feed without GUIDs keys its items by their place, which moves when an item is
+    added (the next poll stored an old item again, and the new one not)."""
+    tag = hashlib.sha256(_title_key(item.title).encode("utf-8", "replace")).hexdigest()[:12]
+    return dataclasses.replace(
+        item, url=f"{item.url.split('#', 1)[0]}#item-{tag}", guid=f"{item.guid}#item-{tag}"
+    )
 
 
 def _say_changing_guids(
@@ -240,15 +253,17 @@ def store_batch(
                     now=now,
                 )  # fmt: skip
                 for i, item, article_id in zip(apart, moved, stored, strict=True):
-                    if article_id is not None:
+                    if article_id is not None:  # else stored so at an earlier poll
                         new_items.append((article_id, item))
                         if extractions is not None:
                             given.append(extractions[i])
                         slots[i] = ItemOutcome("new", article_id)
-                report.warnings += (
-                    f"{len(apart)} item(s) link to the page of another item of this source,"
-                    " with another title: each is stored with its own link (#item-...)",
-                )
+                if any(a is not None for a in stored):
+                    report.warnings += (
+                        f"{sum(a is not None for a in stored)} item(s) link to the page of"
+                        " another item of this source, with another title: each is stored"
+                        " with its own link (#item-...)",
+                    )
             _say_changing_guids(session, source_id, items, conflicts, owners, report)
     report.new += len(new_items)
     report.new_ids.extend(aid for aid, _ in new_items)

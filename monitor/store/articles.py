@@ -98,16 +98,23 @@ def url_owners(session: Session, urls: Sequence[str]) -> dict[str, int]:
     return out
 
 
-def titles_at(session: Session, source_id: int, urls: Sequence[str]) -> dict[str, str]:
-    """The title of this source's article at each of ``urls`` that it holds."""
-    out: dict[str, str] = {}
-    wanted = sorted({safe(u) for u in urls})
-    for i in range(0, len(wanted), 500):
-        q = select(Article.url, Article.title).where(
-            Article.source_id == source_id, col(Article.url).in_(wanted[i : i + 500])
-        )
-        out.update((url, title or "") for url, title in session.exec(q).all())
-    return out
+def titles_by(
+    session: Session, source_id: int, *, urls: Sequence[str] = (), keys: Sequence[str] = ()
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The titles of this source's articles at ``urls`` and under the entry ``keys`` it
+    holds: (url -> title, key -> title)."""
+    by_url: dict[str, str] = {}
+    by_key: dict[str, str] = {}
+    for column, wanted, out in (
+        (Article.url, sorted({safe(u) for u in urls}), by_url),
+        (Article.entry_key, sorted(set(keys)), by_key),
+    ):
+        for i in range(0, len(wanted), 500):
+            q = select(column, Article.title).where(
+                Article.source_id == source_id, col(column).in_(wanted[i : i + 500])
+            )
+            out.update((value, title or "") for value, title in session.exec(q).all())
+    return by_url, by_key
 
 
 def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> set[str]:

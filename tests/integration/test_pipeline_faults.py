@@ -544,3 +544,31 @@ def test_a_large_poll_is_stored_a_part_at_a_time_and_a_stop_ends_it_between_part
         assert row is not None and row.etag == "etag-many"  # the poll was not recorded
         stored = s.execute(sa.text("SELECT count(*) FROM article WHERE guid LIKE 'n%'")).scalar()
     assert stored == 3
+
+
+def test_a_newsroom_feed_without_guids_stores_each_item_once(engine: Engine) -> None:
+    """Items without GUIDs are keyed by their link and place: an item added on top moved
+    the others' keys, and the next read stored an old item again and lost the new one."""
+    from monitor.fetch.feeds import parse_feed
+
+    def feed(*titles: str) -> list[FetchedArticle]:
+        items = "".join(
+            f"<item><title>{t}</title><link>https://x.test/newsroom</link>"
+            f"<description>{TEXT} {t}.</description></item>"
+            for t in titles
+        )
+        body = f'<rss version="2.0"><channel><title>N</title>{items}</channel></rss>'
+        return list(parse_feed(body.encode(), {}, "https://x.test/feed.rss").articles)
+
+    pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
+    first = pipe.ingest(feed("Mexico data centre", "Record profit"), source="newsroom")
+    second = pipe.ingest(
+        feed("Ernie 5 launch", "Mexico data centre", "Record profit"), source="newsroom"
+    )
+    third = pipe.ingest(
+        feed("Ernie 5 launch", "Mexico data centre", "Record profit"), source="newsroom"
+    )
+    assert (first.new, second.new, third.new) == (2, 1, 0)
+    with engine.connect() as conn:
+        titles = [t for (t,) in conn.execute(sa.text("SELECT title FROM article ORDER BY id"))]
+    assert titles == ["Mexico data centre", "Record profit", "Ernie 5 launch"]
