@@ -85,9 +85,9 @@ _RELATED = re.compile(
     r"^(?:Related(?:\s+(?:articles?|stories|news|coverage|reading))?|Read\s+(?:more|also|next)"
     r"|Also\s+read|See\s+also|More\s+on\s+this(?:\s+story)?|You\s+may\s+also\s+like"
     r"|Recommended(?:\s+for\s+you)?|Lee\s+tambi[eé]n|Te\s+puede\s+interesar"
-    r"|M[aá]s\s+informaci[oó]n)\s*(?:[:：|»>–—-].*)?$",
+    r"|M[aá]s\s+informaci[oó]n)(?:\s*[:：|»>].*|\s+[–—-]\s.*)?$",
     re.IGNORECASE,
-)
+)  # a dash only with blanks around it: "Related-party transactions ..." is text
 _BULLET_ONLY = re.compile(r"^[-–—•·*▪●]+$")
 # "Alibaba group logo" (an image's alt text); lower-case only, so a headline ending in
 # "Logo" survives
@@ -130,12 +130,34 @@ _SHORT_LINE = 160
 # with short bodies read as one story on its words (and its "38 facilities, 11
 # countries" as their shared figures). From such a heading on, no paragraph is kept.
 _TRAILER = re.compile(
-    r"^(?:(?:About|ABOUT)\s+(?:the\s+)?(?:[A-Z][\w&.,'’-]*\s*){1,6}"
-    r"|(?:Cautionary\s+(?:Note|Statement)s?|Forward[- ]Looking\s+Statements?"
+    r"^(?:(?:Cautionary\s+(?:Note|Statement)s?|Forward[- ]Looking\s+Statements?"
     r"|Safe\s+Harbou?r\s+Statements?)(?:\s+\w[\w-]*){0,6}"
     r"|Trademarks|(?:Media|Press|Investor|Investor\s+Relations)\s+Contacts?|Contacts?"
     r"|Disclaimer|Legal\s+Notice|#{3})\s*:?$"
 )
+# "About Oracle", then a paragraph about Oracle: a subhead "About the Blackwell Ultra" in
+# a news article is followed by more news, and is no trailer
+_ABOUT = re.compile(
+    r"^(?:About|ABOUT)\s+(?:the\s+)?(?P<name>[A-Z][\w&.'’-]*)(?:\s+[A-Z][\w&.,'’-]*){0,5}\s*:?$"
+)
+_ABOUT_OPENERS = ("founded", "headquartered", "established", "since", "the company", "with ")
+
+
+def _opens_trailer(line: str, lines: list[str], at: int) -> bool:
+    """Whether ``line`` (``lines[at]``) heads a press release's trailer."""
+    if _TRAILER.match(line):
+        return True
+    about = _ABOUT.match(line)
+    if about is None:
+        return False
+    name = about.group("name").lower()
+    for later in lines[at + 1 :]:
+        nxt = later.strip().lower()
+        if nxt:
+            return nxt.startswith(name) or nxt.startswith(_ABOUT_OPENERS)
+    return False
+
+
 _BULLETS = ("- ", "• ", "· ", "* ", "– ")
 _SHORT_CHROME = re.compile(
     "|".join(
@@ -253,7 +275,7 @@ def clean_blocks(blocks: Iterable[str], *, find_title: bool = True) -> CleanText
     # one pass of the control-character filter over everything, not one per line
     lines = safe_str("\n".join(blocks)).split("\n")
 
-    for raw in lines:
+    for at, raw in enumerate(lines):
         line = " ".join(raw.split())
         if not line:
             continue
@@ -292,7 +314,7 @@ def clean_blocks(blocks: Iterable[str], *, find_title: bool = True) -> CleanText
             box = None
         if len(line) <= _SHORT_LINE:
             # widgets are short lines; article paragraphs mostly skip these checks
-            if paragraphs and _TRAILER.match(line):
+            if paragraphs and _opens_trailer(line, lines, at):
                 trailer = True
                 continue
             if _AIME.match(line):

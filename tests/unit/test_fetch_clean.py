@@ -253,6 +253,22 @@ def test_a_link_to_another_story_is_chrome(line: str) -> None:
     assert got.text == "The news of the day.\n\nMore news."
 
 
-def test_a_sentence_that_opens_with_related_is_text() -> None:
-    text = "Title line here\n\nRelated to the deal, Alibaba said it would hire 500 engineers."
-    assert clean_plain_text(text).text.startswith("Related to the deal")
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Related to the deal, Alibaba said it would hire 500 engineers.",
+        "Related-party transactions with Ant Group rose to 5 billion yuan.",
+    ],
+)
+def test_a_sentence_that_opens_with_related_is_text(line: str) -> None:
+    assert clean_plain_text(f"Title line here\n\n{line}").text == line
+
+
+def test_a_subhead_about_a_product_in_the_news_is_no_trailer() -> None:
+    """ "About <Name>" heads a trailer when the paragraph after it is about <Name>; in a
+    news article, a subhead "About the Blackwell Ultra" is followed by more news."""
+    text = (
+        "Nvidia unveils Blackwell Ultra\n\nNvidia on Tuesday unveiled its chips.\n\n"
+        "About the Blackwell Ultra\n\nThe chips should bring $50 billion of revenue."
+    )
+    assert clean_plain_text(text).text.endswith("The chips should bring $50 billion of revenue.")
