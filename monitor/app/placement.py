@@ -83,6 +83,7 @@ class _Pending:
     sig: bytes | None = None  # written with the other dedup columns
     copy_of: Copy | None = None
     profile: story.ArticleProfile | None = None  # what the story level compares
+    names: list[tuple[str, bool]] = dataclasses.field(default_factory=list)  # see _names
 
 
 def place_article(
@@ -139,7 +140,10 @@ def place_articles(
         ],
     )
     words = _Words(df, docs)
-    wanted = {n for p in pending if p.profile is not None for n, _ in _names(p)}
+    for p in pending:
+        if p.profile is not None:
+            p.names = _names(p)  # once: read for the whole batch, then by its placement
+    wanted = {n for p in pending for n, _ in p.names}
     words.companies.update(story_rows.companies_named(sql, sorted(wanted)))
     out: list[Placement] = []
     done: dict[int, Placement] = {}
@@ -364,7 +368,7 @@ def _place(
             story_id, company = of_original
     else:
         assert p.profile is not None
-        named = _as_named(p.profile, _names(p), words.companies)
+        named = _as_named(p.profile, p.names, words.companies)
         article = story.weighed(named, words.df, words.docs)
         words.count(article.counts)
         found = _event_candidates(sql, article, at, window, words)

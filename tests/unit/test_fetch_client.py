@@ -322,6 +322,17 @@ def page_router(listing: bytes | None = None, page: bytes = PAGE) -> respx.MockR
     return router
 
 
+def listing_source(kind: str = "html", **kw: Any) -> SourceSpec:
+    """The listing page of page_router's site, its links and article bodies selected."""
+    return SourceSpec(
+        name="site",
+        url="http://feeds.example.com/news",
+        kind=kind,
+        selectors=Selectors(items="a.h", body="article"),
+        **kw,
+    )
+
+
 LISTING = b"""<html><body><ul><li><a class="h" href="/a/1?utm_source=x">One</a></li>
 <li><a class="h" href="/a/2">Two</a></li>
 <li><a class="h" href="/a/3#c">Three</a></li></ul></body></html>"""
@@ -329,12 +340,7 @@ LISTING = b"""<html><body><ul><li><a class="h" href="/a/1?utm_source=x">One</a><
 
 def test_html_listing_fetches_only_unseen_articles() -> None:
     router = page_router(LISTING)
-    source = SourceSpec(
-        name="site",
-        url="http://feeds.example.com/news",
-        kind="html",
-        selectors=Selectors(items="a.h", body="article"),
-    )
+    source = listing_source()
     result = run_poll(router, source, seen={"http://feeds.example.com/a/2"})
     assert [a.guid for a in result.articles] == [
         "http://feeds.example.com/a/1",
@@ -351,13 +357,7 @@ def test_pages_fetched_are_said_at_the_address_they_were_fetched_at() -> None:
     page = PAGE.replace(
         b"<head>", b'<head><link rel="canonical" href="https://elsewhere.test/{n}">'
     )
-    listing = SourceSpec(
-        name="site",
-        url="http://feeds.example.com/news",
-        kind="html",
-        selectors=Selectors(items="a.h", body="article"),
-        fetch_full=True,
-    )
+    listing = listing_source(fetch_full=True)
     feed = feed_source(fetch_full=True)
     router = page_router(LISTING, page)
     router.get(FEED_URL).mock(return_value=httpx.Response(200, content=RSS))
@@ -479,12 +479,7 @@ def test_auto_kind_reads_an_xhtml_listing_as_a_listing() -> None:
         b'<html xmlns="http://www.w3.org/1999/xhtml">' + LISTING.removeprefix(b"<html>")
     )
     router = page_router(xhtml)
-    source = SourceSpec(
-        name="site",
-        url="http://feeds.example.com/news",
-        kind="auto",
-        selectors=Selectors(items="a.h", body="article"),
-    )
+    source = listing_source("auto")
     result = run_poll(router, source)
     assert [a.guid for a in result.articles] == [
         f"http://feeds.example.com/a/{n}" for n in (1, 2, 3)
@@ -712,12 +707,7 @@ def test_a_poll_fetches_at_most_its_share_of_pages_and_leaves_the_rest_for_the_n
             200, content=PAGE.replace(b"{n}", request.url.path.rsplit("/", 1)[1].encode())
         )
     )
-    source = SourceSpec(
-        name="site",
-        url="http://feeds.example.com/news",
-        kind="html",
-        selectors=Selectors(items="a.h", body="article"),
-    )
+    source = listing_source()
     old = Validators(etag='"old"')
     first = run_poll(router, source, old)
     assert len(first.articles) == PAGES_PER_POLL and not first.partial
