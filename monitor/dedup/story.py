@@ -225,13 +225,20 @@ def profile(title: str, text: str, extraction: Extraction) -> ArticleProfile:
         counts.pop(w, None)
     end = lede_end(text)
     folded = f" {title.lower()} "
-    lead_terms = frozenset(
+    # A name with a number that the title gives and the lede writes as a name too
+    # ("Helix 3"): a release the vocabulary does not know. Title case capitalises every
+    # word ("Opens 3 Sites"); the lede's sentences do not.
+    released = text_vector.named_numbers(title)
+    if released:
+        released = [n for n in text_vector.named_numbers(text_vector.lede(text)) if n in released]
+    named = frozenset(n.replace("_", " ") for n in released)
+    lead_terms = named | frozenset(
         t.term.lower() for t in extraction.terms if specific(t.term) and t.term.lower() in folded
     )
     return ArticleProfile(
         company=company,
         figures=figures_of(extraction.facts, lead_end=end, title=title),
-        terms=terms,
+        terms=terms | named,
         topics=frozenset(t.topic for t in extraction.topics),
         counts=counts,
         lead_terms=lead_terms,
@@ -328,7 +335,22 @@ def contradicts(article: ArticleProfile, story: StoryProfile) -> bool:
 def other_release(article: ArticleProfile, story: StoryProfile) -> bool:
     """The article's title names versioned names the story never mentions: another
     release (Qwen3-Omni after Qwen3-Max), however alike the words around them."""
-    return bool(article.lead_terms) and not any(t in story.terms for t in article.lead_terms)
+    return bool(article.lead_terms) and not any(
+        _one_name(t, u) for t in article.lead_terms for u in story.terms
+    )
+
+
+def _one_name(a: str, b: str) -> bool:
+    """Two spellings of one release, or one of them the family of the other: "Qwen 2.5"
+    and "Qwen2.5-Max" (outlets space and suffix a name as they please)."""
+    if a == b:
+        return True
+    a, b = _squashed(a), _squashed(b)
+    return a.startswith(b) or b.startswith(a)
+
+
+def _squashed(name: str) -> str:
+    return name.replace(" ", "").replace("-", "").replace("_", "")
 
 
 def drift(days_apart: float) -> float:
@@ -383,7 +405,12 @@ def compare(
         # a company's flagship model is named in most of its stories: one shared name
         # counts when both the article's title and the story's give it
         basis = "text+terms"
-    elif evidence >= FACTS_ALONE * k and coverage >= MIN_COVERAGE and similarity >= TEXT_FLOOR:
+    elif (
+        evidence >= FACTS_ALONE * k
+        and coverage >= MIN_COVERAGE
+        and similarity >= TEXT_FLOOR
+        and not release
+    ):
         basis = "facts"
     if basis is None:
         return None
@@ -421,7 +448,7 @@ def _core_lead_terms(p: StoryProfile) -> set[str]:
 def _other_releases(a: StoryProfile, b: StoryProfile) -> bool:
     """Each story's titles name releases the other's titles never name."""
     ta, tb = _core_lead_terms(a), _core_lead_terms(b)
-    return bool(ta) and bool(tb) and not ta & tb
+    return bool(ta) and bool(tb) and not any(_one_name(t, u) for t in ta for u in tb)
 
 
 def stories_agree(a: StoryProfile, b: StoryProfile) -> bool:

@@ -151,6 +151,12 @@ def generate(n: int, *, seed: int = SEED) -> list[FetchedArticle]:
 
 def stream(n: int, *, seed: int = SEED) -> Iterator[FetchedArticle]:
     """:func:`generate`, one article at a time (the memory benchmark writes 100,000)."""
+    return (article for article, _ in labelled(n, seed=seed))
+
+
+def labelled(n: int, *, seed: int = SEED) -> Iterator[tuple[FetchedArticle, sc.Event]]:
+    """:func:`stream` with the event each article tells (a copy tells its original's):
+    ``tests/eval/eval_stories.py`` scores story grouping on it."""
     r = random.Random(seed)
     launches: dict[str, int] = {}
     seen: dict[tuple[str, str], list[datetime]] = {}
@@ -168,12 +174,12 @@ def stream(n: int, *, seed: int = SEED) -> Iterator[FetchedArticle]:
             body = "\n\n".join([told.text, *_background(r, c, at)])
             recent.append((e, told.title, body))
             del recent[:-300]
-            yield _dress(r, told.title, body, at, i)
+            yield _dress(r, told.title, body, at, i), e
         elif roll < 0.85:
-            _, title, body = r.choice(recent[-100:])  # the same body under other chrome
-            yield _dress(r, title, body, at, i)
+            e, title, body = r.choice(recent[-100:])  # the same body under other chrome
+            yield _dress(r, title, body, at, i), e
         else:
             e = r.choice(recent[-100:])[0]
             told = sc.tell(r, e, r.randint(1, 3), at, "daily")
             body = "\n\n".join([told.text, *_background(r, e.company, at)])
-            yield _dress(r, told.title, body, at, i)
+            yield _dress(r, told.title, body, at, i), e

@@ -13,6 +13,8 @@ labelled events (``tests/eval/story_scoring.py``):
 * the generated corpus of ``tests/eval/story_corpus.py`` (1,100 distinct events of 18
   companies sharing boilerplate, some told by several outlets, some plans restated
   months later), with the stories that hold two labelled companies;
+* the pipeline benchmark's stream of 1,000 articles (``tests/bench/news_corpus.py``): 50
+  companies, most outside the vocabulary, distinct events among copies and rewrites;
 * the demo corpus and its AI-style rewrites (``tests/unit/dedup_eval.py``), with the
   facts the documents were written from and with the real extractor.
 
@@ -132,6 +134,27 @@ def generated() -> None:
     )
 
 
+def bench_stream(n: int = 1000) -> None:
+    """The pipeline benchmark's stream (``tests/bench/news_corpus.py``): 50 companies, 32 of
+    them outside the vocabulary, ~60% distinct events with background paragraphs of
+    figures, ~25% syndicated copies, ~15% rewrites."""
+    from tests.bench import news_corpus
+
+    items = [
+        Item(a.guid or a.url, a.title, a.text, e.id, e.company.id, a.published_at,
+             source=a.url.split("/")[2])
+        for a, e in news_corpus.labelled(n)
+    ]  # fmt: skip
+    s = ingest(items, dated=True)
+    print(
+        row(
+            f"benchmark stream: {n:,} articles, 50 companies",
+            s,
+            f"mixed-company stories {len(s.mixed)}",
+        )
+    )
+
+
 def demo_sets() -> None:
     from tests.unit import dedup_eval as ev
 
@@ -182,6 +205,7 @@ def main() -> int:
     print(HEADER)
     dev(args.verbose)
     generated()
+    bench_stream()
     demo_sets()
     print(
         "\ntargets: news-dev dated precision >= 0.95 and recall >= 0.90; generated"

@@ -251,6 +251,55 @@ def test_another_release_named_in_the_title_is_another_story() -> None:
     assert compare(again, st) is not None
 
 
+def test_a_release_the_vocabulary_does_not_know_is_told_by_its_name() -> None:
+    """A versioned name in the title that the lede writes as a name ("Helix 3") marks a
+    release, whether or not the vocabulary knows it; figures alike by chance (a market
+    value, a benchmark score) do not join another one."""
+    shared = [fact("$835 billion", 835e9), fact("84.9", 84.9, "points", None), pct(4.3)]
+    first = article(
+        shared,
+        company="netease",
+        title="NetEase Launches NetEase Helix 3",
+        text="NetEase released Helix 3, a model for developers, with strong benchmark scores.",
+    )
+    assert first.lead_terms == {"helix 3"}
+    st = story_of(first)
+    other = article(
+        [fact("$828 billion", 828e9), fact("84.0", 84.0, "points", None), pct(4.3)],
+        company="netease",
+        title="NetEase Launches NetEase Cygnus 4",
+        text="NetEase released Cygnus 4, a model for developers, with strong benchmark scores.",
+    )
+    assert compare(other, st) is None
+    again = article(
+        shared,
+        company="netease",
+        title="Helix 3: NetEase's Newest Model Arrives",
+        text="Developers can now use Helix 3, the model NetEase released with strong scores.",
+    )
+    assert compare(again, st) is not None
+
+
+def test_title_case_words_before_a_number_are_no_release() -> None:
+    # every word of a headline is capitalised; the lede says "opens 3 data centers"
+    a = article(
+        [], title="Alibaba Opens 3 Data Centers", text="Alibaba opens 3 data centers abroad."
+    )
+    assert a.lead_terms == frozenset()
+
+
+def test_two_spellings_of_one_release_are_one_release() -> None:
+    words = "Alibaba released a new model to developers, with strong benchmark scores."
+    st = story_of(
+        article([], title="Alibaba Launches Qwen2.5-Max", text=words, terms=("Qwen2.5-Max",))
+    )
+    spaced = article(
+        [], title="Alibaba Unveils Qwen 2.5-Max", text=f"The Qwen 2.5 model is out. {words}"
+    )
+    assert spaced.lead_terms == {"qwen 2.5"}
+    assert compare(spaced, st) is not None
+
+
 def test_time_raises_the_bar() -> None:
     title = "Alibaba opens data centers in Brazil and France"
     st = story_of(article([], title=title, text="New overseas regions in Brazil and France."))
