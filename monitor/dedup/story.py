@@ -54,6 +54,7 @@ from monitor.dedup.figures import (
     changed,
     fact_weight,
     figures_of,
+    significant_digits,
     union_figures,
 )
 from monitor.dedup.text_vector import Vector
@@ -322,14 +323,37 @@ def shared_terms(article: ArticleProfile, story: StoryProfile) -> tuple[float, t
 
 
 def contradicts(article: ArticleProfile, story: StoryProfile) -> bool:
-    """The article's distinctive headline figures are none of the story's, while the story
-    leads with distinctive figures of its own: two events ("revenue of $12.4 billion" and
-    "revenue of $13.1 billion" are two quarters however alike the words)."""
-    mine = [f for f in article.figures if f.lead and f.weight >= 0.5]
+    """The article's distinctive headline figures, and its headline sums of money however
+    round, are none of the story's, while the story leads with distinctive figures of its
+    own: two events ("revenue of $12.4 billion" and "revenue of $13.1 billion" are two
+    quarters, "a $3.0bn deal" and "a $17.4 billion data centre" two plans, however alike
+    the words)."""
+    mine = [f for f in article.figures if f.lead and (f.weight >= 0.5 or _round_amount(f))]
     if not mine or not _lead_figures(story):
         return False
     index = figure_index(story)
-    return not any(index.matching(f) for f in mine)
+    return not any(index.matching(f) or _rounded_from(f, story) for f in mine)
+
+
+def _round_amount(f: Figure) -> bool:
+    """A round sum of money ("$3.0bn"): little evidence that two articles tell one event,
+    but a headline's sum all the same, that another event's sum is not (a share price is
+    no sum; a figure many stories state weighs nothing)."""
+    return f.unit == "money" and f.weight > 0 and abs(f.value) >= 1e6
+
+
+def _rounded_from(f: Figure, story: StoryProfile) -> bool:
+    """A round sum that one of the story's sums gives, rounded to one digit ("$50
+    billion" for "$53 billion")."""
+    if not _round_amount(f) or significant_digits(f.value) > 1:
+        return False
+    for g, _ in story.figures:
+        if g.unit != "money":
+            continue
+        for cur, v in ((g.currency, g.value), (g.alt_currency, g.alt_value)):
+            if v is not None and cur == f.currency and float(f"{abs(v):.0e}") == abs(f.value):
+                return True
+    return False
 
 
 def other_release(article: ArticleProfile, story: StoryProfile) -> bool:

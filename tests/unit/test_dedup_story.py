@@ -242,6 +242,22 @@ def test_a_different_headline_amount_is_another_event_however_alike_the_words() 
     assert compare(article(q3, title="Alibaba Quarterly Revenue Rises", text=words), st)
 
 
+def test_a_round_headline_sum_that_is_not_the_storys_is_another_event() -> None:
+    words = "Northwind signed an agreement in Finland, its largest in the region so far."
+    plan = fact("$17.4 billion", 17.4e9, span=(10, 20))
+    st = story_of(article([plan], title="Northwind Signs Deal in Finland", text=words))
+    deal = article([fact("$3.0bn", 3e9, span=(10, 16))], title="Northwind Signs Deal in Finland",
+                   text=words)  # fmt: skip
+    assert compare(deal, st) is None
+    # "$20 billion" is the story's sum as a headline rounds it; a share price is no sum
+    rounded = article([fact("$20 billion", 20e9, span=(10, 20))],
+                      title="Northwind Signs Deal in Finland", text=words)  # fmt: skip
+    assert compare(rounded, st) is not None
+    priced = article([fact("$148.68", 148.68, span=(10, 17))],
+                     title="Northwind Signs Deal in Finland", text=words)  # fmt: skip
+    assert compare(priced, st) is not None
+
+
 def test_another_release_named_in_the_title_is_another_story() -> None:
     words = "Alibaba released a new model to developers, with strong benchmark scores."
     st = story_of(article([], title="Alibaba Launches Qwen3-Max", text=words, terms=("Qwen3-Max",)))
