@@ -89,6 +89,12 @@ _RELATED = re.compile(
     re.IGNORECASE,
 )  # a dash only with blanks around it: "Related-party transactions ..." is text
 _BULLET_ONLY = re.compile(r"^[-–—•·*▪●]+$")
+# "Carlos Barria | Reuters", "Editor | Zhou Zhiyu", "Nvidia logos | AFP via Getty Images":
+# an image's credit or a byline, two short names about a bar, no figure, no sentence
+_CREDIT = re.compile(r"^(?!.*\d)[A-Z][^|.!?:]{0,50}\s\|\s[A-Z][^|.!?:]{1,40}$")
+# The caption a credit follows ends with where and when the picture was taken: "...
+# speaks at a forum in Stanford, California, U.S., April 3, 2024."
+_CAPTION_END = re.compile(r",\s+[A-Z][a-z]{2,8}\.?\s+\d{1,2},\s+\d{4}\.?$")
 # "Alibaba group logo" (an image's alt text); lower-case only, so a headline ending in
 # "Logo" survives
 _LOGO = re.compile(r"^.{1,60}\blogo$")
@@ -324,6 +330,10 @@ def clean_blocks(blocks: Iterable[str], *, find_title: bool = True) -> CleanText
                 expect_author = True
                 continue
             if _SHORT_CHROME.match(line) or _LOGO.match(line) or line.lower() in _WIDGET_WORDS:
+                continue
+            if paragraphs and _CREDIT.match(line):  # the first line may be "Title | Site"
+                if _CAPTION_END.search(paragraphs[-1][-1]):
+                    paragraphs.pop()  # the picture's caption
                 continue
             if _date_match(line):
                 if date_raw is None:

@@ -272,3 +272,44 @@ def test_a_subhead_about_a_product_in_the_news_is_no_trailer() -> None:
         "About the Blackwell Ultra\n\nThe chips should bring $50 billion of revenue."
     )
     assert clean_plain_text(text).text.endswith("The chips should bring $50 billion of revenue.")
+
+
+def test_a_picture_credit_and_its_caption_are_chrome() -> None:
+    page = (
+        "Northwind plans a bigger year of spending\n\n"
+        "Jane Roe, chief executive of Northwind, speaks at a forum in Porto, Portugal,"
+        " May 3, 2024.\n\n"
+        "John Doe | Wire Photos\n\n"
+        "Northwind said it would spend more on data centres this year."
+    )
+    got = clean_plain_text(page)
+    assert got.text == "Northwind said it would spend more on data centres this year."
+
+
+@pytest.mark.parametrize("line", ["Editor | Jane Roe", "Northwind logos | Agency via Pictures"])
+def test_a_credit_or_byline_with_a_bar_is_chrome(line: str) -> None:
+    got = clean_plain_text(f"Title line here\n\nThe news of the day.\n\n{line}\n\nMore news.")
+    assert got.text == "The news of the day.\n\nMore news."
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Revenue | 12% higher than a year earlier",  # a figure: a table's row
+        "Northwind said its margin rose | a sign of pricing power.",  # a sentence
+    ],
+)
+def test_a_bar_in_the_news_is_no_credit(line: str) -> None:
+    got = clean_plain_text(f"Title line here\n\nThe news of the day.\n\n{line}\n\nMore news.")
+    assert line in got.text
+
+
+def test_a_headline_with_its_site_after_a_bar_is_the_title() -> None:
+    got = clean_plain_text("Northwind Lifts Its Budget | Market Wire\n\nNorthwind said so today.")
+    assert got.title == "Northwind Lifts Its Budget | Market Wire"
+
+
+def test_a_paragraph_ending_with_a_date_stays_without_a_credit() -> None:
+    news = "Northwind opened its plant in Porto, Portugal, May 3, 2024."
+    got = clean_plain_text(f"Title line here\n\n{news}\n\nMore news.")
+    assert got.text == f"{news}\n\nMore news."
