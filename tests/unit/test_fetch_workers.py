@@ -35,6 +35,15 @@ def spin(seconds: float) -> str:
     return "done"
 
 
+async def warm(pool: ParsePool, workers: int) -> None:
+    """Start the pool's workers with no time limit: a cold start under load (a spawned
+    interpreter importing monitor) took longer than the short limits these tests set, and
+    the parse that started a worker was timed out before the tested one began."""
+    executor = pool._pool()
+    jobs = [executor.submit(spin, 0.2) for _ in range(workers)]  # busy at once: n workers
+    await asyncio.gather(*(asyncio.wrap_future(j) for j in jobs))
+
+
 def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -151,6 +160,7 @@ def test_parses_waiting_for_the_worker_are_not_timed_out_for_their_wait() -> Non
     async def go() -> list[str]:
         pool = ParsePool(1, timeout_s=0.5, backstop_s=0.5)
         try:
+            await warm(pool, 1)
             results = await asyncio.gather(
                 *(pool.run(spin, 0.3) for _ in range(6)), return_exceptions=True
             )
@@ -175,7 +185,7 @@ def test_a_parse_beside_one_killed_for_its_time_limit_is_run_again(tmp_path: Pat
     async def go() -> list[str]:
         pool = ParsePool(2, timeout_s=1.0, backstop_s=0.5)
         try:
-            await asyncio.gather(pool.run(spin, 0.0), pool.run(spin, 0.0))  # both up
+            await warm(pool, 2)
 
             async def stuck() -> int:
                 try:
@@ -202,7 +212,7 @@ def test_a_cancelled_parse_holds_its_worker_until_it_ends() -> None:
     async def go() -> str:
         pool = ParsePool(1, timeout_s=2.0, backstop_s=0.5)
         try:
-            await pool.run(spin, 0.0)  # the worker is up
+            await warm(pool, 1)
             first = asyncio.ensure_future(pool.run(spin, 1.8))
             await asyncio.sleep(0.2)  # no event says the worker took it: a moment for the pipe
             first.cancel()
@@ -221,7 +231,7 @@ def test_a_cancelled_parse_stuck_in_c_is_still_killed_at_its_deadline() -> None:
     async def go() -> str:
         pool = ParsePool(1, timeout_s=1.0, backstop_s=0.5)
         try:
-            await pool.run(spin, 0.0)  # the worker is up
+            await warm(pool, 1)
             stuck = asyncio.ensure_future(pool.run(stuck_in_c))
             await asyncio.sleep(0.3)  # no event says the worker took it: a moment for the pipe
             stuck.cancel()
@@ -256,11 +266,11 @@ def stuck_in_c() -> int:
 _STUCK = """
 import asyncio, sys, time
 from monitor.fetch.workers import ParsePool
-from tests.unit.test_fetch_workers import stuck_in_c
+from tests.unit.test_fetch_workers import stuck_in_c, warm
 
 async def go():
     pool = ParsePool(1, timeout_s=0.5, backstop_s=0.5)
-    await pool.run(time.monotonic)  # the worker is up
+    await warm(pool, 1)
     stuck = asyncio.ensure_future(pool.run(stuck_in_c))
     await asyncio.sleep(0.2)  # no event says the worker took it: a moment for the pipe
     stuck.cancel()  # the stop cancels the polls under way
@@ -292,11 +302,11 @@ def test_closing_does_not_wait_for_ever_for_a_parse_stuck_in_c() -> None:
 _SIBLING = """
 import asyncio
 from monitor.fetch.workers import ParsePool
-from tests.unit.test_fetch_workers import die, spin, stuck_in_c
+from tests.unit.test_fetch_workers import die, spin, stuck_in_c, warm
 
 async def go():
     pool = ParsePool(2, timeout_s=1.0, backstop_s=0.5)
-    await asyncio.gather(pool.run(spin, 0.0), pool.run(spin, 0.0))  # both up
+    await warm(pool, 2)
     stuck = asyncio.ensure_future(pool.run(stuck_in_c))
     await asyncio.sleep(0.2)  # no event says the worker took it: a moment for the pipe
     kinds = []
@@ -361,7 +371,7 @@ asyncio.run(go())
 _ORPHAN_STUCK = """
 import asyncio, os
 from monitor.fetch.workers import ParsePool
-from tests.unit.test_fetch_workers import stuck_in_c
+from tests.unit.test_fetch_workers import stuck_in_c, warm
 
 async def go():
     pool = ParsePool(1, timeout_s=600)
