@@ -105,3 +105,39 @@ def test_the_same_in_one_batch(engine: Engine) -> None:
     """Stories begun earlier in the batch are named by its later articles as well."""
     _ingest(engine, ITEMS, one_by_one=False)
     _check(engine)
+
+
+def test_the_same_under_a_collation_that_ignores_punctuation(pg_engine: Engine) -> None:
+    """Under glibc's en_US.UTF-8, a common database default, "quorvex_information" sorts
+    as "quorvexinformation", past the end of the range "quorvex_" to "quorvex`": the
+    rewrites that name the company by its short name started stories of their own. Here
+    the column takes an ICU collation that ignores punctuation as glibc's does."""
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE COLLATION no_punctuation (provider = icu, locale = 'und-u-ka-shifted')"
+        )
+        conn.exec_driver_sql(
+            "ALTER TABLE story ALTER COLUMN main_entity TYPE VARCHAR COLLATE no_punctuation"
+        )
+        assert (
+            conn.exec_driver_sql(
+                "SELECT 'quorvex_information' < 'quorvex`' COLLATE no_punctuation"
+            ).scalar_one()
+            is False
+        )  # the range missed it
+    _ingest(pg_engine, ITEMS, one_by_one=True)
+    _check(pg_engine)
+
+
+def test_a_companys_longer_names_are_read_from_an_index(pg_engine: Engine) -> None:
+    _ingest(pg_engine, ITEMS[:1], one_by_one=True)
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = " ".join(
+            str(row[0])
+            for row in conn.exec_driver_sql(
+                'EXPLAIN SELECT DISTINCT main_entity FROM story WHERE main_entity COLLATE "C"'
+                " >= 'quorvex_' AND main_entity COLLATE \"C\" < 'quorvex`' LIMIT 8"
+            )
+        )
+    assert "ix_story_entity_bytes" in plan

@@ -68,17 +68,18 @@ def test_upgrade_reports_each_migration_applied(tmp_path: Path) -> None:
     steps: list[tuple[int, int, str | None]] = []
     assert upgrade(engine, on_step=lambda *s: steps.append(s)) == HEAD
     assert steps == [
-        (0, 10, "0005"),
-        (1, 10, "0006"),
-        (2, 10, "0007"),
-        (3, 10, "0008"),
-        (4, 10, "0009"),
-        (5, 10, "0010"),
-        (6, 10, "0011"),
-        (7, 10, "0012"),
-        (8, 10, "0013"),
-        (9, 10, "0014"),
-        (10, 10, "0015"),
+        (0, 11, "0005"),
+        (1, 11, "0006"),
+        (2, 11, "0007"),
+        (3, 11, "0008"),
+        (4, 11, "0009"),
+        (5, 11, "0010"),
+        (6, 11, "0011"),
+        (7, 11, "0012"),
+        (8, 11, "0013"),
+        (9, 11, "0014"),
+        (10, 11, "0015"),
+        (11, 11, "0016"),
     ]
     steps.clear()
     upgrade(engine, on_step=lambda *s: steps.append(s))

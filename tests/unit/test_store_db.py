@@ -199,6 +199,11 @@ def test_removed_source_goes_inactive_and_keeps_its_articles(engine: Engine) -> 
         assert s.execute(sa.text("select count(*) from article")).scalar() == 1
 
 
+# PostgreSQL indexes on an expression, made by their migration alone: SQLAlchemy reflects
+# them without it, and alembic would compare a plain column index
+EXPRESSION_INDEXES = frozenset({"ix_story_entity_bytes"})
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_the_migrations_build_the_tables_the_models_describe(
     backend: str, request: pytest.FixtureRequest
@@ -213,6 +218,8 @@ def test_the_migrations_build_the_tables_the_models_describe(
     from monitor.models import declare_all
 
     def this_dialect(obj: object, name: str | None, kind: str, *_: object) -> bool:
+        if name in EXPRESSION_INDEXES:
+            return False  # reflected without its expression: tested on its own
         # an index declared for one dialect only (Index.ddl_if) is not made on the other
         only = getattr(getattr(obj, "_ddl_if", None), "dialect", None)
         return only is None or only == engine.dialect.name
