@@ -256,8 +256,10 @@ def upgrade_with_progress(engine: Engine) -> str | None:
     finally:
         if bar:
             bar[0].__exit__(None, None, None)
-    if bar:
+    if bar and bar[0].done:
         echo(f"database upgraded to {revision}: {bar[0].done} migration(s) applied", err=True)
+    elif bar:  # it waited for another process's upgrade, which applied them all
+        echo(f"database upgraded to {revision} by another process meanwhile", err=True)
     return revision
 
 

@@ -84,3 +84,22 @@ def test_upgrade_reports_each_migration_applied(tmp_path: Path) -> None:
     steps.clear()
     upgrade(engine, on_step=lambda *s: steps.append(s))
     assert steps == []  # at the newest already: nothing to say
+
+
+def test_an_upgrade_that_waited_for_another_process_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two commands started on an old database: one waits for the other's upgrade and
+    applies nothing; it said "upgraded to 0016: 0 migration(s) applied"."""
+    from monitor.cli import base
+    from monitor.store import db
+
+    def waited(engine: object, *, on_step: Callable[[int, int, str | None], None]) -> str:
+        on_step(0, 3, "0013")  # older when it looked, at the newest once the lock was its
+        return HEAD
+
+    monkeypatch.setattr(db, "upgrade", waited)
+    assert base.upgrade_with_progress(None) == HEAD  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert f"database upgraded to {HEAD} by another process meanwhile" in err
+    assert "0 migration" not in err
