@@ -233,8 +233,11 @@ def profile(title: str, text: str, extraction: Extraction) -> ArticleProfile:
     if released:
         released = [n for n in text_vector.named_numbers(text_vector.lede(text)) if n in released]
     named = frozenset(n.replace("_", " ") for n in released)
+    own = {company or "", *(n.lower() for n in extraction.company_names)} - {""}
     lead_terms = named | frozenset(
-        t.term.lower() for t in extraction.terms if specific(t.term) and t.term.lower() in folded
+        t.term.lower()
+        for t in extraction.terms
+        if specific(t.term) and t.term.lower() in folded and _of(folded, t.term.lower(), own)
     )
     return ArticleProfile(
         company=company,
@@ -244,6 +247,17 @@ def profile(title: str, text: str, extraction: Extraction) -> ArticleProfile:
         counts=counts,
         lead_terms=lead_terms,
     )
+
+
+def _of(title: str, term: str, own: set[str]) -> bool:
+    """Whether the title gives ``term`` as the article's company's release: not after
+    another's possessive ("matches OpenAI's o1" in a headline about Tencent's model)."""
+    at = title.find(f" {term}")
+    before = title[max(0, at - 40) : at].rstrip()
+    if not before.endswith(("'s", "’s")):
+        return True
+    owner = before[:-2]
+    return any(owner.endswith(name) for name in own)
 
 
 def figure_token(f: Figure) -> str:

@@ -296,6 +296,23 @@ def test_a_release_the_vocabulary_does_not_know_is_told_by_its_name() -> None:
     assert compare(again, st) is not None
 
 
+def test_a_rivals_model_in_the_title_is_no_release_of_the_company() -> None:
+    words = "Tencent released the Hunyuan-T1 reasoning model to developers on Friday."
+    st = story_of(
+        article([], company="tencent", title="Tencent Launches Hunyuan-T1", text=words,
+                terms=("Hunyuan-T1",))
+    )  # fmt: skip
+    rival = article(
+        [], company="tencent", title="Tencent's model matches OpenAI's o1", text=words,
+        terms=("o1", "Hunyuan-T1"),
+    )  # fmt: skip
+    assert rival.lead_terms == frozenset()
+    assert compare(rival, st) is not None
+    own = article([], company="tencent", title="Tencent's Hunyuan-T2 is out", text=words,
+                  terms=("Hunyuan-T2",))  # fmt: skip
+    assert own.lead_terms == {"hunyuan-t2"}
+
+
 def test_title_case_words_before_a_number_are_no_release() -> None:
     # every word of a headline is capitalised; the lede says "opens 3 data centers"
     a = article(
