@@ -253,6 +253,8 @@ def _of(title: str, term: str, own: set[str]) -> bool:
     """Whether the title gives ``term`` as the article's company's release: not after
     another's possessive ("matches OpenAI's o1" in a headline about Tencent's model)."""
     at = title.find(f" {term}")
+    if at < 0:  # after a bracket or a quote mark, not after a possessive
+        return True
     before = title[max(0, at - 40) : at].rstrip()
     if not before.endswith(("'s", "’s")):
         return True

@@ -311,6 +311,9 @@ def test_a_rivals_model_in_the_title_is_no_release_of_the_company() -> None:
     own = article([], company="tencent", title="Tencent's Hunyuan-T2 is out", text=words,
                   terms=("Hunyuan-T2",))  # fmt: skip
     assert own.lead_terms == {"hunyuan-t2"}
+    quoted = article([], company="tencent", title="Tencent (Hunyuan-T2) vs OpenAI's",
+                     text=words, terms=("Hunyuan-T2",))  # fmt: skip
+    assert quoted.lead_terms == {"hunyuan-t2"}
 
 
 def test_title_case_words_before_a_number_are_no_release() -> None:
