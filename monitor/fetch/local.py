@@ -20,6 +20,7 @@ from monitor.errors import IngestError, ParseError
 from monitor.fetch.clean import clean_plain_text, first_sentence
 from monitor.fetch.feeds import parse_feed
 from monitor.fetch.pages import decode_html, extract_article
+from monitor.fetch.sniff import NOT_TEXT_SHARE, binary_kind
 from monitor.values import FetchedArticle
 
 SUFFIXES = (".txt", ".html", ".htm", ".xml", ".rss", ".atom", ".rdf")
@@ -84,6 +85,8 @@ def read_local(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[FetchedAr
     except OSError as exc:
         raise IngestError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     uri = path.resolve().as_uri()
+    if suffix in (".txt", ".html", ".htm") and (binary := binary_kind(data)) is not None:
+        raise IngestError(f"{path}: a binary file, not text ({binary})")
     try:
         if suffix == ".txt":
             return [_from_text(data, uri, path)]
@@ -97,20 +100,10 @@ def read_local(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[FetchedAr
     return list(parsed.articles)
 
 
-# More than this share of control bytes, or of characters no encoding could read: not a
-# text file (a binary file renamed .txt, or a mangled one).
-_NOT_TEXT_SHARE = 0.05
-_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13))
-
-
 def _text_of(data: bytes, path: Path) -> str:
-    sample = data[:65536]
-    if not sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 has NULs
-        controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
-        if sample and (b"\x00" in sample or controls / len(sample) > _NOT_TEXT_SHARE):
-            raise IngestError(f"{path}: a binary file, not text")
     text = decode_html(data, {})
-    if text and text.count("\ufffd") / len(text) > _NOT_TEXT_SHARE:
+    # more characters no encoding could read than text has: a mangled file
+    if text and text.count("\ufffd") / len(text) > NOT_TEXT_SHARE:
         raise IngestError(f"{path}: not readable as text in any known encoding")
     return text
 

@@ -25,6 +25,7 @@ from monitor.fetch.clean import (
     safe_str,
 )
 from monitor.fetch.markup import clean_html, html_text, too_deep
+from monitor.fetch.sniff import binary_kind
 from monitor.fetch.source_file import Selectors
 from monitor.values import FetchedArticle
 
@@ -162,6 +163,11 @@ class ListingItem:
 
 
 def parse_html(body: bytes, headers: Mapping[str, str]) -> LexborHTMLParser:
+    binary = binary_kind(body)
+    if binary is not None:
+        served = _header(headers, "content-type")
+        served = f", served as {served.split(';')[0].strip()}" if served else ""
+        raise ParseError("not_text", f"{binary}{served}, not a page")
     text = decode_html(body, headers)
     deep = too_deep(text)
     if deep is not None:

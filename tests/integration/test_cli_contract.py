@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -444,12 +445,17 @@ def test_ingest_reports_each_unreadable_file_and_empty_article(
     binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
     mangled = tmp_path / "mangled.txt"
     mangled.write_bytes("\ufffd".encode() * 300)
-    out = run("ingest", str(good), str(binary), str(plain), str(mangled), "--json", db=db)
-    assert out.returncode == 1  # two files could not be read; the others are stored
+    # binary data behind a UTF-16 byte-order mark read as UTF-16 was stored as an article
+    marked = tmp_path / "marked.html"
+    marked.write_bytes(b"\xff\xfe" + zlib.compress(bytes(range(256)) * 64))
+    files = (good, binary, plain, mangled, marked)
+    out = run("ingest", *map(str, files), "--json", db=db)
+    assert out.returncode == 1  # three files could not be read; the others are stored
     assert f"error: {binary}: a binary file, not text" in out.stderr
     assert f"error: {mangled}: not readable as text" in out.stderr
+    assert f"error: {marked}: a binary file, not text (a UTF-16 byte-order mark" in out.stderr
     assert f"note: {plain}: nothing found" in out.stderr
-    assert "2 file(s) could not be read" in out.stderr
+    assert "3 file(s) could not be read" in out.stderr
     rows = {Path(r["file"]).name: r for r in json.loads(out.stdout)}
     assert rows["good.txt"]["new"] == 1 and rows["plain.txt"]["new"] == 1
     assert rows["photo.txt"]["error"] and rows["photo.txt"]["new"] == 0

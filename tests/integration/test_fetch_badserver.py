@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import time
 import tracemalloc
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ from monitor.errors import FetchError, ParseError
 from monitor.fetch.client import Fetcher, PollResult, Validators
 from monitor.fetch.source_file import Selectors, SourceSpec
 from monitor.settings import HttpSettings
-from tests.integration.badserver import BadServer, Request, _send
+from tests.integration.badserver import BadServer, Request, _send, _static, article_page
 
 T = TypeVar("T")
 LOOPBACK = ["127.0.0.1/32"]
@@ -281,6 +282,34 @@ def test_html_listing_and_articles_over_the_wire() -> None:
         "Alibaba Cloud holds 36% of China's cloud market."
     )
     assert "Newsletter" not in one.text and "comment" not in one.text.lower()
+
+
+def test_binary_pages_served_as_html_are_refused_and_utf16_text_is_read() -> None:
+    """A PDF, or binary data behind a UTF-16 byte-order mark, served as text/html was
+    stored as an article of mojibake (its "words" indexed, facts extracted from it); a
+    page really written in UTF-16 is read."""
+    compressed = zlib.compress(bytes(range(256)) * 64)  # what a PDF's streams look like
+    pages = {
+        "item-0": b"\xff\xfe%PDF-1.7\n" + compressed,
+        "item-1": b"%PDF-1.7\n1 0 obj << /Filter /FlateDecode >> stream\n" + compressed,
+        "item-2": article_page("item-2").decode().encode("utf-16"),
+    }
+
+    async def body(server: BadServer, fetcher: Fetcher) -> PollResult:
+        for slug, page in pages.items():
+            server.route(f"/articles/{slug}.html", _static(page, "text/html"))
+        return await fetcher.poll(source(server, "/feed.xml", fetch_full=True), Validators())
+
+    result = with_server(body)
+    texts = {a.guid: a.text for a in result.articles}
+    # the two binary pages' items keep their feed summary
+    assert texts["item-0"] == "Alibaba plans to invest $53 billion over three years (0)."
+    assert texts["item-1"] == "Alibaba plans to invest $53 billion over three years (1)."
+    assert texts["item-2"].startswith("Alibaba is investing $53 billion")
+    refused = [w for w in result.warnings if "not_text" in w]
+    assert len(refused) == 2, result.warnings
+    assert "item-0.html" in refused[0] and "UTF-16 byte-order mark" in refused[0]
+    assert "item-1.html" in refused[1] and "a PDF document, served as text/html" in refused[1]
 
 
 def test_listing_that_lost_its_items_is_layout_changed() -> None:
