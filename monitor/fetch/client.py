@@ -31,6 +31,7 @@ from monitor.fetch.http import (
     validators_unreliable,
 )
 from monitor.fetch.pages import extract_article, extract_listing
+from monitor.fetch.sniff import binary_kind
 from monitor.fetch.source_file import Selectors, SourceSpec
 from monitor.fetch.workers import ParsePool
 from monitor.net.client import guarded_client
@@ -202,6 +203,9 @@ class Fetcher:
             kind = "rss" if looks_like_feed(response.body) else "html"
         if kind == "html":
             if source.selectors is None or not source.selectors.items:
+                binary = binary_kind(response.body)
+                if binary is not None:  # not an HTML page either
+                    raise ParseError("not_text", f"{binary}, not a feed", url=response.url)
                 raise ParseError(
                     "not_a_feed",
                     "got an HTML page and the source has no listing selectors",

@@ -181,6 +181,7 @@ class BadServer:
             "/html": _static(
                 b"<!doctype html><html><body><h1>Error</h1></body></html>", "text/html"
             ),
+            "/pdf": _static(b"%PDF-1.7\n" + zlib.compress(bytes(range(256)) * 64), "text/html"),
             "/truncated": _static(rss(5)[:-120], "application/rss+xml"),
             "/gzip-feed": _static(
                 gzip.compress(rss(4)), "application/rss+xml", {"Content-Encoding": "gzip"}

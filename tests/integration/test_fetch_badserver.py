@@ -231,6 +231,10 @@ def test_bodies_that_are_not_feeds() -> None:
     assert poll_error("/empty").kind == "empty_body"
     assert poll_error("/html").kind == "not_a_feed"
     assert poll_error("/html", kind="rss").kind == "not_a_feed"
+    # sniffed as no feed, a binary body was called an HTML page
+    pdf = poll_error("/pdf")
+    assert pdf.kind == "not_text" and "a PDF document, not a feed" in str(pdf)
+    assert poll_error("/pdf", kind="rss").kind == "not_a_feed"
 
 
 def test_304_without_stored_validators_is_still_success() -> None:
