@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 from datetime import UTC, datetime
@@ -499,16 +500,25 @@ def test_a_large_poll_is_stored_a_part_at_a_time_and_a_stop_ends_it_between_part
     pipe = Pipeline(Settings(), engine, load_rules(RULES, channels=CHANNELS))
     pipe.sync_sources(specs()[1:])
     commits: list[int] = []
+    alive: list[int] = []  # the poll's articles still in memory as each part is stored
     real_store = batches.store_batch
 
     def counted(*args: Any, **kw: Any) -> None:
         real_store(*args, **kw)
         commits.append(len(args[4]))
+        alive.append(
+            sum(
+                isinstance(o, FetchedArticle) and o.url.startswith("https://x.test/many/")
+                for o in gc.get_objects()
+            )
+        )
 
     monkeypatch.setattr(polling, "store_batch", counted)
     many: Any = Many()
     (report,) = asyncio.run(pipe.poll_due(many, all_sources=True))
     assert commits == [3, 3, 2] and report.new == 8 and report.fetched == 8
+    # each part is let go once stored: all of a huge feed's articles were held to the end
+    assert alive == [8, 5, 2]
     with session_scope(engine) as s:
         row = sources_store.by_name(s, "good")
         assert row is not None and row.etag == "etag-many" and row.item_count == 8
