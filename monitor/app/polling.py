@@ -23,6 +23,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from monitor import memory
 from monitor.app import bounded, metrics
 from monitor.app.batches import BatchReport, store_batch
 from monitor.app.runtime import Runtime
@@ -477,3 +478,5 @@ def _store_poll(
                 next_delay_s=delay,
                 now=now,
             )
+    if n_parts > 1:  # a large poll: what its articles took is free now (monitor.memory)
+        memory.give_back()

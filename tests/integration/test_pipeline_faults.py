@@ -494,6 +494,7 @@ def test_a_large_poll_is_stored_a_part_at_a_time_and_a_stop_ends_it_between_part
     every other writer, and a shutdown waited for all of it. Parts of STORE_PART are each
     a transaction; the poll is recorded with the last, and a stop between two parts
     leaves the rest (and the poll unrecorded, so that the next fetches it again)."""
+    from monitor import memory
     from monitor.app import batches, polling
 
     monkeypatch.setattr(polling, "STORE_PART", 3)
@@ -514,11 +515,14 @@ def test_a_large_poll_is_stored_a_part_at_a_time_and_a_stop_ends_it_between_part
         )
 
     monkeypatch.setattr(polling, "store_batch", counted)
+    given_back: list[int] = []
+    monkeypatch.setattr(memory, "give_back", lambda: given_back.append(len(commits)))
     many: Any = Many()
     (report,) = asyncio.run(pipe.poll_due(many, all_sources=True))
     assert commits == [3, 3, 2] and report.new == 8 and report.fetched == 8
-    # each part is let go once stored: all of a huge feed's articles were held to the end
-    assert alive == [8, 5, 2]
+    # each part is let go once stored: all of a huge feed's articles were held to the end;
+    # and what they took is given back to the system once the last is stored
+    assert alive == [8, 5, 2] and given_back == [3]
     with session_scope(engine) as s:
         row = sources_store.by_name(s, "good")
         assert row is not None and row.etag == "etag-many" and row.item_count == 8

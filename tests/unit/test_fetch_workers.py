@@ -411,3 +411,46 @@ def test_a_worker_ends_when_its_parent_is_killed(script: str) -> None:
     if alive:  # leave no worker spinning behind a failed test
         os.kill(pid, signal.SIGKILL)
     assert not alive
+
+
+def _resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; glibc's heap")
+def test_a_worker_gives_back_what_a_large_feed_took() -> None:
+    """A worker kept the heap a large feed had grown to (a 38 MB feed: 137 MB idle for the
+    rest of the daemon's life, 42 MB before it); the next parse gives it back first."""
+    item = (
+        b"<item><title>Item %d</title><link>http://x.example/%d</link><guid>g%d</guid>"
+        b"<description>&lt;p&gt;"
+        + b"Revenue rose 12%% in the quarter, the company said. " * 20
+        + b"&lt;/p&gt;</description></item>"
+    )
+    large = (
+        b'<rss version="2.0"><channel><title>T</title>'
+        + b"".join(item % (n, n, n) for n in range(20_000))
+        + b"</channel></rss>"
+    )
+
+    async def go() -> tuple[float, float, float]:
+        pool = ParsePool(1, timeout_s=60.0)
+        try:
+            await pool.run(parse_feed, RSS, {}, "http://x.example/f")
+            assert pool._executor is not None
+            (pid,) = pool._executor._processes
+            before = _resident_mb(pid)
+            parsed = await pool.run(parse_feed, large, {}, "http://x.example/f")
+            assert len(parsed.articles) == 20_000
+            grown = _resident_mb(pid)
+            await pool.run(parse_feed, RSS, {}, "http://x.example/f")
+            return before, grown, _resident_mb(pid)
+        finally:
+            await pool.aclose()
+
+    before, grown, after = asyncio.run(go())
+    assert grown - before > 30, (before, grown)  # ~58 MB to give back (~9 MB stay)
+    assert after - before < 20, (before, grown, after)
