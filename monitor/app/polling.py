@@ -81,7 +81,10 @@ def release_leases(rt: Runtime) -> int:
         return sources_store.release_leases(session, worker=rt.worker)
 
 
-def _claim(rt: Runtime, limit: int | None, *, all_sources: bool) -> list[tuple[SourceSpec, int]]:
+Claims = list[tuple[SourceSpec, int]]
+
+
+def _claim(rt: Runtime, limit: int | None, *, all_sources: bool) -> Claims:
     with session_scope(rt.engine) as session:
         rows = sources_store.claim_due(
             session,
@@ -92,6 +95,43 @@ def _claim(rt: Runtime, limit: int | None, *, all_sources: bool) -> list[tuple[S
             limit=limit,
         )
         return [(spec_of(r), r.lease_token) for r in rows]
+
+
+# Seconds a claim may take beyond SQLite's busy timeout: a PostgreSQL server that takes the
+# query and never answers would hold the poll job for ever
+CLAIM_LIMIT = 15.0
+
+
+async def _claim_off_loop(rt: Runtime, limit: int | None, *, all_sources: bool) -> Claims:
+    """:func:`_claim` in a thread of its own. A claim writes (it leases the rows), so on
+    SQLite it waits for the store thread's transaction to end: on the event loop that
+    froze every poll under way, and /healthz, for as long as the store took. A stop
+    during the claim lets it end, then gives its sources back, as a cut-short poll
+    does. A claim that outlasts its bound is the database not answering (an
+    ``OperationalError``, which the daemon treats as an outage)."""
+    limit_s = rt.settings.database.busy_timeout_ms / 1000 + CLAIM_LIMIT
+    claim = asyncio.ensure_future(
+        bounded.within(
+            functools.partial(_claim, rt, limit, all_sources=all_sources),
+            limit_s,
+            name="monitor-claim",
+        )
+    )
+    try:
+        return await asyncio.shield(claim)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # not claimed, or not given back: leases end
+            claims = await claim
+            await bounded.within(
+                functools.partial(_give_back_all, rt, claims),
+                GIVE_BACK_LIMIT,
+                name="monitor-give-back",
+            )
+        raise
+    except TimeoutError as exc:
+        raise sa.exc.OperationalError(
+            "claim", None, TimeoutError(f"a claim got no answer within {limit_s:g} s")
+        ) from exc
 
 
 async def poll_due(
@@ -115,7 +155,7 @@ async def poll_due(
     """
     _give_back_owed(rt)
     if all_sources:
-        claims = _claim(rt, None, all_sources=True)
+        claims = await _claim_off_loop(rt, None, all_sources=True)
 
         async def one(spec: SourceSpec, token: int | None) -> BatchReport:
             report = await poll_source(rt, fetcher, spec, token=token)
@@ -136,7 +176,7 @@ async def poll_due(
             again = claim_for > 0 and bool(in_flight) and time.monotonic() >= reclaim_at
             # a claim per quarter of the slots: fewer, larger transactions than one per poll
             if (more or again) and (free >= max(1, limit // 4) or not in_flight):
-                claims = _claim(rt, free, all_sources=False)
+                claims = await _claim_off_loop(rt, free, all_sources=False)
                 more = len(claims) == free and time.monotonic() < deadline
                 reclaim_at = time.monotonic() + RECLAIM_S
                 in_flight |= {
@@ -173,6 +213,12 @@ GIVE_BACK_LIMIT = 15.0
 def _give_back(rt: Runtime, name: str, token: int) -> None:
     with session_scope(rt.engine) as session:
         sources_store.give_back(session, name, token=token)
+
+
+def _give_back_all(rt: Runtime, claims: Claims) -> None:
+    with session_scope(rt.engine) as session:
+        for spec, token in claims:
+            sources_store.give_back(session, spec.name, token=token)
 
 
 async def poll_source(
@@ -276,8 +322,9 @@ def _give_back_owed(rt: Runtime) -> None:
 
 def _before_fetch(rt: Runtime, spec: SourceSpec) -> tuple[Validators, frozenset[str]]:
     """The source's validators, and the pages already stored (listings and full-article
-    fetches do not fetch those again)."""
-    with session_scope(rt.engine) as session:
+    fetches do not fetch those again). Read on the event loop through the read-only
+    engine, which never waits for the store thread's write (``Runtime.reader``)."""
+    with session_scope(rt.reader()) as session:
         row = sources_store.by_name(session, spec.name)
         validators = Validators(
             etag=row.etag if row else None,

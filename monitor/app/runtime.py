@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -19,7 +20,7 @@ from monitor.app import collector
 from monitor.notify.channels import Channel
 from monitor.rules.loader import RuleSet
 from monitor.settings import Settings
-from monitor.store.db import db_now, writer_now
+from monitor.store.db import db_now, make_read_engine, writer_now
 
 Clock = Callable[[], datetime]
 
@@ -48,6 +49,7 @@ class Runtime:
     # lease expires.
     owed_back: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     _store_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _reader: Engine | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # the settings, the rules and the modules a flow needs are loaded by now
@@ -63,6 +65,25 @@ class Runtime:
             if self._store is None:
                 self._store = ThreadPoolExecutor(1, thread_name_prefix="monitor-store")
             return self._store
+
+    def reader(self) -> Engine:
+        """A read-only engine on the same database, for the reads made on the event loop
+        (a source's validators before its fetch). The writing engine's transactions begin
+        IMMEDIATE on SQLite, so such a read waited there for the store thread's write lock
+        and froze every other poll, and /healthz, for as long as a store took; this one's
+        are deferred, and a WAL reader never waits for the writer. Made on first use, and
+        disposed with ``engine``."""
+        with self._store_lock:
+            if self._reader is None:
+                db = self.settings.database
+                reader = make_read_engine(
+                    self.engine.url.render_as_string(hide_password=False),
+                    busy_timeout_ms=db.busy_timeout_ms,
+                    cache_mb=db.cache_mb,
+                )
+                sa.event.listen(self.engine, "engine_disposed", lambda _: reader.dispose())
+                self._reader = reader
+            return self._reader
 
     @property
     def story_window(self) -> timedelta:
