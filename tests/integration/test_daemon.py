@@ -105,6 +105,42 @@ def test_run_polls_on_start_and_stops_on_request(
     assert beats == [1] and count(engine, Heartbeat) == 0
 
 
+def test_a_poll_round_that_uses_its_whole_tick_is_followed_at_once(
+    tmp_path: Path, engine: Engine, rules_dir: Path
+) -> None:
+    """A backlog (the first cycle of many sources): a round that claimed until its tick
+    ended is followed by the next at once, where the scheduler skipped the tick that fell
+    due meanwhile and began the next round up to a tick later. A round that ends within
+    its tick ends the job; so does a stop."""
+    daemon = make_daemon(tmp_path, engine, rules_dir, "http://127.0.0.1:9/")
+    tick = 0.05
+    schedule = daemon.settings.schedule.model_copy(update={"tick": tick})
+    daemon.settings = daemon.settings.model_copy(update={"schedule": schedule})
+    rounds: list[float] = []
+    full = [2]  # rounds that use their whole tick before one that does not
+
+    async def poll_due(fetcher: Fetcher, *, claim_for: float) -> list[BatchReport]:
+        rounds.append(claim_for)
+        if full[0]:
+            full[0] -= 1
+            await asyncio.sleep(claim_for)  # claiming until the tick ends
+        return []
+
+    async def job() -> None:
+        async with Fetcher(daemon.settings.http, parse_workers=0) as fetcher:
+            daemon.fetcher = fetcher
+            await daemon.poll_job()
+
+    daemon.pipeline.poll_due = poll_due  # type: ignore[method-assign, assignment]
+    asyncio.run(job())
+    assert rounds == [tick] * 3
+    rounds.clear()
+    full[0] = 2
+    daemon._stop.set()
+    asyncio.run(job())
+    assert rounds == [tick]
+
+
 def test_the_daemon_parses_in_a_process_of_its_own_unless_told_otherwise(
     tmp_path: Path, engine: Engine, rules_dir: Path
 ) -> None:
