@@ -354,8 +354,8 @@ class Daemon:
     # --------------------------------------------------------------------- run
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        if stop is not None:
-            self._stop = stop
+        # an event of this run's own: one an earlier run's stop set would end it at once
+        self._stop = stop or asyncio.Event()
         with daemon_lock(self.pipeline.engine):
             await self._run(self._stop)
 

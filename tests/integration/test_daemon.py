@@ -141,6 +141,32 @@ def test_a_poll_round_that_uses_its_whole_tick_is_followed_at_once(
     assert rounds == [tick]
 
 
+def test_a_daemon_stopped_once_runs_again_until_told_to_stop(
+    tmp_path: Path, engine: Engine, rules_dir: Path
+) -> None:
+    """A run without a stop event of its caller's (``monitor run``: signals set it) waits
+    on one of its own: the one an earlier run's stop set ended the next run before it
+    polled."""
+    polls: list[int] = []
+
+    async def scenario(base_url: str) -> None:
+        daemon = make_daemon(tmp_path, engine, rules_dir, base_url)
+        daemon._stop.set()  # as an earlier run's stop left it
+        original = daemon.poll_job
+
+        async def poll_then_stop() -> None:
+            await original()
+            polls.append(count(engine, Article))
+            daemon._stop.set()
+
+        daemon.poll_job = poll_then_stop  # type: ignore[method-assign]
+        await asyncio.wait_for(daemon.run(), timeout=60)
+
+    with serve_directory(SEEDS) as base_url:
+        asyncio.run(scenario(base_url))
+    assert polls == [15]
+
+
 def test_the_daemon_parses_in_a_process_of_its_own_unless_told_otherwise(
     tmp_path: Path, engine: Engine, rules_dir: Path
 ) -> None:
