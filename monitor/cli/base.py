@@ -423,7 +423,41 @@ def run_async(work: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run``, importing asyncio (~25 ms) only in the commands that run a loop."""
     import asyncio
 
-    return asyncio.run(work)
+    return asyncio.run(_terminable(work))
+
+
+async def _terminable(work: Coroutine[Any, Any, T]) -> T:
+    """``work``, which SIGTERM cancels on its loop, then ends as ``Terminated`` once
+    unwound. The command's own handler raises ``Terminated`` in the main thread wherever
+    it is: landing inside a poll task's step, it ended that task without the cancellation
+    its poll gives its source back on, and the lease stayed held."""
+    import asyncio
+    import signal
+
+    from monitor.cli import Terminated, _terminate
+
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not _terminate:  # not the command line's main thread: left as it is
+        return await work
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    hit: list[bool] = []
+
+    def on_term() -> None:
+        hit.append(True)
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_term)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if hit:
+            raise Terminated from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def emit_json(rows: Iterable[Any]) -> None:
